@@ -1,0 +1,190 @@
+//! The struct the derive is applied to, parsed and validated.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+use syn::{Data, DeriveInput, Fields, Ident, LitStr, Path, Type};
+
+use crate::attr::{self, Default};
+
+/// A struct with named fields and valid attributes.
+pub(crate) struct Input<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) prefix: String,
+    pub(crate) krate: Option<Path>,
+    pub(crate) fields: Vec<Field<'a>>,
+}
+
+/// How a field is read.
+pub(crate) enum Kind {
+    /// One variable.
+    Value {
+        /// `Some(name)` for an exact name, else the field name in SCREAMING_SNAKE_CASE
+        /// after the prefix.
+        exact_name: Option<String>,
+        suffix: String,
+        default: Option<Default>,
+        secret: bool,
+    },
+    /// A nested struct under a sub-prefix.
+    Nested { prefix: String },
+}
+
+pub(crate) struct Field<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) ty: &'a Type,
+    pub(crate) doc: String,
+    pub(crate) kind: Kind,
+}
+
+impl<'a> Input<'a> {
+    pub(crate) fn from_syn(input: &'a DeriveInput) -> syn::Result<Self> {
+        let named = match &input.data {
+            Data::Struct(data) => match &data.fields {
+                Fields::Named(named) => named,
+                Fields::Unnamed(fields) => {
+                    return Err(syn::Error::new_spanned(
+                        fields,
+                        "#[derive(Config)] needs named fields: each field names one environment variable",
+                    ));
+                }
+                Fields::Unit => {
+                    return Err(syn::Error::new_spanned(
+                        input,
+                        "#[derive(Config)] needs a struct with named fields, not a unit struct",
+                    ));
+                }
+            },
+            Data::Enum(data) => {
+                return Err(syn::Error::new(
+                    data.enum_token.span,
+                    "#[derive(Config)] works on structs only; for a choice between values, \
+                     derive serde::Deserialize on the enum and use it as a field's type",
+                ));
+            }
+            Data::Union(data) => {
+                return Err(syn::Error::new(
+                    data.union_token.span,
+                    "#[derive(Config)] works on structs only",
+                ));
+            }
+        };
+        if !input.generics.params.is_empty() {
+            return Err(syn::Error::new_spanned(
+                &input.generics,
+                "#[derive(Config)] does not support generic parameters; use concrete field types",
+            ));
+        }
+        let container = attr::container(&input.attrs)?;
+        let mut fields = Vec::with_capacity(named.named.len());
+        let mut seen: HashMap<String, &Ident> = HashMap::new();
+        for field in &named.named {
+            let ident = field.ident.as_ref().expect("named fields have identifiers");
+            let field = Field::from_syn(ident, field)?;
+            if let Kind::Value { exact_name, suffix, .. } = &field.kind {
+                let key = exact_name.clone().unwrap_or_else(|| format!("{{prefix}}{suffix}"));
+                if let Some(other) = seen.insert(key.clone(), ident) {
+                    return Err(syn::Error::new(
+                        ident.span(),
+                        format!(
+                            "fields `{other}` and `{ident}` read the same variable {}; rename one with #[config(name = \"...\")]",
+                            key.replace("{prefix}", &container.prefix.as_ref().map(LitStr::value).unwrap_or_default())
+                        ),
+                    ));
+                }
+            }
+            fields.push(field);
+        }
+        Ok(Self {
+            ident: &input.ident,
+            prefix: container.prefix.as_ref().map(LitStr::value).unwrap_or_default(),
+            krate: container.krate,
+            fields,
+        })
+    }
+}
+
+impl<'a> Field<'a> {
+    fn from_syn(ident: &'a Ident, field: &'a syn::Field) -> syn::Result<Self> {
+        let attrs = attr::field(&field.attrs)?;
+        let doc = doc_summary(&field.attrs);
+        let screaming = screaming_snake_case(&ident.to_string());
+        let kind = if let Some(nested) = attrs.nested {
+            let conflict = |span: Span, what: &str| {
+                syn::Error::new(span, format!("a nested field cannot have {what}; put it on the fields of the nested struct"))
+            };
+            if let Some(default) = &attrs.default {
+                let span = match default {
+                    Default::Literal(lit) => lit.span(),
+                    Default::Type(span) => *span,
+                };
+                return Err(conflict(span, "a default"));
+            }
+            if let Some(span) = attrs.secret {
+                return Err(conflict(span, "`secret`"));
+            }
+            if let Some(name) = &attrs.name {
+                return Err(syn::Error::new(
+                    name.span(),
+                    "a nested field has a prefix, not a name; use #[config(nested, prefix = \"...\")]",
+                ));
+            }
+            let _ = nested;
+            Kind::Nested {
+                prefix: attrs
+                    .prefix
+                    .as_ref()
+                    .map_or_else(|| format!("{screaming}_"), LitStr::value),
+            }
+        } else {
+            if let Some(prefix) = &attrs.prefix {
+                return Err(syn::Error::new(
+                    prefix.span(),
+                    "`prefix` on a field needs `nested`: #[config(nested, prefix = \"...\")]",
+                ));
+            }
+            if let (Some(_), Some(Default::Literal(lit))) = (attrs.secret, &attrs.default) {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "a secret must not have a default written in the code; make it an Option or require it",
+                ));
+            }
+            Kind::Value {
+                exact_name: attrs.name.as_ref().map(LitStr::value),
+                suffix: screaming,
+                default: attrs.default,
+                secret: attrs.secret.is_some(),
+            }
+        };
+        Ok(Self {
+            ident,
+            ty: &field.ty,
+            doc,
+            kind,
+        })
+    }
+}
+
+/// The first paragraph of the doc comment, lines trimmed and joined with spaces.
+fn doc_summary(attrs: &[syn::Attribute]) -> String {
+    let mut lines = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("doc")) {
+        let syn::Meta::NameValue(nv) = &attr.meta else { continue };
+        let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value else { continue };
+        let value = s.value();
+        let line = value.trim();
+        if line.is_empty() {
+            if lines.is_empty() {
+                continue;
+            }
+            break;
+        }
+        lines.push(line.to_owned());
+    }
+    lines.join(" ")
+}
+
+/// `database_url` → `DATABASE_URL`; `r#type` → `TYPE`.
+fn screaming_snake_case(field: &str) -> String {
+    field.trim_start_matches("r#").to_ascii_uppercase()
+}

@@ -1,0 +1,176 @@
+//! Generating the `Config` impl.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::Type;
+
+use crate::ast::{Field, Input, Kind};
+use crate::attr::Default;
+
+pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
+    let krate = crate_path(input);
+    let ident = input.ident;
+    let prefix = &input.prefix;
+
+    let mut describe = Vec::new();
+    let mut load = Vec::new();
+    let mut construct = Vec::new();
+    for (i, field) in input.fields.iter().enumerate() {
+        let var = format_ident!("__field{}", i);
+        let name = field.ident;
+        let ty = field.ty;
+        let field_name = name.to_string().trim_start_matches("r#").to_owned();
+        construct.push(quote!(#name: #var?));
+        match &field.kind {
+            Kind::Nested { prefix } => {
+                let path = format!("{field_name}.");
+                describe.push(quote! {
+                    <#ty as #krate::Config>::__describe(
+                        __out,
+                        &#krate::__private::join(__prefix, #prefix),
+                        &#krate::__private::join(__path, #path),
+                    );
+                });
+                load.push(quote! {
+                    let #var = <#ty as #krate::Config>::__load(
+                        __loader,
+                        &#krate::__private::join(__prefix, #prefix),
+                    );
+                });
+            }
+            Kind::Value { exact_name, suffix, default, secret } => {
+                let spec = field_spec(&krate, field, &field_name, exact_name.as_deref(), suffix, default.as_ref());
+                let secret = quote! {
+                    (#secret || (&#krate::__private::Probe::<#ty>::new()).__is_secret())
+                };
+                let type_default = match default {
+                    Some(Default::Type(_)) => quote! {
+                        ::core::option::Option::Some(
+                            <#ty as ::core::default::Default>::default as fn() -> #ty
+                        )
+                    },
+                    _ => quote!(::core::option::Option::None::<fn() -> #ty>),
+                };
+                describe.push(quote! {
+                    #krate::__private::describe_field::<#ty>(__out, __prefix, __path, #spec, #secret);
+                });
+                load.push(quote! {
+                    let #var = __loader.field::<#ty>(
+                        __prefix,
+                        #spec,
+                        #secret,
+                        #type_default,
+                        |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__redacted(__value),
+                    );
+                });
+            }
+        }
+    }
+
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
+        const _: () = {
+            #[allow(unused_imports)]
+            use #krate::__private::{PlainKind as _, SecretKind as _};
+
+            #[automatically_derived]
+            impl #krate::Config for #ident {
+                const PREFIX: &'static str = #prefix;
+
+                fn __describe(
+                    __out: &mut ::std::vec::Vec<#krate::Setting>,
+                    __prefix: &str,
+                    __path: &str,
+                ) {
+                    #(#describe)*
+                }
+
+                fn __load(
+                    __loader: &mut #krate::__private::Loader<'_>,
+                    __prefix: &str,
+                ) -> ::core::option::Option<Self> {
+                    #(#load)*
+                    ::core::option::Option::Some(Self { #(#construct),* })
+                }
+            }
+        };
+    }
+}
+
+/// `{ const SPEC: FieldSpec = ...; &SPEC }`: a `&'static FieldSpec`.
+fn field_spec(
+    krate: &TokenStream,
+    field: &Field<'_>,
+    field_name: &str,
+    exact_name: Option<&str>,
+    suffix: &str,
+    default: Option<&Default>,
+) -> TokenStream {
+    let name = match exact_name {
+        Some(exact) => quote!(#krate::__private::VarName::Exact(#exact)),
+        None => quote!(#krate::__private::VarName::Suffix(#suffix)),
+    };
+    let default = match default {
+        None => quote!(#krate::__private::DefaultSpec::None),
+        Some(Default::Literal(lit)) => quote!(#krate::__private::DefaultSpec::Literal(#lit)),
+        Some(Default::Type(_)) => quote!(#krate::__private::DefaultSpec::TypeDefault),
+    };
+    let ty = type_string(field.ty);
+    let doc = &field.doc;
+    quote! {{
+        const SPEC: #krate::__private::FieldSpec = #krate::__private::FieldSpec {
+            field: #field_name,
+            name: #name,
+            ty: #ty,
+            doc: #doc,
+            default: #default,
+        };
+        &SPEC
+    }}
+}
+
+/// The type as written, without the spaces `quote` puts between tokens.
+fn type_string(ty: &Type) -> String {
+    let raw = quote!(#ty).to_string();
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ' ' {
+            let prev = out.chars().last();
+            let next = chars.peek().copied();
+            let glue = matches!(prev, Some('<' | ':' | '&' | '(' | '[') | None)
+                || matches!(next, Some('<' | '>' | ':' | ',' | ')' | ']') | None);
+            if glue {
+                continue;
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Where the runtime crate is: `#[config(crate = "...")]`, else `opskit-config` or
+/// `opskit` among the dependencies, else `::opskit_config`.
+fn crate_path(input: &Input<'_>) -> TokenStream {
+    use proc_macro_crate::{FoundCrate, crate_name};
+    if let Some(path) = &input.krate {
+        return quote!(#path);
+    }
+    match crate_name("opskit-config") {
+        Ok(FoundCrate::Name(name)) => {
+            let name = format_ident!("{}", name);
+            return quote!(::#name);
+        }
+        Ok(FoundCrate::Itself) => return quote!(::opskit_config),
+        Err(_) => {}
+    }
+    match crate_name("opskit") {
+        Ok(FoundCrate::Name(name)) => {
+            let name = format_ident!("{}", name);
+            quote!(::#name::config)
+        }
+        Ok(FoundCrate::Itself) => quote!(crate::config),
+        Err(_) => quote!(::opskit_config),
+    }
+}

@@ -1,0 +1,213 @@
+//! Typed environment configuration that reports every problem at once and never
+//! shows a secret.
+//!
+//! Derive [`Config`] on a plain struct; each field is one environment variable,
+//! named from an optional prefix and the field name in `SCREAMING_SNAKE_CASE`.
+//! Loading reads every field before it decides, so one failed start lists every
+//! missing variable, every unparseable value, every unreadable secret file, with
+//! the variable's full name, what is wrong, the expected type and the field's doc
+//! comment; a secret's value is never quoted.
+//!
+//! # Example
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use std::time::Duration;
+//!
+//! use opskit_config::Config;
+//! use opskit_secret::{ConnectionString, ExposeSecret, SecretString};
+//! use serde::Deserialize;
+//!
+//! /// Where the service runs.
+//! #[derive(Debug, Deserialize, PartialEq)]
+//! #[serde(rename_all = "lowercase")]
+//! enum Deployment { Local, Staging, Production }
+//!
+//! /// Settings of the notes service.
+//! #[derive(Config)]
+//! #[config(prefix = "NOTES_")]
+//! struct Settings {
+//!     /// Address the HTTP server binds.
+//!     #[config(default = "127.0.0.1:8080")]
+//!     listen: SocketAddr,
+//!     /// Where the service runs; production refuses laptop defaults.
+//!     #[config(default = "local")]
+//!     deployment: Deployment,
+//!     /// How long in-flight requests may take to finish on shutdown.
+//!     #[config(default = "30s")]
+//!     shutdown_timeout: Duration,
+//!     /// Origins allowed by CORS, comma-separated.
+//!     #[config(default)]
+//!     cors_origins: Vec<String>,
+//!     /// Database connection URL (secret; `NOTES_DATABASE_URL_FILE` may name a file).
+//!     database_url: ConnectionString,
+//!     /// Token that write requests must present.
+//!     api_token: Option<SecretString>,
+//!     /// Extra verbosity.
+//!     #[config(default = "off")]
+//!     debug: bool,
+//! }
+//!
+//! let loaded = Settings::from_pairs([
+//!     ("NOTES_DEPLOYMENT", "staging"),
+//!     ("NOTES_CORS_ORIGINS", "https://a.example, https://b.example"),
+//!     ("NOTES_DATABASE_URL", "postgres://notes:pw@db:5432/notes"),
+//!     ("NOTES_DEBUG", "YES"),
+//! ])?;
+//! assert_eq!(loaded.deployment, Deployment::Staging);
+//! assert_eq!(loaded.shutdown_timeout, Duration::from_secs(30));
+//! assert_eq!(loaded.cors_origins, ["https://a.example", "https://b.example"]);
+//! assert!(loaded.debug);
+//! assert!(loaded.api_token.is_none());
+//! assert_eq!(loaded.database_url.expose_secret(), "postgres://notes:pw@db:5432/notes");
+//! // The summary is safe to log:
+//! let summary = loaded.summary().to_string();
+//! assert!(summary.contains("NOTES_DATABASE_URL=postgres://notes:***@db:5432/notes (env)"));
+//! assert!(summary.contains("NOTES_LISTEN=127.0.0.1:8080 (default)"));
+//! # Ok::<(), opskit_config::ConfigError>(())
+//! ```
+//!
+//! In `main`, use [`Config::from_env_or_exit`]: on failure it logs the report as one
+//! `config.invalid` event, prints it on stderr and exits with [`EX_CONFIG`] (78).
+//!
+//! # Variables
+//!
+//! | Attribute | Where | Effect |
+//! |---|---|---|
+//! | `#[config(prefix = "APP_")]` | struct | prefix of every variable of this struct when it is loaded at the top |
+//! | `#[config(name = "DATABASE_URL")]` | field | the variable's exact name (no prefix) |
+//! | `#[config(default = "30s")]` | field | used when unset; parsed like a value, shown in the listing |
+//! | `#[config(default)]` | field | the type's `Default` when unset |
+//! | `#[config(secret)]` | field | a secret (types [`SecretString`](opskit_secret::SecretString), [`SecretBox`](opskit_secret::SecretBox) and [`ConnectionString`](opskit_secret::ConnectionString) are secrets already) |
+//! | `#[config(nested)]` | field | a struct that derives `Config`, read with the sub-prefix `FIELD_` |
+//! | `#[config(nested, prefix = "DB_")]` | field | the same, with another sub-prefix |
+//! | `#[config(crate = "path")]` | struct | where `opskit_config` is (found automatically through `opskit`) |
+//!
+//! # Values
+//!
+//! Any `serde::Deserialize` type, read from the variable's text:
+//!
+//! - numbers, trimmed; bools as `true/false`, `1/0`, `yes/no`, `on/off`, any case;
+//! - enums of unit variants by their serde name (`rename_all` applies);
+//! - `SocketAddr`, `IpAddr`, `url::Url`, and other types that deserialize from a string;
+//! - [`std::time::Duration`] in the humane format of [`parse_duration`] (`30s`, `1m30s`);
+//! - `Vec<T>` (and sets) from a comma list, items trimmed, empty items dropped;
+//!   maps from `key=value` comma lists;
+//! - `Option<T>`: `None` when unset.
+//!
+//! A variable set to the empty string counts as unset (Compose and Kubernetes
+//! manifests often write `VAR=`): it takes the default, or is reported as "set but
+//! empty" when the setting is required.
+//!
+//! # Secrets
+//!
+//! A secret setting is read from `VAR` or from the file named by `VAR_FILE` (the
+//! Docker and Kubernetes convention; read with [`opskit_secret::SecretFile`]).
+//! Setting both is an error. A secret's value never appears in an error, the
+//! summary or a log: an invalid secret is reported as invalid, with why, in words
+//! that do not contain it.
+//!
+//! # Typos
+//!
+//! With a prefix, every variable that carries it but is read by no setting becomes a
+//! [`Warning`]: `APP_PROT is not a setting; did you mean APP_PORT?`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// Generated code names `::opskit_config`, which this makes valid inside the crate too.
+#[allow(unused_extern_crates)]
+extern crate self as opskit_config;
+
+mod de;
+mod describe;
+mod duration;
+mod env;
+mod load;
+mod report;
+mod summary;
+mod typo;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+use std::ffi::OsStr;
+
+pub use describe::{Description, Requirement, Setting};
+pub use duration::parse_duration;
+pub use load::Loaded;
+pub use report::{ConfigError, Problem, ProblemKind, Warning};
+pub use summary::{Source, Summary, SummaryEntry};
+
+/// Derives [`Config`](trait@Config) for a struct with named fields. See the
+/// [crate docs](crate) for the attributes.
+pub use opskit_config_derive::Config;
+
+/// The exit code for an invalid configuration: `EX_CONFIG` from `sysexits.h`.
+pub const EX_CONFIG: i32 = 78;
+
+/// A configuration read from environment variables. Derive it with
+/// [`#[derive(Config)]`](derive@Config); do not implement it by hand.
+pub trait Config: Sized {
+    /// The prefix of every variable, from `#[config(prefix = "...")]`, or `""`.
+    const PREFIX: &'static str;
+
+    #[doc(hidden)]
+    fn __describe(out: &mut Vec<Setting>, prefix: &str, field_path: &str);
+
+    #[doc(hidden)]
+    fn __load(loader: &mut __private::Loader<'_>, prefix: &str) -> Option<Self>;
+
+    /// Every variable this configuration reads, with type, requirement, secrecy and doc.
+    fn describe() -> Description {
+        let mut settings = Vec::new();
+        Self::__describe(&mut settings, Self::PREFIX, "");
+        Description::new(settings)
+    }
+
+    /// Loads the configuration from the process environment.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] listing every problem found.
+    fn from_env() -> Result<Loaded<Self>, ConfigError> {
+        load::load(&env::Environment::from_process())
+    }
+
+    /// Loads the configuration from the given name/value pairs instead of the
+    /// process environment (for tests). `VAR_FILE` secrets are read from the files
+    /// named as usual.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] listing every problem found.
+    fn from_pairs<I, K, V>(pairs: I) -> Result<Loaded<Self>, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        load::load(&env::Environment::from_pairs(pairs))
+    }
+
+    /// Loads the configuration from the process environment, or stops the process.
+    ///
+    /// On success, each [`Warning`] is logged as a `config.unknown_variable` event.
+    /// On failure, the report is logged as one `config.invalid` error event (see
+    /// [`ConfigError::log`]) and written in human form on stderr, and the process
+    /// exits with [`EX_CONFIG`] (78). Install the tracing subscriber *before* calling
+    /// this, or the event is lost (stderr still shows the report).
+    fn from_env_or_exit() -> Loaded<Self> {
+        match Self::from_env() {
+            Ok(loaded) => {
+                loaded.log_warnings();
+                loaded
+            }
+            Err(err) => {
+                err.log();
+                eprintln!("{err}");
+                std::process::exit(EX_CONFIG)
+            }
+        }
+    }
+}

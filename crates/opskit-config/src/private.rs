@@ -1,0 +1,157 @@
+//! Items the derive's generated code calls. Not a public API: no stability promise.
+
+use std::marker::PhantomData;
+
+use opskit_secret::{ConnectionString, SecretBox};
+use serde::de::DeserializeOwned;
+use zeroize::Zeroize;
+
+use crate::de::from_missing;
+use crate::describe::{Requirement, Setting};
+
+pub use crate::load::Loader;
+
+/// How a field's variable is named.
+#[derive(Debug, Clone, Copy)]
+pub enum VarName {
+    /// The prefix followed by this (the field name in SCREAMING_SNAKE_CASE).
+    Suffix(&'static str),
+    /// Exactly this name, from `#[config(name = "...")]`; no prefix.
+    Exact(&'static str),
+}
+
+impl VarName {
+    /// The full variable name under `prefix`.
+    pub fn full(self, prefix: &str) -> String {
+        match self {
+            Self::Suffix(suffix) => {
+                let mut name = String::with_capacity(prefix.len() + suffix.len());
+                name.push_str(prefix);
+                name.push_str(suffix);
+                name
+            }
+            Self::Exact(name) => name.to_owned(),
+        }
+    }
+}
+
+/// A field's default.
+#[derive(Debug, Clone, Copy)]
+pub enum DefaultSpec {
+    /// No default.
+    None,
+    /// `#[config(default = "...")]`: parsed like a value.
+    Literal(&'static str),
+    /// `#[config(default)]`: the type's `Default`.
+    TypeDefault,
+}
+
+/// What the derive knows about a field.
+#[derive(Debug)]
+pub struct FieldSpec {
+    /// The Rust field name.
+    pub field: &'static str,
+    /// The variable name.
+    pub name: VarName,
+    /// The type as written.
+    pub ty: &'static str,
+    /// The first paragraph of the doc comment.
+    pub doc: &'static str,
+    /// The default.
+    pub default: DefaultSpec,
+}
+
+/// The prefix of a nested struct: the parent's prefix followed by the sub-prefix.
+pub fn join(prefix: &str, sub_prefix: &str) -> String {
+    let mut joined = String::with_capacity(prefix.len() + sub_prefix.len());
+    joined.push_str(prefix);
+    joined.push_str(sub_prefix);
+    joined
+}
+
+/// Adds one field to a description.
+pub fn describe_field<T: DeserializeOwned>(
+    out: &mut Vec<Setting>,
+    prefix: &str,
+    field_path: &str,
+    spec: &'static FieldSpec,
+    secret: bool,
+) {
+    let variable = spec.name.full(prefix);
+    let requirement = match spec.default {
+        DefaultSpec::Literal(literal) => Requirement::Default(Some(literal)),
+        DefaultSpec::TypeDefault => Requirement::Default(None),
+        DefaultSpec::None if from_missing::<T>().is_ok() => Requirement::Optional,
+        DefaultSpec::None => Requirement::Required,
+    };
+    out.push(Setting {
+        file_variable: secret.then(|| format!("{variable}_FILE")),
+        variable,
+        field: join(field_path, spec.field),
+        ty: spec.ty,
+        requirement,
+        secret,
+        doc: spec.doc,
+    });
+}
+
+/// Autoref probe: `(&Probe::<T>::new()).__is_secret()` is `true` for the secret types
+/// (through [`SecretKind`]) and `false` for every other type (through [`PlainKind`]).
+pub struct Probe<T: ?Sized>(PhantomData<T>);
+
+impl<T: ?Sized> Probe<T> {
+    /// A probe for `T`.
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<T: ?Sized> std::fmt::Debug for Probe<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Probe")
+    }
+}
+
+/// Implemented for the probes of secret types.
+pub trait SecretKind<T> {
+    /// Always `true`.
+    fn __is_secret(&self) -> bool {
+        true
+    }
+    /// What the summary may show of the value, if more than `[REDACTED]`.
+    fn __redacted(&self, _value: &T) -> Option<String> {
+        None
+    }
+}
+
+impl<S: Zeroize + ?Sized> SecretKind<SecretBox<S>> for Probe<SecretBox<S>> {}
+
+impl SecretKind<ConnectionString> for Probe<ConnectionString> {
+    fn __redacted(&self, value: &ConnectionString) -> Option<String> {
+        Some(value.masked().to_owned())
+    }
+}
+
+impl<T> SecretKind<Option<T>> for Probe<Option<T>>
+where
+    Probe<T>: SecretKind<T>,
+{
+    fn __redacted(&self, value: &Option<T>) -> Option<String> {
+        value.as_ref().and_then(|v| Probe::<T>::new().__redacted(v))
+    }
+}
+
+/// Implemented for every probe, one autoref further away than [`SecretKind`].
+pub trait PlainKind<T> {
+    /// Always `false`.
+    fn __is_secret(&self) -> bool {
+        false
+    }
+    /// Never used for plain values.
+    fn __redacted(&self, _value: &T) -> Option<String> {
+        None
+    }
+}
+
+impl<T> PlainKind<T> for &Probe<T> {}

@@ -1,0 +1,51 @@
+//! Secret values that never show up in logs, errors or `Debug` output.
+//!
+//! `opskit-secret` builds on [`secrecy`] and adds what a service needs around it:
+//!
+//! - [`SecretString`], [`SecretBox`] and [`ExposeSecret`], re-exported, so this crate
+//!   is the only dependency you need;
+//! - [`SecretFile`]: read a secret from a mounted file (`/run/secrets/NAME` in Docker,
+//!   a secret volume in Kubernetes) with every error naming the path, never the content;
+//! - [`ConnectionString`]: a `DATABASE_URL` whose `Debug` and `Display` mask the
+//!   password, so `postgres://app:***@db:5432/notes` can be logged;
+//! - [`secret_eq`] and [`constant_time_eq`]: compare a presented token in constant time;
+//! - [`canary`]: assert in your own tests that a canary value never leaks.
+//!
+//! # Example
+//!
+//! ```
+//! use opskit_secret::{ConnectionString, ExposeSecret, SecretString, secret_eq};
+//!
+//! let url: ConnectionString = "postgres://app:hunter2@db:5432/notes".parse()?;
+//! assert_eq!(url.to_string(), "postgres://app:***@db:5432/notes");
+//! assert_eq!(format!("{url:?}"), r#"ConnectionString("postgres://app:***@db:5432/notes")"#);
+//! assert_eq!(url.expose_secret(), "postgres://app:hunter2@db:5432/notes");
+//!
+//! let token = SecretString::from("s3cr3t-token");
+//! assert!(secret_eq(&token, b"s3cr3t-token"));
+//! assert!(!secret_eq(&token, b"guess"));
+//! assert_eq!(format!("{token:?}"), "SecretBox<str>([REDACTED])");
+//! # Ok::<(), opskit_secret::ConnectionStringError>(())
+//! ```
+//!
+//! # Secrets from files
+//!
+//! ```no_run
+//! use opskit_secret::{ExposeSecret, SecretFile};
+//!
+//! // Trailing "\n" or "\r\n" is stripped; an empty or oversized file is an error
+//! // that names the path. A file readable by group or others logs a warning.
+//! let token = SecretFile::new("/run/secrets/api_token").read_string()?;
+//! # let _ = token.expose_secret();
+//! # Ok::<(), opskit_secret::SecretFileError>(())
+//! ```
+
+pub mod canary;
+mod compare;
+mod connection;
+mod file;
+
+pub use compare::{constant_time_eq, secret_eq};
+pub use connection::{ConnectionString, ConnectionStringError};
+pub use file::{DEFAULT_MAX_SECRET_FILE_BYTES, SecretFile, SecretFileError};
+pub use secrecy::{ExposeSecret, ExposeSecretMut, SecretBox, SecretSlice, SecretString};

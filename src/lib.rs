@@ -1,0 +1,40 @@
+//! Operational building blocks for Rust services, in one dependency.
+//!
+//! `opskit` re-exports its member crates behind cargo features, so a service adds one
+//! dependency and turns on what it uses.
+//!
+//! # Example
+//!
+//! ```
+//! use opskit::config::Config;
+//! use opskit::secret::{ExposeSecret, SecretString};
+//!
+//! /// Settings of the example service.
+//! #[derive(Config)]
+//! #[config(prefix = "NOTES_")]
+//! struct Settings {
+//!     /// TCP port the HTTP server listens on.
+//!     #[config(default = "8080")]
+//!     port: u16,
+//!     /// Token that write requests must present.
+//!     api_token: SecretString,
+//! }
+//!
+//! let loaded = Settings::from_pairs([("NOTES_API_TOKEN", "t0ken")])?;
+//! assert_eq!(loaded.port, 8080);
+//! assert_eq!(loaded.api_token.expose_secret(), "t0ken");
+//! assert!(!loaded.summary().to_string().contains("t0ken"));
+//! # Ok::<(), opskit::config::ConfigError>(())
+//! ```
+//!
+//! # Feature flags
+//!
+//! | Name | Description | Default? |
+//! |---|---|---|
+//! | `config` | [`config`]: typed environment configuration (`#[derive(Config)]`); turns on `secret` | yes |
+//! | `secret` | [`secret`]: secret types, secret files, masked connection strings | yes (through `config`) |
+
+#[cfg(feature = "config")]
+pub use opskit_config as config;
+#[cfg(feature = "secret")]
+pub use opskit_secret as secret;
