@@ -77,18 +77,21 @@ impl<'a> Input<'a> {
         }
         let container = attr::container(&input.attrs)?;
         let mut fields = Vec::with_capacity(named.named.len());
+        let prefix = container.prefix.as_ref().map(LitStr::value).unwrap_or_default();
         let mut seen: HashMap<String, &Ident> = HashMap::new();
         for field in &named.named {
             let ident = field.ident.as_ref().expect("named fields have identifiers");
             let field = Field::from_syn(ident, field)?;
             if let Kind::Value { exact_name, suffix, .. } = &field.kind {
-                let key = exact_name.clone().unwrap_or_else(|| format!("{{prefix}}{suffix}"));
+                // Checked with the struct's own prefix; under another parent prefix the
+                // names can only drift further apart from an exact name.
+                let key = exact_name.clone().unwrap_or_else(|| format!("{prefix}{suffix}"));
                 if let Some(other) = seen.insert(key.clone(), ident) {
                     return Err(syn::Error::new(
                         ident.span(),
                         format!(
-                            "fields `{other}` and `{ident}` read the same variable {}; rename one with #[config(name = \"...\")]",
-                            key.replace("{prefix}", &container.prefix.as_ref().map(LitStr::value).unwrap_or_default())
+                            "fields `{other}` and `{ident}` both read the variable {key}; \
+                             give one another name with #[config(name = \"...\")]"
                         ),
                     ));
                 }
@@ -97,7 +100,7 @@ impl<'a> Input<'a> {
         }
         Ok(Self {
             ident: &input.ident,
-            prefix: container.prefix.as_ref().map(LitStr::value).unwrap_or_default(),
+            prefix,
             krate: container.krate,
             fields,
         })

@@ -51,7 +51,8 @@ impl de::Error for ValueError {
     }
 
     fn invalid_value(_unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Self::new(format!("not accepted: {exp}"))
+        // Parsers that use `invalid_value` put their reason in `exp`.
+        Self::new(exp.to_string())
     }
 
     fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {

@@ -2,13 +2,39 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// The variables one load reads: the process environment, or given pairs.
 ///
-/// Names that are not UTF-8 are dropped: no setting can have such a name.
+/// Names are compared as bytes and only decoded when the typo check lists them; a
+/// name that is not UTF-8 never matches a setting. When a name is given twice, the
+/// last value wins, as when variables are set in turn.
 #[derive(Debug, Default)]
 pub(crate) struct Environment {
-    vars: HashMap<String, OsString>,
+    vars: HashMap<OsString, OsString, BuildHasherDefault<Fnv>>,
+}
+
+/// FNV-1a: variable names are short and chosen by the operator, not by an attacker,
+/// so a fast hash beats SipHash's flooding protection here.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 impl Environment {
@@ -19,25 +45,44 @@ impl Environment {
     pub(crate) fn from_pairs<I, K, V>(pairs: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
-        K: AsRef<OsStr>,
-        V: AsRef<OsStr>,
+        K: Into<OsString>,
+        V: Into<OsString>,
     {
-        let vars = pairs
-            .into_iter()
-            .filter_map(|(name, value)| {
-                let name = name.as_ref().to_str()?.to_owned();
-                Some((name, value.as_ref().to_owned()))
-            })
-            .collect();
+        let pairs = pairs.into_iter();
+        let mut vars = HashMap::with_capacity_and_hasher(pairs.size_hint().0, Default::default());
+        vars.extend(pairs.map(|(name, value)| (name.into(), value.into())));
         Self { vars }
     }
 
     /// The value of `name`, if set (possibly empty).
     pub(crate) fn get(&self, name: &str) -> Option<&OsStr> {
-        self.vars.get(name).map(OsString::as_os_str)
+        self.vars.get(OsStr::new(name)).map(OsString::as_os_str)
     }
 
+    /// The number of variables.
+    pub(crate) fn len(&self) -> usize {
+        self.vars.len()
+    }
+
+    /// The names that are UTF-8.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        self.vars.keys().map(String::as_str)
+        self.vars.keys().filter_map(|name| name.to_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_value_given_for_a_name_wins() {
+        let env = Environment::from_pairs([("B", "1"), ("A", "x"), ("B", "2"), ("C", ""), ("B", "3")]);
+        assert_eq!(env.get("B"), Some(OsStr::new("3")));
+        assert_eq!(env.get("A"), Some(OsStr::new("x")));
+        assert_eq!(env.get("C"), Some(OsStr::new("")));
+        assert_eq!(env.get("D"), None);
+        let mut names: Vec<&str> = env.names().collect();
+        names.sort_unstable();
+        assert_eq!(names, ["A", "B", "C"]);
     }
 }

@@ -131,7 +131,7 @@ mod typo;
 #[path = "private.rs"]
 pub mod __private;
 
-use std::ffi::OsStr;
+use std::ffi::OsString;
 
 pub use describe::{Description, Requirement, Setting};
 pub use duration::parse_duration;
@@ -184,8 +184,8 @@ pub trait Config: Sized {
     fn from_pairs<I, K, V>(pairs: I) -> Result<Loaded<Self>, ConfigError>
     where
         I: IntoIterator<Item = (K, V)>,
-        K: AsRef<OsStr>,
-        V: AsRef<OsStr>,
+        K: Into<OsString>,
+        V: Into<OsString>,
     {
         load::load(&env::Environment::from_pairs(pairs))
     }

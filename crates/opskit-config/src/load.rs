@@ -1,9 +1,8 @@
 //! Loading: every field read, every problem collected, then one verdict.
 
 use std::collections::HashSet;
-use std::ffi::OsStr;
-use std::fmt;
-use std::ops::{Deref, DerefMut};
+use std::fmt::{self, Write as _};
+use std::ops::{Deref, DerefMut, Range};
 use std::path::PathBuf;
 
 use opskit_secret::{ExposeSecret, SecretFile};
@@ -14,7 +13,7 @@ use crate::de::{ValueError, from_missing, from_value};
 use crate::env::Environment;
 use crate::__private::{DefaultSpec, FieldSpec};
 use crate::report::{ConfigError, Problem, ProblemKind, Warning};
-use crate::summary::{Source, Summary, SummaryEntry};
+use crate::summary::{Source, StoredEntry, Summary};
 use crate::typo;
 
 /// Longest plain value quoted in an error or shown in the summary, in characters.
@@ -103,7 +102,7 @@ pub(crate) fn load<T: Config>(env: &Environment) -> Result<Loaded<T>, ConfigErro
     match config {
         Some(config) if loader.problems.is_empty() => Ok(Loaded {
             config,
-            summary: Summary::new(loader.entries),
+            summary: Summary::new(loader.text, loader.entries),
             warnings,
         }),
         _ => Err(ConfigError::new(loader.problems, warnings)),
@@ -111,29 +110,51 @@ pub(crate) fn load<T: Config>(env: &Environment) -> Result<Loaded<T>, ConfigErro
 }
 
 /// Reads fields for generated code and collects problems and summary entries.
+///
+/// Variable names and shown values are appended to one string, `text`, which
+/// becomes the [`Summary`]'s: a load allocates per value parsed, not per setting.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Loader<'e> {
     env: &'e Environment,
     problems: Vec<Problem>,
-    entries: Vec<SummaryEntry>,
-    /// Every variable name read, with whether it is a secret.
-    known: Vec<(String, bool)>,
+    text: String,
+    entries: Vec<StoredEntry>,
+    /// Names of the fields that failed, for typo detection (the others are in `entries`).
+    failed: Vec<(Range<usize>, bool)>,
 }
 
-/// Where the text of a value came from.
-enum Text<'a> {
-    Env(&'a str),
-    File(opskit_secret::SecretString, PathBuf),
+/// What the summary shows of a value.
+enum Shown<'e> {
+    /// Nothing: the setting is unset.
+    Nothing,
+    /// `[REDACTED]`.
+    Redacted,
+    /// The value's text, cut when long.
+    Text(&'e str),
+    /// A redacted rendering made by the type (a masked URL).
+    Owned(String),
 }
+
+/// A value read, with what the summary shows of it.
+struct Read<'e, T> {
+    value: T,
+    shown: Shown<'e>,
+    source: Source,
+    file: Option<PathBuf>,
+}
+
+/// A problem found, with the `_FILE` variable when that one is at fault.
+type Fault = (Option<String>, ProblemKind);
 
 impl<'e> Loader<'e> {
     fn new(env: &'e Environment) -> Self {
         Self {
             env,
             problems: Vec::new(),
-            entries: Vec::new(),
-            known: Vec::new(),
+            text: String::with_capacity(env.len() * 48),
+            entries: Vec::with_capacity(env.len()),
+            failed: Vec::new(),
         }
     }
 
@@ -146,164 +167,72 @@ impl<'e> Loader<'e> {
         type_default: Option<fn() -> T>,
         redact: fn(&T) -> Option<String>,
     ) -> Option<T> {
-        let env = self.env;
-        let variable = spec.name.full(prefix);
-        let file_variable = secret.then(|| format!("{variable}_FILE"));
-        let set = |name: &str| env.get(name).filter(|value| !value.is_empty());
-        let value = set(&variable);
-        let file = file_variable
-            .as_deref()
-            .and_then(|name| set(name).map(|path| (name, path)));
-
-        let problem = |variable: &str, kind| Problem {
-            variable: variable.to_owned(),
-            kind,
-            expected: spec.ty,
-            secret,
-            doc: spec.doc,
-        };
-        let result = match (value, file) {
-            (Some(_), Some((file_variable, _))) => Err(problem(
-                &variable,
-                ProblemKind::BothSet {
-                    file_variable: file_variable.to_owned(),
-                },
-            )),
-            (None, Some((file_variable, path))) => {
-                let path = PathBuf::from(path);
-                match SecretFile::new(&path).read_string() {
-                    Ok(secret) => Ok(Some(Text::File(secret, path))),
-                    Err(err) => Err(problem(
-                        file_variable,
-                        ProblemKind::SecretFile {
-                            path,
-                            message: err.to_string(),
-                        },
-                    )),
-                }
+        let start = self.text.len();
+        spec.name.push_full(prefix, &mut self.text);
+        let name = start..self.text.len();
+        let variable = &self.text[name.clone()];
+        match read(self.env, variable, spec, secret, type_default, redact) {
+            Ok(read) => {
+                let value = match read.shown {
+                    Shown::Nothing => None,
+                    Shown::Redacted => Some(self.push(REDACTED)),
+                    Shown::Text(text) => Some(self.push_cut(text)),
+                    Shown::Owned(text) => Some(self.push(&text)),
+                };
+                self.entries.push(StoredEntry {
+                    variable: name,
+                    value,
+                    source: read.source,
+                    file: read.file,
+                    secret,
+                });
+                Some(read.value)
             }
-            (Some(value), None) => match value.to_str() {
-                Some(text) => Ok(Some(Text::Env(text))),
-                None => Err(problem(&variable, ProblemKind::NotUnicode)),
-            },
-            (None, None) => Ok(None),
-        };
-
-        let outcome = match result {
-            Err(problem) => Err(problem),
-            Ok(Some(Text::Env(text))) => {
-                self.parse(&variable, text, Source::Env, None, secret, redact)
-                    .map_err(|kind| problem(&variable, kind))
-            }
-            Ok(Some(Text::File(text, path))) => self
-                .parse(&variable, text.expose_secret(), Source::File, Some(path), secret, redact)
-                .map_err(|kind| problem(&variable, kind)),
-            Ok(None) => {
-                let was_empty = env.get(&variable).is_some_and(OsStr::is_empty);
-                self.unset(&variable, spec, secret, type_default, was_empty)
-                    .map_err(|kind| problem(&variable, kind))
-            }
-        };
-        self.known.push((variable, secret));
-        match outcome {
-            Ok(value) => Some(value),
-            Err(problem) => {
-                self.problems.push(problem);
+            Err((file_variable, kind)) => {
+                let variable = file_variable.unwrap_or_else(|| variable.to_owned());
+                self.problems.push(Problem {
+                    variable,
+                    kind,
+                    expected: spec.ty,
+                    secret,
+                    doc: spec.doc,
+                });
+                self.failed.push((name, secret));
                 None
             }
         }
     }
 
-    /// Parses a value that is set, recording its summary entry.
-    fn parse<T: DeserializeOwned>(
-        &mut self,
-        variable: &str,
-        text: &str,
-        source: Source,
-        file: Option<PathBuf>,
-        secret: bool,
-        redact: fn(&T) -> Option<String>,
-    ) -> Result<T, ProblemKind> {
-        match from_value::<T>(text) {
-            Ok(value) => {
-                let shown = if secret {
-                    redact(&value).unwrap_or_else(|| REDACTED.to_owned())
-                } else {
-                    truncate(text)
-                };
-                self.record(variable, Some(shown), source, file, secret);
-                Ok(value)
-            }
-            Err(err) => Err(ProblemKind::Invalid {
-                value: (!secret).then(|| format!("{:?}", truncate(text))),
-                reason: reason(&err, text, secret),
-            }),
-        }
+    fn push(&mut self, text: &str) -> Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(text);
+        start..self.text.len()
     }
 
-    /// Resolves a field whose variable is not set: default, `None`, or missing.
-    fn unset<T: DeserializeOwned>(
-        &mut self,
-        variable: &str,
-        spec: &'static FieldSpec,
-        secret: bool,
-        type_default: Option<fn() -> T>,
-        was_empty: bool,
-    ) -> Result<T, ProblemKind> {
-        let shown = |text: &str| {
-            if secret {
-                REDACTED.to_owned()
-            } else {
-                truncate(text)
-            }
+    /// Appends at most [`MAX_SHOWN_CHARS`] characters of `text`, marked when cut.
+    fn push_cut(&mut self, text: &str) -> Range<usize> {
+        let start = self.text.len();
+        // A text no longer in bytes than the limit has no more characters either.
+        let cut = if text.len() > MAX_SHOWN_CHARS {
+            text.char_indices().nth(MAX_SHOWN_CHARS)
+        } else {
+            None
         };
-        match (spec.default, type_default) {
-            (DefaultSpec::Literal(literal), _) => match from_value::<T>(literal) {
-                Ok(value) => {
-                    self.record(variable, Some(shown(literal)), Source::Default, None, secret);
-                    Ok(value)
-                }
-                Err(err) => Err(ProblemKind::InvalidDefault {
-                    default: if secret { REDACTED.to_owned() } else { literal.to_owned() },
-                    reason: reason(&err, literal, secret),
-                }),
-            },
-            (_, Some(type_default)) => {
-                self.record(
-                    variable,
-                    Some(shown("Default::default()")),
-                    Source::Default,
-                    None,
-                    secret,
-                );
-                Ok(type_default())
+        match cut {
+            Some((cut, _)) => {
+                let _ = write!(self.text, "{}… ({} bytes in all)", &text[..cut], text.len());
             }
-            _ => match from_missing::<T>() {
-                Ok(value) => {
-                    self.record(variable, None, Source::Unset, None, secret);
-                    Ok(value)
-                }
-                Err(_) if was_empty => Err(ProblemKind::Empty),
-                Err(_) => Err(ProblemKind::Missing),
-            },
+            None => self.text.push_str(text),
         }
+        start..self.text.len()
     }
 
-    fn record(
-        &mut self,
-        variable: &str,
-        value: Option<String>,
-        source: Source,
-        file: Option<PathBuf>,
-        secret: bool,
-    ) {
-        self.entries.push(SummaryEntry {
-            variable: variable.to_owned(),
-            value,
-            source,
-            file,
-            secret,
-        });
+    /// Every variable name read, with whether it is a secret.
+    fn known(&self) -> impl Iterator<Item = (&str, bool)> {
+        let read = self.entries.iter().map(|e| (&e.variable, e.secret));
+        let failed = self.failed.iter().map(|(name, secret)| (name, *secret));
+        read.chain(failed)
+            .map(|(name, secret)| (&self.text[name.clone()], secret))
     }
 
     /// Variables set with the root prefix that no field read.
@@ -311,10 +240,9 @@ impl<'e> Loader<'e> {
         if prefix.is_empty() {
             return Vec::new();
         }
-        let mut known: HashSet<&str> = self.known.iter().map(|(name, _)| name.as_str()).collect();
+        let mut known: HashSet<&str> = self.known().map(|(name, _)| name).collect();
         let file_variables: Vec<String> = self
-            .known
-            .iter()
+            .known()
             .filter(|(_, secret)| *secret)
             .map(|(name, _)| format!("{name}_FILE"))
             .collect();
@@ -331,12 +259,7 @@ impl<'e> Loader<'e> {
                     .map(str::to_owned);
                 let suggestion = match not_a_secret {
                     Some(_) => None,
-                    None => typo::closest(
-                        name,
-                        prefix,
-                        self.known.iter().map(|(name, _)| name.as_str()),
-                    )
-                    .map(str::to_owned),
+                    None => typo::closest(name, prefix, known.iter().copied()).map(str::to_owned),
                 };
                 Warning {
                     variable: name.to_owned(),
@@ -347,6 +270,129 @@ impl<'e> Loader<'e> {
             .collect();
         warnings.sort_by(|a, b| a.variable.cmp(&b.variable));
         warnings
+    }
+}
+
+/// Reads one variable (or its `_FILE`), parsing it or resolving its default.
+fn read<'e, T: DeserializeOwned>(
+    env: &'e Environment,
+    variable: &str,
+    spec: &'static FieldSpec,
+    secret: bool,
+    type_default: Option<fn() -> T>,
+    redact: fn(&T) -> Option<String>,
+) -> Result<Read<'e, T>, Fault> {
+    let value = env.get(variable);
+    let set = value.filter(|value| !value.is_empty());
+    if !secret {
+        return match set {
+            Some(value) => match value.to_str() {
+                Some(text) => parse(text, Source::Env, None, secret, redact).map_err(|k| (None, k)),
+                None => Err((None, ProblemKind::NotUnicode)),
+            },
+            None => unset(spec, secret, type_default, value.is_some()).map_err(|k| (None, k)),
+        };
+    }
+    let file_variable = format!("{variable}_FILE");
+    let file = env.get(&file_variable).filter(|path| !path.is_empty());
+    match (set, file) {
+        (Some(_), Some(_)) => Err((None, ProblemKind::BothSet { file_variable })),
+        (None, Some(path)) => {
+            let path = PathBuf::from(path);
+            match SecretFile::new(&path).read_string() {
+                // A secret never shows its own text, so nothing borrowed from the
+                // file's content outlives it.
+                Ok(text) => match parse(text.expose_secret(), Source::File, Some(path), true, redact) {
+                    Ok(read) => Ok(Read {
+                        value: read.value,
+                        shown: match read.shown {
+                            Shown::Owned(shown) => Shown::Owned(shown),
+                            _ => Shown::Redacted,
+                        },
+                        source: read.source,
+                        file: read.file,
+                    }),
+                    Err(kind) => Err((None, kind)),
+                },
+                Err(err) => Err((
+                    Some(file_variable),
+                    ProblemKind::SecretFile {
+                        path,
+                        message: err.to_string(),
+                    },
+                )),
+            }
+        }
+        (Some(value), None) => match value.to_str() {
+            Some(text) => parse(text, Source::Env, None, secret, redact).map_err(|k| (None, k)),
+            None => Err((None, ProblemKind::NotUnicode)),
+        },
+        (None, None) => unset(spec, secret, type_default, value.is_some()).map_err(|k| (None, k)),
+    }
+}
+
+/// Parses a value that is set.
+fn parse<'e, T: DeserializeOwned>(
+    text: &'e str,
+    source: Source,
+    file: Option<PathBuf>,
+    secret: bool,
+    redact: fn(&T) -> Option<String>,
+) -> Result<Read<'e, T>, ProblemKind> {
+    match from_value::<T>(text) {
+        Ok(value) => {
+            let shown = if secret {
+                redact(&value).map_or(Shown::Redacted, Shown::Owned)
+            } else {
+                Shown::Text(text)
+            };
+            Ok(Read {
+                value,
+                shown,
+                source,
+                file,
+            })
+        }
+        Err(err) => Err(ProblemKind::Invalid {
+            value: (!secret).then(|| format!("{:?}", cut(text))),
+            reason: reason(&err, text, secret),
+        }),
+    }
+}
+
+/// Resolves a field whose variable is not set (or empty): default, `None`, or missing.
+fn unset<T: DeserializeOwned>(
+    spec: &'static FieldSpec,
+    secret: bool,
+    type_default: Option<fn() -> T>,
+    was_empty: bool,
+) -> Result<Read<'static, T>, ProblemKind> {
+    let shown = |text: &'static str| if secret { Shown::Redacted } else { Shown::Text(text) };
+    let default = |value, shown| Read {
+        value,
+        shown,
+        source: Source::Default,
+        file: None,
+    };
+    match (spec.default, type_default) {
+        (DefaultSpec::Literal(literal), _) => match from_value::<T>(literal) {
+            Ok(value) => Ok(default(value, shown(literal))),
+            Err(err) => Err(ProblemKind::InvalidDefault {
+                default: if secret { REDACTED.to_owned() } else { literal.to_owned() },
+                reason: reason(&err, literal, secret),
+            }),
+        },
+        (_, Some(type_default)) => Ok(default(type_default(), shown("Default::default()"))),
+        _ => match from_missing::<T>() {
+            Ok(value) => Ok(Read {
+                value,
+                shown: Shown::Nothing,
+                source: Source::Unset,
+                file: None,
+            }),
+            Err(_) if was_empty => Err(ProblemKind::Empty),
+            Err(_) => Err(ProblemKind::Missing),
+        },
     }
 }
 
@@ -377,7 +423,7 @@ fn quotes(message: &str, secret: &str) -> bool {
 }
 
 /// At most [`MAX_SHOWN_CHARS`] characters of `text`, marked when cut.
-fn truncate(text: &str) -> String {
+fn cut(text: &str) -> String {
     match text.char_indices().nth(MAX_SHOWN_CHARS) {
         Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
         None => text.to_owned(),

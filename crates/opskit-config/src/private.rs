@@ -33,6 +33,17 @@ impl VarName {
             Self::Exact(name) => name.to_owned(),
         }
     }
+
+    /// Appends the full variable name under `prefix` to `out`.
+    pub fn push_full(self, prefix: &str, out: &mut String) {
+        match self {
+            Self::Suffix(suffix) => {
+                out.push_str(prefix);
+                out.push_str(suffix);
+            }
+            Self::Exact(name) => out.push_str(name),
+        }
+    }
 }
 
 /// A field's default.

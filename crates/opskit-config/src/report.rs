@@ -37,6 +37,7 @@ pub enum ProblemKind {
     #[error("{message}")]
     SecretFile {
         /// The file named by the variable.
+        #[serde(serialize_with = "crate::summary::lossy_path")]
         path: PathBuf,
         /// What is wrong with it (from [`opskit_secret::SecretFileError`]).
         message: String,

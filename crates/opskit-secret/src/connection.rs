@@ -179,7 +179,12 @@ impl<'de> serde::Deserialize<'de> for ConnectionString {
                 f.write_str("a connection URL such as postgres://user:password@host:5432/database")
             }
             fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Self::Value, E> {
-                ConnectionString::parse(value).map_err(E::custom)
+                // `invalid_value` rather than `custom`: the message is ours and never
+                // contains the value, and deserializers may treat `custom` text as
+                // possibly quoting it.
+                ConnectionString::parse(value).map_err(|err| {
+                    E::invalid_value(serde::de::Unexpected::Other("connection string"), &err.to_string().as_str())
+                })
             }
         }
         deserializer.deserialize_str(Visitor)

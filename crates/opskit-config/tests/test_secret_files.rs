@@ -1,0 +1,201 @@
+//! Secrets from `VAR_FILE`: the Docker and Kubernetes secret-mount convention.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use opskit_config::{Config, ProblemKind, Source};
+use opskit_secret::canary::{Canary, assert_no_leak};
+use opskit_secret::{ConnectionString, ExposeSecret, SecretString};
+
+/// Settings with two secrets.
+#[derive(Config)]
+#[config(prefix = "APP_")]
+struct Secrets {
+    /// Token for writes.
+    api_token: SecretString,
+    /// Database URL.
+    database_url: Option<ConnectionString>,
+}
+
+fn write(dir: &Path, name: &str, content: &[u8], mode: u32) -> String {
+    let path = dir.join(name);
+    fs::write(&path, content).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn reads_secrets_from_files_stripping_the_line_ending() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = write(dir.path(), "token", b"t0ken\n", 0o400);
+    let url = write(dir.path(), "url", b"postgres://app:pw@db/notes\r\n", 0o400);
+    let loaded =
+        Secrets::from_pairs([("APP_API_TOKEN_FILE", &token), ("APP_DATABASE_URL_FILE", &url)]).unwrap();
+    assert_eq!(loaded.api_token.expose_secret(), "t0ken");
+    assert_eq!(
+        loaded.database_url.as_ref().unwrap().expose_secret(),
+        "postgres://app:pw@db/notes"
+    );
+    let entry = loaded.summary().get("APP_API_TOKEN").unwrap();
+    assert_eq!(entry.source, Source::File);
+    assert_eq!(entry.file, Some(Path::new(&token)));
+    assert_eq!(
+        loaded.summary().to_string(),
+        format!(
+            "APP_API_TOKEN=[REDACTED] (file {token})\nAPP_DATABASE_URL=postgres://app:***@db/notes (file {url})"
+        )
+    );
+}
+
+#[test]
+fn keeps_inner_whitespace_and_strips_only_line_endings() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = write(dir.path(), "token", b" two words \t\r\n\n", 0o400);
+    let loaded = Secrets::from_pairs([("APP_API_TOKEN_FILE", &token)]).unwrap();
+    assert_eq!(loaded.api_token.expose_secret(), " two words \t");
+}
+
+#[test]
+fn reports_every_unreadable_file_at_once_naming_variable_and_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty", b"\r\n", 0o400);
+    let missing = dir.path().join("missing").to_str().unwrap().to_owned();
+
+    /// Five secrets, each from a file with a different fault.
+    #[derive(Config)]
+    #[allow(dead_code)]
+    struct Five {
+        /// Empty file.
+        a: SecretString,
+        /// Missing file.
+        b: SecretString,
+        /// A directory.
+        c: SecretString,
+        /// Larger than the cap.
+        d: SecretString,
+        /// A file that fails on read (EIO), even for root.
+        e: SecretString,
+    }
+    let large = write(dir.path(), "large", &vec![b'x'; 64 * 1024 + 1], 0o400);
+    let directory = dir.path().to_str().unwrap().to_owned();
+    let err = Five::from_pairs([
+        ("A_FILE", empty.as_str()),
+        ("B_FILE", missing.as_str()),
+        ("C_FILE", directory.as_str()),
+        ("D_FILE", large.as_str()),
+        ("E_FILE", "/proc/self/mem"),
+    ])
+    .unwrap_err();
+    let problems: Vec<(&str, String)> = err
+        .problems()
+        .iter()
+        .map(|p| match &p.kind {
+            ProblemKind::SecretFile { message, .. } => (p.variable.as_str(), message.clone()),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("A_FILE", format!("secret file {empty}: is empty; write the secret into the file")),
+            (
+                "B_FILE",
+                format!("secret file {missing}: not found; mount the secret at this path or correct the path")
+            ),
+            (
+                "C_FILE",
+                format!("secret file {directory}: is a directory, not a file; point to the file inside it")
+            ),
+            (
+                "D_FILE",
+                format!(
+                    "secret file {large}: is 65537 bytes, over the limit of 65536 bytes; check that this is the secret's file"
+                )
+            ),
+            ("E_FILE", "secret file /proc/self/mem: cannot be read: Input/output error (os error 5)".to_owned()),
+        ]
+    );
+    let report = err.to_string();
+    assert!(report.contains(&format!("  A_FILE secret file {empty}: is empty")), "{report}");
+}
+
+#[test]
+fn var_and_var_file_both_set_is_an_error_that_shows_neither_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let canary = Canary::new("token");
+    let file_canary = Canary::new("file-token");
+    let token = write(dir.path(), "token", file_canary.value().as_bytes(), 0o400);
+    let err = Secrets::from_pairs([("APP_API_TOKEN", canary.value()), ("APP_API_TOKEN_FILE", &token)])
+        .unwrap_err();
+    assert_eq!(
+        err.problems()[0].kind,
+        ProblemKind::BothSet {
+            file_variable: "APP_API_TOKEN_FILE".into()
+        }
+    );
+    let report = format!("{err}{err:?}");
+    assert!(report.contains("APP_API_TOKEN is set, and so is APP_API_TOKEN_FILE; set only one of them"));
+    assert_no_leak(&report, canary.value(), "the report");
+    assert_no_leak(&report, file_canary.value(), "the report");
+}
+
+#[test]
+fn an_invalid_secret_from_a_file_is_reported_without_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let canary = Canary::new("password");
+    let url = write(
+        dir.path(),
+        "url",
+        format!("db.internal:{}@x/notes\n", canary.value()).as_bytes(),
+        0o400,
+    );
+    let err = Secrets::from_pairs([("APP_API_TOKEN", "t"), ("APP_DATABASE_URL_FILE", url.as_str())])
+        .unwrap_err();
+    let report = format!("{err}\n{err:?}");
+    assert_no_leak(&report, canary.value(), "the report");
+    assert!(report.contains("APP_DATABASE_URL invalid value: the connection URL has no host"), "{report}");
+}
+
+/// Captures what a tracing subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_file_readable_by_others_logs_a_warning_naming_the_path_not_the_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let canary = Canary::new("token");
+    let shared = write(dir.path(), "shared", canary.value().as_bytes(), 0o644);
+    let private = write(dir.path(), "private", canary.value().as_bytes(), 0o400);
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        Secrets::from_pairs([("APP_API_TOKEN_FILE", &shared)]).unwrap();
+        Secrets::from_pairs([("APP_API_TOKEN_FILE", &private)]).unwrap();
+    });
+    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> =
+        output.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "one warning, for the shared file only:\n{output}");
+    assert_eq!(lines[0]["level"], "WARN");
+    assert_eq!(lines[0]["fields"]["event"], "secret.file_permissions");
+    assert_eq!(lines[0]["fields"]["path"], shared.as_str());
+    assert_eq!(lines[0]["fields"]["mode"], "0644");
+    assert_no_leak(&output, canary.value(), "the log");
+}

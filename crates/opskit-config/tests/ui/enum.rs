@@ -1,0 +1,9 @@
+use opskit_config::Config;
+
+#[derive(Config)]
+enum Mode {
+    Local,
+    Production,
+}
+
+fn main() {}

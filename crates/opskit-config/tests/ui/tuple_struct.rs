@@ -1,0 +1,6 @@
+use opskit_config::Config;
+
+#[derive(Config)]
+struct Settings(u16, String);
+
+fn main() {}
