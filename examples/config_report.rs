@@ -8,6 +8,9 @@
 //! report on stderr and exits 78. With no variables set at all it starts on its
 //! defaults.
 
+// A command-line example prints its listings on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -26,6 +29,7 @@ enum Deployment {
 
 /// Database pool settings.
 #[derive(Config)]
+#[allow(dead_code)]
 struct Pool {
     /// Largest number of open database connections.
     #[config(default = "10")]

@@ -38,3 +38,8 @@
 pub use opskit_config as config;
 #[cfg(feature = "secret")]
 pub use opskit_secret as secret;
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

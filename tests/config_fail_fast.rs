@@ -24,7 +24,8 @@ fn stdout_events(output: &Output) -> Vec<serde_json::Value> {
         .unwrap()
         .lines()
         .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"))
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"))
         })
         .collect()
 }
@@ -44,10 +45,16 @@ fn several_problems_are_reported_at_once_and_the_process_exits_78() {
         ("APP_DEPLOYMENT", "prod"),
         ("APP_API_TOKEN", token.value()),
         ("APP_API_TOKEN_FILE", token_file.to_str().unwrap()),
-        ("APP_DATABASE_URL", &format!("app:{}@db/notes", password.value())),
+        (
+            "APP_DATABASE_URL",
+            &format!("app:{}@db/notes", password.value()),
+        ),
         ("APP_SHUTDOWN_TIMEOUT", "30"),
         ("APP_DB_POOL_MAX_CONNECTIONS", "lots"),
-        ("APP_DB_POOL_ACQUIRE_TIMEOUT_FILE", missing.to_str().unwrap()),
+        (
+            "APP_DB_POOL_ACQUIRE_TIMEOUT_FILE",
+            missing.to_str().unwrap(),
+        ),
         ("APP_LISTNE", "typo"),
     ]);
     assert_eq!(output.status.code(), Some(78), "{output:?}");
@@ -66,12 +73,17 @@ fn several_problems_are_reported_at_once_and_the_process_exits_78() {
         "warning: APP_LISTNE is not a setting; did you mean APP_LISTEN?",
         "Fix the variables above and start the service again.",
     ] {
-        assert!(stderr.contains(expected), "stderr lacks {expected:?}:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "stderr lacks {expected:?}:\n{stderr}"
+        );
     }
 
     let events = stdout_events(&output);
-    let invalid: Vec<&serde_json::Value> =
-        events.iter().filter(|e| e["fields"]["event"] == "config.invalid").collect();
+    let invalid: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["fields"]["event"] == "config.invalid")
+        .collect();
     assert_eq!(invalid.len(), 1, "one config.invalid event:\n{events:#?}");
     let event = invalid[0];
     assert_eq!(event["level"], "ERROR");
@@ -87,8 +99,10 @@ fn several_problems_are_reported_at_once_and_the_process_exits_78() {
     assert_eq!(problems[0]["kind"], "invalid");
     assert_eq!(problems[0]["expected"], "SocketAddr");
     assert_eq!(problems[0]["doc"], "Address the HTTP server binds.");
-    let warnings: Vec<&serde_json::Value> =
-        events.iter().filter(|e| e["fields"]["event"] == "config.unknown_variable").collect();
+    let warnings: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["fields"]["event"] == "config.unknown_variable")
+        .collect();
     assert_eq!(warnings.len(), 2);
 
     for canary in [&token, &token_in_file, &password] {
@@ -103,19 +117,27 @@ fn unreadable_and_empty_secret_files_are_named_without_their_content() {
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let canary = Canary::new("db-password");
     let unreadable = dir.path().join("database_url");
-    fs::write(&unreadable, format!("postgres://app:{}@db/notes", canary.value())).unwrap();
+    fs::write(
+        &unreadable,
+        format!("postgres://app:{}@db/notes", canary.value()),
+    )
+    .unwrap();
     fs::set_permissions(&unreadable, fs::Permissions::from_mode(0o000)).unwrap();
     let empty = dir.path().join("api_token");
     fs::write(&empty, "\n").unwrap();
     fs::set_permissions(&empty, fs::Permissions::from_mode(0o444)).unwrap();
 
     // Root reads any file whatever its mode, so run the service as `nobody`, as a
-    // container would run it.
+    // container would run it. `nobody` may not reach the build directory (under
+    // /root, say), so it runs a copy of the binary from the test's directory.
     let example = support::example("config-report");
     let mut command = if support::running_as_root() {
+        let copy = dir.path().join("config-report");
+        fs::copy(&example, &copy).unwrap();
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
         let mut command = Command::new("setpriv");
         command.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-        command.arg(&example);
+        command.arg(copy);
         command
     } else {
         Command::new(&example)
@@ -128,7 +150,10 @@ fn unreadable_and_empty_secret_files_are_named_without_their_content() {
         .expect("the example runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(78), "{stderr}");
-    assert!(stderr.contains("invalid configuration: 2 problems"), "{stderr}");
+    assert!(
+        stderr.contains("invalid configuration: 2 problems"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains(&format!(
             "  APP_DATABASE_URL_FILE secret file {}: permission denied; make it readable by the user the service runs as",
@@ -137,7 +162,10 @@ fn unreadable_and_empty_secret_files_are_named_without_their_content() {
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("  APP_API_TOKEN_FILE secret file {}: is empty", empty.display())),
+        stderr.contains(&format!(
+            "  APP_API_TOKEN_FILE secret file {}: is empty",
+            empty.display()
+        )),
         "{stderr}"
     );
     assert_no_leak(&output.stdout, canary.value(), "stdout");
@@ -155,7 +183,10 @@ fn a_clean_environment_starts_on_the_defaults_and_logs_a_redacted_summary() {
     let output = run(&[]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let events = stdout_events(&output);
-    let loaded = events.iter().find(|e| e["fields"]["event"] == "config.loaded").unwrap();
+    let loaded = events
+        .iter()
+        .find(|e| e["fields"]["event"] == "config.loaded")
+        .unwrap();
     let summary: serde_json::Value =
         serde_json::from_str(loaded["fields"]["config"].as_str().unwrap()).unwrap();
     assert_eq!(summary[0]["variable"], "APP_LISTEN");
@@ -164,15 +195,25 @@ fn a_clean_environment_starts_on_the_defaults_and_logs_a_redacted_summary() {
 
     let output = run(&[
         ("APP_API_TOKEN_FILE", token_file.to_str().unwrap()),
-        ("APP_DATABASE_URL", "postgres://notes:hunter2-canary@db:5432/notes"),
+        (
+            "APP_DATABASE_URL",
+            "postgres://notes:hunter2-canary@db:5432/notes",
+        ),
     ]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let stdout = String::from_utf8(output.stdout.clone()).unwrap();
-    assert!(stdout.contains("postgres://notes:***@db:5432/notes"), "{stdout}");
+    assert!(
+        stdout.contains("postgres://notes:***@db:5432/notes"),
+        "{stdout}"
+    );
     assert!(stdout.contains("[REDACTED]"), "{stdout}");
     assert_no_leak(&output.stdout, token.value(), "stdout");
     assert_no_leak(&output.stdout, "hunter2-canary", "stdout");
-    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
@@ -185,6 +226,8 @@ fn the_listing_of_variables_comes_from_describe() {
     assert_eq!(output.status.code(), Some(0));
     let table = String::from_utf8(output.stdout).unwrap();
     assert!(table.starts_with("| Variable | Type | Required | Default | Secret | Description |"));
-    assert!(table.contains("| `APP_API_TOKEN` | `Option<SecretString>` | no | | yes (or `APP_API_TOKEN_FILE`) |"));
+    assert!(table.contains(
+        "| `APP_API_TOKEN` | `Option<SecretString>` | no | | yes (or `APP_API_TOKEN_FILE`) |"
+    ));
     assert!(table.contains("| `APP_DB_POOL_ACQUIRE_TIMEOUT` | `Duration` | no | `5s` | no |"));
 }

@@ -18,7 +18,13 @@ pub fn example(name: &str) -> PathBuf {
         return path.clone();
     }
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--message-format=json", "--example", name])
+        .args([
+            "build",
+            "--quiet",
+            "--message-format=json",
+            "--example",
+            name,
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo runs");

@@ -77,15 +77,24 @@ impl<'a> Input<'a> {
         }
         let container = attr::container(&input.attrs)?;
         let mut fields = Vec::with_capacity(named.named.len());
-        let prefix = container.prefix.as_ref().map(LitStr::value).unwrap_or_default();
+        let prefix = container
+            .prefix
+            .as_ref()
+            .map(LitStr::value)
+            .unwrap_or_default();
         let mut seen: HashMap<String, &Ident> = HashMap::new();
         for field in &named.named {
             let ident = field.ident.as_ref().expect("named fields have identifiers");
             let field = Field::from_syn(ident, field)?;
-            if let Kind::Value { exact_name, suffix, .. } = &field.kind {
+            if let Kind::Value {
+                exact_name, suffix, ..
+            } = &field.kind
+            {
                 // Checked with the struct's own prefix; under another parent prefix the
                 // names can only drift further apart from an exact name.
-                let key = exact_name.clone().unwrap_or_else(|| format!("{prefix}{suffix}"));
+                let key = exact_name
+                    .clone()
+                    .unwrap_or_else(|| format!("{prefix}{suffix}"));
                 if let Some(other) = seen.insert(key.clone(), ident) {
                     return Err(syn::Error::new(
                         ident.span(),
@@ -114,7 +123,12 @@ impl<'a> Field<'a> {
         let screaming = screaming_snake_case(&ident.to_string());
         let kind = if let Some(nested) = attrs.nested {
             let conflict = |span: Span, what: &str| {
-                syn::Error::new(span, format!("a nested field cannot have {what}; put it on the fields of the nested struct"))
+                syn::Error::new(
+                    span,
+                    format!(
+                        "a nested field cannot have {what}; put it on the fields of the nested struct"
+                    ),
+                )
             };
             if let Some(default) = &attrs.default {
                 let span = match default {
@@ -172,8 +186,16 @@ impl<'a> Field<'a> {
 fn doc_summary(attrs: &[syn::Attribute]) -> String {
     let mut lines = Vec::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("doc")) {
-        let syn::Meta::NameValue(nv) = &attr.meta else { continue };
-        let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value else { continue };
+        let syn::Meta::NameValue(nv) = &attr.meta else {
+            continue;
+        };
+        let syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) = &nv.value
+        else {
+            continue;
+        };
         let value = s.value();
         let line = value.trim();
         if line.is_empty() {

@@ -30,7 +30,11 @@ const CONTAINER_KEYS: &str = "`prefix = \"...\"`, `crate = \"...\"`";
 const FIELD_KEYS: &str =
     "`name = \"...\"`, `default`, `default = \"...\"`, `secret`, `nested`, `prefix = \"...\"`";
 
-fn set_once<T>(slot: &mut Option<T>, value: T, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
+fn set_once<T>(
+    slot: &mut Option<T>,
+    value: T,
+    meta: &syn::meta::ParseNestedMeta<'_>,
+) -> syn::Result<()> {
     if slot.is_some() {
         return Err(meta.error("this attribute is given twice"));
     }
@@ -64,7 +68,10 @@ pub(crate) fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
     let mut out = FieldAttrs::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("config")) {
         attr.parse_nested_meta(|meta| {
-            let span = meta.path.get_ident().map_or_else(Span::call_site, |i| i.span());
+            let span = meta
+                .path
+                .get_ident()
+                .map_or_else(Span::call_site, |i| i.span());
             if meta.path.is_ident("name") {
                 let lit: LitStr = meta.value()?.parse()?;
                 check_variable_chars(&lit, "name")?;

@@ -38,8 +38,20 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                     );
                 });
             }
-            Kind::Value { exact_name, suffix, default, secret } => {
-                let spec = field_spec(&krate, field, &field_name, exact_name.as_deref(), suffix, default.as_ref());
+            Kind::Value {
+                exact_name,
+                suffix,
+                default,
+                secret,
+            } => {
+                let spec = field_spec(
+                    &krate,
+                    field,
+                    &field_name,
+                    exact_name.as_deref(),
+                    suffix,
+                    default.as_ref(),
+                );
                 let secret = quote! {
                     (#secret || (&#krate::__private::Probe::<#ty>::new()).__is_secret())
                 };

@@ -1,7 +1,7 @@
 //! The `#[derive(Config)]` macro of [opskit-config](https://docs.rs/opskit-config).
 //!
 //! Use it through `opskit_config::Config` (or `opskit::config::Config`); its
-//! attributes are documented there. The work is split by phase: [`ast`] parses the
+//! attributes are documented there. The work is split by phase: `ast` parses the
 //! struct and its attributes, `attr` reads the attributes, `expand` generates the
 //! `Config` impl.
 

@@ -87,7 +87,10 @@ impl<'a> ValueDeserializer<'a> {
         Self { value }
     }
 
-    fn parse<T: std::str::FromStr>(&self, expected: impl FnOnce() -> String) -> Result<T, ValueError> {
+    fn parse<T: std::str::FromStr>(
+        &self,
+        expected: impl FnOnce() -> String,
+    ) -> Result<T, ValueError> {
         self.value
             .trim()
             .parse()
@@ -123,7 +126,10 @@ pub(crate) fn parse_bool(value: &str) -> Option<bool> {
 
 /// The items of a comma list, trimmed, empty items dropped (so a trailing comma is fine).
 fn comma_items(value: &str) -> impl Iterator<Item = &str> {
-    value.split(',').map(str::trim).filter(|item| !item.is_empty())
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 impl<'de> de::Deserializer<'de> for ValueDeserializer<'de> {
@@ -213,13 +219,18 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'de> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
-        let mut seq = de::value::SeqDeserializer::new(comma_items(self.value).map(ValueDeserializer::new));
+        let mut seq =
+            de::value::SeqDeserializer::new(comma_items(self.value).map(ValueDeserializer::new));
         let value = visitor.visit_seq(&mut seq)?;
         seq.end()?;
         Ok(value)
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, ValueError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, ValueError> {
         self.deserialize_seq(visitor)
     }
 
@@ -240,7 +251,10 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'de> {
                     "expected a comma list of key=value pairs, such as a=1,b=2",
                 ));
             };
-            pairs.push((ValueDeserializer::new(key.trim()), ValueDeserializer::new(value.trim())));
+            pairs.push((
+                ValueDeserializer::new(key.trim()),
+                ValueDeserializer::new(value.trim()),
+            ));
         }
         let mut map = de::value::MapDeserializer::new(pairs.into_iter());
         let value = visitor.visit_map(&mut map)?;
@@ -349,7 +363,12 @@ mod tests {
         for f in ["false", "False", "0", "no", "NO", "off"] {
             assert!(!from_value::<bool>(f).unwrap(), "{f}");
         }
-        assert!(from_value::<bool>("maybe").unwrap_err().message.contains("yes/no"));
+        assert!(
+            from_value::<bool>("maybe")
+                .unwrap_err()
+                .message
+                .contains("yes/no")
+        );
     }
 
     #[test]
@@ -363,7 +382,10 @@ mod tests {
 
     #[test]
     fn lists_split_on_commas_and_trim_items() {
-        assert_eq!(from_value::<Vec<String>>(" a, b ,c,").unwrap(), ["a", "b", "c"]);
+        assert_eq!(
+            from_value::<Vec<String>>(" a, b ,c,").unwrap(),
+            ["a", "b", "c"]
+        );
         assert_eq!(from_value::<Vec<u8>>("1,2 , 3").unwrap(), [1, 2, 3]);
         assert!(from_value::<Vec<u8>>("1,x").is_err());
     }
@@ -377,7 +399,10 @@ mod tests {
 
     #[test]
     fn durations_use_the_humane_format() {
-        assert_eq!(from_value::<Duration>("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            from_value::<Duration>("1m30s").unwrap(),
+            Duration::from_secs(90)
+        );
         let err = from_value::<Duration>("90").unwrap_err();
         assert!(err.message.contains("30s"), "{err}");
     }

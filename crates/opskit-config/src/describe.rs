@@ -97,7 +97,11 @@ impl Description {
             "| Variable | Type | Required | Default | Secret | Description |\n|---|---|---|---|---|---|\n",
         );
         for s in &self.settings {
-            let required = if s.requirement == Requirement::Required { "yes" } else { "no" };
+            let required = if s.requirement == Requirement::Required {
+                "yes"
+            } else {
+                "no"
+            };
             let default = match s.requirement {
                 Requirement::Default(Some(literal)) => format!(" `{}` ", escape_cell(literal)),
                 Requirement::Default(None) => " the type's default ".to_owned(),

@@ -117,20 +117,28 @@ mod tests {
 
     #[test]
     fn refuses_ambiguous_or_malformed_input() {
-        for input in ["", " ", "30", "s", "1x", "1.2.3s", ".s", "-1s", "1s-", "1 s", "1e3s"] {
+        for input in [
+            "", " ", "30", "s", "1x", "1.2.3s", ".s", "-1s", "1s-", "1 s", "1e3s",
+        ] {
             assert_eq!(parse_duration(input), None, "{input:?}");
         }
     }
 
     #[test]
     fn refuses_overflow_without_panicking() {
-        assert_eq!(parse_duration("99999999999999999999999999999999999999d"), None);
+        assert_eq!(
+            parse_duration("99999999999999999999999999999999999999d"),
+            None
+        );
         assert_eq!(parse_duration("999999999999999999999d"), None);
     }
 
     #[test]
     fn adds_parts_and_fractions() {
-        assert_eq!(parse_duration(" 1h30m15s "), Some(Duration::from_secs(5415)));
+        assert_eq!(
+            parse_duration(" 1h30m15s "),
+            Some(Duration::from_secs(5415))
+        );
         assert_eq!(parse_duration("0.5ms"), Some(Duration::from_micros(500)));
         assert_eq!(parse_duration(".5s"), Some(Duration::from_millis(500)));
     }

@@ -76,7 +76,8 @@ mod tests {
 
     #[test]
     fn the_last_value_given_for_a_name_wins() {
-        let env = Environment::from_pairs([("B", "1"), ("A", "x"), ("B", "2"), ("C", ""), ("B", "3")]);
+        let env =
+            Environment::from_pairs([("B", "1"), ("A", "x"), ("B", "2"), ("C", ""), ("B", "3")]);
         assert_eq!(env.get("B"), Some(OsStr::new("3")));
         assert_eq!(env.get("A"), Some(OsStr::new("x")));
         assert_eq!(env.get("C"), Some(OsStr::new("")));

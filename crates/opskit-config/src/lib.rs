@@ -211,3 +211,8 @@ pub trait Config: Sized {
         }
     }
 }
+
+/// The crate README's example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

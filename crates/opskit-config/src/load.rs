@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use opskit_secret::{ExposeSecret, SecretFile};
 use serde::de::DeserializeOwned;
 
+use crate::__private::{DefaultSpec, FieldSpec};
 use crate::Config;
 use crate::de::{ValueError, from_missing, from_value};
 use crate::env::Environment;
-use crate::__private::{DefaultSpec, FieldSpec};
 use crate::report::{ConfigError, Problem, ProblemKind, Warning};
 use crate::summary::{Source, StoredEntry, Summary};
 use crate::typo;
@@ -302,18 +302,20 @@ fn read<'e, T: DeserializeOwned>(
             match SecretFile::new(&path).read_string() {
                 // A secret never shows its own text, so nothing borrowed from the
                 // file's content outlives it.
-                Ok(text) => match parse(text.expose_secret(), Source::File, Some(path), true, redact) {
-                    Ok(read) => Ok(Read {
-                        value: read.value,
-                        shown: match read.shown {
-                            Shown::Owned(shown) => Shown::Owned(shown),
-                            _ => Shown::Redacted,
-                        },
-                        source: read.source,
-                        file: read.file,
-                    }),
-                    Err(kind) => Err((None, kind)),
-                },
+                Ok(text) => {
+                    match parse(text.expose_secret(), Source::File, Some(path), true, redact) {
+                        Ok(read) => Ok(Read {
+                            value: read.value,
+                            shown: match read.shown {
+                                Shown::Owned(shown) => Shown::Owned(shown),
+                                _ => Shown::Redacted,
+                            },
+                            source: read.source,
+                            file: read.file,
+                        }),
+                        Err(kind) => Err((None, kind)),
+                    }
+                }
                 Err(err) => Err((
                     Some(file_variable),
                     ProblemKind::SecretFile {
@@ -367,7 +369,13 @@ fn unset<T: DeserializeOwned>(
     type_default: Option<fn() -> T>,
     was_empty: bool,
 ) -> Result<Read<'static, T>, ProblemKind> {
-    let shown = |text: &'static str| if secret { Shown::Redacted } else { Shown::Text(text) };
+    let shown = |text: &'static str| {
+        if secret {
+            Shown::Redacted
+        } else {
+            Shown::Text(text)
+        }
+    };
     let default = |value, shown| Read {
         value,
         shown,
@@ -378,7 +386,11 @@ fn unset<T: DeserializeOwned>(
         (DefaultSpec::Literal(literal), _) => match from_value::<T>(literal) {
             Ok(value) => Ok(default(value, shown(literal))),
             Err(err) => Err(ProblemKind::InvalidDefault {
-                default: if secret { REDACTED.to_owned() } else { literal.to_owned() },
+                default: if secret {
+                    REDACTED.to_owned()
+                } else {
+                    literal.to_owned()
+                },
                 reason: reason(&err, literal, secret),
             }),
         },

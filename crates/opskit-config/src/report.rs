@@ -44,7 +44,9 @@ pub enum ProblemKind {
     },
     /// The default written in the code does not parse: a bug in the service, not in
     /// its environment.
-    #[error("the default {default:?} in the code is not valid: {reason}; this is a bug in the service, not in its environment")]
+    #[error(
+        "the default {default:?} in the code is not valid: {reason}; this is a bug in the service, not in its environment"
+    )]
     InvalidDefault {
         /// The default as written in `#[config(default = "...")]`.
         default: String,

@@ -33,7 +33,10 @@ impl fmt::Display for Source {
 
 /// Serializes a path as text, replacing bytes that are not UTF-8, so a report with an
 /// odd path still serializes.
-pub(crate) fn lossy_path<S: serde::Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn lossy_path<S: serde::Serializer>(
+    path: &Path,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&path.to_string_lossy())
 }
 
@@ -59,7 +62,10 @@ pub struct SummaryEntry<'a> {
     /// Where the value came from.
     pub source: Source,
     /// The file read, when the source is [`Source::File`].
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "lossy_optional_path")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "lossy_optional_path"
+    )]
     pub file: Option<&'a Path>,
     /// Whether the setting is a secret.
     pub secret: bool,

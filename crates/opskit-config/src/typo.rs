@@ -60,7 +60,10 @@ mod tests {
     fn suggests_only_close_names() {
         let known = ["APP_PORT", "APP_HOST", "APP_DATABASE_URL"];
         assert_eq!(closest("APP_PROT", "APP_", known), Some("APP_PORT"));
-        assert_eq!(closest("APP_DATABSE_URL", "APP_", known), Some("APP_DATABASE_URL"));
+        assert_eq!(
+            closest("APP_DATABSE_URL", "APP_", known),
+            Some("APP_DATABASE_URL")
+        );
         assert_eq!(closest("APP_COLOR", "APP_", known), None);
     }
 }

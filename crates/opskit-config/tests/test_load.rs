@@ -74,7 +74,10 @@ fn loads_values_defaults_and_nested_settings() {
     env.extend([
         ("APP_LOG_FORMAT", "pretty".into()),
         ("APP_DEBUG", "On".into()),
-        ("APP_ORIGINS", " https://a.example ,https://b.example, ".into()),
+        (
+            "APP_ORIGINS",
+            " https://a.example ,https://b.example, ".into(),
+        ),
         ("APP_PUBLIC_URL", "https://notes.example/".into()),
         ("APP_POOL_MAX_CONNECTIONS", "32".into()),
         ("APP_REPLICA_ACQUIRE_TIMEOUT", "1m30s".into()),
@@ -84,8 +87,14 @@ fn loads_values_defaults_and_nested_settings() {
     assert_eq!(loaded.log_format, Format::Pretty);
     assert!(loaded.debug);
     assert_eq!(loaded.origins, ["https://a.example", "https://b.example"]);
-    assert_eq!(loaded.public_url.as_ref().unwrap().host_str(), Some("notes.example"));
-    assert_eq!(loaded.database_url.expose_secret(), "postgres://app:pw@db:5432/notes");
+    assert_eq!(
+        loaded.public_url.as_ref().unwrap().host_str(),
+        Some("notes.example")
+    );
+    assert_eq!(
+        loaded.database_url.expose_secret(),
+        "postgres://app:pw@db:5432/notes"
+    );
     assert_eq!(loaded.api_token.expose_secret(), "t0ken");
     assert_eq!(loaded.signing_key, None);
     assert_eq!(loaded.pool.max_connections, 32);
@@ -106,8 +115,11 @@ fn reports_every_problem_at_once_with_name_reason_type_and_doc() {
         ("APP_REPLICA_ACQUIRE_TIMEOUT", "90"),
     ])
     .unwrap_err();
-    let by_name: Vec<(&str, &ProblemKind)> =
-        err.problems().iter().map(|p| (p.variable.as_str(), &p.kind)).collect();
+    let by_name: Vec<(&str, &ProblemKind)> = err
+        .problems()
+        .iter()
+        .map(|p| (p.variable.as_str(), &p.kind))
+        .collect();
     let names: Vec<&str> = by_name.iter().map(|(n, _)| *n).collect();
     assert_eq!(
         names,
@@ -137,7 +149,10 @@ fn reports_every_problem_at_once_with_name_reason_type_and_doc() {
         "APP_POOL_MAX_CONNECTIONS invalid value \"-1\": expected a whole number from 0 to 4294967295 (expected u32)",
         "APP_REPLICA_ACQUIRE_TIMEOUT invalid value \"90\": expected a duration such as 30s",
     ] {
-        assert!(report.contains(expected), "missing {expected:?} in:\n{report}");
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in:\n{report}"
+        );
     }
 }
 
@@ -160,11 +175,21 @@ fn secret_values_never_appear_in_errors_or_the_summary() {
     for canary in [&token, &key, &password] {
         assert_no_leak(&report, canary.value(), "the error report");
     }
-    assert!(report.contains("DATABASE_URL invalid value: the connection URL has no host"), "{report}");
+    assert!(
+        report.contains("DATABASE_URL invalid value: the connection URL has no host"),
+        "{report}"
+    );
 
     let loaded = Settings::from_pairs([
         ("APP_LISTEN", "127.0.0.1:1".to_owned()),
-        ("DATABASE_URL", format!("postgres://app:{}@db/notes?sslpassword={}", password.value(), key.value())),
+        (
+            "DATABASE_URL",
+            format!(
+                "postgres://app:{}@db/notes?sslpassword={}",
+                password.value(),
+                key.value()
+            ),
+        ),
         ("APP_API_TOKEN", token.value().to_owned()),
         ("APP_SIGNING_KEY", key.value().to_owned()),
     ])
@@ -199,8 +224,14 @@ fn third_party_parser_messages_that_quote_a_secret_are_withheld() {
     let err = S::from_pairs([("WEBHOOK", canary.value()), ("HOMEPAGE", "not-a-url")]).unwrap_err();
     let report = err.to_string();
     assert_no_leak(&report, canary.value(), "the report");
-    assert!(report.contains("WEBHOOK invalid value: the value does not parse as this type"), "{report}");
-    assert!(report.contains("HOMEPAGE invalid value \"not-a-url\""), "{report}");
+    assert!(
+        report.contains("WEBHOOK invalid value: the value does not parse as this type"),
+        "{report}"
+    );
+    assert!(
+        report.contains("HOMEPAGE invalid value \"not-a-url\""),
+        "{report}"
+    );
 }
 
 #[test]
@@ -238,7 +269,10 @@ fn a_typo_is_listed_beside_the_missing_variable_it_explains() {
     .unwrap_err();
     let report = err.to_string();
     assert!(report.contains("APP_API_TOKEN is not set"), "{report}");
-    assert!(report.contains("warning: APP_API_TOKN is not a setting; did you mean APP_API_TOKEN?"), "{report}");
+    assert!(
+        report.contains("warning: APP_API_TOKN is not a setting; did you mean APP_API_TOKEN?"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -246,11 +280,17 @@ fn the_summary_says_where_each_value_came_from() {
     let loaded = Settings::from_pairs(valid()).unwrap();
     let summary = loaded.summary();
     assert_eq!(summary.get("APP_LISTEN").unwrap().source, Source::Env);
-    assert_eq!(summary.get("APP_LOG_FORMAT").unwrap().source, Source::Default);
+    assert_eq!(
+        summary.get("APP_LOG_FORMAT").unwrap().source,
+        Source::Default
+    );
     assert_eq!(summary.get("APP_LOG_FORMAT").unwrap().value, Some("json"));
     assert_eq!(summary.get("APP_PUBLIC_URL").unwrap().source, Source::Unset);
     assert_eq!(summary.get("APP_PUBLIC_URL").unwrap().value, None);
-    assert_eq!(summary.get("APP_POOL_ACQUIRE_TIMEOUT").unwrap().value, Some("5s"));
+    assert_eq!(
+        summary.get("APP_POOL_ACQUIRE_TIMEOUT").unwrap().value,
+        Some("5s")
+    );
     assert_eq!(summary.len(), Settings::describe().settings().len());
 }
 
@@ -260,23 +300,70 @@ fn describe_lists_every_variable_with_requirement_and_secrecy() {
     let rows: Vec<(&str, &Requirement, bool, &str)> = description
         .settings()
         .iter()
-        .map(|s| (s.variable.as_str(), &s.requirement, s.secret, s.field.as_str()))
+        .map(|s| {
+            (
+                s.variable.as_str(),
+                &s.requirement,
+                s.secret,
+                s.field.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         rows,
         [
             ("APP_LISTEN", &Requirement::Required, false, "listen"),
-            ("APP_LOG_FORMAT", &Requirement::Default(Some("json")), false, "log_format"),
-            ("APP_DEBUG", &Requirement::Default(Some("false")), false, "debug"),
+            (
+                "APP_LOG_FORMAT",
+                &Requirement::Default(Some("json")),
+                false,
+                "log_format"
+            ),
+            (
+                "APP_DEBUG",
+                &Requirement::Default(Some("false")),
+                false,
+                "debug"
+            ),
             ("APP_ORIGINS", &Requirement::Default(None), false, "origins"),
-            ("APP_PUBLIC_URL", &Requirement::Optional, false, "public_url"),
+            (
+                "APP_PUBLIC_URL",
+                &Requirement::Optional,
+                false,
+                "public_url"
+            ),
             ("DATABASE_URL", &Requirement::Required, true, "database_url"),
             ("APP_API_TOKEN", &Requirement::Required, true, "api_token"),
-            ("APP_SIGNING_KEY", &Requirement::Optional, true, "signing_key"),
-            ("APP_POOL_MAX_CONNECTIONS", &Requirement::Default(Some("10")), false, "pool.max_connections"),
-            ("APP_POOL_ACQUIRE_TIMEOUT", &Requirement::Default(Some("5s")), false, "pool.acquire_timeout"),
-            ("APP_REPLICA_MAX_CONNECTIONS", &Requirement::Default(Some("10")), false, "replica.max_connections"),
-            ("APP_REPLICA_ACQUIRE_TIMEOUT", &Requirement::Default(Some("5s")), false, "replica.acquire_timeout"),
+            (
+                "APP_SIGNING_KEY",
+                &Requirement::Optional,
+                true,
+                "signing_key"
+            ),
+            (
+                "APP_POOL_MAX_CONNECTIONS",
+                &Requirement::Default(Some("10")),
+                false,
+                "pool.max_connections"
+            ),
+            (
+                "APP_POOL_ACQUIRE_TIMEOUT",
+                &Requirement::Default(Some("5s")),
+                false,
+                "pool.acquire_timeout"
+            ),
+            (
+                "APP_REPLICA_MAX_CONNECTIONS",
+                &Requirement::Default(Some("10")),
+                false,
+                "replica.max_connections"
+            ),
+            (
+                "APP_REPLICA_ACQUIRE_TIMEOUT",
+                &Requirement::Default(Some("5s")),
+                false,
+                "replica.acquire_timeout"
+            ),
         ]
     );
     let secrets: BTreeSet<_> = description
@@ -286,7 +373,11 @@ fn describe_lists_every_variable_with_requirement_and_secrecy() {
         .collect();
     assert_eq!(
         secrets,
-        BTreeSet::from(["APP_API_TOKEN_FILE", "APP_SIGNING_KEY_FILE", "DATABASE_URL_FILE"])
+        BTreeSet::from([
+            "APP_API_TOKEN_FILE",
+            "APP_SIGNING_KEY_FILE",
+            "DATABASE_URL_FILE"
+        ])
     );
     let markdown = description.to_markdown();
     assert_eq!(markdown.lines().count(), 2 + 12);
@@ -297,16 +388,27 @@ fn describe_lists_every_variable_with_requirement_and_secrecy() {
 fn non_utf8_values_are_reported_not_panicked_on() {
     use std::ffi::OsString;
     use std::os::unix::ffi::OsStringExt;
-    let mut env: Vec<(OsString, OsString)> =
-        valid().into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-    env.push(("APP_LISTEN".into(), OsString::from_vec(vec![0x66, 0xff, 0x6f])));
+    let mut env: Vec<(OsString, OsString)> = valid()
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    env.push((
+        "APP_LISTEN".into(),
+        OsString::from_vec(vec![0x66, 0xff, 0x6f]),
+    ));
     env.push(("APP_API_TOKEN".into(), OsString::from_vec(vec![0xc3, 0x28])));
     let err = Settings::from_pairs(env).unwrap_err();
-    let kinds: Vec<(&str, &ProblemKind)> =
-        err.problems().iter().map(|p| (p.variable.as_str(), &p.kind)).collect();
+    let kinds: Vec<(&str, &ProblemKind)> = err
+        .problems()
+        .iter()
+        .map(|p| (p.variable.as_str(), &p.kind))
+        .collect();
     assert_eq!(
         kinds,
-        [("APP_LISTEN", &ProblemKind::NotUnicode), ("APP_API_TOKEN", &ProblemKind::NotUnicode)]
+        [
+            ("APP_LISTEN", &ProblemKind::NotUnicode),
+            ("APP_API_TOKEN", &ProblemKind::NotUnicode)
+        ]
     );
 }
 
@@ -327,7 +429,10 @@ fn an_invalid_default_in_code_is_reported_as_a_bug_not_a_panic() {
             reason: "expected a whole number from 0 to 65535".into()
         }
     );
-    assert!(err.to_string().contains("this is a bug in the service, not in its environment"));
+    assert!(
+        err.to_string()
+            .contains("this is a bug in the service, not in its environment")
+    );
     // Setting the variable works around it.
     assert_eq!(Broken::from_pairs([("PORT", "80")]).unwrap().port, 80);
 }

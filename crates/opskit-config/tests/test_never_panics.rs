@@ -63,9 +63,24 @@ struct Everything {
 }
 
 const NAMES: &[&str] = &[
-    "P_PORT", "P_FLAG", "P_TIMEOUT", "P_LIST", "P_LEVEL", "P_ADDR", "P_TOKEN", "P_TOKEN_FILE",
-    "P_URL", "P_URL_FILE", "P_PIN", "P_PIN_FILE", "P_INNER_SIZE", "P_INNER_PASSWORD",
-    "P_INNER_PASSWORD_FILE", "P_PROT", "P_", "P",
+    "P_PORT",
+    "P_FLAG",
+    "P_TIMEOUT",
+    "P_LIST",
+    "P_LEVEL",
+    "P_ADDR",
+    "P_TOKEN",
+    "P_TOKEN_FILE",
+    "P_URL",
+    "P_URL_FILE",
+    "P_PIN",
+    "P_PIN_FILE",
+    "P_INNER_SIZE",
+    "P_INNER_PASSWORD",
+    "P_INNER_PASSWORD_FILE",
+    "P_PROT",
+    "P_",
+    "P",
 ];
 const SECRETS: &[&str] = &["P_TOKEN", "P_URL", "P_PIN", "P_INNER_PASSWORD"];
 

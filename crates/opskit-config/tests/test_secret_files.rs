@@ -31,8 +31,11 @@ fn reads_secrets_from_files_stripping_the_line_ending() {
     let dir = tempfile::tempdir().unwrap();
     let token = write(dir.path(), "token", b"t0ken\n", 0o400);
     let url = write(dir.path(), "url", b"postgres://app:pw@db/notes\r\n", 0o400);
-    let loaded =
-        Secrets::from_pairs([("APP_API_TOKEN_FILE", &token), ("APP_DATABASE_URL_FILE", &url)]).unwrap();
+    let loaded = Secrets::from_pairs([
+        ("APP_API_TOKEN_FILE", &token),
+        ("APP_DATABASE_URL_FILE", &url),
+    ])
+    .unwrap();
     assert_eq!(loaded.api_token.expose_secret(), "t0ken");
     assert_eq!(
         loaded.database_url.as_ref().unwrap().expose_secret(),
@@ -99,14 +102,21 @@ fn reports_every_unreadable_file_at_once_naming_variable_and_path() {
     assert_eq!(
         problems,
         [
-            ("A_FILE", format!("secret file {empty}: is empty; write the secret into the file")),
+            (
+                "A_FILE",
+                format!("secret file {empty}: is empty; write the secret into the file")
+            ),
             (
                 "B_FILE",
-                format!("secret file {missing}: not found; mount the secret at this path or correct the path")
+                format!(
+                    "secret file {missing}: not found; mount the secret at this path or correct the path"
+                )
             ),
             (
                 "C_FILE",
-                format!("secret file {directory}: is a directory, not a file; point to the file inside it")
+                format!(
+                    "secret file {directory}: is a directory, not a file; point to the file inside it"
+                )
             ),
             (
                 "D_FILE",
@@ -114,11 +124,18 @@ fn reports_every_unreadable_file_at_once_naming_variable_and_path() {
                     "secret file {large}: is 65537 bytes, over the limit of 65536 bytes; check that this is the secret's file"
                 )
             ),
-            ("E_FILE", "secret file /proc/self/mem: cannot be read: Input/output error (os error 5)".to_owned()),
+            (
+                "E_FILE",
+                "secret file /proc/self/mem: cannot be read: Input/output error (os error 5)"
+                    .to_owned()
+            ),
         ]
     );
     let report = err.to_string();
-    assert!(report.contains(&format!("  A_FILE secret file {empty}: is empty")), "{report}");
+    assert!(
+        report.contains(&format!("  A_FILE secret file {empty}: is empty")),
+        "{report}"
+    );
 }
 
 #[test]
@@ -127,8 +144,11 @@ fn var_and_var_file_both_set_is_an_error_that_shows_neither_value() {
     let canary = Canary::new("token");
     let file_canary = Canary::new("file-token");
     let token = write(dir.path(), "token", file_canary.value().as_bytes(), 0o400);
-    let err = Secrets::from_pairs([("APP_API_TOKEN", canary.value()), ("APP_API_TOKEN_FILE", &token)])
-        .unwrap_err();
+    let err = Secrets::from_pairs([
+        ("APP_API_TOKEN", canary.value()),
+        ("APP_API_TOKEN_FILE", &token),
+    ])
+    .unwrap_err();
     assert_eq!(
         err.problems()[0].kind,
         ProblemKind::BothSet {
@@ -136,7 +156,9 @@ fn var_and_var_file_both_set_is_an_error_that_shows_neither_value() {
         }
     );
     let report = format!("{err}{err:?}");
-    assert!(report.contains("APP_API_TOKEN is set, and so is APP_API_TOKEN_FILE; set only one of them"));
+    assert!(
+        report.contains("APP_API_TOKEN is set, and so is APP_API_TOKEN_FILE; set only one of them")
+    );
     assert_no_leak(&report, canary.value(), "the report");
     assert_no_leak(&report, file_canary.value(), "the report");
 }
@@ -151,11 +173,17 @@ fn an_invalid_secret_from_a_file_is_reported_without_its_value() {
         format!("db.internal:{}@x/notes\n", canary.value()).as_bytes(),
         0o400,
     );
-    let err = Secrets::from_pairs([("APP_API_TOKEN", "t"), ("APP_DATABASE_URL_FILE", url.as_str())])
-        .unwrap_err();
+    let err = Secrets::from_pairs([
+        ("APP_API_TOKEN", "t"),
+        ("APP_DATABASE_URL_FILE", url.as_str()),
+    ])
+    .unwrap_err();
     let report = format!("{err}\n{err:?}");
     assert_no_leak(&report, canary.value(), "the report");
-    assert!(report.contains("APP_DATABASE_URL invalid value: the connection URL has no host"), "{report}");
+    assert!(
+        report.contains("APP_DATABASE_URL invalid value: the connection URL has no host"),
+        "{report}"
+    );
 }
 
 /// Captures what a tracing subscriber writes.
@@ -190,9 +218,15 @@ fn a_file_readable_by_others_logs_a_warning_naming_the_path_not_the_content() {
         Secrets::from_pairs([("APP_API_TOKEN_FILE", &private)]).unwrap();
     });
     let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<serde_json::Value> =
-        output.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 1, "one warning, for the shared file only:\n{output}");
+    let lines: Vec<serde_json::Value> = output
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one warning, for the shared file only:\n{output}"
+    );
     assert_eq!(lines[0]["level"], "WARN");
     assert_eq!(lines[0]["fields"]["event"], "secret.file_permissions");
     assert_eq!(lines[0]["fields"]["path"], shared.as_str());

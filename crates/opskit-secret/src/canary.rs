@@ -89,8 +89,10 @@ pub fn find_leak(output: impl AsRef<[u8]>, canary: &str) -> Option<Leak> {
         return None;
     }
     let encoded = percent_encode(canary);
-    let forms: [(&'static str, &[u8]); 2] =
-        [("as is", canary.as_bytes()), ("percent-encoded", encoded.as_bytes())];
+    let forms: [(&'static str, &[u8]); 2] = [
+        ("as is", canary.as_bytes()),
+        ("percent-encoded", encoded.as_bytes()),
+    ];
     forms.into_iter().find_map(|(form, needle)| {
         let offset = output.windows(needle.len()).position(|w| w == needle)?;
         let start = offset.saturating_sub(40);

@@ -109,9 +109,7 @@ fn mask(url: &Url) -> String {
         // Only URLs that cannot carry credentials refuse this, and those have none.
         let _ = masked.set_password(Some(MASK));
     }
-    let has_secret_param = url
-        .query_pairs()
-        .any(|(key, _)| is_secret_key(&key));
+    let has_secret_param = url.query_pairs().any(|(key, _)| is_secret_key(&key));
     if has_secret_param {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
@@ -149,7 +147,9 @@ impl fmt::Display for ConnectionString {
 
 impl fmt::Debug for ConnectionString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ConnectionString").field(&self.masked).finish()
+        f.debug_tuple("ConnectionString")
+            .field(&self.masked)
+            .finish()
     }
 }
 
@@ -183,7 +183,10 @@ impl<'de> serde::Deserialize<'de> for ConnectionString {
                 // contains the value, and deserializers may treat `custom` text as
                 // possibly quoting it.
                 ConnectionString::parse(value).map_err(|err| {
-                    E::invalid_value(serde::de::Unexpected::Other("connection string"), &err.to_string().as_str())
+                    E::invalid_value(
+                        serde::de::Unexpected::Other("connection string"),
+                        &err.to_string().as_str(),
+                    )
                 })
             }
         }
@@ -196,16 +199,24 @@ impl<'de> serde::Deserialize<'de> for ConnectionString {
 #[non_exhaustive]
 pub enum ConnectionStringError {
     /// The value is empty or only whitespace.
-    #[error("the connection string is empty; expected a URL such as postgres://user:password@host:5432/database")]
+    #[error(
+        "the connection string is empty; expected a URL such as postgres://user:password@host:5432/database"
+    )]
     Empty,
     /// The value is not a URL.
-    #[error("not a URL ({0}); expected a form such as postgres://user:password@host:5432/database or sqlite://data/app.db")]
+    #[error(
+        "not a URL ({0}); expected a form such as postgres://user:password@host:5432/database or sqlite://data/app.db"
+    )]
     NotAUrl(url::ParseError),
     /// The URL has no host (and is not a `sqlite:` or `file:` URL).
-    #[error("the connection URL has no host; expected scheme://user:password@host:port/database (is the `//` after the scheme missing?)")]
+    #[error(
+        "the connection URL has no host; expected scheme://user:password@host:port/database (is the `//` after the scheme missing?)"
+    )]
     NoHost,
     /// An `@` after the host: most often an unencoded `@` in the password.
-    #[error("the connection URL has an `@` after the host; percent-encode `@` in the user name or password as %40")]
+    #[error(
+        "the connection URL has an `@` after the host; percent-encode `@` in the user name or password as %40"
+    )]
     StrayAt,
     /// A `#` fragment: most often an unencoded `#` in the password.
     #[error("the connection URL has a `#` fragment; percent-encode `#` in the password as %23")]
@@ -222,8 +233,14 @@ mod tests {
 
     #[test]
     fn masks_the_password_in_userinfo() {
-        assert_eq!(masked("postgres://app:pw@db:5432/notes"), "postgres://app:***@db:5432/notes");
-        assert_eq!(masked("redis://:pw@cache:6379/0"), "redis://:***@cache:6379/0");
+        assert_eq!(
+            masked("postgres://app:pw@db:5432/notes"),
+            "postgres://app:***@db:5432/notes"
+        );
+        assert_eq!(
+            masked("redis://:pw@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
     }
 
     #[test]
@@ -237,7 +254,10 @@ mod tests {
     #[test]
     fn leaves_urls_without_credentials_alone() {
         assert_eq!(masked("postgres://app@db/notes"), "postgres://app@db/notes");
-        assert_eq!(masked("sqlite://data/notes.db?mode=rwc"), "sqlite://data/notes.db?mode=rwc");
+        assert_eq!(
+            masked("sqlite://data/notes.db?mode=rwc"),
+            "sqlite://data/notes.db?mode=rwc"
+        );
         assert_eq!(masked("sqlite::memory:"), "sqlite::memory:");
     }
 
@@ -245,7 +265,10 @@ mod tests {
     fn masks_passwords_with_reserved_characters() {
         let url = ConnectionString::parse("postgres://app:p@ss:w%2Frd@db/notes").unwrap();
         assert_eq!(url.to_string(), "postgres://app:***@db/notes");
-        assert_eq!(format!("{url:?}"), "ConnectionString(\"postgres://app:***@db/notes\")");
+        assert_eq!(
+            format!("{url:?}"),
+            "ConnectionString(\"postgres://app:***@db/notes\")"
+        );
         assert_eq!(url.expose_secret(), "postgres://app:p@ss:w%2Frd@db/notes");
     }
 

@@ -49,3 +49,8 @@ pub use compare::{constant_time_eq, secret_eq};
 pub use connection::{ConnectionString, ConnectionStringError};
 pub use file::{DEFAULT_MAX_SECRET_FILE_BYTES, SecretFile, SecretFileError};
 pub use secrecy::{ExposeSecret, ExposeSecretMut, SecretBox, SecretSlice, SecretString};
+
+/// The crate README's example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
