@@ -78,7 +78,7 @@
 //! | `#[config(name = "DATABASE_URL")]` | field | the variable's exact name (no prefix) |
 //! | `#[config(default = "30s")]` | field | used when unset; parsed like a value, shown in the listing |
 //! | `#[config(default)]` | field | the type's `Default` when unset |
-//! | `#[config(secret)]` | field | a secret (types [`SecretString`](opskit_secret::SecretString), [`SecretBox`](opskit_secret::SecretBox) and [`ConnectionString`](opskit_secret::ConnectionString) are secrets already) |
+//! | `#[config(secret)]` | field | a secret (types [`SecretString`](opskit_secret::SecretString), [`SecretBox`](opskit_secret::SecretBox) and [`ConnectionString`](opskit_secret::ConnectionString), and `Option`s and `Vec`s of them, are secrets already, aliases included; a type of your own that holds a secret needs the attribute) |
 //! | `#[config(nested)]` | field | a struct that derives `Config`, read with the sub-prefix `FIELD_` |
 //! | `#[config(nested, prefix = "DB_")]` | field | the same, with another sub-prefix |
 //! | `#[config(crate = "path")]` | struct | where `opskit_config` is (found automatically through `opskit`) |

@@ -153,6 +153,8 @@ where
     }
 }
 
+impl<T> SecretKind<Vec<T>> for Probe<Vec<T>> where Probe<T>: SecretKind<T> {}
+
 /// Implemented for every probe, one autoref further away than [`SecretKind`].
 pub trait PlainKind<T> {
     /// Always `false`.

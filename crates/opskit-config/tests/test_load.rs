@@ -468,3 +468,32 @@ fn from_env_reads_the_process_environment() {
     assert_eq!(loaded.path, std::env::var("PATH").unwrap());
     assert_eq!(loaded.absent, None);
 }
+
+#[test]
+fn containers_of_secrets_are_secrets() {
+    /// Settings with secrets inside containers.
+    #[derive(Config)]
+    struct Keys {
+        /// Signing keys, newest first.
+        signing_keys: Vec<SecretString>,
+        /// Old keys still accepted.
+        old_keys: Option<Vec<SecretString>>,
+    }
+    let new = Canary::new("new-key");
+    let old = Canary::new("old-key");
+    let loaded = Keys::from_pairs([
+        ("SIGNING_KEYS", format!("{},second", new.value())),
+        ("OLD_KEYS", old.value().to_owned()),
+    ])
+    .unwrap();
+    assert_eq!(loaded.signing_keys.len(), 2);
+    assert_eq!(loaded.signing_keys[0].expose_secret(), new.value());
+    let summary = format!("{}", loaded.summary());
+    assert_eq!(
+        summary,
+        "SIGNING_KEYS=[REDACTED] (env)\nOLD_KEYS=[REDACTED] (env)"
+    );
+    assert!(Keys::describe().settings().iter().all(|s| s.secret));
+    assert_no_leak(&summary, new.value(), "the summary");
+    assert_no_leak(&summary, old.value(), "the summary");
+}
