@@ -1,0 +1,10 @@
+//! Ready-made checks. Any async closure is a check too; see [`Check`](crate::Check).
+
+mod tcp;
+#[cfg(feature = "sqlx")]
+mod sqlx;
+
+#[cfg(feature = "sqlx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
+pub use self::sqlx::sqlx_pool;
+pub use tcp::tcp_connect;

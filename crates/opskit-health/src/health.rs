@@ -1,0 +1,230 @@
+//! The registry of checks and the handle that controls the service's lifecycle.
+
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use crate::check::{Check, CheckOptions, Probe, Status};
+use crate::layer::HealthLayer;
+use crate::paths::Paths;
+use crate::runner;
+use crate::state::{CheckState, Flag, Identity, Shared};
+
+/// The health of a service: its checks, running in the background, and its
+/// lifecycle (started, draining, maintenance).
+///
+/// Cheap to clone; every clone controls the same state. Build one with
+/// [`Health::builder`], put [`Health::layer`] in front of the application, call
+/// [`mark_started`](Health::mark_started) when the service is ready to serve, and
+/// [`drain`](Health::drain) when shutdown begins. The background checks stop when the
+/// last clone (and the last layer) is dropped.
+#[derive(Debug, Clone)]
+pub struct Health {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) paths: Arc<Paths>,
+}
+
+impl Health {
+    /// Starts building a registry.
+    pub fn builder() -> HealthBuilder {
+        HealthBuilder::default()
+    }
+
+    /// The tower layer that answers the probe paths from this registry.
+    pub fn layer(&self) -> HealthLayer {
+        HealthLayer::new(self.clone())
+    }
+
+    /// Marks startup complete: `/startupz` passes (once the startup checks do), and
+    /// `/readyz` may pass.
+    pub fn mark_started(&self) {
+        self.shared.set_flag(Flag::Started, true);
+    }
+
+    /// Begins draining: `/readyz` fails from now on, so load balancers stop sending
+    /// new requests, while `/livez` keeps passing so the process is not restarted
+    /// mid-shutdown. There is no way back: a draining service is going away.
+    pub fn drain(&self) {
+        self.shared.set_flag(Flag::Draining, true);
+    }
+
+    /// Whether [`drain`](Self::drain) was called.
+    pub fn is_draining(&self) -> bool {
+        self.shared.flag(Flag::Draining)
+    }
+
+    /// Takes the service out of (`true`) or back into (`false`) rotation by hand, for
+    /// maintenance: `/readyz` fails while it is set.
+    pub fn set_maintenance(&self, on: bool) {
+        self.shared.set_flag(Flag::Maintenance, on);
+    }
+
+    /// The current status of a probe, as its endpoint would answer.
+    pub fn status(&self, probe: Probe) -> Status {
+        self.shared.rendered(probe).status
+    }
+
+    /// The names of the checks, in registration order.
+    pub fn check_names(&self) -> Vec<String> {
+        let checks = self.shared.checks.lock().unwrap_or_else(PoisonError::into_inner);
+        checks.iter().map(|c| c.name.to_string()).collect()
+    }
+}
+
+/// Builds a [`Health`]; see [`Health::builder`].
+#[derive(Default)]
+pub struct HealthBuilder {
+    identity: Identity,
+    details: bool,
+    paths: Paths,
+    checks: Vec<(String, Arc<dyn Check>, CheckOptions)>,
+}
+
+impl std::fmt::Debug for HealthBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthBuilder")
+            .field("identity", &self.identity)
+            .field("details", &self.details)
+            .field("paths", &self.paths)
+            .field("checks", &self.checks.iter().map(|c| &c.0).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl HealthBuilder {
+    /// The `serviceId` reported in responses.
+    #[must_use]
+    pub fn service_id(mut self, id: impl Into<String>) -> Self {
+        self.identity.service_id = Some(id.into());
+        self
+    }
+
+    /// The `version` reported in responses (the package version, say).
+    #[must_use]
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.identity.version = Some(version.into());
+        self
+    }
+
+    /// The `releaseId` reported in responses (version and commit, say): what tells
+    /// an operator which build answers.
+    #[must_use]
+    pub fn release_id(mut self, release: impl Into<String>) -> Self {
+        self.identity.release_id = Some(release.into());
+        self
+    }
+
+    /// The `description` reported in responses.
+    #[must_use]
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.identity.description = Some(description.into());
+        self
+    }
+
+    /// Whether responses show each check's output (error text). Off by default: the
+    /// output is logged instead, because it may name internal hosts and addresses.
+    #[must_use]
+    pub fn details(mut self, details: bool) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// The path of a probe (defaults `/livez`, `/readyz`, `/startupz`).
+    #[must_use]
+    pub fn path(mut self, probe: Probe, path: impl Into<String>) -> Self {
+        self.paths.set(probe, path.into());
+        self
+    }
+
+    /// Another path answered like `probe`, such as `/healthz` for readiness.
+    #[must_use]
+    pub fn alias(mut self, probe: Probe, path: impl Into<String>) -> Self {
+        self.paths.alias(probe, path.into());
+        self
+    }
+
+    /// Registers a check under `name` (letters, digits, `-`, `_`, `.`; it appears in
+    /// URLs such as `/readyz/NAME`).
+    #[must_use]
+    pub fn check(mut self, name: impl Into<String>, check: impl Check, options: CheckOptions) -> Self {
+        self.checks.push((name.into(), Arc::new(check), options));
+        self
+    }
+
+    /// Validates the registry and starts every check in the background, all at once;
+    /// each then runs on its own interval.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] when called outside a Tokio runtime, or when a name, path,
+    /// interval or timeout is invalid.
+    pub fn build(self) -> Result<Health, BuildError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        self.paths.validate()?;
+        let mut states = Vec::with_capacity(self.checks.len());
+        for (name, _, options) in &self.checks {
+            validate_check(name, options, &states)?;
+            states.push(CheckState::new(Arc::from(name.as_str()), options.clone()));
+        }
+        let shared = Arc::new(Shared::new(self.identity, self.details, states));
+        let tasks = self
+            .checks
+            .into_iter()
+            .enumerate()
+            .map(|(index, (_, check, options))| {
+                runner::spawn(&runtime, &shared, index, check, options)
+            })
+            .collect();
+        *shared.tasks.lock().unwrap_or_else(PoisonError::into_inner) = tasks;
+        Ok(Health {
+            shared,
+            paths: Arc::new(self.paths),
+        })
+    }
+}
+
+fn validate_check(name: &str, options: &CheckOptions, before: &[CheckState]) -> Result<(), BuildError> {
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        return Err(BuildError::InvalidName(name.to_owned()));
+    }
+    if before.iter().any(|c| &*c.name == name) {
+        return Err(BuildError::DuplicateCheck(name.to_owned()));
+    }
+    if options.interval == Duration::ZERO {
+        return Err(BuildError::ZeroInterval(name.to_owned()));
+    }
+    if options.timeout == Duration::ZERO {
+        return Err(BuildError::ZeroTimeout(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// Why a [`Health`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `build` must run inside a Tokio runtime, which the background checks run on.
+    #[error("health checks need a Tokio runtime: call HealthBuilder::build from async code or inside Runtime::enter")]
+    NoRuntime,
+    /// Two checks have the same name.
+    #[error("two health checks are named {0:?}; give each check its own name")]
+    DuplicateCheck(String),
+    /// A check name with characters that do not fit in a URL path segment.
+    #[error("invalid health check name {0:?}: use letters, digits, '-', '_' and '.' (it appears in /readyz/NAME)")]
+    InvalidName(String),
+    /// A probe path that does not start with `/` or is used twice.
+    #[error("invalid probe path {path:?}: {reason}")]
+    InvalidPath {
+        /// The path at fault.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A check with a zero interval would run in a busy loop.
+    #[error("health check {0:?} has a zero interval; give it one of at least a second")]
+    ZeroInterval(String),
+    /// A check with a zero timeout would always fail.
+    #[error("health check {0:?} has a zero timeout; give it one below the Kubernetes probe's timeoutSeconds")]
+    ZeroTimeout(String),
+}

@@ -1,0 +1,153 @@
+//! A tower health-check layer that Kubernetes can trust.
+//!
+//! [`HealthLayer`] answers `/livez`, `/readyz` and `/startupz` (GET and HEAD) from the
+//! latest results of checks that run **in the background**, each on its own
+//! interval and timeout. A probe never waits for a check, so a slow database cannot
+//! make the kubelet's one-second probe time out, and a storm of probes does not
+//! become a storm of database queries. Every other request passes to the inner
+//! service untouched, without an allocation.
+//!
+//! # Example (axum)
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use axum::{Router, routing::get};
+//! use opskit_health::{CheckOptions, Health, Outcome, checks::tcp_connect};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let health = Health::builder()
+//!     .service_id("notes")
+//!     .version(env!("CARGO_PKG_VERSION"))
+//!     .check("cache", tcp_connect("127.0.0.1:6379"), CheckOptions::new())
+//!     .check(
+//!         "queue",
+//!         || async { Outcome::warn("backlog above 1000") },
+//!         CheckOptions::new().interval(Duration::from_secs(30)),
+//!     )
+//!     .build()?;
+//!
+//! let app = Router::new()
+//!     .route("/notes", get(|| async { "[]" }))
+//!     .layer(health.layer());
+//!
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! health.mark_started();
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Example (plain tower)
+//!
+//! The layer wraps any `Service<http::Request<B>>` whose responses have a `Bytes`
+//! body: hyper's, tonic's HTTP side, your own.
+//!
+//! ```
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::{BodyExt, Full};
+//! use bytes::Bytes;
+//! use opskit_health::Health;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let health = Health::builder().build()?;
+//! let app = ServiceBuilder::new().layer(health.layer()).service(service_fn(
+//!     |_request: Request<()>| async { Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("hello")))) },
+//! ));
+//!
+//! // Not started yet: readiness fails, liveness passes.
+//! let ready = app.clone().oneshot(Request::get("/readyz").body(())?).await?;
+//! assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+//! health.mark_started();
+//! let ready = app.clone().oneshot(Request::get("/readyz").body(())?).await?;
+//! assert_eq!(ready.status(), StatusCode::OK);
+//! assert_eq!(ready.headers()["content-type"], "application/health+json");
+//!
+//! // Everything else reaches the inner service.
+//! let hello = app.clone().oneshot(Request::get("/").body(())?).await?;
+//! assert_eq!(hello.into_body().collect().await?.to_bytes(), "hello");
+//!
+//! // Shutdown begins: readiness fails at once, liveness keeps passing.
+//! health.drain();
+//! let ready = app.clone().oneshot(Request::get("/readyz").body(())?).await?;
+//! assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+//! let live = app.oneshot(Request::get("/livez").body(())?).await?;
+//! assert_eq!(live.status(), StatusCode::OK);
+//! # Ok(()) }
+//! ```
+//!
+//! # Probes
+//!
+//! | probe | default path | passes when | on failure Kubernetes |
+//! |---|---|---|---|
+//! | liveness | `/livez` | every liveness check passes or warns | restarts the container |
+//! | readiness | `/readyz` | started, not draining, not in maintenance, every readiness check passes or warns (and has run at least once) | stops sending traffic |
+//! | startup | `/startupz` | [`Health::mark_started`] was called and every startup check passes | holds off the other probes, then restarts |
+//!
+//! Checks count for **readiness** unless [`CheckOptions::probes`] says otherwise.
+//! Liveness must not check external dependencies: when a shared database blinks, a
+//! liveness check on it restarts every replica at once, which turns a database
+//! incident into an outage of the whole service and does not bring the database back.
+//!
+//! # Responses
+//!
+//! `200` for pass and warn, `503` for fail, `405` (with `Allow: GET, HEAD`) for other
+//! methods; body `application/health+json` after draft-inadarei-api-health-check;
+//! `Cache-Control: no-store`. `?exclude=NAME` (repeatable) leaves checks out;
+//! `/readyz/NAME` reports one check (`404` for an unknown name, listing the known
+//! ones). A check's output (its error text) is withheld from responses unless
+//! [`HealthBuilder::details`] is on; it is logged in the `health.changed` event.
+//!
+//! ```json
+//! {"status":"fail","version":"1.4.2","serviceId":"notes",
+//!  "checks":{"database:responseTime":[{"componentId":"database","componentType":"datastore",
+//!    "status":"fail","observedValue":2000.4,"observedUnit":"ms","time":"2026-11-28T01:02:03.456Z",
+//!    "output":"details withheld; the reason is in the service log (event health.changed)"}]}}
+//! ```
+//!
+//! # Checks
+//!
+//! Each check runs in a task of its own: a run that passes its timeout is cancelled
+//! and counts as a failure; a run that panics counts as a failure and the service
+//! goes on. Until a readiness check has finished its first run, readiness fails
+//! ("not checked yet"). [`CheckOptions::failure_threshold`] and
+//! [`CheckOptions::success_threshold`] keep a flapping check from flapping the probe.
+//!
+//! # Observability
+//!
+//! Events, each with a stable `event` field: `health.changed` when a check's status
+//! changes (`check`, `from`, `to`, `output`) and when a probe's does (`probe`,
+//! `from`, `to`, `reason`); `health.probe_misconfigured` when a request whose
+//! `User-Agent` starts with `kube-probe/` is answered 404 by the application (the
+//! manifest's probe path is wrong). Metrics through the `metrics` facade:
+//! `health_check_status{check}` (1 or 0), `health_check_duration_seconds{check}`,
+//! `health_check_failures_total{check}`.
+//!
+//! # Feature flags
+//!
+//! | Name | Description | Default? |
+//! |---|---|---|
+//! | `config` | [`HealthSettings`], read from the environment with opskit-config | yes |
+//! | `sqlx` | [`checks::sqlx_pool`]: a check for an sqlx pool | no |
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod body;
+mod check;
+pub mod checks;
+mod health;
+mod layer;
+mod observe;
+mod paths;
+mod render;
+mod runner;
+#[cfg(feature = "config")]
+mod settings;
+mod state;
+
+pub use body::ResponseBody;
+pub use check::{Check, CheckFuture, CheckOptions, Outcome, Probe, Status};
+pub use health::{BuildError, Health, HealthBuilder};
+pub use layer::{HEALTH_JSON, HealthLayer, HealthService, ResponseFuture};
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub use settings::HealthSettings;

@@ -1,0 +1,126 @@
+//! Which request paths are probes.
+
+use crate::check::Probe;
+use crate::health::BuildError;
+
+/// The probe paths and their aliases.
+#[derive(Debug, Clone)]
+pub(crate) struct Paths {
+    /// `(path, probe)`, the main path of each probe first.
+    routes: Vec<(String, Probe)>,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Self {
+            routes: vec![
+                ("/livez".to_owned(), Probe::Liveness),
+                ("/readyz".to_owned(), Probe::Readiness),
+                ("/startupz".to_owned(), Probe::Startup),
+            ],
+        }
+    }
+}
+
+/// A request path that names a probe, and maybe one check of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Route<'a> {
+    pub(crate) probe: Probe,
+    pub(crate) check: Option<&'a str>,
+}
+
+impl Paths {
+    pub(crate) fn set(&mut self, probe: Probe, path: String) {
+        self.routes[probe.index()] = (path, probe);
+    }
+
+    pub(crate) fn alias(&mut self, probe: Probe, path: String) {
+        self.routes.push((path, probe));
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), BuildError> {
+        for (i, (path, _)) in self.routes.iter().enumerate() {
+            let reason = if !path.starts_with('/') {
+                Some("a probe path must start with '/'")
+            } else if path.len() > 1 && path.ends_with('/') {
+                Some("a probe path must not end with '/'")
+            } else if path.contains(['?', '#']) {
+                Some("a probe path is a path only, without '?' or '#'")
+            } else if self.routes[..i].iter().any(|(other, _)| other == path) {
+                Some("the path is used twice")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(BuildError::InvalidPath {
+                    path: path.clone(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The probe a request path asks for: `/readyz`, or `/readyz/NAME` for one check.
+    pub(crate) fn route<'a>(&self, path: &'a str) -> Option<Route<'a>> {
+        self.routes.iter().find_map(|(probe_path, probe)| {
+            let rest = path.strip_prefix(probe_path.as_str())?;
+            match rest {
+                "" | "/" => Some(Route {
+                    probe: *probe,
+                    check: None,
+                }),
+                _ => rest
+                    .strip_prefix('/')
+                    .filter(|name| !name.contains('/'))
+                    .map(|name| Route {
+                        probe: *probe,
+                        check: Some(name),
+                    }),
+            }
+        })
+    }
+
+    /// The main path of every probe and the aliases, for messages.
+    pub(crate) fn describe(&self) -> String {
+        let paths: Vec<String> = self
+            .routes
+            .iter()
+            .map(|(path, probe)| format!("{path} ({probe})"))
+            .collect();
+        paths.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_probe_paths_and_single_checks_only() {
+        let mut paths = Paths::default();
+        paths.alias(Probe::Readiness, "/healthz".into());
+        let route = |p| paths.route(p);
+        assert_eq!(route("/livez"), Some(Route { probe: Probe::Liveness, check: None }));
+        assert_eq!(route("/readyz/"), Some(Route { probe: Probe::Readiness, check: None }));
+        assert_eq!(route("/readyz/db"), Some(Route { probe: Probe::Readiness, check: Some("db") }));
+        assert_eq!(route("/healthz"), Some(Route { probe: Probe::Readiness, check: None }));
+        assert_eq!(route("/readyzz"), None);
+        assert_eq!(route("/readyz/db/x"), None);
+        assert_eq!(route("/notes"), None);
+        assert_eq!(route("/"), None);
+    }
+
+    #[test]
+    fn invalid_paths_are_refused_with_the_reason() {
+        let mut paths = Paths::default();
+        paths.set(Probe::Readiness, "readyz".into());
+        assert!(matches!(paths.validate(), Err(BuildError::InvalidPath { .. })));
+        let mut paths = Paths::default();
+        paths.alias(Probe::Readiness, "/livez".into());
+        assert_eq!(
+            paths.validate(),
+            Err(BuildError::InvalidPath { path: "/livez".into(), reason: "the path is used twice" })
+        );
+    }
+}

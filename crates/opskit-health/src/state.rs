@@ -1,0 +1,320 @@
+//! What the probes read: the latest reported state of every check, the lifecycle
+//! flags, and pre-rendered responses.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::check::{CheckOptions, Outcome, Probe, Status};
+use crate::render;
+
+/// The state of one check as the probes see it.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckState {
+    pub(crate) name: Arc<str>,
+    pub(crate) options: CheckOptions,
+    /// The reported status; `None` until the first run has finished.
+    pub(crate) status: Option<Status>,
+    /// The output of the latest run.
+    pub(crate) output: Option<String>,
+    pub(crate) duration: Duration,
+    pub(crate) time: Option<SystemTime>,
+    consecutive_failures: u32,
+    consecutive_successes: u32,
+}
+
+impl CheckState {
+    pub(crate) fn new(name: Arc<str>, options: CheckOptions) -> Self {
+        Self {
+            name,
+            options,
+            status: None,
+            output: None,
+            duration: Duration::ZERO,
+            time: None,
+            consecutive_failures: 0,
+            consecutive_successes: 0,
+        }
+    }
+
+    /// Records a run. Returns `(from, to)` when the reported status changed.
+    ///
+    /// The first run sets the status directly. After that a passing check needs
+    /// `failure_threshold` failed runs in a row to report failing, and a failing one
+    /// `success_threshold` good runs in a row to report passing (or warning) again.
+    /// Pass and warn switch at once: both are healthy.
+    pub(crate) fn record(
+        &mut self,
+        outcome: Outcome,
+        duration: Duration,
+        time: SystemTime,
+    ) -> Option<(Option<Status>, Status)> {
+        let before = self.status;
+        let healthy = outcome.status.is_healthy();
+        if healthy {
+            self.consecutive_successes = self.consecutive_successes.saturating_add(1);
+            self.consecutive_failures = 0;
+        } else {
+            self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+            self.consecutive_successes = 0;
+        }
+        let after = match before {
+            None => outcome.status,
+            Some(current) if current.is_healthy() && !healthy => {
+                if self.consecutive_failures >= self.options.failure_threshold.max(1) {
+                    Status::Fail
+                } else {
+                    current
+                }
+            }
+            Some(Status::Fail) if healthy => {
+                if self.consecutive_successes >= self.options.success_threshold.max(1) {
+                    outcome.status
+                } else {
+                    Status::Fail
+                }
+            }
+            Some(_) => outcome.status,
+        };
+        self.status = Some(after);
+        self.output = outcome.output;
+        self.duration = duration;
+        self.time = Some(time);
+        (before != Some(after)).then_some((before, after))
+    }
+}
+
+/// Identity of the service, reported in every response.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Identity {
+    pub(crate) service_id: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) release_id: Option<String>,
+    pub(crate) description: Option<String>,
+}
+
+/// A rendered probe response.
+#[derive(Debug, Clone)]
+pub(crate) struct Rendered {
+    pub(crate) status: Status,
+    pub(crate) code: StatusCode,
+    pub(crate) body: Bytes,
+}
+
+/// Everything the probes and the runners share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) identity: Identity,
+    pub(crate) details: bool,
+    pub(crate) checks: Mutex<Vec<CheckState>>,
+    started: AtomicBool,
+    draining: AtomicBool,
+    maintenance: AtomicBool,
+    /// The full response of each probe, re-rendered whenever anything changes.
+    rendered: RwLock<[Rendered; 3]>,
+    /// Background tasks, aborted when the last handle goes.
+    pub(crate) tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+/// Why a probe fails before its checks are even looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gate {
+    Starting,
+    Draining,
+    Maintenance,
+}
+
+impl Gate {
+    pub(crate) fn output(self) -> &'static str {
+        match self {
+            Self::Starting => "starting: the service has not finished starting",
+            Self::Draining => "draining: the service is shutting down",
+            Self::Maintenance => "maintenance: the service was marked not ready",
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(identity: Identity, details: bool, checks: Vec<CheckState>) -> Self {
+        let placeholder = || Rendered {
+            status: Status::Fail,
+            code: StatusCode::SERVICE_UNAVAILABLE,
+            body: Bytes::new(),
+        };
+        let shared = Self {
+            identity,
+            details,
+            checks: Mutex::new(checks),
+            started: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            maintenance: AtomicBool::new(false),
+            rendered: RwLock::new([placeholder(), placeholder(), placeholder()]),
+            tasks: Mutex::new(Vec::new()),
+        };
+        shared.rerender();
+        shared
+    }
+
+    /// The full response of `probe`, ready to send.
+    pub(crate) fn rendered(&self, probe: Probe) -> Rendered {
+        self.rendered.read().unwrap_or_else(PoisonError::into_inner)[probe.index()].clone()
+    }
+
+    /// The lifecycle gate closing `probe`, if any.
+    pub(crate) fn gate(&self, probe: Probe) -> Option<Gate> {
+        let started = self.started.load(Ordering::Acquire);
+        match probe {
+            Probe::Liveness => None,
+            Probe::Startup => (!started).then_some(Gate::Starting),
+            Probe::Readiness => {
+                if self.draining.load(Ordering::Acquire) {
+                    Some(Gate::Draining)
+                } else if self.maintenance.load(Ordering::Acquire) {
+                    Some(Gate::Maintenance)
+                } else if !started {
+                    Some(Gate::Starting)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Sets a lifecycle flag; re-renders and logs when the value changed.
+    pub(crate) fn set_flag(&self, flag: Flag, value: bool) {
+        let atomic = match flag {
+            Flag::Started => &self.started,
+            Flag::Draining => &self.draining,
+            Flag::Maintenance => &self.maintenance,
+        };
+        if atomic.swap(value, Ordering::AcqRel) != value {
+            self.rerender();
+        }
+    }
+
+    pub(crate) fn flag(&self, flag: Flag) -> bool {
+        match flag {
+            Flag::Started => &self.started,
+            Flag::Draining => &self.draining,
+            Flag::Maintenance => &self.maintenance,
+        }
+        .load(Ordering::Acquire)
+    }
+
+    /// Records a run of check `index`, logs transitions, updates metrics, re-renders.
+    pub(crate) fn record(&self, index: usize, outcome: Outcome, duration: Duration) {
+        let failed = !outcome.status.is_healthy();
+        let (name, transition, reported, output) = {
+            let mut checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
+            let check = &mut checks[index];
+            let transition = check.record(outcome, duration, SystemTime::now());
+            (check.name.clone(), transition, check.status, check.output.clone())
+        };
+        crate::observe::run(&name, duration, failed, reported, output.as_deref());
+        if let Some((from, to)) = transition {
+            crate::observe::check_changed(&name, from, to, output.as_deref());
+        }
+        self.rerender();
+    }
+
+    /// Renders the three probe responses from the current state, logging probe-level
+    /// transitions.
+    pub(crate) fn rerender(&self) {
+        let checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut fresh: Vec<Rendered> = Probe::ALL
+            .iter()
+            .map(|&probe| {
+                let view = render::ProbeView::new(self, probe, &checks, &[]);
+                view.render()
+            })
+            .collect();
+        drop(checks);
+        let mut rendered = self.rendered.write().unwrap_or_else(PoisonError::into_inner);
+        for (probe, (old, new)) in Probe::ALL.iter().zip(rendered.iter_mut().zip(fresh.drain(..))) {
+            if !old.body.is_empty() && old.status != new.status {
+                crate::observe::probe_changed(*probe, old.status, new.status, self.gate(*probe));
+            }
+            *old = new;
+        }
+    }
+}
+
+/// A lifecycle flag.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Flag {
+    Started,
+    Draining,
+    Maintenance,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        for task in self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(failures: u32, successes: u32) -> CheckState {
+        CheckState::new(
+            "db".into(),
+            CheckOptions::new().failure_threshold(failures).success_threshold(successes),
+        )
+    }
+
+    fn run(state: &mut CheckState, outcome: Outcome) -> Option<(Option<Status>, Status)> {
+        state.record(outcome, Duration::ZERO, SystemTime::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn the_first_run_sets_the_status_directly() {
+        let mut s = state(3, 3);
+        assert_eq!(run(&mut s, Outcome::fail("x")), Some((None, Status::Fail)));
+        let mut s = state(3, 3);
+        assert_eq!(run(&mut s, Outcome::pass()), Some((None, Status::Pass)));
+    }
+
+    #[test]
+    fn a_passing_check_flips_after_the_failure_threshold() {
+        let mut s = state(3, 1);
+        run(&mut s, Outcome::pass());
+        assert_eq!(run(&mut s, Outcome::fail("1")), None);
+        assert_eq!(run(&mut s, Outcome::fail("2")), None);
+        assert_eq!(s.status, Some(Status::Pass));
+        assert_eq!(run(&mut s, Outcome::fail("3")), Some((Some(Status::Pass), Status::Fail)));
+    }
+
+    #[test]
+    fn a_success_in_between_resets_the_failure_count() {
+        let mut s = state(2, 1);
+        run(&mut s, Outcome::pass());
+        run(&mut s, Outcome::fail("1"));
+        run(&mut s, Outcome::pass());
+        assert_eq!(run(&mut s, Outcome::fail("1")), None);
+        assert_eq!(s.status, Some(Status::Pass));
+    }
+
+    #[test]
+    fn a_failing_check_needs_the_success_threshold_to_recover() {
+        let mut s = state(1, 2);
+        run(&mut s, Outcome::fail("down"));
+        assert_eq!(run(&mut s, Outcome::pass()), None);
+        assert_eq!(s.status, Some(Status::Fail));
+        assert_eq!(run(&mut s, Outcome::warn("slow")), Some((Some(Status::Fail), Status::Warn)));
+    }
+
+    #[test]
+    fn pass_and_warn_switch_at_once() {
+        let mut s = state(3, 3);
+        run(&mut s, Outcome::pass());
+        assert_eq!(run(&mut s, Outcome::warn("slow")), Some((Some(Status::Pass), Status::Warn)));
+        assert_eq!(run(&mut s, Outcome::pass()), Some((Some(Status::Warn), Status::Pass)));
+    }
+}
