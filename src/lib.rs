@@ -33,9 +33,12 @@
 //! |---|---|---|
 //! | `config` | [`config`]: typed environment configuration (`#[derive(Config)]`); turns on `secret` | yes |
 //! | `secret` | [`secret`]: secret types, secret files, masked connection strings | yes (through `config`) |
+//! | `health` | `health`: the tower health-check layer (`/livez`, `/readyz`, `/startupz`) | no |
 
 #[cfg(feature = "config")]
 pub use opskit_config as config;
+#[cfg(feature = "health")]
+pub use opskit_health as health;
 #[cfg(feature = "secret")]
 pub use opskit_secret as secret;
 

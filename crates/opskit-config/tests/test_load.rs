@@ -488,7 +488,10 @@ fn containers_of_secrets_are_secrets() {
     .unwrap();
     assert_eq!(loaded.signing_keys.len(), 2);
     assert_eq!(loaded.signing_keys[0].expose_secret(), new.value());
-    assert_eq!(loaded.old_keys.as_ref().unwrap()[0].expose_secret(), old.value());
+    assert_eq!(
+        loaded.old_keys.as_ref().unwrap()[0].expose_secret(),
+        old.value()
+    );
     let summary = format!("{}", loaded.summary());
     assert_eq!(
         summary,

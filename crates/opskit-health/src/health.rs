@@ -65,7 +65,11 @@ impl Health {
 
     /// The names of the checks, in registration order.
     pub fn check_names(&self) -> Vec<String> {
-        let checks = self.shared.checks.lock().unwrap_or_else(PoisonError::into_inner);
+        let checks = self
+            .shared
+            .checks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         checks.iter().map(|c| c.name.to_string()).collect()
     }
 }
@@ -85,7 +89,10 @@ impl std::fmt::Debug for HealthBuilder {
             .field("identity", &self.identity)
             .field("details", &self.details)
             .field("paths", &self.paths)
-            .field("checks", &self.checks.iter().map(|c| &c.0).collect::<Vec<_>>())
+            .field(
+                "checks",
+                &self.checks.iter().map(|c| &c.0).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -145,7 +152,12 @@ impl HealthBuilder {
     /// Registers a check under `name` (letters, digits, `-`, `_`, `.`; it appears in
     /// URLs such as `/readyz/NAME`).
     #[must_use]
-    pub fn check(mut self, name: impl Into<String>, check: impl Check, options: CheckOptions) -> Self {
+    pub fn check(
+        mut self,
+        name: impl Into<String>,
+        check: impl Check,
+        options: CheckOptions,
+    ) -> Self {
         self.checks.push((name.into(), Arc::new(check), options));
         self
     }
@@ -182,9 +194,15 @@ impl HealthBuilder {
     }
 }
 
-fn validate_check(name: &str, options: &CheckOptions, before: &[CheckState]) -> Result<(), BuildError> {
+fn validate_check(
+    name: &str,
+    options: &CheckOptions,
+    before: &[CheckState],
+) -> Result<(), BuildError> {
     let valid = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !valid {
         return Err(BuildError::InvalidName(name.to_owned()));
     }
@@ -205,13 +223,17 @@ fn validate_check(name: &str, options: &CheckOptions, before: &[CheckState]) -> 
 #[non_exhaustive]
 pub enum BuildError {
     /// `build` must run inside a Tokio runtime, which the background checks run on.
-    #[error("health checks need a Tokio runtime: call HealthBuilder::build from async code or inside Runtime::enter")]
+    #[error(
+        "health checks need a Tokio runtime: call HealthBuilder::build from async code or inside Runtime::enter"
+    )]
     NoRuntime,
     /// Two checks have the same name.
     #[error("two health checks are named {0:?}; give each check its own name")]
     DuplicateCheck(String),
     /// A check name with characters that do not fit in a URL path segment.
-    #[error("invalid health check name {0:?}: use letters, digits, '-', '_' and '.' (it appears in /readyz/NAME)")]
+    #[error(
+        "invalid health check name {0:?}: use letters, digits, '-', '_' and '.' (it appears in /readyz/NAME)"
+    )]
     InvalidName(String),
     /// A probe path that does not start with `/` or is used twice.
     #[error("invalid probe path {path:?}: {reason}")]
@@ -225,6 +247,8 @@ pub enum BuildError {
     #[error("health check {0:?} has a zero interval; give it one of at least a second")]
     ZeroInterval(String),
     /// A check with a zero timeout would always fail.
-    #[error("health check {0:?} has a zero timeout; give it one below the Kubernetes probe's timeoutSeconds")]
+    #[error(
+        "health check {0:?} has a zero timeout; give it one below the Kubernetes probe's timeoutSeconds"
+    )]
     ZeroTimeout(String),
 }

@@ -164,14 +164,14 @@ where
         match self.project().kind.project() {
             Projection::Inner { future, watch } => {
                 let response = ready!(future.poll(cx))?;
-                if let Some(watch) = watch.take() {
-                    if response.status() == StatusCode::NOT_FOUND {
-                        crate::observe::probe_misconfigured(
-                            &watch.path,
-                            &watch.user_agent,
-                            &watch.health.paths.describe(),
-                        );
-                    }
+                if let Some(watch) = watch.take()
+                    && response.status() == StatusCode::NOT_FOUND
+                {
+                    crate::observe::probe_misconfigured(
+                        &watch.path,
+                        &watch.user_agent,
+                        &watch.health.paths.describe(),
+                    );
                 }
                 Poll::Ready(Ok(response.map(ResponseBody::inner)))
             }
@@ -186,7 +186,12 @@ where
 }
 
 /// Answers a probe request.
-fn respond(health: &Health, route: Route<'_>, method: &Method, query: Option<&str>) -> Response<Bytes> {
+fn respond(
+    health: &Health,
+    route: Route<'_>,
+    method: &Method,
+    query: Option<&str>,
+) -> Response<Bytes> {
     if method != Method::GET && method != Method::HEAD {
         let mut response = Response::new(Bytes::from_static(
             br#"{"status":"fail","output":"method not allowed: probes answer GET and HEAD"}"#,

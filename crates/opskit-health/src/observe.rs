@@ -29,7 +29,11 @@ pub(crate) fn run(
 ) {
     let label = check.to_owned();
     let healthy = reported.is_some_and(Status::is_healthy);
-    metrics::gauge!("health_check_status", "check" => label.clone()).set(if healthy { 1.0 } else { 0.0 });
+    metrics::gauge!("health_check_status", "check" => label.clone()).set(if healthy {
+        1.0
+    } else {
+        0.0
+    });
     metrics::histogram!("health_check_duration_seconds", "check" => label.clone())
         .record(duration.as_secs_f64());
     if failed {
@@ -73,9 +77,23 @@ pub(crate) fn probe_changed(probe: Probe, from: Status, to: Status, gate: Option
     let reason = gate.map_or("checks", Gate::output);
     let probe = probe.as_str();
     if to.is_healthy() {
-        tracing::info!(event = "health.changed", probe, from = from.as_str(), to = to.as_str(), reason, "{probe} is now {to} (was {from})");
+        tracing::info!(
+            event = "health.changed",
+            probe,
+            from = from.as_str(),
+            to = to.as_str(),
+            reason,
+            "{probe} is now {to} (was {from})"
+        );
     } else {
-        tracing::warn!(event = "health.changed", probe, from = from.as_str(), to = to.as_str(), reason, "{probe} is now failing (was {from}): {reason}");
+        tracing::warn!(
+            event = "health.changed",
+            probe,
+            from = from.as_str(),
+            to = to.as_str(),
+            reason,
+            "{probe} is now failing (was {from}): {reason}"
+        );
     }
 }
 

@@ -101,10 +101,34 @@ mod tests {
         let mut paths = Paths::default();
         paths.alias(Probe::Readiness, "/healthz".into());
         let route = |p| paths.route(p);
-        assert_eq!(route("/livez"), Some(Route { probe: Probe::Liveness, check: None }));
-        assert_eq!(route("/readyz/"), Some(Route { probe: Probe::Readiness, check: None }));
-        assert_eq!(route("/readyz/db"), Some(Route { probe: Probe::Readiness, check: Some("db") }));
-        assert_eq!(route("/healthz"), Some(Route { probe: Probe::Readiness, check: None }));
+        assert_eq!(
+            route("/livez"),
+            Some(Route {
+                probe: Probe::Liveness,
+                check: None
+            })
+        );
+        assert_eq!(
+            route("/readyz/"),
+            Some(Route {
+                probe: Probe::Readiness,
+                check: None
+            })
+        );
+        assert_eq!(
+            route("/readyz/db"),
+            Some(Route {
+                probe: Probe::Readiness,
+                check: Some("db")
+            })
+        );
+        assert_eq!(
+            route("/healthz"),
+            Some(Route {
+                probe: Probe::Readiness,
+                check: None
+            })
+        );
         assert_eq!(route("/readyzz"), None);
         assert_eq!(route("/readyz/db/x"), None);
         assert_eq!(route("/notes"), None);
@@ -115,12 +139,18 @@ mod tests {
     fn invalid_paths_are_refused_with_the_reason() {
         let mut paths = Paths::default();
         paths.set(Probe::Readiness, "readyz".into());
-        assert!(matches!(paths.validate(), Err(BuildError::InvalidPath { .. })));
+        assert!(matches!(
+            paths.validate(),
+            Err(BuildError::InvalidPath { .. })
+        ));
         let mut paths = Paths::default();
         paths.alias(Probe::Readiness, "/livez".into());
         assert_eq!(
             paths.validate(),
-            Err(BuildError::InvalidPath { path: "/livez".into(), reason: "the path is used twice" })
+            Err(BuildError::InvalidPath {
+                path: "/livez".into(),
+                reason: "the path is used twice"
+            })
         );
     }
 }

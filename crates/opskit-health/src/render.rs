@@ -115,7 +115,10 @@ pub(crate) fn not_found(probe: Probe, name: &str, known: &[&str]) -> Rendered {
     let output = if known.is_empty() {
         format!("no {probe} check named {name:?}; this service has no {probe} checks")
     } else {
-        format!("no {probe} check named {name:?}; {probe} checks: {}", known.join(", "))
+        format!(
+            "no {probe} check named {name:?}; {probe} checks: {}",
+            known.join(", ")
+        )
     };
     let body = json!({ "status": "fail", "output": output });
     Rendered {
@@ -148,7 +151,10 @@ fn entry(check: &CheckState, probe: Probe, details: bool) -> (String, Value) {
         (Some(status), Some(time)) => {
             object.insert("status".into(), status.as_str().into());
             let millis = check.duration.as_secs_f64() * 1000.0;
-            object.insert("observedValue".into(), json!((millis * 1000.0).round() / 1000.0));
+            object.insert(
+                "observedValue".into(),
+                json!((millis * 1000.0).round() / 1000.0),
+            );
             object.insert("observedUnit".into(), "ms".into());
             object.insert("time".into(), rfc3339(time).into());
             let output = match (&check.output, status, details) {

@@ -47,9 +47,10 @@ async fn run_once(
     let abort = task.abort_handle();
     let outcome = match tokio::time::timeout(options.timeout, task).await {
         Ok(Ok(outcome)) => outcome,
-        Ok(Err(err)) if err.is_panic() => {
-            Outcome::fail(format!("the check panicked: {}", panic_message(&*err.into_panic())))
-        }
+        Ok(Err(err)) if err.is_panic() => Outcome::fail(format!(
+            "the check panicked: {}",
+            panic_message(&*err.into_panic())
+        )),
         Ok(Err(_)) => Outcome::fail("the check was cancelled"),
         Err(_) => {
             abort.abort();

@@ -58,6 +58,8 @@ impl HealthBuilder {
         settings
             .readiness_aliases
             .iter()
-            .fold(builder, |builder, alias| builder.alias(Probe::Readiness, alias.clone()))
+            .fold(builder, |builder, alias| {
+                builder.alias(Probe::Readiness, alias.clone())
+            })
     }
 }

@@ -211,7 +211,12 @@ impl Shared {
             let mut checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
             let check = &mut checks[index];
             let transition = check.record(outcome, duration, SystemTime::now());
-            (check.name.clone(), transition, check.status, check.output.clone())
+            (
+                check.name.clone(),
+                transition,
+                check.status,
+                check.output.clone(),
+            )
         };
         crate::observe::run(&name, duration, failed, reported, output.as_deref());
         if let Some((from, to)) = transition {
@@ -232,8 +237,14 @@ impl Shared {
             })
             .collect();
         drop(checks);
-        let mut rendered = self.rendered.write().unwrap_or_else(PoisonError::into_inner);
-        for (probe, (old, new)) in Probe::ALL.iter().zip(rendered.iter_mut().zip(fresh.drain(..))) {
+        let mut rendered = self
+            .rendered
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (probe, (old, new)) in Probe::ALL
+            .iter()
+            .zip(rendered.iter_mut().zip(fresh.drain(..)))
+        {
             if !old.body.is_empty() && old.status != new.status {
                 crate::observe::probe_changed(*probe, old.status, new.status, self.gate(*probe));
             }
@@ -252,7 +263,12 @@ pub(crate) enum Flag {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        for task in self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner).drain(..) {
+        for task in self
+            .tasks
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
             task.abort();
         }
     }
@@ -265,7 +281,9 @@ mod tests {
     fn state(failures: u32, successes: u32) -> CheckState {
         CheckState::new(
             "db".into(),
-            CheckOptions::new().failure_threshold(failures).success_threshold(successes),
+            CheckOptions::new()
+                .failure_threshold(failures)
+                .success_threshold(successes),
         )
     }
 
@@ -288,7 +306,10 @@ mod tests {
         assert_eq!(run(&mut s, Outcome::fail("1")), None);
         assert_eq!(run(&mut s, Outcome::fail("2")), None);
         assert_eq!(s.status, Some(Status::Pass));
-        assert_eq!(run(&mut s, Outcome::fail("3")), Some((Some(Status::Pass), Status::Fail)));
+        assert_eq!(
+            run(&mut s, Outcome::fail("3")),
+            Some((Some(Status::Pass), Status::Fail))
+        );
     }
 
     #[test]
@@ -307,14 +328,23 @@ mod tests {
         run(&mut s, Outcome::fail("down"));
         assert_eq!(run(&mut s, Outcome::pass()), None);
         assert_eq!(s.status, Some(Status::Fail));
-        assert_eq!(run(&mut s, Outcome::warn("slow")), Some((Some(Status::Fail), Status::Warn)));
+        assert_eq!(
+            run(&mut s, Outcome::warn("slow")),
+            Some((Some(Status::Fail), Status::Warn))
+        );
     }
 
     #[test]
     fn pass_and_warn_switch_at_once() {
         let mut s = state(3, 3);
         run(&mut s, Outcome::pass());
-        assert_eq!(run(&mut s, Outcome::warn("slow")), Some((Some(Status::Pass), Status::Warn)));
-        assert_eq!(run(&mut s, Outcome::pass()), Some((Some(Status::Warn), Status::Pass)));
+        assert_eq!(
+            run(&mut s, Outcome::warn("slow")),
+            Some((Some(Status::Pass), Status::Warn))
+        );
+        assert_eq!(
+            run(&mut s, Outcome::pass()),
+            Some((Some(Status::Warn), Status::Pass))
+        );
     }
 }

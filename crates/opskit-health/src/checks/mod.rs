@@ -1,8 +1,8 @@
 //! Ready-made checks. Any async closure is a check too; see [`Check`](crate::Check).
 
-mod tcp;
 #[cfg(feature = "sqlx")]
 mod sqlx;
+mod tcp;
 
 #[cfg(feature = "sqlx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]

@@ -29,7 +29,9 @@ where
         async move {
             let mut connection = match pool.acquire().await {
                 Ok(connection) => connection,
-                Err(err) => return Outcome::fail(format!("cannot get a database connection: {err}")),
+                Err(err) => {
+                    return Outcome::fail(format!("cannot get a database connection: {err}"));
+                }
             };
             match connection.execute("SELECT 1").await {
                 Ok(_) => Outcome::pass(),

@@ -1,0 +1,263 @@
+//! Scheduling, timeouts, thresholds and panics, on Tokio's paused clock: time only
+//! moves when every task waits, so these run in milliseconds and exactly.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use opskit_health::{CheckOptions, Health, Outcome, Probe, Status};
+use tower::{ServiceExt, service_fn};
+
+type App = tower::util::BoxCloneService<
+    Request<()>,
+    http::Response<opskit_health::ResponseBody<http_body_util::Full<bytes::Bytes>>>,
+    std::convert::Infallible,
+>;
+
+fn app(health: &Health) -> App {
+    tower::util::BoxCloneService::new(tower::Layer::layer(
+        &health.layer(),
+        service_fn(|_: Request<()>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+                bytes::Bytes::from_static(b"app"),
+            )))
+        }),
+    ))
+}
+
+async fn get(app: &App, path: &str) -> (StatusCode, serde_json::Value) {
+    let response = app
+        .clone()
+        .oneshot(Request::get(path).body(()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+/// A check that counts its runs and answers from a script.
+fn scripted(script: Vec<Outcome>) -> (impl opskit_health::Check, Arc<AtomicU32>) {
+    let runs = Arc::new(AtomicU32::new(0));
+    let counter = runs.clone();
+    let script = Arc::new(script);
+    let check = move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst) as usize;
+        let outcome = script
+            .get(n)
+            .or(script.last())
+            .cloned()
+            .unwrap_or_else(Outcome::pass);
+        async move { outcome }
+    };
+    (check, runs)
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_check_runs_on_its_own_interval() {
+    let (fast, fast_runs) = scripted(vec![Outcome::pass()]);
+    let (slow, slow_runs) = scripted(vec![Outcome::pass()]);
+    let health = Health::builder()
+        .check(
+            "fast",
+            fast,
+            CheckOptions::new().interval(Duration::from_secs(1)),
+        )
+        .check(
+            "slow",
+            slow,
+            CheckOptions::new().interval(Duration::from_secs(10)),
+        )
+        .build()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(10_500)).await;
+    // Runs at 0, 1, ..., 10 s for the fast one; at 0 and 10 s for the slow one.
+    assert_eq!(fast_runs.load(Ordering::SeqCst), 11);
+    assert_eq!(slow_runs.load(Ordering::SeqCst), 2);
+    drop(health);
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        fast_runs.load(Ordering::SeqCst),
+        11,
+        "checks stop with the registry"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn readiness_is_unknown_and_failing_until_every_check_has_run() {
+    let slow = || async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        Outcome::pass()
+    };
+    let health = Health::builder()
+        .check(
+            "slow",
+            slow,
+            CheckOptions::new().timeout(Duration::from_secs(30)),
+        )
+        .build()
+        .unwrap();
+    health.mark_started();
+    let app = app(&health);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (status, body) = get(&app, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body["checks"]["slow:responseTime"][0]["output"],
+        "not checked yet"
+    );
+    // Liveness does not count the readiness check and passes meanwhile.
+    assert_eq!(get(&app, "/livez").await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (status, body) = get(&app, "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["checks"]["slow:responseTime"][0]["observedValue"],
+        5000.0
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_that_never_returns_becomes_a_timeout_failure() {
+    let hung = || std::future::pending::<Outcome>();
+    let health = Health::builder()
+        .details(true)
+        .check(
+            "hung",
+            hung,
+            CheckOptions::new().timeout(Duration::from_secs(2)),
+        )
+        .build()
+        .unwrap();
+    health.mark_started();
+    let app = app(&health);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let (status, body) = get(&app, "/readyz/hung").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let entry = &body["checks"]["hung:responseTime"][0];
+    assert_eq!(entry["status"], "fail");
+    assert_eq!(entry["output"], "timed out after 2s");
+    assert_eq!(entry["observedValue"], 2000.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_check_is_a_failure_and_the_next_run_goes_on() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let counter = runs.clone();
+    let flaky = move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                panic!("boom in check");
+            }
+            Outcome::pass()
+        }
+    };
+    let health = Health::builder()
+        .details(true)
+        .check(
+            "flaky",
+            flaky,
+            CheckOptions::new().interval(Duration::from_secs(5)),
+        )
+        .build()
+        .unwrap();
+    health.mark_started();
+    let app = app(&health);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, body) = get(&app, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body["checks"]["flaky:responseTime"][0]["output"],
+        "the check panicked: boom in check"
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn thresholds_keep_a_flapping_check_from_flapping_readiness() {
+    use Outcome as O;
+    let (check, _) = scripted(vec![
+        O::pass(),
+        O::fail("1"),
+        O::fail("2"),
+        O::pass(),
+        O::fail("1"),
+        O::fail("2"),
+        O::fail("3"),
+        O::pass(),
+        O::pass(),
+    ]);
+    let health = Health::builder()
+        .check(
+            "db",
+            check,
+            CheckOptions::new()
+                .interval(Duration::from_secs(1))
+                .failure_threshold(3)
+                .success_threshold(2),
+        )
+        .build()
+        .unwrap();
+    health.mark_started();
+    let mut seen = Vec::new();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..9 {
+        seen.push(health.status(Probe::Readiness));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    use Status::{Fail as F, Pass as P};
+    assert_eq!(seen, [P, P, P, P, P, P, F, F, P]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn lifecycle_startup_drain_and_maintenance() {
+    let (startup, _) = scripted(vec![Outcome::pass()]);
+    let (ready, _) = scripted(vec![Outcome::pass()]);
+    let health = Health::builder()
+        .check(
+            "warmup",
+            startup,
+            CheckOptions::new().probes([Probe::Startup]),
+        )
+        .check("db", ready, CheckOptions::new())
+        .build()
+        .unwrap();
+    let app = app(&health);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let (status, body) = get(&app, "/startupz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body["output"],
+        "starting: the service has not finished starting"
+    );
+    assert_eq!(
+        get(&app, "/readyz").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    health.mark_started();
+    assert_eq!(get(&app, "/startupz").await.0, StatusCode::OK);
+    assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
+
+    health.set_maintenance(true);
+    let (status, body) = get(&app, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body["output"],
+        "maintenance: the service was marked not ready"
+    );
+    health.set_maintenance(false);
+    assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
+
+    health.drain();
+    let (status, body) = get(&app, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["output"], "draining: the service is shutting down");
+    assert_eq!(get(&app, "/livez").await.0, StatusCode::OK);
+    assert_eq!(get(&app, "/startupz").await.0, StatusCode::OK);
+}
