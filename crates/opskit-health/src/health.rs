@@ -21,6 +21,7 @@ use crate::state::{CheckState, Flag, Identity, Shared};
 pub struct Health {
     pub(crate) shared: Arc<Shared>,
     pub(crate) paths: Arc<Paths>,
+    pub(crate) watch_kubelet: bool,
 }
 
 impl Health {
@@ -75,12 +76,24 @@ impl Health {
 }
 
 /// Builds a [`Health`]; see [`Health::builder`].
-#[derive(Default)]
 pub struct HealthBuilder {
     identity: Identity,
     details: bool,
     paths: Paths,
+    watch_kubelet: bool,
     checks: Vec<(String, Arc<dyn Check>, CheckOptions)>,
+}
+
+impl Default for HealthBuilder {
+    fn default() -> Self {
+        Self {
+            identity: Identity::default(),
+            details: false,
+            paths: Paths::default(),
+            watch_kubelet: true,
+            checks: Vec::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for HealthBuilder {
@@ -149,6 +162,17 @@ impl HealthBuilder {
         self
     }
 
+    /// Whether to warn (`health.probe_misconfigured`) when a request from the kubelet
+    /// (`User-Agent: kube-probe/...`) is answered 404 by the application: a probe
+    /// pointed at the wrong path. On by default. It costs one header lookup per
+    /// request that is not a probe (about 90 instructions, see
+    /// `docs/benchmarks.md`); turn it off where that matters more than the warning.
+    #[must_use]
+    pub fn warn_on_misdirected_probes(mut self, on: bool) -> Self {
+        self.watch_kubelet = on;
+        self
+    }
+
     /// Registers a check under `name` (letters, digits, `-`, `_`, `.`; it appears in
     /// URLs such as `/readyz/NAME`).
     #[must_use]
@@ -190,6 +214,7 @@ impl HealthBuilder {
         Ok(Health {
             shared,
             paths: Arc::new(self.paths),
+            watch_kubelet: self.watch_kubelet,
         })
     }
 }

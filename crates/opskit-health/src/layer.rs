@@ -85,28 +85,30 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         if let Some(route) = self.health.paths.route(request.uri().path()) {
             let response = respond(&self.health, route, request.method(), request.uri().query());
             return ResponseFuture {
                 kind: FutureKind::Ready {
-                    response: Some(response),
+                    response: Some(Box::new(response)),
                 },
             };
         }
         // The kubelet probing a path that is not a probe: watch for the 404 that
         // means the manifest's probe path is wrong. Only kubelet requests pay for it.
-        let watch = request
-            .headers()
-            .get(USER_AGENT)
-            .filter(|agent| agent.as_bytes().starts_with(b"kube-probe/"))
-            .map(|agent| {
-                Box::new(Watch {
-                    path: request.uri().path().to_owned(),
-                    user_agent: String::from_utf8_lossy(agent.as_bytes()).into_owned(),
-                    health: self.health.clone(),
-                })
-            });
+        let agent = if self.health.watch_kubelet {
+            kube_probe_agent(request.headers())
+        } else {
+            None
+        };
+        let watch = agent.map(|agent| {
+            Box::new(Watch {
+                path: request.uri().path().to_owned(),
+                user_agent: String::from_utf8_lossy(agent.as_bytes()).into_owned(),
+                health: self.health.clone(),
+            })
+        });
         ResponseFuture {
             kind: FutureKind::Inner {
                 future: self.inner.call(request),
@@ -114,6 +116,22 @@ where
             },
         }
     }
+}
+
+/// The `User-Agent` of a request from the kubelet (`kube-probe/<version>`).
+#[inline]
+fn kube_probe_agent(headers: &http::HeaderMap) -> Option<&HeaderValue> {
+    // A linear scan of a few headers is cheaper than hashing for `get`, and this runs
+    // on every request that passes through.
+    let agent = if headers.len() <= 8 {
+        headers
+            .iter()
+            .find(|(name, _)| *name == USER_AGENT)
+            .map(|(_, value)| value)
+    } else {
+        headers.get(USER_AGENT)
+    };
+    agent.filter(|agent| agent.as_bytes().starts_with(b"kube-probe/"))
 }
 
 /// A kubelet request passed to the inner service.
@@ -142,8 +160,9 @@ pin_project! {
             watch: Option<Box<Watch>>,
         },
         // A probe, answered at once.
+        // Boxed, so that the future of a passed-through request stays small.
         Ready {
-            response: Option<Response<Bytes>>,
+            response: Option<Box<Response<Bytes>>>,
         },
     }
 }
@@ -160,6 +179,7 @@ where
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             Projection::Inner { future, watch } => {
@@ -179,7 +199,7 @@ where
                 let response = response
                     .take()
                     .expect("ResponseFuture polled after completion");
-                Poll::Ready(Ok(response.map(ResponseBody::full)))
+                Poll::Ready(Ok((*response).map(ResponseBody::full)))
             }
         }
     }

@@ -151,3 +151,8 @@ pub use layer::{HEALTH_JSON, HealthLayer, HealthService, ResponseFuture};
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use settings::HealthSettings;
+
+/// The crate README's example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

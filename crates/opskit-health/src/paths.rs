@@ -8,17 +8,24 @@ use crate::health::BuildError;
 pub(crate) struct Paths {
     /// `(path, probe)`, the main path of each probe first.
     routes: Vec<(String, Probe)>,
+    /// The second byte of every path (the one after `/`), as a 256-bit set: most
+    /// requests are for other paths, and this turns them away without comparing
+    /// strings.
+    second_bytes: [u64; 4],
 }
 
 impl Default for Paths {
     fn default() -> Self {
-        Self {
+        let mut paths = Self {
             routes: vec![
                 ("/livez".to_owned(), Probe::Liveness),
                 ("/readyz".to_owned(), Probe::Readiness),
                 ("/startupz".to_owned(), Probe::Startup),
             ],
-        }
+            second_bytes: [0; 4],
+        };
+        paths.index();
+        paths
     }
 }
 
@@ -32,16 +39,39 @@ pub(crate) struct Route<'a> {
 impl Paths {
     pub(crate) fn set(&mut self, probe: Probe, path: String) {
         self.routes[probe.index()] = (path, probe);
+        self.index();
     }
 
     pub(crate) fn alias(&mut self, probe: Probe, path: String) {
         self.routes.push((path, probe));
+        self.index();
+    }
+
+    fn index(&mut self) {
+        self.second_bytes = [0; 4];
+        // Paths are validated to be longer than "/", so each has a second byte.
+        for byte in self
+            .routes
+            .iter()
+            .filter_map(|(path, _)| path.as_bytes().get(1))
+        {
+            self.second_bytes[usize::from(byte >> 6)] |= 1 << (byte & 63);
+        }
+    }
+
+    #[inline]
+    fn may_match(&self, path: &str) -> bool {
+        path.as_bytes().get(1).is_some_and(|&byte| {
+            self.second_bytes[usize::from(byte >> 6)] & (1 << (byte & 63)) != 0
+        })
     }
 
     pub(crate) fn validate(&self) -> Result<(), BuildError> {
         for (i, (path, _)) in self.routes.iter().enumerate() {
             let reason = if !path.starts_with('/') {
                 Some("a probe path must start with '/'")
+            } else if path == "/" {
+                Some("a probe at / would answer for the application's own pages")
             } else if path.len() > 1 && path.ends_with('/') {
                 Some("a probe path must not end with '/'")
             } else if path.contains(['?', '#']) {
@@ -62,7 +92,11 @@ impl Paths {
     }
 
     /// The probe a request path asks for: `/readyz`, or `/readyz/NAME` for one check.
+    #[inline]
     pub(crate) fn route<'a>(&self, path: &'a str) -> Option<Route<'a>> {
+        if !self.may_match(path) {
+            return None;
+        }
         self.routes.iter().find_map(|(probe_path, probe)| {
             let rest = path.strip_prefix(probe_path.as_str())?;
             match rest {
@@ -133,6 +167,22 @@ mod tests {
         assert_eq!(route("/readyz/db/x"), None);
         assert_eq!(route("/notes"), None);
         assert_eq!(route("/"), None);
+        assert_eq!(route(""), None);
+        assert_eq!(route("*"), None);
+        assert_eq!(route("/r"), None);
+    }
+
+    #[test]
+    fn the_root_is_not_a_probe_path() {
+        let mut paths = Paths::default();
+        paths.set(Probe::Liveness, "/".into());
+        assert_eq!(
+            paths.validate(),
+            Err(BuildError::InvalidPath {
+                path: "/".into(),
+                reason: "a probe at / would answer for the application's own pages"
+            })
+        );
     }
 
     #[test]
