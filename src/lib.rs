@@ -34,6 +34,7 @@
 //! | `config` | [`config`]: typed environment configuration (`#[derive(Config)]`); turns on `secret` | yes |
 //! | `secret` | [`secret`]: secret types, secret files, masked connection strings | yes (through `config`) |
 //! | `health` | `health`: the tower health-check layer (`/livez`, `/readyz`, `/startupz`) | no |
+//! | `telemetry` | `telemetry`: logging init, build info, lifecycle events, Prometheus metrics, graceful shutdown; turns on `health` and `config` | no |
 
 #[cfg(feature = "config")]
 pub use opskit_config as config;
@@ -41,6 +42,8 @@ pub use opskit_config as config;
 pub use opskit_health as health;
 #[cfg(feature = "secret")]
 pub use opskit_secret as secret;
+#[cfg(feature = "telemetry")]
+pub use opskit_telemetry as telemetry;
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

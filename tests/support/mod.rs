@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod prometheus;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -11,20 +13,29 @@ use std::sync::OnceLock;
 /// `cargo test` builds examples too, but not always with the features or profile a
 /// filtered run uses; asking cargo is the one way that always agrees with it.
 pub fn example(name: &str) -> PathBuf {
+    example_with_features(name, &[])
+}
+
+/// [`example`] for an example that needs cargo features.
+pub fn example_with_features(name: &str, features: &[&str]) -> PathBuf {
     static BUILT: OnceLock<std::sync::Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap();
     if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
         return path.clone();
     }
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "--message-format=json",
-            "--example",
-            name,
-        ])
+    let mut command = Command::new(env!("CARGO"));
+    command.args([
+        "build",
+        "--quiet",
+        "--message-format=json",
+        "--example",
+        name,
+    ]);
+    if !features.is_empty() {
+        command.arg("--features").arg(features.join(","));
+    }
+    let output = command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo runs");

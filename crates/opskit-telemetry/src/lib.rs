@@ -1,0 +1,106 @@
+//! Logging, build info, lifecycle events, Prometheus metrics and graceful shutdown:
+//! what every service needs around its business logic, with names and fields that
+//! stay stable so dashboards and log queries can rely on them.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use axum::{Router, routing::get};
+//! use opskit_telemetry::{GracefulShutdown, HttpMetricsLayer, Lifecycle, PrometheusMetrics};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // 1. Logging first, so that everything after it, a config failure included, is logged.
+//!     opskit_telemetry::init_or_exit();
+//!     // 2. Configuration (opskit-config), then who we are.
+//!     let info = opskit_telemetry::build_info!();
+//!     let lifecycle = Lifecycle::starting(info, None);
+//!     let metrics = PrometheusMetrics::install(&info)?;
+//!     let health = opskit_health::Health::builder()
+//!         .version(info.version)
+//!         .release_id(info.release_id())
+//!         .build()?;
+//!
+//!     let app = Router::new()
+//!         .route("/notes/{id}", get(|| async { "note" }))
+//!         .layer(HttpMetricsLayer::new())
+//!         .layer(health.layer())
+//!         .layer(metrics.layer());
+//!
+//!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//!     lifecycle.listening("http", listener.local_addr()?);
+//!     let shutdown = GracefulShutdown::new(Duration::from_secs(5), Duration::from_secs(30))
+//!         .health(health.clone())
+//!         .lifecycle(lifecycle.clone());
+//!     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.stop_accepting());
+//!     health.mark_started();
+//!     lifecycle.ready();
+//!     let outcome = shutdown.run(server.into_future()).await;
+//!     lifecycle.stopped(&outcome.reason(), 0);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Log events
+//!
+//! [`init`] writes JSON lines to stdout when stdout is not a terminal (or when
+//! `LOG_FORMAT=json`): `timestamp` (RFC 3339, UTC), `level`, `target`, `message`,
+//! the event's fields at the top level (among them `event`, the stable name), and the
+//! span context (`span`, `spans`). `LOG_LEVEL` sets the level; `RUST_LOG` (filter
+//! directives) wins over it.
+//!
+//! | event | level | fields |
+//! |---|---|---|
+//! | `service.starting` | INFO | `service`, `version`, `commit`, `dirty`, `profile`, `target`, `rustc_version`, `pid`, `config` (the redacted configuration summary, JSON) |
+//! | `service.listening` | INFO | `listener`, `address` (as bound) |
+//! | `service.ready` | INFO | `startup_ms` (since the process started) |
+//! | `service.draining` | INFO | `signal`, `drain_delay_ms` |
+//! | `service.stopped` | INFO, ERROR when `exit_code` ≠ 0 | `uptime_s`, `reason`, `exit_code` |
+//! | `service.panic` | ERROR | `panic_message`, `location` (`file:line:column`), `thread` |
+//!
+//! # Metrics
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `http_server_request_duration_seconds` | histogram ([`HTTP_DURATION_BUCKETS`]) | `http_request_method`, `http_route` (template), `http_response_status_code` |
+//! | `http_server_active_requests` | gauge | `http_request_method` |
+//! | `<package>_build_info` | gauge, always 1 | `version`, `revision`, `profile`, `rustc_version` |
+//! | `process_start_time_seconds` | gauge | |
+//!
+//! # Feature flags
+//!
+//! | Name | Description | Default? |
+//! |---|---|---|
+//! | `health` | [`GracefulShutdown::health`] drains an opskit-health registry | yes |
+//! | `axum` | route labels from axum's `MatchedPath` | no |
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod build_info;
+pub mod exit;
+mod http_metrics;
+mod lifecycle;
+mod logging;
+mod panic;
+pub mod process;
+mod prometheus;
+mod shutdown;
+
+pub use build_info::BuildInfo;
+pub use http_metrics::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer, UNMATCHED_ROUTE};
+pub use lifecycle::Lifecycle;
+pub use logging::{
+    InitError, LogFormat, LogLevel, LogSettings, init, init_or_exit, init_with, subscriber,
+};
+pub use panic::install_panic_hook;
+pub use prometheus::{
+    HTTP_DURATION_BUCKETS, MetricsEndpoint, MetricsEndpointLayer, MetricsError, MetricsFuture,
+    PROMETHEUS_TEXT, PrometheusMetrics,
+};
+pub use shutdown::{GracefulShutdown, ShutdownOutcome, Signal, shutdown_signal};
+
+/// The crate README's example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,188 @@
+//! Logging set up from the environment: JSON for collectors, text for people.
+
+use std::io::IsTerminal;
+
+use opskit_config::{Config, ConfigError};
+use serde::Deserialize;
+use tracing::Subscriber;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{EnvFilter, Registry};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line: for log collectors.
+    Json,
+    /// Human-readable lines, coloured on a terminal.
+    Pretty,
+    /// JSON when stdout is not a terminal (a container, a pipe), else pretty.
+    Auto,
+}
+
+/// The level used when `RUST_LOG` is not set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// The default: lifecycle events, warnings, errors.
+    Info,
+    /// Debugging detail.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl LogLevel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warn => "warn",
+            Self::Info => "info",
+            Self::Debug => "debug",
+            Self::Trace => "trace",
+        }
+    }
+}
+
+/// Logging settings, read from `LOG_FORMAT`, `LOG_LEVEL` and `RUST_LOG`.
+#[derive(Debug, Clone, Config)]
+pub struct LogSettings {
+    /// Log format: json, pretty, or auto (JSON when stdout is not a terminal).
+    #[config(name = "LOG_FORMAT", default = "auto")]
+    pub format: LogFormat,
+    /// Level when RUST_LOG is unset: error, warn, info, debug or trace.
+    #[config(name = "LOG_LEVEL", default = "info")]
+    pub level: LogLevel,
+    /// Filter directives such as "info,sqlx=warn" (tracing-subscriber syntax); wins over LOG_LEVEL.
+    #[config(name = "RUST_LOG")]
+    pub filter: Option<String>,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Auto,
+            level: LogLevel::Info,
+            filter: None,
+        }
+    }
+}
+
+impl LogSettings {
+    /// Whether lines will be JSON, given whether stdout is a terminal.
+    pub fn is_json(&self, stdout_is_terminal: bool) -> bool {
+        match self.format {
+            LogFormat::Json => true,
+            LogFormat::Pretty => false,
+            LogFormat::Auto => !stdout_is_terminal,
+        }
+    }
+}
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// `LOG_FORMAT`, `LOG_LEVEL` or `RUST_LOG` is invalid.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// `RUST_LOG` does not parse as filter directives.
+    #[error(
+        "RUST_LOG is not a valid filter ({0}); use directives such as \"info\" or \"info,sqlx=warn\""
+    )]
+    Filter(String),
+    /// A global subscriber was installed already (by another `init`, or a library).
+    #[error(
+        "logging was already initialised in this process; call opskit_telemetry::init once, first thing in main"
+    )]
+    AlreadyInitialized,
+}
+
+/// Sets up logging from `LOG_FORMAT`, `LOG_LEVEL` and `RUST_LOG`, writing to
+/// stdout, and installs the [panic hook](crate::install_panic_hook).
+///
+/// Call it first in `main`, before loading the configuration, so a configuration
+/// failure is logged too.
+///
+/// # Errors
+///
+/// [`InitError`] when a variable is invalid or logging was set up already. Nothing
+/// is logged then, so print the error: [`init_or_exit`] does.
+pub fn init() -> Result<(), InitError> {
+    let settings = LogSettings::from_env()?.into_inner();
+    init_with(&settings)
+}
+
+/// [`init`], or on failure the error on stderr and exit code 78 (`EX_CONFIG`).
+pub fn init_or_exit() {
+    if let Err(err) = init() {
+        eprintln!("cannot start logging: {err}");
+        std::process::exit(opskit_config::EX_CONFIG);
+    }
+}
+
+/// [`init`] with explicit settings.
+///
+/// # Errors
+///
+/// [`InitError::Filter`] or [`InitError::AlreadyInitialized`].
+pub fn init_with(settings: &LogSettings) -> Result<(), InitError> {
+    let terminal = std::io::stdout().is_terminal();
+    let subscriber = subscriber(settings, std::io::stdout, terminal)?;
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|_| InitError::AlreadyInitialized)?;
+    crate::process::start_time();
+    crate::panic::install_panic_hook();
+    Ok(())
+}
+
+/// The subscriber [`init`] installs, writing to `writer`: for tests that capture
+/// logs, or for services that install it themselves.
+///
+/// JSON lines carry `timestamp` (RFC 3339, UTC), `level`, `target`, `message`, the
+/// event's fields at the top level, and the span context (`span`, `spans`).
+///
+/// # Errors
+///
+/// [`InitError::Filter`] when `RUST_LOG` does not parse.
+pub fn subscriber<W>(
+    settings: &LogSettings,
+    writer: W,
+    stdout_is_terminal: bool,
+) -> Result<Box<dyn Subscriber + Send + Sync>, InitError>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter = match &settings.filter {
+        Some(directives) => {
+            EnvFilter::try_new(directives).map_err(|e| InitError::Filter(e.to_string()))?
+        }
+        None => EnvFilter::new(settings.level.as_str()),
+    };
+    let registry = Registry::default().with(filter);
+    Ok(if settings.is_json(stdout_is_terminal) {
+        Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(true)
+                    .with_writer(writer),
+            ),
+        )
+    } else {
+        Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(stdout_is_terminal)
+                    .with_writer(writer),
+            ),
+        )
+    })
+}

@@ -1,0 +1,166 @@
+//! The JSON log format, settings errors, and panics as events.
+
+use std::sync::{Arc, Mutex};
+
+use opskit_config::Config;
+use opskit_telemetry::{
+    InitError, LogFormat, LogLevel, LogSettings, install_panic_hook, subscriber,
+};
+use serde_json::Value;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<Value> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+fn json() -> LogSettings {
+    LogSettings {
+        format: LogFormat::Json,
+        ..LogSettings::default()
+    }
+}
+
+#[test]
+fn json_lines_carry_time_level_target_message_fields_and_spans() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = subscriber(&json(), move || writer.clone(), true).unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("request", route = "/notes/{id}");
+        let _entered = span.enter();
+        tracing::info!(event = "note.created", id = 42, "created note {}", 42);
+        tracing::debug!("not shown at info");
+    });
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1);
+    let line = &lines[0];
+    let timestamp = line["timestamp"].as_str().unwrap();
+    assert!(
+        timestamp.ends_with('Z') && timestamp.as_bytes()[10] == b'T',
+        "{timestamp}"
+    );
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["target"], "test_logging");
+    assert_eq!(line["message"], "created note 42");
+    assert_eq!(line["event"], "note.created");
+    assert_eq!(line["id"], 42);
+    assert_eq!(line["span"]["name"], "request");
+    assert_eq!(line["span"]["route"], "/notes/{id}");
+    assert_eq!(line["spans"][0]["name"], "request");
+}
+
+#[test]
+fn auto_is_json_off_a_terminal_and_text_on_one() {
+    let auto = LogSettings::default();
+    assert!(auto.is_json(false));
+    assert!(!auto.is_json(true));
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = subscriber(&auto, move || writer.clone(), true).unwrap();
+    tracing::subscriber::with_default(subscriber, || tracing::warn!("hello people"));
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("WARN") && text.contains("hello people"),
+        "{text}"
+    );
+    assert!(
+        serde_json::from_str::<Value>(text.trim()).is_err(),
+        "not JSON on a terminal"
+    );
+}
+
+#[test]
+fn rust_log_wins_over_log_level_and_bad_directives_are_an_error() {
+    let settings =
+        LogSettings::from_pairs([("LOG_LEVEL", "error"), ("RUST_LOG", "test_logging=debug")])
+            .unwrap()
+            .into_inner();
+    assert_eq!(settings.level, LogLevel::Error);
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let debug = subscriber(
+        &LogSettings {
+            format: LogFormat::Json,
+            ..settings
+        },
+        move || writer.clone(),
+        false,
+    )
+    .unwrap();
+    tracing::subscriber::with_default(debug, || tracing::debug!("visible"));
+    assert_eq!(captured.lines().len(), 1);
+
+    let bad = LogSettings {
+        filter: Some("info,[=".into()),
+        ..json()
+    };
+    match subscriber(&bad, std::io::sink, false) {
+        Err(InitError::Filter(message)) => assert!(!message.is_empty()),
+        other => panic!("expected a filter error, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn invalid_log_settings_are_reported_like_any_configuration() {
+    let err = LogSettings::from_pairs([("LOG_FORMAT", "xml"), ("LOG_LEVEL", "loud")]).unwrap_err();
+    let report = InitError::from(err).to_string();
+    assert!(
+        report.contains("LOG_FORMAT invalid value \"xml\": expected one of: json, pretty, auto"),
+        "{report}"
+    );
+    assert!(
+        report.contains("LOG_LEVEL invalid value \"loud\""),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_panic_is_logged_as_a_structured_error_event() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = subscriber(&json(), move || writer.clone(), false).unwrap();
+    install_panic_hook();
+    tracing::subscriber::with_default(subscriber, || {
+        let result = std::panic::catch_unwind(|| panic!("the disk is full"));
+        assert!(result.is_err());
+    });
+    let lines = captured.lines();
+    let panic = lines
+        .iter()
+        .find(|l| l["event"] == "service.panic")
+        .expect("a service.panic event");
+    assert_eq!(panic["level"], "ERROR");
+    assert_eq!(
+        panic["message"],
+        "panic in thread a_panic_is_logged_as_a_structured_error_event: the disk is full"
+    );
+    assert_eq!(panic["panic_message"], "the disk is full");
+    assert!(
+        panic["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("crates/opskit-telemetry/tests/test_logging.rs:")
+    );
+    assert_eq!(
+        panic["thread"],
+        "a_panic_is_logged_as_a_structured_error_event"
+    );
+}
