@@ -35,6 +35,7 @@
 //! | `secret` | [`secret`]: secret types, secret files, masked connection strings | yes (through `config`) |
 //! | `health` | `health`: the tower health-check layer (`/livez`, `/readyz`, `/startupz`) | no |
 //! | `telemetry` | `telemetry`: logging init, build info, lifecycle events, Prometheus metrics, graceful shutdown; turns on `health` and `config` | no |
+//! | `axum` | route labels from axum's `MatchedPath` in the HTTP metrics layer; turns on `telemetry` | no |
 
 #[cfg(feature = "config")]
 pub use opskit_config as config;

@@ -1,13 +1,15 @@
 //! HTTP server metrics with OpenTelemetry names.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use http::{Method, Request, Response, Uri};
+use metrics::{Gauge, Histogram};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -30,9 +32,67 @@ type RouteFn = Arc<dyn Fn(&Method, &Uri) -> Cow<'static, str> + Send + Sync>;
 /// `unmatched`, unless [`route_fn`](Self::route_fn) maps requests to a bounded set of
 /// names. Methods outside the standard set are recorded as `_OTHER`, as
 /// OpenTelemetry prescribes. The duration runs until the response head is ready.
+///
+/// The layer registers each label set with the metrics recorder the first time it
+/// sees it and keeps the handle, so install the recorder
+/// ([`PrometheusMetrics::install`](crate::PrometheusMetrics::install)) before serving.
 #[derive(Clone, Default)]
 pub struct HttpMetricsLayer {
     route_fn: Option<RouteFn>,
+    handles: Arc<Handles>,
+}
+
+/// Metric handles, registered once per label set and reused: looking a handle up
+/// here is a hash of the route template, where the `metrics` macros would build and
+/// hash a whole key (and allocate its labels) on every request.
+#[derive(Default)]
+struct Handles {
+    /// `http_server_active_requests` per method (index of [`METHODS`]).
+    active: [OnceLock<Gauge>; METHODS.len()],
+    /// `http_server_request_duration_seconds` per route, then per (method, status).
+    durations: RwLock<HashMap<Box<str>, ByMethodAndStatus>>,
+}
+
+/// Histograms of one route, by (method index, status code; 0 for an error).
+type ByMethodAndStatus = HashMap<(usize, u16), Histogram>;
+
+impl Handles {
+    fn active(&self, method: usize) -> &Gauge {
+        self.active[method].get_or_init(|| {
+            metrics::gauge!("http_server_active_requests", "http_request_method" => METHODS[method])
+        })
+    }
+
+    fn record(&self, method: usize, route: &str, status: Option<u16>, seconds: f64) {
+        let key = (method, status.unwrap_or(0));
+        let found = self
+            .durations
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(route)
+            .and_then(|by_status| by_status.get(&key))
+            .cloned();
+        let histogram = found.unwrap_or_else(|| {
+            let status_label = match status {
+                Some(code) => status_label(code),
+                None => Cow::Borrowed("error"),
+            };
+            let histogram = metrics::histogram!(
+                "http_server_request_duration_seconds",
+                "http_request_method" => METHODS[method],
+                "http_route" => route.to_owned(),
+                "http_response_status_code" => status_label,
+            );
+            self.durations
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(route.into())
+                .or_default()
+                .insert(key, histogram.clone());
+            histogram
+        });
+        histogram.record(seconds);
+    }
 }
 
 impl std::fmt::Debug for HttpMetricsLayer {
@@ -68,6 +128,7 @@ impl<S> Layer<S> for HttpMetricsLayer {
         HttpMetrics {
             inner,
             route_fn: self.route_fn.clone(),
+            handles: self.handles.clone(),
         }
     }
 }
@@ -77,6 +138,7 @@ impl<S> Layer<S> for HttpMetricsLayer {
 pub struct HttpMetrics<S> {
     inner: S,
     route_fn: Option<RouteFn>,
+    handles: Arc<Handles>,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for HttpMetrics<S> {
@@ -100,56 +162,80 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let method = method_label(request.method());
+        let method = method_index(request.method());
         let route = route_label(&request, self.route_fn.as_ref());
-        metrics::gauge!("http_server_active_requests", "http_request_method" => method)
-            .increment(1.0);
+        self.handles.active(method).increment(1.0);
         HttpMetricsFuture {
             future: self.inner.call(request),
-            active: Active { method },
+            active: Active {
+                handles: self.handles.clone(),
+                method,
+            },
             route: Some(route),
             start: Instant::now(),
         }
     }
 }
 
-fn route_label<B>(request: &Request<B>, route_fn: Option<&RouteFn>) -> Cow<'static, str> {
+/// A route label: a template shared with the framework (no copy), or a name.
+#[derive(Debug)]
+enum Route {
     #[cfg(feature = "axum")]
-    if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
-        return Cow::Owned(matched.as_str().to_owned());
-    }
-    match route_fn {
-        Some(f) => f(request.method(), request.uri()),
-        None => Cow::Borrowed(UNMATCHED_ROUTE),
+    Matched(axum::extract::MatchedPath),
+    Named(Cow<'static, str>),
+}
+
+impl Route {
+    fn as_str(&self) -> &str {
+        match self {
+            #[cfg(feature = "axum")]
+            Self::Matched(matched) => matched.as_str(),
+            Self::Named(name) => name,
+        }
     }
 }
 
-/// The standard methods as themselves, anything else as `_OTHER`.
-fn method_label(method: &Method) -> &'static str {
+fn route_label<B>(request: &Request<B>, route_fn: Option<&RouteFn>) -> Route {
+    #[cfg(feature = "axum")]
+    if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
+        return Route::Matched(matched.clone());
+    }
+    match route_fn {
+        Some(f) => Route::Named(f(request.method(), request.uri())),
+        None => Route::Named(Cow::Borrowed(UNMATCHED_ROUTE)),
+    }
+}
+
+/// The standard methods; anything else is `_OTHER`, as OpenTelemetry prescribes.
+const METHODS: [&str; 10] = [
+    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "_OTHER",
+];
+
+fn method_index(method: &Method) -> usize {
     match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => "_OTHER",
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::DELETE => 3,
+        Method::HEAD => 4,
+        Method::OPTIONS => 5,
+        Method::PATCH => 6,
+        Method::CONNECT => 7,
+        Method::TRACE => 8,
+        _ => 9,
     }
 }
 
 /// Decrements the active-requests gauge when the request ends, however it ends
 /// (response, error, or the client going away and the future being dropped).
 struct Active {
-    method: &'static str,
+    handles: Arc<Handles>,
+    method: usize,
 }
 
 impl Drop for Active {
     fn drop(&mut self) {
-        metrics::gauge!("http_server_active_requests", "http_request_method" => self.method)
-            .decrement(1.0);
+        self.handles.active(self.method).decrement(1.0);
     }
 }
 
@@ -159,7 +245,7 @@ pin_project! {
         #[pin]
         future: F,
         active: Active,
-        route: Option<Cow<'static, str>>,
+        route: Option<Route>,
         start: Instant,
     }
 }
@@ -181,18 +267,18 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = ready!(this.future.poll(cx));
-        let status: Cow<'static, str> = match &result {
-            Ok(response) => status_label(response.status().as_u16()),
-            Err(_) => Cow::Borrowed("error"),
-        };
-        let route = this.route.take().unwrap_or(Cow::Borrowed(UNMATCHED_ROUTE));
-        metrics::histogram!(
-            "http_server_request_duration_seconds",
-            "http_request_method" => this.active.method,
-            "http_route" => route,
-            "http_response_status_code" => status,
-        )
-        .record(this.start.elapsed().as_secs_f64());
+        let status = result
+            .as_ref()
+            .ok()
+            .map(|response| response.status().as_u16());
+        if let Some(route) = this.route.take() {
+            this.active.handles.record(
+                this.active.method,
+                route.as_str(),
+                status,
+                this.start.elapsed().as_secs_f64(),
+            );
+        }
         Poll::Ready(result)
     }
 }
@@ -233,9 +319,9 @@ mod tests {
 
     #[test]
     fn labels_are_bounded() {
-        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(METHODS[method_index(&Method::GET)], "GET");
         assert_eq!(
-            method_label(&Method::from_bytes(b"PURGE").unwrap()),
+            METHODS[method_index(&Method::from_bytes(b"PURGE").unwrap())],
             "_OTHER"
         );
         assert_eq!(status_label(404), "404");

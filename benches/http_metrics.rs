@@ -1,0 +1,91 @@
+//! The request-metrics layer's cost per request on an axum route, against the bare
+//! router and against axum-prometheus's layer (what users would pick instead), both
+//! recording into the same Prometheus recorder.
+//!
+//! Run with `cargo bench --bench http_metrics --features axum`; results in
+//! `docs/benchmarks.md`.
+
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use http::Request;
+use opskit::telemetry::{HttpMetricsLayer, PrometheusMetrics};
+use tower::Service;
+
+/// Calls the router and polls its future once: these handlers answer at once.
+fn call(router: &mut Router, request: Request<Body>) -> http::Response<Body> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(router.call(request)).poll(&mut cx) {
+        Poll::Ready(Ok(response)) => response,
+        _ => unreachable!("the handler answers at once"),
+    }
+}
+
+fn request() -> Request<Body> {
+    Request::get("/notes/42")
+        .header("host", "notes.example")
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn request_metrics(c: &mut Criterion) {
+    let metrics = PrometheusMetrics::install(&opskit::telemetry::build_info!()).unwrap();
+    let routes = || Router::new().route("/notes/{id}", get(|| async { "note" }));
+    let mut bare = routes();
+    let mut opskit = routes().layer(HttpMetricsLayer::new());
+    let mut peer = routes().layer(axum_prometheus::BaseMetricLayer::new());
+    // Each answers, and the two layers do record.
+    for router in [&mut bare, &mut opskit, &mut peer] {
+        assert_eq!(call(router, request()).status(), 200);
+    }
+    let rendered = metrics.render();
+    assert!(
+        rendered.contains("http_server_request_duration_seconds_count{"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("axum_http_requests_duration_seconds"),
+        "{rendered}"
+    );
+
+    let mut group = c.benchmark_group("http_metrics");
+    group.bench_function("bare", |b| {
+        b.iter_batched(
+            request,
+            |r| black_box(call(&mut bare, r)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("opskit", |b| {
+        b.iter_batched(
+            request,
+            |r| black_box(call(&mut opskit, r)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("axum_prometheus", |b| {
+        b.iter_batched(
+            request,
+            |r| black_box(call(&mut peer, r)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3));
+    targets = request_metrics
+}
+criterion_main!(benches);
