@@ -1,0 +1,54 @@
+//! `/metrics` on an admin listener of its own.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use opskit_telemetry::{PROMETHEUS_TEXT, PrometheusMetrics};
+
+fn get(address: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_listener_serves_metrics_and_nothing_else() {
+    let metrics = PrometheusMetrics::install(&opskit_telemetry::build_info!()).unwrap();
+    assert!(matches!(
+        PrometheusMetrics::install(&opskit_telemetry::build_info!()),
+        Err(opskit_telemetry::MetricsError::AlreadyInstalled)
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = metrics.clone();
+    tokio::spawn(async move { server.serve(listener).await });
+
+    let response =
+        tokio::task::spawn_blocking(move || (get(address, "/metrics"), get(address, "/")))
+            .await
+            .unwrap();
+    let (metrics_page, other) = response;
+    assert!(
+        metrics_page.starts_with("HTTP/1.1 200 OK"),
+        "{metrics_page}"
+    );
+    assert!(
+        metrics_page.contains(&format!("content-type: {PROMETHEUS_TEXT}")),
+        "{metrics_page}"
+    );
+    assert!(
+        metrics_page.contains("# TYPE process_start_time_seconds gauge"),
+        "{metrics_page}"
+    );
+    assert!(
+        metrics_page.contains("opskit_telemetry_build_info{"),
+        "{metrics_page}"
+    );
+    assert!(other.starts_with("HTTP/1.1 404 Not Found"), "{other}");
+}
