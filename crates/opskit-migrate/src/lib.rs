@@ -1,0 +1,2 @@
+//! A rollback-safe migration guard for sqlx.
+pub mod lint;

@@ -1,0 +1,441 @@
+//! The migration linter: what each statement does to the binary one release older,
+//! and which statements take dangerous locks.
+//!
+//! ```
+//! use opskit_migrate::lint::{Dialect, Severity, lint};
+//!
+//! let report = lint("ALTER TABLE notes DROP COLUMN body;\nCREATE INDEX notes_title ON notes (title);", Dialect::Postgres);
+//! let ids: Vec<&str> = report.findings.iter().map(|f| f.rule.id).collect();
+//! assert_eq!(ids, ["OPS-C002", "OPS-L001"]);
+//! assert_eq!(report.findings[0].message, "drops column body of notes");
+//! assert_eq!(report.findings[0].line, 1);
+//! assert_eq!(report.findings[1].rule.severity, Severity::LockRisk);
+//! assert!(report.is_contract());
+//! ```
+
+pub mod rules;
+mod split;
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use sqlparser::ast::{
+    AlterColumnOperation, AlterTableOperation, ColumnOption, Expr, ObjectName, ObjectType,
+    RenameTableNameKind, Statement, TableConstraint,
+};
+use sqlparser::dialect::{PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+
+pub use rules::{Rule, Severity};
+
+/// The SQL dialect of the migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// PostgreSQL: lock-risk rules apply.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+/// One thing the linter found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The rule.
+    pub rule: Rule,
+    /// The line of the statement in the file (1-based).
+    pub line: usize,
+    /// What the statement does, naming the objects (`drops column body of notes`).
+    pub message: String,
+}
+
+/// The findings of one migration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LintReport {
+    /// Every finding, in file order.
+    pub findings: Vec<Finding>,
+    /// The number of statements read.
+    pub statements: usize,
+}
+
+impl LintReport {
+    /// Whether a finding makes the migration contract (or not understood, which
+    /// counts as contract).
+    pub fn is_contract(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| matches!(f.rule.severity, Severity::Contract | Severity::Unknown))
+    }
+
+    /// The findings that make it contract or unknown.
+    pub fn breaking(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| matches!(f.rule.severity, Severity::Contract | Severity::Unknown))
+    }
+}
+
+/// Lints a migration file. Never panics: SQL that does not parse is a finding.
+pub fn lint(sql: &str, dialect: Dialect) -> LintReport {
+    let mut linter = Linter {
+        dialect,
+        new_tables: HashSet::new(),
+        report: LintReport::default(),
+        line: 0,
+    };
+    for chunk in split::split(sql) {
+        linter.line = chunk.line;
+        let parsed = match dialect {
+            Dialect::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, chunk.sql),
+            Dialect::Sqlite => Parser::parse_sql(&SQLiteDialect {}, chunk.sql),
+        };
+        match parsed {
+            Ok(statements) => {
+                for statement in &statements {
+                    linter.report.statements += 1;
+                    linter.statement(statement);
+                }
+            }
+            Err(err) => {
+                linter.report.statements += 1;
+                let first_line = chunk.sql.lines().next().unwrap_or_default();
+                linter.find(
+                    rules::UNPARSEABLE,
+                    format!("cannot parse `{}`: {err}", excerpt(first_line)),
+                );
+            }
+        }
+    }
+    linter.report
+}
+
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+struct Linter {
+    dialect: Dialect,
+    /// Tables created by this migration: changing them cannot break an older binary.
+    new_tables: HashSet<String>,
+    report: LintReport,
+    line: usize,
+}
+
+fn key(name: &ObjectName) -> String {
+    name.to_string().to_lowercase().replace('"', "")
+}
+
+impl Linter {
+    fn find(&mut self, rule: Rule, message: String) {
+        self.report.findings.push(Finding {
+            rule,
+            line: self.line,
+            message,
+        });
+    }
+
+    fn lock_risk(&mut self, rule: Rule, message: String) {
+        if self.dialect == Dialect::Postgres {
+            self.find(rule, message);
+        }
+    }
+
+    fn is_new(&self, table: &ObjectName) -> bool {
+        self.new_tables.contains(&key(table))
+    }
+
+    fn statement(&mut self, statement: &Statement) {
+        match statement {
+            Statement::CreateTable(create) => {
+                self.new_tables.insert(key(&create.name));
+            }
+            Statement::CreateIndex(index) => {
+                if self.is_new(&index.table_name) {
+                    return;
+                }
+                if index.unique {
+                    self.find(
+                        rules::ADD_UNIQUE,
+                        format!("adds a unique index on {}", index.table_name),
+                    );
+                }
+                if !index.concurrently {
+                    self.lock_risk(
+                        rules::INDEX_NOT_CONCURRENT,
+                        format!(
+                            "builds an index on {} while blocking its writes",
+                            index.table_name
+                        ),
+                    );
+                }
+            }
+            Statement::AlterTable(alter) => {
+                if self.is_new(&alter.name) {
+                    return;
+                }
+                for operation in &alter.operations {
+                    self.alter_table(&alter.name, operation);
+                }
+            }
+            Statement::Drop {
+                object_type, names, ..
+            } => {
+                for name in names {
+                    match object_type {
+                        ObjectType::Table if !self.is_new(name) => {
+                            self.find(rules::DROP_TABLE, format!("drops table {name}"));
+                        }
+                        ObjectType::Table | ObjectType::Index => {}
+                        ObjectType::View | ObjectType::MaterializedView => {
+                            self.find(rules::DROP_VIEW, format!("drops view {name}"));
+                        }
+                        ObjectType::Schema | ObjectType::Sequence | ObjectType::Type => {
+                            self.find(
+                                rules::DROP_OBJECT,
+                                format!("drops {object_type} {name}").to_lowercase(),
+                            );
+                        }
+                        other => {
+                            self.find(
+                                rules::UNCLASSIFIED,
+                                format!("drops {other} {name}").to_lowercase(),
+                            );
+                        }
+                    }
+                }
+            }
+            Statement::Truncate(truncate) => {
+                let tables: Vec<String> = truncate
+                    .table_names
+                    .iter()
+                    .map(|t| t.name.to_string())
+                    .collect();
+                self.find(
+                    rules::TRUNCATE,
+                    format!("deletes every row of {}", tables.join(", ")),
+                );
+            }
+            Statement::RenameTable(renames) => {
+                for rename in renames {
+                    self.find(
+                        rules::RENAME_TABLE,
+                        format!("renames table {} to {}", rename.old_name, rename.new_name),
+                    );
+                }
+            }
+            // Additions and data changes an older binary does not notice.
+            Statement::CreateView(_)
+            | Statement::CreateExtension(_)
+            | Statement::CreateSequence { .. }
+            | Statement::CreateType { .. }
+            | Statement::CreateFunction(_)
+            | Statement::CreateSchema { .. }
+            | Statement::AlterType(_)
+            | Statement::Comment { .. }
+            | Statement::Grant(_)
+            | Statement::Insert(_)
+            | Statement::Update(_)
+            | Statement::Delete(_)
+            | Statement::Query(_)
+            | Statement::Set(_)
+            | Statement::StartTransaction { .. }
+            | Statement::Commit { .. } => {}
+            other => {
+                let text = other.to_string();
+                let words: Vec<&str> = text.split_whitespace().take(3).collect();
+                self.find(
+                    rules::UNCLASSIFIED,
+                    format!("`{}` is not classified", words.join(" ")),
+                );
+            }
+        }
+    }
+
+    fn alter_table(&mut self, table: &ObjectName, operation: &AlterTableOperation) {
+        match operation {
+            AlterTableOperation::AddColumn { column_def, .. } => {
+                let column = &column_def.name;
+                let options = || column_def.options.iter().map(|o| &o.option);
+                let not_null = options()
+                    .any(|o| matches!(o, ColumnOption::NotNull | ColumnOption::PrimaryKey(_)));
+                let default = options().find_map(|o| match o {
+                    ColumnOption::Default(expr) => Some(expr),
+                    _ => None,
+                });
+                if not_null && default.is_none() {
+                    self.find(
+                        rules::ADD_NOT_NULL_COLUMN,
+                        format!("adds column {column} to {table} as NOT NULL without a default"),
+                    );
+                }
+                if let Some(expr) = default.filter(|e| is_volatile(e)) {
+                    self.lock_risk(
+                        rules::VOLATILE_DEFAULT,
+                        format!("adds column {column} to {table} with the volatile default {expr}, rewriting the table"),
+                    );
+                }
+                for option in options() {
+                    match option {
+                        ColumnOption::Unique(_) => {
+                            self.find(
+                                rules::ADD_UNIQUE,
+                                format!("adds column {column} to {table} as UNIQUE"),
+                            );
+                        }
+                        ColumnOption::Check(_) => {
+                            self.find(
+                                rules::ADD_CHECK,
+                                format!("adds column {column} to {table} with a CHECK"),
+                            );
+                        }
+                        ColumnOption::ForeignKey(_) => self.lock_risk(
+                            rules::FOREIGN_KEY_VALIDATED,
+                            format!("adds column {column} to {table} with a validated foreign key"),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            AlterTableOperation::DropColumn { column_names, .. } => {
+                for column in column_names {
+                    self.find(
+                        rules::DROP_COLUMN,
+                        format!("drops column {column} of {table}"),
+                    );
+                }
+            }
+            AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => self.find(
+                rules::RENAME_COLUMN,
+                format!("renames column {old_column_name} of {table} to {new_column_name}"),
+            ),
+            AlterTableOperation::RenameTable { table_name } => {
+                let new = match table_name {
+                    RenameTableNameKind::As(name) | RenameTableNameKind::To(name) => name,
+                };
+                self.find(
+                    rules::RENAME_TABLE,
+                    format!("renames table {table} to {new}"),
+                );
+            }
+            AlterTableOperation::ChangeColumn { old_name, .. }
+            | AlterTableOperation::ModifyColumn {
+                col_name: old_name, ..
+            } => {
+                self.find(
+                    rules::CHANGE_TYPE,
+                    format!("changes column {old_name} of {table}"),
+                );
+            }
+            AlterTableOperation::AlterColumn { column_name, op } => match op {
+                AlterColumnOperation::SetNotNull => {
+                    self.find(
+                        rules::SET_NOT_NULL,
+                        format!("sets column {column_name} of {table} NOT NULL"),
+                    );
+                    self.lock_risk(
+                        rules::NOT_NULL_SCAN,
+                        format!("scans {table} under an exclusive lock to check {column_name}"),
+                    );
+                }
+                AlterColumnOperation::SetDataType { data_type, .. } => {
+                    self.find(
+                        rules::CHANGE_TYPE,
+                        format!(
+                            "changes the type of column {column_name} of {table} to {data_type}"
+                        ),
+                    );
+                    self.lock_risk(
+                        rules::TYPE_REWRITE,
+                        format!("rewrites {table} under an exclusive lock to change {column_name}"),
+                    );
+                }
+                AlterColumnOperation::DropDefault => {
+                    self.find(
+                        rules::DROP_DEFAULT,
+                        format!("drops the default of column {column_name} of {table}"),
+                    );
+                }
+                AlterColumnOperation::DropNotNull | AlterColumnOperation::SetDefault { .. } => {}
+                other => self.find(
+                    rules::UNCLASSIFIED,
+                    format!("`ALTER COLUMN {column_name} {other}` on {table} is not classified"),
+                ),
+            },
+            AlterTableOperation::AddConstraint {
+                constraint,
+                not_valid,
+            } => match constraint {
+                TableConstraint::Unique(_) | TableConstraint::PrimaryKey(_) => {
+                    self.find(
+                        rules::ADD_UNIQUE,
+                        format!("adds a unique constraint to {table}"),
+                    );
+                    self.lock_risk(
+                        rules::UNIQUE_INDEX_LOCK,
+                        format!("builds a unique index on {table} while blocking its writes"),
+                    );
+                }
+                TableConstraint::Check(_) if !not_valid => {
+                    self.find(
+                        rules::ADD_CHECK,
+                        format!("adds a check constraint to {table}"),
+                    );
+                    self.lock_risk(
+                        rules::CHECK_VALIDATED,
+                        format!("checks every row of {table} under lock while adding a constraint"),
+                    );
+                }
+                TableConstraint::ForeignKey(_) if !not_valid => self.lock_risk(
+                    rules::FOREIGN_KEY_VALIDATED,
+                    format!("validates a new foreign key on {table} under lock"),
+                ),
+                _ => {}
+            },
+            AlterTableOperation::DropConstraint { .. }
+            | AlterTableOperation::DropPrimaryKey { .. }
+            | AlterTableOperation::DropForeignKey { .. }
+            | AlterTableOperation::DropIndex { .. }
+            | AlterTableOperation::RenameConstraint { .. } => {}
+            other => {
+                let text = other.to_string();
+                let words: Vec<&str> = text.split_whitespace().take(3).collect();
+                self.find(
+                    rules::UNCLASSIFIED,
+                    format!(
+                        "`ALTER TABLE {table} {}` is not classified",
+                        words.join(" ")
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Defaults PostgreSQL cannot store once in the catalogue, so adding a column with
+/// them rewrites the table.
+fn is_volatile(expr: &Expr) -> bool {
+    const VOLATILE: [&str; 6] = [
+        "random",
+        "gen_random_uuid",
+        "uuid_generate_v4",
+        "clock_timestamp",
+        "timeofday",
+        "nextval",
+    ];
+    match expr {
+        Expr::Function(function) => {
+            let name = function.name.to_string().to_lowercase();
+            VOLATILE
+                .iter()
+                .any(|v| name == *v || name.ends_with(&format!(".{v}")))
+        }
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => is_volatile(expr),
+        _ => false,
+    }
+}

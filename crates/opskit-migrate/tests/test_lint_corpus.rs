@@ -1,0 +1,250 @@
+//! The linter against a corpus of statements with the rule ids they must produce.
+
+use opskit_migrate::lint::{Dialect, lint};
+
+const PG: Dialect = Dialect::Postgres;
+const LITE: Dialect = Dialect::Sqlite;
+
+/// `(sql, dialect, expected rule ids in order)`; an empty list means expand and safe.
+const CORPUS: &[(&str, Dialect, &[&str])] = &[
+    // Expand: safe for the previous binary, no lock risk.
+    (
+        "CREATE TABLE tags (id BIGINT PRIMARY KEY, name TEXT NOT NULL)",
+        PG,
+        &[],
+    ),
+    (
+        "CREATE TABLE IF NOT EXISTS tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+        LITE,
+        &[],
+    ),
+    (
+        "CREATE VIEW recent AS SELECT * FROM notes WHERE created > now() - interval '1 day'",
+        PG,
+        &[],
+    ),
+    ("ALTER TABLE notes ADD COLUMN archived BOOLEAN", PG, &[]),
+    (
+        "ALTER TABLE notes ADD COLUMN archived BOOLEAN NOT NULL DEFAULT false",
+        PG,
+        &[],
+    ),
+    (
+        "ALTER TABLE notes ADD COLUMN created TIMESTAMPTZ NOT NULL DEFAULT now()",
+        PG,
+        &[],
+    ),
+    (
+        "ALTER TABLE notes ADD COLUMN archived INTEGER NOT NULL DEFAULT 0",
+        LITE,
+        &[],
+    ),
+    (
+        "CREATE INDEX CONCURRENTLY notes_title ON notes (title)",
+        PG,
+        &[],
+    ),
+    ("CREATE INDEX notes_title ON notes (title)", LITE, &[]),
+    (
+        "ALTER TABLE notes ADD CONSTRAINT notes_author_fk FOREIGN KEY (author) REFERENCES users (id) NOT VALID",
+        PG,
+        &[],
+    ),
+    (
+        "ALTER TABLE notes ADD CONSTRAINT title_len CHECK (length(title) < 200) NOT VALID",
+        PG,
+        &[],
+    ),
+    (
+        "ALTER TABLE notes ALTER COLUMN title DROP NOT NULL",
+        PG,
+        &[],
+    ),
+    (
+        "ALTER TABLE notes ALTER COLUMN title SET DEFAULT 'untitled'",
+        PG,
+        &[],
+    ),
+    ("ALTER TABLE notes DROP CONSTRAINT title_len", PG, &[]),
+    ("DROP INDEX notes_title", PG, &[]),
+    ("DROP INDEX IF EXISTS notes_title", LITE, &[]),
+    ("INSERT INTO tags (id, name) VALUES (1, 'inbox')", PG, &[]),
+    (
+        "UPDATE notes SET title = 'untitled' WHERE title IS NULL",
+        PG,
+        &[],
+    ),
+    ("CREATE EXTENSION IF NOT EXISTS pgcrypto", PG, &[]),
+    ("CREATE SEQUENCE note_numbers START 100", PG, &[]),
+    ("COMMENT ON TABLE notes IS 'user notes'", PG, &[]),
+    // A table created in the same migration may be changed freely.
+    (
+        "CREATE TABLE drafts (id BIGINT); ALTER TABLE drafts ADD COLUMN body TEXT NOT NULL; CREATE INDEX drafts_id ON drafts (id)",
+        PG,
+        &[],
+    ),
+    // Contract: breaks the previous binary.
+    ("DROP TABLE legacy_notes", PG, &["OPS-C001"]),
+    ("DROP TABLE IF EXISTS a, b", LITE, &["OPS-C001", "OPS-C001"]),
+    ("ALTER TABLE notes DROP COLUMN body", PG, &["OPS-C002"]),
+    ("ALTER TABLE notes DROP COLUMN body", LITE, &["OPS-C002"]),
+    (
+        "ALTER TABLE notes RENAME COLUMN body TO content",
+        PG,
+        &["OPS-C003"],
+    ),
+    (
+        "ALTER TABLE notes RENAME COLUMN body TO content",
+        LITE,
+        &["OPS-C003"],
+    ),
+    ("ALTER TABLE notes RENAME TO memos", PG, &["OPS-C004"]),
+    ("ALTER TABLE notes RENAME TO memos", LITE, &["OPS-C004"]),
+    (
+        "ALTER TABLE notes ALTER COLUMN id TYPE BIGINT",
+        PG,
+        &["OPS-C005", "OPS-L004"],
+    ),
+    (
+        "ALTER TABLE notes ADD COLUMN owner BIGINT NOT NULL",
+        PG,
+        &["OPS-C006"],
+    ),
+    (
+        "ALTER TABLE notes ADD COLUMN owner INTEGER NOT NULL",
+        LITE,
+        &["OPS-C006"],
+    ),
+    (
+        "ALTER TABLE notes ALTER COLUMN title SET NOT NULL",
+        PG,
+        &["OPS-C007", "OPS-L005"],
+    ),
+    (
+        "ALTER TABLE notes ADD CONSTRAINT notes_title_key UNIQUE (title)",
+        PG,
+        &["OPS-C008", "OPS-L007"],
+    ),
+    (
+        "CREATE UNIQUE INDEX CONCURRENTLY notes_slug ON notes (slug)",
+        PG,
+        &["OPS-C008"],
+    ),
+    (
+        "CREATE UNIQUE INDEX notes_slug ON notes (slug)",
+        LITE,
+        &["OPS-C008"],
+    ),
+    (
+        "ALTER TABLE notes ADD CONSTRAINT title_len CHECK (length(title) < 200)",
+        PG,
+        &["OPS-C009", "OPS-L003"],
+    ),
+    (
+        "ALTER TABLE notes ALTER COLUMN title DROP DEFAULT",
+        PG,
+        &["OPS-C010"],
+    ),
+    ("DROP VIEW recent", PG, &["OPS-C011"]),
+    ("TRUNCATE notes", PG, &["OPS-C012"]),
+    ("DROP SCHEMA archive CASCADE", PG, &["OPS-C013"]),
+    // Lock risks on PostgreSQL only.
+    (
+        "CREATE INDEX notes_title ON notes (title)",
+        PG,
+        &["OPS-L001"],
+    ),
+    (
+        "ALTER TABLE notes ADD CONSTRAINT notes_author_fk FOREIGN KEY (author) REFERENCES users (id)",
+        PG,
+        &["OPS-L002"],
+    ),
+    (
+        "ALTER TABLE notes ADD COLUMN token UUID DEFAULT gen_random_uuid()",
+        PG,
+        &["OPS-L006"],
+    ),
+    (
+        "ALTER TABLE notes ADD COLUMN score DOUBLE PRECISION DEFAULT random()",
+        PG,
+        &["OPS-L006"],
+    ),
+    (
+        "ALTER TABLE notes ADD COLUMN author BIGINT REFERENCES users (id)",
+        PG,
+        &["OPS-L002"],
+    ),
+    // Not understood: contract unless the header says otherwise.
+    ("DROP INDEX CONCURRENTLY notes_title", PG, &["OPS-U001"]),
+    ("DO $$ BEGIN RAISE NOTICE 'hi'; END $$", PG, &["OPS-U001"]),
+    ("THIS IS NOT SQL", LITE, &["OPS-U001"]),
+    (
+        "CREATE TRIGGER stamp BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION stamp()",
+        PG,
+        &["OPS-U002"],
+    ),
+];
+
+#[test]
+fn the_corpus_produces_the_expected_rule_ids() {
+    assert!(
+        CORPUS.len() >= 40,
+        "the corpus keeps at least 40 statements"
+    );
+    let mut failures = Vec::new();
+    for (sql, dialect, expected) in CORPUS {
+        let report = lint(sql, *dialect);
+        let ids: Vec<&str> = report.findings.iter().map(|f| f.rule.id).collect();
+        if ids != *expected {
+            failures.push(format!(
+                "{dialect:?} {sql}\n  expected {expected:?}\n  found    {ids:?} {:?}",
+                report.findings
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        CORPUS.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn findings_name_the_line_and_the_objects() {
+    let sql = "-- opskit: contract\n-- reason: v1.4 stopped reading body\n\nALTER TABLE notes\n  DROP COLUMN body;\n\nALTER TABLE notes RENAME COLUMN title TO heading;\n";
+    let report = lint(sql, PG);
+    let found: Vec<(usize, &str, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.line, f.rule.id, f.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (4, "OPS-C002", "drops column body of notes"),
+            (7, "OPS-C003", "renames column title of notes to heading"),
+        ]
+    );
+    assert_eq!(report.statements, 2);
+}
+
+#[test]
+fn arbitrary_bytes_never_panic_the_linter() {
+    const ALPHABET: &[u8] = b"ALTER TABLE DROP COLUMN ()';\"$-/*\n a1";
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..2_000 {
+        let len = (seed % 64) as usize;
+        let text: String = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                ALPHABET[(seed % ALPHABET.len() as u64) as usize] as char
+            })
+            .collect();
+        let _ = lint(&text, PG);
+        let _ = lint(&text, LITE);
+    }
+}
