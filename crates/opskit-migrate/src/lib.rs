@@ -1,2 +1,79 @@
 //! A rollback-safe migration guard for sqlx.
+//!
+//! sqlx refuses to start an older binary after any forward migration, and its
+//! `ignore_missing` switch turns all checking off. The guard knows better: when it
+//! applies a migration, it records in the same transaction whether the migration is
+//! **expand** (older binaries keep working) or **contract** (they break). An older
+//! binary that finds newer migrations reads those records and starts, with a
+//! warning, when all are expand; it refuses, naming the contract migration and
+//! what it changed, when any is contract or unrecorded.
+//!
+//! It works with sqlx migrations as they are: a `migrations/` folder embedded with
+//! `sqlx::migrate!`, the `_sqlx_migrations` table and its checksums, on SQLite and
+//! PostgreSQL. A database migrated by `sqlx migrate run` is read correctly, and the
+//! guard takes the same PostgreSQL lock sqlx does.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use opskit_migrate::{Guard, Policy};
+//!
+//! # async fn main_() {
+//! static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations/base");
+//! let guard = Guard::new(&MIGRATOR);
+//! match guard.run("sqlite://data/notes.db?mode=rwc", Policy::Apply).await {
+//!     Ok(status) => println!("{status}"),
+//!     Err(refusal) => {
+//!         eprintln!("{refusal}");
+//!         std::process::exit(refusal.exit_code()); // 65: incompatible, 69: unreachable
+//!     }
+//! }
+//! # }
+//! ```
+//!
+//! # Classification
+//!
+//! A header comment in the migration file wins: `-- opskit: expand` or
+//! `-- opskit: contract`, optionally followed by `reason: ...` (on the same line or
+//! the next). Otherwise the [linter](lint) decides: any contract finding, or SQL it
+//! cannot parse or classify, makes the migration contract.
+//!
+//! # States
+//!
+//! | state | meaning | `apply` | `verify` |
+//! |---|---|---|---|
+//! | `up_to_date` | database and binary agree | starts | starts |
+//! | `pending` | the binary has migrations the database lacks | applies them | starts, not ready |
+//! | `ahead_compatible` | newer migrations, all recorded expand | starts, warns | starts, warns |
+//! | `ahead_incompatible` | a newer migration is contract or unrecorded | refuses (65) | refuses (65) |
+//! | `modified` | an applied migration's file changed (says when only line endings differ) | refuses (65) | refuses (65) |
+//! | `missing` | an applied migration older than the binary's newest is not in the binary | refuses (65) | refuses (65) |
+//! | `failed` | a migration failed or is partly applied | refuses (65) | refuses (65) |
+//! | unreachable | the database cannot be reached | 69 | 69 |
+//!
+//! Each outcome is a `schema.status` event with `policy`, `state`,
+//! `binary_latest`, `database_latest`, `compatible`, and a message that says what was
+//! found, what it means and what to do.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "health")]
+mod check;
+mod classify;
+mod db;
+mod error;
+mod guard;
 pub mod lint;
+mod status;
+pub mod testing;
+
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+pub use check::schema_check;
+pub use classify::{Classification, ClassifiedBy, Compat, classify};
+#[doc(hidden)]
+pub use db::Db;
+pub use db::GuardConnection;
+pub use error::{EX_DATAERR, EX_UNAVAILABLE, GuardError};
+pub use guard::{Guard, Policy};
+pub use status::{Ahead, Failed, Modified, Named, SchemaStatus, State};

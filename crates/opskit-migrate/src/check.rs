@@ -1,0 +1,52 @@
+//! The schema as an opskit-health check.
+
+use std::sync::Arc;
+
+use opskit_health::{Check, Outcome};
+
+use crate::db::GuardConnection;
+use crate::guard::Guard;
+use crate::status::State;
+
+/// A check that passes while the schema is compatible with this binary: register it
+/// for readiness and startup. Pending migrations fail it (the service is not ready
+/// until the migration job ran), as does a contract migration applied by a newer
+/// release.
+///
+/// ```no_run
+/// use opskit_health::{CheckOptions, Health, Probe};
+/// use opskit_migrate::{Guard, schema_check};
+///
+/// # async fn f(pool: sqlx::SqlitePool, guard: Guard) -> Result<(), opskit_health::BuildError> {
+/// let health = Health::builder()
+///     .check("schema", schema_check(guard, pool), CheckOptions::new().probes([Probe::Readiness, Probe::Startup]))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+pub fn schema_check<DB>(guard: Guard, pool: sqlx::Pool<DB>) -> impl Check
+where
+    DB: sqlx::Database,
+    DB::Connection: GuardConnection,
+{
+    let guard = Arc::new(guard);
+    move || {
+        let guard = guard.clone();
+        let pool = pool.clone();
+        async move {
+            let mut conn = match pool.acquire().await {
+                Ok(conn) => conn,
+                Err(err) => {
+                    return Outcome::fail(format!("cannot get a database connection: {err}"));
+                }
+            };
+            match guard.status(&mut *conn).await {
+                Ok(status) => match status.state {
+                    State::UpToDate => Outcome::pass(),
+                    State::AheadCompatible => Outcome::warn(status.to_string()),
+                    _ => Outcome::fail(status.to_string()),
+                },
+                Err(err) => Outcome::fail(err.to_string()),
+            }
+        }
+    }
+}

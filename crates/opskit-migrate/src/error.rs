@@ -1,0 +1,90 @@
+//! What can go wrong, in words an operator can act on.
+
+use std::time::Duration;
+
+use crate::status::SchemaStatus;
+
+/// The exit code for a schema this binary cannot run against: `EX_DATAERR`.
+pub const EX_DATAERR: i32 = 65;
+/// The exit code when the database cannot be reached: `EX_UNAVAILABLE`.
+pub const EX_UNAVAILABLE: i32 = 69;
+
+/// Why the guard refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuardError {
+    /// The schema is not one this binary can run against.
+    #[error("schema incompatible with this binary: {0}")]
+    Incompatible(Box<SchemaStatus>),
+    /// The database could not be reached or queried.
+    #[error(
+        "database unreachable while {doing}: {message}; check the database URL, that the server is up, and the network path to it"
+    )]
+    Unreachable {
+        /// What the guard was doing.
+        doing: &'static str,
+        /// The driver's message (never the URL's password).
+        message: String,
+    },
+    /// Another process held the migration lock for longer than the timeout.
+    #[error(
+        "the migration lock is held by {holder}; waited {waited:?}. Another replica or job is migrating: wait for it, or find it with that description"
+    )]
+    LockTimeout {
+        /// Who holds it, as far as the database says.
+        holder: String,
+        /// How long the guard waited.
+        waited: Duration,
+    },
+    /// A migration failed while being applied.
+    #[error(
+        "migration {version} ({description}) failed: {message}; {rolled_back}. Fix the migration and deploy again"
+    )]
+    MigrationFailed {
+        /// Its version.
+        version: i64,
+        /// Its description.
+        description: String,
+        /// The database's error.
+        message: String,
+        /// Whether it was rolled back.
+        rolled_back: &'static str,
+    },
+    /// The URL's scheme is not one the guard supports.
+    #[error("unsupported database URL scheme {0:?}: the guard supports sqlite: and postgres:")]
+    UnsupportedDatabase(String),
+    /// Reading migrations from a directory failed.
+    #[error("cannot read migrations from {path}: {message}")]
+    Source {
+        /// The directory.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl GuardError {
+    /// The exit code a service should stop with: 65 for an incompatible schema or a
+    /// failed migration, 69 when the database is unreachable or locked.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Unreachable { .. } | Self::LockTimeout { .. } => EX_UNAVAILABLE,
+            _ => EX_DATAERR,
+        }
+    }
+
+    /// The status found, when the schema was refused.
+    pub fn status(&self) -> Option<&SchemaStatus> {
+        match self {
+            Self::Incompatible(status) => Some(status),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn unreachable(doing: &'static str) -> impl FnOnce(sqlx::Error) -> GuardError {
+    move |err| GuardError::Unreachable {
+        doing,
+        message: err.to_string(),
+    }
+}

@@ -1,0 +1,326 @@
+//! The guard: status, apply, verify.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use sqlx::Connection;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use crate::classify::{Classification, classify};
+use crate::db::{GuardConnection, ToApply};
+use crate::error::GuardError;
+use crate::lint::Dialect;
+use crate::status::{Known, SchemaStatus, State};
+
+/// What the guard does at startup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Apply pending migrations under a lock, then verify: for a single service or
+    /// the embedded SQLite database.
+    Apply,
+    /// Never write: for fleets where a separate job migrates. Pending migrations make
+    /// the service not ready (not a refusal to start).
+    Verify,
+}
+
+/// The migration guard for one binary's migrations.
+///
+/// ```no_run
+/// use opskit_migrate::{Guard, Policy};
+///
+/// # async fn run() -> Result<(), opskit_migrate::GuardError> {
+/// static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations/base");
+/// let guard = Guard::new(&MIGRATOR);
+/// let status = guard.run("sqlite://data/notes.db?mode=rwc", Policy::Apply).await?;
+/// assert!(status.is_compatible());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Guard {
+    migrations: Vec<Migration>,
+    lock_timeout: Duration,
+}
+
+impl Guard {
+    /// A guard for the migrations of a sqlx `Migrator` (embedded with
+    /// `sqlx::migrate!`, or loaded with `Migrator::new`). Down migrations are ignored.
+    pub fn new(migrator: &Migrator) -> Self {
+        Self::from_migrations(migrator.iter().cloned())
+    }
+
+    /// A guard for the given migrations.
+    pub fn from_migrations(migrations: impl IntoIterator<Item = Migration>) -> Self {
+        let mut migrations: Vec<Migration> = migrations
+            .into_iter()
+            .filter(|m| !matches!(m.migration_type, MigrationType::ReversibleDown))
+            .collect();
+        migrations.sort_by_key(|m| m.version);
+        Self {
+            migrations,
+            lock_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Reads the migrations of a directory, as `sqlx migrate` does.
+    ///
+    /// # Errors
+    ///
+    /// [`GuardError::Source`] when the directory cannot be read.
+    pub async fn from_dir(path: impl AsRef<std::path::Path>) -> Result<Self, GuardError> {
+        let path = path.as_ref();
+        let migrator = Migrator::new(path).await.map_err(|e| GuardError::Source {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Self::new(&migrator))
+    }
+
+    /// Longest wait for the PostgreSQL migration lock (default 60 s).
+    #[must_use]
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The migrations, oldest first.
+    pub fn migrations(&self) -> &[Migration] {
+        &self.migrations
+    }
+
+    /// How a migration of this binary is classified for `dialect`.
+    pub fn classify(&self, version: i64, dialect: Dialect) -> Option<Classification> {
+        self.migrations
+            .iter()
+            .find(|m| m.version == version)
+            .map(|m| classify(&m.sql, dialect))
+    }
+
+    fn known(&self) -> Vec<Known<'_>> {
+        self.migrations
+            .iter()
+            .map(|m| Known {
+                version: m.version,
+                description: &m.description,
+                sql: &m.sql,
+                checksum: &m.checksum,
+            })
+            .collect()
+    }
+
+    /// Compares the binary's migrations with the database, without writing.
+    ///
+    /// # Errors
+    ///
+    /// [`GuardError::Unreachable`] when the database cannot be read.
+    pub async fn status(
+        &self,
+        conn: &mut impl GuardConnection,
+    ) -> Result<SchemaStatus, GuardError> {
+        let (applied, records) = conn.db().read().await?;
+        Ok(SchemaStatus::compute(&self.known(), &applied, &records))
+    }
+
+    /// Reads the status and refuses a schema this binary cannot run against. Pending
+    /// migrations are not a refusal: the service starts, not ready.
+    ///
+    /// # Errors
+    ///
+    /// [`GuardError::Incompatible`] for a contract or unrecorded newer migration, a
+    /// modified, missing or failed one; [`GuardError::Unreachable`].
+    pub async fn verify(
+        &self,
+        conn: &mut impl GuardConnection,
+    ) -> Result<SchemaStatus, GuardError> {
+        let status = self.status(conn).await?;
+        refuse_incompatible(status, true)
+    }
+
+    /// Applies pending migrations under the lock, recording each one's expand or
+    /// contract classification in the same transaction, then verifies.
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Self::verify); [`GuardError::LockTimeout`];
+    /// [`GuardError::MigrationFailed`] (the failure is recorded, and the next status
+    /// reports it).
+    pub async fn apply(&self, conn: &mut impl GuardConnection) -> Result<SchemaStatus, GuardError> {
+        let mut db = conn.db();
+        let dialect = db.dialect();
+        db.lock(self.lock_timeout).await?;
+        let result = async {
+            db.ensure_tables().await?;
+            let (applied, records) = db.read().await?;
+            let status = SchemaStatus::compute(&self.known(), &applied, &records);
+            // Never apply on top of a schema this binary cannot run against.
+            let status = refuse_incompatible(status, true)?;
+            for pending in &status.pending {
+                let Some(m) = self
+                    .migrations
+                    .iter()
+                    .find(|m| m.version == pending.version)
+                else {
+                    continue;
+                };
+                let migration = ToApply {
+                    version: m.version,
+                    description: &m.description,
+                    sql: &m.sql,
+                    checksum: &m.checksum,
+                    no_tx: m.no_tx,
+                    classification: classify(&m.sql, dialect),
+                };
+                if db.apply(&migration).await? {
+                    tracing::info!(
+                        event = "schema.migrated",
+                        version = m.version,
+                        description = %m.description,
+                        compat = migration.classification.compat.as_str(),
+                        classified_by = migration.classification.by.as_str(),
+                        "applied migration {} ({}), {}",
+                        m.version,
+                        m.description,
+                        migration.classification.compat.as_str()
+                    );
+                }
+            }
+            let (applied, records) = db.read().await?;
+            refuse_incompatible(
+                SchemaStatus::compute(&self.known(), &applied, &records),
+                false,
+            )
+        }
+        .await;
+        let unlocked = db.unlock().await;
+        let status = result?;
+        unlocked?;
+        Ok(status)
+    }
+
+    /// Connects to `url` (`sqlite:` or `postgres:`), runs `policy`, and logs the
+    /// outcome as a `schema.status` event (ERROR when refused).
+    ///
+    /// # Errors
+    ///
+    /// As [`apply`](Self::apply) and [`verify`](Self::verify);
+    /// [`GuardError::UnsupportedDatabase`] for another scheme.
+    pub async fn run(&self, url: &str, policy: Policy) -> Result<SchemaStatus, GuardError> {
+        let result = self.run_inner(url, policy).await;
+        log_status(&result, policy);
+        result
+    }
+
+    async fn run_inner(&self, url: &str, policy: Policy) -> Result<SchemaStatus, GuardError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => {
+                let mut conn = sqlx::SqliteConnection::connect(url)
+                    .await
+                    .map_err(crate::error::unreachable("connecting"))?;
+                let result = self.run_policy(&mut conn, policy).await;
+                let _ = conn.close().await;
+                result
+            }
+            "postgres" | "postgresql" => {
+                let mut conn = sqlx::PgConnection::connect(url)
+                    .await
+                    .map_err(crate::error::unreachable("connecting"))?;
+                let result = self.run_policy(&mut conn, policy).await;
+                let _ = conn.close().await;
+                result
+            }
+            other => Err(GuardError::UnsupportedDatabase(other.to_owned())),
+        }
+    }
+
+    async fn run_policy(
+        &self,
+        conn: &mut impl GuardConnection,
+        policy: Policy,
+    ) -> Result<SchemaStatus, GuardError> {
+        match policy {
+            Policy::Apply => self.apply(conn).await,
+            Policy::Verify => self.verify(conn).await,
+        }
+    }
+}
+
+/// `Ok` for a schema this binary can run against (pending allowed when
+/// `pending_ok`), else the refusal.
+fn refuse_incompatible(status: SchemaStatus, pending_ok: bool) -> Result<SchemaStatus, GuardError> {
+    match status.state {
+        State::UpToDate | State::AheadCompatible => Ok(status),
+        State::Pending if pending_ok => Ok(status),
+        _ => Err(GuardError::Incompatible(Box::new(status))),
+    }
+}
+
+/// The `schema.status` event.
+pub(crate) fn log_status(result: &Result<SchemaStatus, GuardError>, policy: Policy) {
+    let policy = match policy {
+        Policy::Apply => "apply",
+        Policy::Verify => "verify",
+    };
+    match result {
+        Ok(status) => {
+            let ahead: Vec<String> = status
+                .ahead
+                .iter()
+                .map(|a| a.migration.version.to_string())
+                .collect();
+            let pending: Vec<String> = status
+                .pending
+                .iter()
+                .map(|p| p.version.to_string())
+                .collect();
+            let fields = |level: tracing::Level| {
+                (
+                    level,
+                    status.state.as_str(),
+                    status.binary_latest,
+                    status.database_latest,
+                    ahead.join(","),
+                    pending.join(","),
+                )
+            };
+            let (_, state, binary, database, ahead, pending) = fields(tracing::Level::INFO);
+            if status.state == State::UpToDate {
+                tracing::info!(
+                    event = "schema.status",
+                    policy,
+                    state,
+                    binary_latest = binary,
+                    database_latest = database,
+                    compatible = true,
+                    "{status}"
+                );
+            } else {
+                tracing::warn!(
+                    event = "schema.status",
+                    policy,
+                    state,
+                    binary_latest = binary,
+                    database_latest = database,
+                    ahead,
+                    pending,
+                    compatible = status.is_compatible(),
+                    "{status}"
+                );
+            }
+        }
+        Err(GuardError::Incompatible(status)) => {
+            tracing::error!(
+                event = "schema.status",
+                policy,
+                state = status.state.as_str(),
+                binary_latest = status.binary_latest,
+                database_latest = status.database_latest,
+                compatible = false,
+                "{status}"
+            );
+        }
+        Err(err) => {
+            tracing::error!(event = "schema.status", policy, state = "unreachable", compatible = false, error = %err, "{err}");
+        }
+    }
+}

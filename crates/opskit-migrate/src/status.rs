@@ -1,0 +1,337 @@
+//! What the database holds, compared with what this binary knows.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use sha2::{Digest, Sha384};
+
+use crate::classify::Compat;
+
+/// A migration of the binary, as the status compares it.
+#[derive(Debug, Clone)]
+pub(crate) struct Known<'a> {
+    pub(crate) version: i64,
+    pub(crate) description: &'a str,
+    pub(crate) sql: &'a str,
+    pub(crate) checksum: &'a [u8],
+}
+
+/// A row of `_sqlx_migrations`.
+#[derive(Debug, Clone)]
+pub(crate) struct AppliedRow {
+    pub(crate) version: i64,
+    pub(crate) description: String,
+    pub(crate) success: bool,
+    pub(crate) checksum: Vec<u8>,
+}
+
+/// A row of `_opskit_migrations`.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordRow {
+    pub(crate) version: i64,
+    pub(crate) compat: String,
+    pub(crate) summary: String,
+    pub(crate) outcome: String,
+    pub(crate) error: Option<String>,
+}
+
+/// A migration named by version and description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Named {
+    /// The version (the number before `_` in the file name).
+    pub version: i64,
+    /// The description (the rest of the file name).
+    pub description: String,
+}
+
+impl fmt::Display for Named {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.version, self.description)
+    }
+}
+
+/// A migration the database has and this binary does not know, because it is newer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ahead {
+    /// Which migration.
+    #[serde(flatten)]
+    pub migration: Named,
+    /// Its record: expand or contract, and what it changed; `None` when it was
+    /// applied by a tool that keeps no record (counted as contract).
+    pub compat: Option<Compat>,
+    /// What it changed, from the record.
+    pub summary: Option<String>,
+}
+
+impl Ahead {
+    /// Whether this binary can run with the migration applied.
+    pub fn is_compatible(&self) -> bool {
+        self.compat == Some(Compat::Expand)
+    }
+}
+
+/// An applied migration whose file changed since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Modified {
+    /// Which migration.
+    #[serde(flatten)]
+    pub migration: Named,
+    /// Whether only line endings differ (CRLF against LF).
+    pub line_endings_only: bool,
+}
+
+/// A migration that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failed {
+    /// Which migration.
+    #[serde(flatten)]
+    pub migration: Named,
+    /// The database's error, from the record.
+    pub error: Option<String>,
+    /// Whether parts of it may be applied: it ran outside a transaction, or sqlx
+    /// marked it unsuccessful (dirty).
+    pub partial: bool,
+}
+
+/// Where the schema stands, worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// A migration failed or is partly applied.
+    Failed,
+    /// An applied migration's file changed.
+    Modified,
+    /// The database has a migration this binary should know and does not.
+    Missing,
+    /// The database has newer migrations, and one is contract or unrecorded.
+    AheadIncompatible,
+    /// This binary has migrations the database lacks.
+    Pending,
+    /// The database has newer migrations, all expand: this binary can run.
+    AheadCompatible,
+    /// Database and binary agree.
+    UpToDate,
+}
+
+impl State {
+    /// The snake_case name used in events and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failed => "failed",
+            Self::Modified => "modified",
+            Self::Missing => "missing",
+            Self::AheadIncompatible => "ahead_incompatible",
+            Self::Pending => "pending",
+            Self::AheadCompatible => "ahead_compatible",
+            Self::UpToDate => "up_to_date",
+        }
+    }
+}
+
+/// The comparison of this binary's migrations with the database's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchemaStatus {
+    /// The overall state (the worst that applies).
+    pub state: State,
+    /// This binary's newest migration.
+    pub binary_latest: Option<i64>,
+    /// The database's newest successfully applied migration.
+    pub database_latest: Option<i64>,
+    /// In the binary, not applied.
+    pub pending: Vec<Named>,
+    /// Applied, newer than anything the binary knows.
+    pub ahead: Vec<Ahead>,
+    /// Applied, but the file differs.
+    pub modified: Vec<Modified>,
+    /// Applied, older than the binary's newest, unknown to the binary.
+    pub missing: Vec<Named>,
+    /// Failed or partly applied.
+    pub failed: Vec<Failed>,
+}
+
+impl SchemaStatus {
+    /// Whether this binary can run against the schema as it is: up to date, or
+    /// newer migrations that are all expand.
+    pub fn is_compatible(&self) -> bool {
+        matches!(self.state, State::UpToDate | State::AheadCompatible)
+    }
+
+    pub(crate) fn compute(
+        known: &[Known<'_>],
+        applied: &[AppliedRow],
+        records: &[RecordRow],
+    ) -> Self {
+        let records: BTreeMap<i64, &RecordRow> = records.iter().map(|r| (r.version, r)).collect();
+        let known_by_version: BTreeMap<i64, &Known<'_>> =
+            known.iter().map(|k| (k.version, k)).collect();
+        let applied_by_version: BTreeMap<i64, &AppliedRow> =
+            applied.iter().map(|a| (a.version, a)).collect();
+        let binary_latest = known.iter().map(|k| k.version).max();
+        let database_latest = applied
+            .iter()
+            .filter(|a| a.success)
+            .map(|a| a.version)
+            .max();
+        let named = |version: i64, description: &str| Named {
+            version,
+            description: description.to_owned(),
+        };
+
+        let mut status = Self {
+            state: State::UpToDate,
+            binary_latest,
+            database_latest,
+            pending: Vec::new(),
+            ahead: Vec::new(),
+            modified: Vec::new(),
+            missing: Vec::new(),
+            failed: Vec::new(),
+        };
+        for k in known {
+            match applied_by_version.get(&k.version) {
+                None => status.pending.push(named(k.version, k.description)),
+                Some(row) if !row.success => status.failed.push(Failed {
+                    migration: named(k.version, k.description),
+                    error: records.get(&k.version).and_then(|r| r.error.clone()),
+                    partial: true,
+                }),
+                Some(row) if row.checksum != k.checksum => status.modified.push(Modified {
+                    migration: named(k.version, k.description),
+                    line_endings_only: line_endings_only(k.sql, &row.checksum),
+                }),
+                Some(_) => {}
+            }
+        }
+        for row in applied {
+            if known_by_version.contains_key(&row.version) {
+                continue;
+            }
+            if !row.success {
+                status.failed.push(Failed {
+                    migration: named(row.version, &row.description),
+                    error: records.get(&row.version).and_then(|r| r.error.clone()),
+                    partial: true,
+                });
+            } else if binary_latest.is_some_and(|latest| row.version < latest) {
+                status.missing.push(named(row.version, &row.description));
+            } else {
+                let record = records.get(&row.version).filter(|r| r.outcome == "applied");
+                status.ahead.push(Ahead {
+                    migration: named(row.version, &row.description),
+                    compat: record.and_then(|r| Compat::parse(&r.compat)),
+                    summary: record.map(|r| r.summary.clone()),
+                });
+            }
+        }
+        // Failures recorded by the guard for migrations that are not applied: the
+        // transaction rolled back, or (outside one) parts may have stayed.
+        for record in records.values().filter(|r| r.outcome != "applied") {
+            if applied_by_version.contains_key(&record.version) {
+                continue;
+            }
+            let description = known_by_version
+                .get(&record.version)
+                .map_or("unknown to this binary", |k| k.description);
+            status.failed.push(Failed {
+                migration: named(record.version, description),
+                error: record.error.clone(),
+                partial: record.outcome == "failed_partial",
+            });
+            status.pending.retain(|p| p.version != record.version);
+        }
+        status.failed.sort_by_key(|f| f.migration.version);
+        status.state = if !status.failed.is_empty() {
+            State::Failed
+        } else if !status.modified.is_empty() {
+            State::Modified
+        } else if !status.missing.is_empty() {
+            State::Missing
+        } else if status.ahead.iter().any(|a| !a.is_compatible()) {
+            State::AheadIncompatible
+        } else if !status.pending.is_empty() {
+            State::Pending
+        } else if !status.ahead.is_empty() {
+            State::AheadCompatible
+        } else {
+            State::UpToDate
+        };
+        status
+    }
+}
+
+/// Whether the applied checksum is this SQL's with its line endings converted.
+fn line_endings_only(sql: &str, applied: &[u8]) -> bool {
+    let lf = sql.replace("\r\n", "\n");
+    let crlf = lf.replace('\n', "\r\n");
+    [lf, crlf]
+        .iter()
+        .any(|variant| Sha384::digest(variant.as_bytes()).as_slice() == applied)
+}
+
+impl fmt::Display for SchemaStatus {
+    /// What was found, what it means, and what to do.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |items: &mut dyn Iterator<Item = String>| items.collect::<Vec<_>>().join(", ");
+        match self.state {
+            State::UpToDate => write!(f, "schema up to date (migration {})", self.database_latest.map_or("none".into(), |v| v.to_string())),
+            State::Pending => write!(
+                f,
+                "{} migration(s) not applied yet: {}. This binary needs them; run them (policy apply, or the migration job) before it serves",
+                self.pending.len(),
+                list(&mut self.pending.iter().map(ToString::to_string))
+            ),
+            State::AheadCompatible => write!(
+                f,
+                "the database has newer migrations than this binary ({}); each is recorded as expand, so this binary can run against it",
+                list(&mut self.ahead.iter().map(|a| a.migration.to_string()))
+            ),
+            State::AheadIncompatible => {
+                let breaking: Vec<String> = self
+                    .ahead
+                    .iter()
+                    .filter(|a| !a.is_compatible())
+                    .map(|a| match (&a.compat, &a.summary) {
+                        (Some(_), Some(summary)) => format!("{} is contract: {summary}", a.migration),
+                        _ => format!("{} has no expand/contract record (applied by a tool that keeps none)", a.migration),
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "this binary is older than the schema and would break on it: {}. Roll forward to a release that knows migration {}, or restore the database from before it",
+                    breaking.join("; "),
+                    self.database_latest.map_or("?".into(), |v| v.to_string())
+                )
+            }
+            State::Modified => write!(
+                f,
+                "applied migrations changed since they ran: {}. Restore the files as they were applied (a migration that ran is never edited; add a new one)",
+                list(&mut self.modified.iter().map(|m| if m.line_endings_only {
+                    format!("{} (line endings only: check out the file with its original CRLF/LF, e.g. a .gitattributes rule)", m.migration)
+                } else {
+                    m.migration.to_string()
+                }))
+            ),
+            State::Missing => write!(
+                f,
+                "the database has migrations this binary lacks although they are older than its newest: {}. The binary was built from a branch without them; build it from one that has them",
+                list(&mut self.missing.iter().map(ToString::to_string))
+            ),
+            State::Failed => write!(
+                f,
+                "migration(s) failed: {}. Fix the migration and deploy again",
+                list(&mut self.failed.iter().map(|x| {
+                    let what = if x.partial {
+                        "parts may be applied: it ran outside a transaction; repair the schema by hand, then delete its row from _sqlx_migrations and _opskit_migrations"
+                    } else {
+                        "rolled back, nothing of it is applied"
+                    };
+                    match &x.error {
+                        Some(error) => format!("{} ({what}; error: {error})", x.migration),
+                        None => format!("{} ({what})", x.migration),
+                    }
+                }))
+            ),
+        }
+    }
+}

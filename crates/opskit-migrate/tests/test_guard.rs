@@ -1,0 +1,450 @@
+//! The guard on real databases: SQLite files and a real PostgreSQL server.
+
+mod common;
+
+use std::time::Duration;
+
+use opskit_migrate::{Compat, Guard, GuardError, Policy, State};
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
+
+async fn guard(set: &str) -> Guard {
+    Guard::from_dir(common::migrations(set)).await.unwrap()
+}
+
+/// One integer from a query, on either database.
+async fn scalar(url: &str, sql: &str) -> i64 {
+    if url.starts_with("sqlite") {
+        let mut conn = SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    } else {
+        let mut conn = PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    }
+}
+
+async fn execute(url: &str, sql: &str) {
+    if url.starts_with("sqlite") {
+        let mut conn = SqliteConnection::connect(url).await.unwrap();
+        conn.execute(sql).await.unwrap();
+    } else {
+        let mut conn = PgConnection::connect(url).await.unwrap();
+        conn.execute(sql).await.unwrap();
+    }
+}
+
+/// Apply 1..N (N expand); the binary of 1..N-1 starts with a warning; apply the
+/// contract N+1; the binary of 1..N refuses, naming it; no data is lost.
+async fn rollback_drill(url: &str) {
+    let status = guard("v2").await.run(url, Policy::Apply).await.unwrap();
+    assert_eq!(status.state, State::UpToDate);
+    execute(
+        url,
+        "INSERT INTO notes (id, title, body, tags) VALUES (1, 'kept', 'through the drill', 'a')",
+    )
+    .await;
+
+    // Release N-1 against schema N: every newer migration is expand.
+    let older = guard("v1").await;
+    for policy in [Policy::Verify, Policy::Apply] {
+        let status = older.run(url, policy).await.unwrap();
+        assert_eq!(status.state, State::AheadCompatible, "{policy:?}");
+        assert!(status.is_compatible());
+        assert_eq!(status.ahead.len(), 1);
+        assert_eq!(status.ahead[0].migration.version, 2);
+        assert_eq!(status.ahead[0].compat, Some(Compat::Expand));
+    }
+
+    // Release N+1 applies a contract migration.
+    let status = guard("v3").await.run(url, Policy::Apply).await.unwrap();
+    assert_eq!(status.state, State::UpToDate);
+
+    // Rolling back to release N is now refused, with the reason.
+    for policy in [Policy::Verify, Policy::Apply] {
+        let err = guard("v2").await.run(url, policy).await.unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        let status = err.status().expect("a refusal carries the status");
+        assert_eq!(status.state, State::AheadIncompatible);
+        let message = err.to_string();
+        assert!(message.contains("3 (drop body) is contract"), "{message}");
+        assert!(
+            message.contains("releases before it still read body"),
+            "{message}"
+        );
+        assert!(
+            message.contains("drops column body of notes (OPS-C002)"),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "Roll forward to a release that knows migration 3, or restore the database"
+            ),
+            "{message}"
+        );
+    }
+    // No data lost along the way.
+    assert_eq!(
+        scalar(
+            url,
+            "SELECT COUNT(*) FROM notes WHERE id = 1 AND title = 'kept'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(scalar(url, "SELECT COUNT(*) FROM notes").await, 2);
+}
+
+#[tokio::test]
+async fn rollback_drill_on_sqlite() {
+    rollback_drill(&common::sqlite().url).await;
+}
+
+#[tokio::test]
+async fn rollback_drill_on_in_memory_sqlite() {
+    // One connection holds an in-memory database, so drive it through a shared cache.
+    let url = "sqlite:file:drill?mode=memory&cache=shared";
+    let _keep_alive = SqliteConnection::connect(url).await.unwrap();
+    rollback_drill(url).await;
+}
+
+#[tokio::test]
+async fn rollback_drill_on_postgres() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    rollback_drill(&db.url).await;
+}
+
+#[tokio::test]
+async fn pending_migrations_are_applied_once_and_verify_never_writes() {
+    let db = common::sqlite();
+    let status = guard("v2")
+        .await
+        .run(&db.url, Policy::Verify)
+        .await
+        .unwrap();
+    assert_eq!(status.state, State::Pending);
+    assert_eq!(
+        status.pending.iter().map(|p| p.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert!(
+        status
+            .to_string()
+            .starts_with("2 migration(s) not applied yet: 1 (create notes), 2 (add tags)"),
+        "{status}"
+    );
+    // Verify created nothing, not even the bookkeeping tables.
+    assert_eq!(
+        scalar(
+            &db.url,
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+        )
+        .await,
+        0
+    );
+
+    guard("v2").await.run(&db.url, Policy::Apply).await.unwrap();
+    let again = guard("v2").await.run(&db.url, Policy::Apply).await.unwrap();
+    assert_eq!(again.state, State::UpToDate);
+    assert_eq!(
+        scalar(&db.url, "SELECT COUNT(*) FROM notes WHERE id = 1000").await,
+        1,
+        "migration 2 ran once"
+    );
+    assert_eq!(
+        scalar(
+            &db.url,
+            "SELECT COUNT(*) FROM _opskit_migrations WHERE outcome = 'applied'"
+        )
+        .await,
+        2
+    );
+}
+
+async fn failed_migration_is_recorded_and_explained(url: &str) {
+    let failing = guard("failing").await;
+    let err = failing.run(url, Policy::Apply).await.unwrap_err();
+    match &err {
+        GuardError::MigrationFailed {
+            version,
+            rolled_back,
+            ..
+        } => {
+            assert_eq!(*version, 2);
+            assert_eq!(*rolled_back, "it was rolled back, nothing of it is applied");
+        }
+        other => panic!("expected MigrationFailed, got {other}"),
+    }
+    assert_eq!(err.exit_code(), 65);
+    // Nothing of migration 2 stayed: its first statement was rolled back too.
+    let audit_tables = if url.starts_with("sqlite") {
+        scalar(
+            url,
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'audit'",
+        )
+        .await
+    } else {
+        scalar(
+            url,
+            "SELECT COUNT(*) FROM pg_tables WHERE tablename = 'audit'",
+        )
+        .await
+    };
+    assert_eq!(audit_tables, 0);
+    assert_eq!(
+        scalar(url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
+        1
+    );
+
+    // The next start explains what happened.
+    let err = failing.run(url, Policy::Verify).await.unwrap_err();
+    let status = err.status().unwrap();
+    assert_eq!(status.state, State::Failed);
+    assert_eq!(status.failed[0].migration.version, 2);
+    assert!(
+        status.failed[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("no_such_table"),
+        "{status:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("2 (half done) (rolled back, nothing of it is applied; error: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("Fix the migration and deploy again"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_migration_is_recorded_and_explained_on_sqlite() {
+    failed_migration_is_recorded_and_explained(&common::sqlite().url).await;
+}
+
+#[tokio::test]
+async fn a_failed_migration_is_recorded_and_explained_on_postgres() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    failed_migration_is_recorded_and_explained(&db.url).await;
+}
+
+async fn sqlx_and_the_guard_read_each_other(url: &str) {
+    // sqlx's own migrator applies 1 and 2.
+    let migrator = sqlx::migrate::Migrator::new(common::migrations("v2"))
+        .await
+        .unwrap();
+    if url.starts_with("sqlite") {
+        migrator
+            .run(&mut SqliteConnection::connect(url).await.unwrap())
+            .await
+            .unwrap();
+    } else {
+        migrator
+            .run(&mut PgConnection::connect(url).await.unwrap())
+            .await
+            .unwrap();
+    }
+    // The guard sees them applied.
+    assert_eq!(
+        guard("v2")
+            .await
+            .run(url, Policy::Verify)
+            .await
+            .unwrap()
+            .state,
+        State::UpToDate
+    );
+    // An older binary finds migration 2 without a record: applied by a tool that
+    // keeps none, so it cannot know it is safe.
+    let err = guard("v1")
+        .await
+        .run(url, Policy::Verify)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("2 (add tags) has no expand/contract record"),
+        "{err}"
+    );
+    // The guard applies 3; sqlx's migrator then finds nothing to do and no error.
+    guard("v3").await.run(url, Policy::Apply).await.unwrap();
+    let migrator = sqlx::migrate::Migrator::new(common::migrations("v3"))
+        .await
+        .unwrap();
+    if url.starts_with("sqlite") {
+        migrator
+            .run(&mut SqliteConnection::connect(url).await.unwrap())
+            .await
+            .unwrap();
+    } else {
+        migrator
+            .run(&mut PgConnection::connect(url).await.unwrap())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        scalar(url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn sqlx_and_the_guard_read_each_other_on_sqlite() {
+    sqlx_and_the_guard_read_each_other(&common::sqlite().url).await;
+}
+
+#[tokio::test]
+async fn sqlx_and_the_guard_read_each_other_on_postgres() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    sqlx_and_the_guard_read_each_other(&db.url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_replicas_applying_at_once_apply_each_migration_exactly_once() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    let guard = guard("v3").await;
+    let runs: Vec<_> = (0..8)
+        .map(|_| {
+            let guard = guard.clone();
+            let url = db.url.clone();
+            tokio::spawn(async move { guard.run(&url, Policy::Apply).await })
+        })
+        .collect();
+    for run in runs {
+        let status = run.await.unwrap().expect("every replica starts");
+        assert_eq!(status.state, State::UpToDate);
+    }
+    assert_eq!(
+        scalar(&db.url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
+        3
+    );
+    assert_eq!(
+        scalar(&db.url, "SELECT COUNT(*) FROM _opskit_migrations").await,
+        3
+    );
+    assert_eq!(
+        scalar(&db.url, "SELECT COUNT(*) FROM notes WHERE id = 1000").await,
+        1,
+        "migration 2's insert ran once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_replicas_on_one_sqlite_file_apply_each_migration_exactly_once() {
+    let db = common::sqlite();
+    let guard = guard("v3").await;
+    let runs: Vec<_> = (0..8)
+        .map(|_| {
+            let guard = guard.clone();
+            let url = db.url.clone();
+            tokio::spawn(async move { guard.run(&url, Policy::Apply).await })
+        })
+        .collect();
+    for run in runs {
+        assert_eq!(
+            run.await.unwrap().expect("every replica starts").state,
+            State::UpToDate
+        );
+    }
+    assert_eq!(
+        scalar(&db.url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
+        3
+    );
+    assert_eq!(
+        scalar(&db.url, "SELECT COUNT(*) FROM notes WHERE id = 1000").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_held_lock_times_out_naming_the_holder() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    let mut holder = PgConnection::connect(&db.url).await.unwrap();
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(database.as_bytes());
+    let key = 0x3d32_ad9e * i64::from(crc);
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(key)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let err = guard("v1")
+        .await
+        .lock_timeout(Duration::from_millis(800))
+        .run(&db.url, Policy::Apply)
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the wait is bounded"
+    );
+    assert_eq!(err.exit_code(), 69);
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("PostgreSQL backend {pid}")),
+        "{message}"
+    );
+    assert!(
+        message.starts_with("the migration lock is held by"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_changed_after_it_ran_is_reported_and_line_endings_are_named() {
+    let db = common::sqlite();
+    guard("crlf")
+        .await
+        .run(&db.url, Policy::Apply)
+        .await
+        .unwrap();
+    // The same migration checked out with LF endings.
+    let err = guard("v1")
+        .await
+        .run(&db.url, Policy::Verify)
+        .await
+        .unwrap_err();
+    let status = err.status().unwrap();
+    assert_eq!(status.state, State::Modified);
+    assert!(status.modified[0].line_endings_only);
+    assert!(err.to_string().contains("line endings only"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_exit_69_without_the_password() {
+    let err = guard("v1")
+        .await
+        .run(
+            "postgres://app:hunter2-canary@127.0.0.1:1/notes",
+            Policy::Verify,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 69);
+    assert!(!err.to_string().contains("hunter2-canary"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("database unreachable while connecting"),
+        "{err}"
+    );
+}
