@@ -77,3 +77,8 @@ pub use db::GuardConnection;
 pub use error::{EX_DATAERR, EX_UNAVAILABLE, GuardError};
 pub use guard::{Guard, Policy};
 pub use status::{Ahead, Failed, Modified, Named, SchemaStatus, State};
+
+/// The crate README's example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,254 @@
+//! `opskit-migrate`: lint migrations, and report a database's schema status.
+//!
+//! ```text
+//! opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
+//! opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
+//! ```
+//!
+//! `status` reads `DATABASE_URL` when `--database-url` is not given, and never writes.
+//! The URL's password appears nowhere in the output.
+//!
+//! Exit codes: 0 fine; 1 `lint` found a contract migration whose header does not
+//! acknowledge it; 64 usage error; 65 the schema is incompatible with these
+//! migrations (or a migration failed or changed); 69 the database is unreachable;
+//! 75 migrations are pending.
+
+#![allow(clippy::print_stdout)]
+
+use std::process::ExitCode;
+
+use opskit_migrate::lint::{Dialect, Severity};
+use opskit_migrate::{Compat, Guard, GuardError, State, classify};
+use opskit_secret::{ConnectionString, ExposeSecret};
+
+const USAGE: &str = "usage:
+  opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
+  opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
+(status reads DATABASE_URL when --database-url is not given)";
+
+const EX_FINDINGS: u8 = 1;
+const EX_USAGE: u8 = 64;
+const EX_PENDING: u8 = 75;
+
+#[derive(Debug, Default)]
+struct Args {
+    command: String,
+    dir: Option<String>,
+    migrations: Option<String>,
+    database_url: Option<String>,
+    dialect: Option<String>,
+    json: bool,
+}
+
+fn parse(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut args = Args {
+        command: raw.next().ok_or("no command")?,
+        ..Args::default()
+    };
+    while let Some(arg) = raw.next() {
+        let mut value = |name: &str| raw.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--dialect" => args.dialect = Some(value("--dialect")?),
+            "--migrations" => args.migrations = Some(value("--migrations")?),
+            "--database-url" => args.database_url = Some(value("--database-url")?),
+            "--format" => match value("--format")?.as_str() {
+                "json" => args.json = true,
+                "human" => args.json = false,
+                other => return Err(format!("unknown format {other:?}; use human or json")),
+            },
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
+            positional if args.dir.is_none() => args.dir = Some(positional.to_owned()),
+            extra => return Err(format!("unexpected argument {extra:?}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(err) => {
+            eprintln!("{err}\n{USAGE}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    match args.command.as_str() {
+        "lint" => lint(&args),
+        "status" => status(&args),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("unknown command {other:?}\n{USAGE}");
+            ExitCode::from(EX_USAGE)
+        }
+    }
+}
+
+fn lint(args: &Args) -> ExitCode {
+    let Some(dir) = &args.dir else {
+        eprintln!("lint needs a directory\n{USAGE}");
+        return ExitCode::from(EX_USAGE);
+    };
+    let dialect = match args.dialect.as_deref() {
+        None | Some("postgres" | "postgresql") => Dialect::Postgres,
+        Some("sqlite") => Dialect::Sqlite,
+        Some(other) => {
+            eprintln!("unknown dialect {other:?}; use postgres or sqlite");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let mut files: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "sql")
+                    && !p.to_string_lossy().ends_with(".down.sql")
+            })
+            .collect(),
+        Err(err) => {
+            eprintln!("cannot read {dir}: {err}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    files.sort();
+    let mut unacknowledged = 0;
+    let mut report = Vec::new();
+    for file in &files {
+        let sql = match std::fs::read_to_string(file) {
+            Ok(sql) => sql,
+            Err(err) => {
+                eprintln!("cannot read {}: {err}", file.display());
+                return ExitCode::from(EX_USAGE);
+            }
+        };
+        let c = classify(&sql, dialect);
+        let acknowledged = c.by == opskit_migrate::ClassifiedBy::Header;
+        if c.compat == Compat::Contract && !acknowledged {
+            unacknowledged += 1;
+        }
+        if args.json {
+            report.push(serde_json::json!({
+                "file": file.display().to_string(),
+                "compat": c.compat,
+                "classified_by": c.by,
+                "reason": c.reason,
+                "findings": c.lint.findings,
+            }));
+        } else {
+            let by = if acknowledged { "header" } else { "linter" };
+            println!("{}: {} (by {by})", file.display(), c.compat.as_str());
+            for f in &c.lint.findings {
+                let kind = match f.rule.severity {
+                    Severity::Contract => "contract",
+                    Severity::LockRisk => "lock risk",
+                    Severity::Unknown => "unknown",
+                };
+                println!(
+                    "  line {}: {} {} [{kind}] {}\n    fix: {}",
+                    f.line, f.rule.id, f.rule.name, f.message, f.rule.fix
+                );
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::Value::Array(report));
+    } else if unacknowledged > 0 {
+        println!(
+            "{unacknowledged} contract migration(s) without `-- opskit: contract` in the header: older binaries break on them"
+        );
+    }
+    if unacknowledged > 0 {
+        ExitCode::from(EX_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn status(args: &Args) -> ExitCode {
+    let Some(dir) = args.migrations.as_ref().or(args.dir.as_ref()) else {
+        eprintln!("status needs --migrations DIR\n{USAGE}");
+        return ExitCode::from(EX_USAGE);
+    };
+    let Some(raw_url) = args
+        .database_url
+        .clone()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+    else {
+        eprintln!("status needs --database-url URL or DATABASE_URL\n{USAGE}");
+        return ExitCode::from(EX_USAGE);
+    };
+    let url = match ConnectionString::parse(&raw_url) {
+        Ok(url) => url,
+        Err(err) => {
+            eprintln!("the database URL is invalid: {err}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            return ExitCode::from(70);
+        }
+    };
+    let result = runtime.block_on(async {
+        let guard = Guard::from_dir(dir).await?;
+        guard
+            .run(url.expose_secret(), opskit_migrate::Policy::Verify)
+            .await
+    });
+    let password = password_of(url.expose_secret());
+    let scrub = |text: String| match &password {
+        Some(password) if !password.is_empty() => text.replace(password.as_str(), "***"),
+        _ => text,
+    };
+    match result {
+        Ok(status) => {
+            if args.json {
+                println!("{}", scrub(json_status(&status, &url)));
+            } else {
+                println!("{}: {}", url, scrub(status.to_string()));
+            }
+            if status.state == State::Pending {
+                ExitCode::from(EX_PENDING)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(err) => {
+            if let (true, Some(status)) = (args.json, err.status()) {
+                println!("{}", scrub(json_status(status, &url)));
+            }
+            eprintln!("{}: {}", url, scrub(err.to_string()));
+            let code = match err {
+                GuardError::Source { .. } => EX_USAGE,
+                other => u8::try_from(other.exit_code()).unwrap_or(1),
+            };
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn json_status(status: &opskit_migrate::SchemaStatus, url: &ConnectionString) -> String {
+    let mut value = serde_json::to_value(status).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("compatible".into(), status.is_compatible().into());
+        object.insert("message".into(), status.to_string().into());
+        object.insert("database".into(), url.to_string().into());
+    }
+    value.to_string()
+}
+
+/// The password of a URL, decoded, to scrub it from driver messages.
+fn password_of(url: &str) -> Option<String> {
+    let authority = url.split_once("://")?.1.split(['/', '?']).next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    let password = userinfo.split_once(':')?.1;
+    Some(password.to_owned())
+}
