@@ -35,12 +35,15 @@
 //! | `secret` | [`secret`]: secret types, secret files, masked connection strings | yes (through `config`) |
 //! | `health` | `health`: the tower health-check layer (`/livez`, `/readyz`, `/startupz`) | no |
 //! | `telemetry` | `telemetry`: logging init, build info, lifecycle events, Prometheus metrics, graceful shutdown; turns on `health` and `config` | no |
+//! | `migrate` | `migrate`: the rollback-safe migration guard for sqlx, its linter and CLI | no |
 //! | `axum` | route labels from axum's `MatchedPath` in the HTTP metrics layer; turns on `telemetry` | no |
 
 #[cfg(feature = "config")]
 pub use opskit_config as config;
 #[cfg(feature = "health")]
 pub use opskit_health as health;
+#[cfg(feature = "migrate")]
+pub use opskit_migrate as migrate;
 #[cfg(feature = "secret")]
 pub use opskit_secret as secret;
 #[cfg(feature = "telemetry")]

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::{Connection, Executor, PgConnection, Row, SqliteConnection};
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
 use crate::classify::Classification;
 use crate::error::{GuardError, unreachable};
@@ -97,9 +97,15 @@ impl Db<'_> {
         }
     }
 
-    /// The applied migrations and the records, read-only: three queries whatever
-    /// the number of migrations.
-    pub(crate) async fn read(&mut self) -> Result<(Vec<AppliedRow>, Vec<RecordRow>), GuardError> {
+    /// The applied migrations and the records that matter, read-only, in at most
+    /// four queries whatever the number of migrations: which tables exist; version,
+    /// success and checksum of every applied migration; descriptions of the applied
+    /// migrations this binary does not know (only when there are any); and the
+    /// records of those and of failures. `known` is the binary's versions, sorted.
+    pub(crate) async fn read(
+        &mut self,
+        known: &[i64],
+    ) -> Result<(Vec<AppliedRow>, Vec<RecordRow>), GuardError> {
         let (has_sqlx, has_records) = match self {
             Self::Sqlite(conn) => {
                 let names: Vec<String> = sqlx::query_scalar(
@@ -117,59 +123,67 @@ impl Db<'_> {
             .await
             .map_err(unreachable("reading the schema"))?,
         };
-        let applied_sql =
-            "SELECT version, description, success, checksum FROM _sqlx_migrations ORDER BY version";
-        let records_sql = "SELECT version, compat, summary, outcome, error FROM _opskit_migrations ORDER BY version";
+        let latest = known.last().copied().unwrap_or(i64::MIN);
         let mut applied = Vec::new();
         let mut records = Vec::new();
         macro_rules! read_rows {
             ($conn:expr) => {{
                 if has_sqlx {
-                    for row in sqlx::query(applied_sql)
-                        .fetch_all(&mut **$conn)
-                        .await
-                        .map_err(unreachable("reading _sqlx_migrations"))?
-                    {
-                        applied.push(AppliedRow {
-                            version: row
-                                .try_get(0)
-                                .map_err(unreachable("reading _sqlx_migrations"))?,
-                            description: row
-                                .try_get(1)
-                                .map_err(unreachable("reading _sqlx_migrations"))?,
-                            success: row
-                                .try_get(2)
-                                .map_err(unreachable("reading _sqlx_migrations"))?,
-                            checksum: row
-                                .try_get(3)
-                                .map_err(unreachable("reading _sqlx_migrations"))?,
-                        });
-                    }
+                    let rows: Vec<(i64, bool, Vec<u8>)> =
+                        sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+                            .fetch_all(&mut **$conn)
+                            .await
+                            .map_err(unreachable("reading _sqlx_migrations"))?;
+                    let unknown: Vec<String> = rows
+                        .iter()
+                        .filter(|(version, ..)| known.binary_search(version).is_err())
+                        .map(|(version, ..)| version.to_string())
+                        .collect();
+                    let descriptions: Vec<(i64, String)> = if unknown.is_empty() {
+                        Vec::new()
+                    } else {
+                        // Integers formatted by us: nothing to inject.
+                        let sql = format!(
+                            "SELECT version, description FROM _sqlx_migrations WHERE version IN ({}) ORDER BY version",
+                            unknown.join(",")
+                        );
+                        sqlx::query_as(&sql)
+                            .fetch_all(&mut **$conn)
+                            .await
+                            .map_err(unreachable("reading _sqlx_migrations"))?
+                    };
+                    applied = rows
+                        .into_iter()
+                        .map(|(version, success, checksum)| AppliedRow {
+                            version,
+                            description: descriptions
+                                .binary_search_by_key(&version, |(v, _)| *v)
+                                .map(|i| descriptions[i].1.clone())
+                                .unwrap_or_default(),
+                            success,
+                            checksum,
+                        })
+                        .collect();
                 }
                 if has_records {
-                    for row in sqlx::query(records_sql)
-                        .fetch_all(&mut **$conn)
-                        .await
-                        .map_err(unreachable("reading _opskit_migrations"))?
-                    {
-                        records.push(RecordRow {
-                            version: row
-                                .try_get(0)
-                                .map_err(unreachable("reading _opskit_migrations"))?,
-                            compat: row
-                                .try_get(1)
-                                .map_err(unreachable("reading _opskit_migrations"))?,
-                            summary: row
-                                .try_get(2)
-                                .map_err(unreachable("reading _opskit_migrations"))?,
-                            outcome: row
-                                .try_get(3)
-                                .map_err(unreachable("reading _opskit_migrations"))?,
-                            error: row
-                                .try_get(4)
-                                .map_err(unreachable("reading _opskit_migrations"))?,
-                        });
-                    }
+                    let rows: Vec<(i64, String, String, String, Option<String>)> = sqlx::query_as(
+                        "SELECT version, compat, summary, outcome, error FROM _opskit_migrations \
+                         WHERE version > $1 OR outcome <> 'applied' ORDER BY version",
+                    )
+                    .bind(latest)
+                    .fetch_all(&mut **$conn)
+                    .await
+                    .map_err(unreachable("reading _opskit_migrations"))?;
+                    records = rows
+                        .into_iter()
+                        .map(|(version, compat, summary, outcome, error)| RecordRow {
+                            version,
+                            compat,
+                            summary,
+                            outcome,
+                            error,
+                        })
+                        .collect();
                 }
             }};
         }

@@ -96,6 +96,11 @@ impl Guard {
             .map(|m| classify(&m.sql, dialect))
     }
 
+    /// The binary's versions, sorted.
+    fn versions(&self) -> Vec<i64> {
+        self.migrations.iter().map(|m| m.version).collect()
+    }
+
     fn known(&self) -> Vec<Known<'_>> {
         self.migrations
             .iter()
@@ -117,7 +122,7 @@ impl Guard {
         &self,
         conn: &mut impl GuardConnection,
     ) -> Result<SchemaStatus, GuardError> {
-        let (applied, records) = conn.db().read().await?;
+        let (applied, records) = conn.db().read(&self.versions()).await?;
         Ok(SchemaStatus::compute(&self.known(), &applied, &records))
     }
 
@@ -150,7 +155,7 @@ impl Guard {
         db.lock(self.lock_timeout).await?;
         let result = async {
             db.ensure_tables().await?;
-            let (applied, records) = db.read().await?;
+            let (applied, records) = db.read(&self.versions()).await?;
             let status = SchemaStatus::compute(&self.known(), &applied, &records);
             // Never apply on top of a schema this binary cannot run against.
             let status = refuse_incompatible(status, true)?;
@@ -184,7 +189,7 @@ impl Guard {
                     );
                 }
             }
-            let (applied, records) = db.read().await?;
+            let (applied, records) = db.read(&self.versions()).await?;
             refuse_incompatible(
                 SchemaStatus::compute(&self.known(), &applied, &records),
                 false,

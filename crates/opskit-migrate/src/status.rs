@@ -157,17 +157,15 @@ impl SchemaStatus {
         matches!(self.state, State::UpToDate | State::AheadCompatible)
     }
 
+    /// `known` and `applied` are sorted by version (the binary's order, and the
+    /// query's `ORDER BY`); they are merged in one pass.
     pub(crate) fn compute(
         known: &[Known<'_>],
         applied: &[AppliedRow],
         records: &[RecordRow],
     ) -> Self {
         let records: BTreeMap<i64, &RecordRow> = records.iter().map(|r| (r.version, r)).collect();
-        let known_by_version: BTreeMap<i64, &Known<'_>> =
-            known.iter().map(|k| (k.version, k)).collect();
-        let applied_by_version: BTreeMap<i64, &AppliedRow> =
-            applied.iter().map(|a| (a.version, a)).collect();
-        let binary_latest = known.iter().map(|k| k.version).max();
+        let binary_latest = known.last().map(|k| k.version);
         let database_latest = applied
             .iter()
             .filter(|a| a.success)
@@ -177,6 +175,7 @@ impl SchemaStatus {
             version,
             description: description.to_owned(),
         };
+        let error_of = |version: i64| records.get(&version).and_then(|r| r.error.clone());
 
         let mut status = Self {
             state: State::UpToDate,
@@ -188,51 +187,70 @@ impl SchemaStatus {
             missing: Vec::new(),
             failed: Vec::new(),
         };
-        for k in known {
-            match applied_by_version.get(&k.version) {
-                None => status.pending.push(named(k.version, k.description)),
-                Some(row) if !row.success => status.failed.push(Failed {
-                    migration: named(k.version, k.description),
-                    error: records.get(&k.version).and_then(|r| r.error.clone()),
-                    partial: true,
-                }),
-                Some(row) if row.checksum != k.checksum => status.modified.push(Modified {
-                    migration: named(k.version, k.description),
-                    line_endings_only: line_endings_only(k.sql, &row.checksum),
-                }),
-                Some(_) => {}
-            }
-        }
-        for row in applied {
-            if known_by_version.contains_key(&row.version) {
-                continue;
-            }
-            if !row.success {
-                status.failed.push(Failed {
-                    migration: named(row.version, &row.description),
-                    error: records.get(&row.version).and_then(|r| r.error.clone()),
-                    partial: true,
-                });
-            } else if binary_latest.is_some_and(|latest| row.version < latest) {
-                status.missing.push(named(row.version, &row.description));
-            } else {
-                let record = records.get(&row.version).filter(|r| r.outcome == "applied");
-                status.ahead.push(Ahead {
-                    migration: named(row.version, &row.description),
-                    compat: record.and_then(|r| Compat::parse(&r.compat)),
-                    summary: record.map(|r| r.summary.clone()),
-                });
+        let (mut k, mut a) = (known.iter().peekable(), applied.iter().peekable());
+        loop {
+            let order = match (k.peek(), a.peek()) {
+                (None, None) => break,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(known), Some(row)) => known.version.cmp(&row.version),
+            };
+            match order {
+                // Known to the binary, not applied.
+                std::cmp::Ordering::Less => {
+                    let known = k.next().expect("peeked");
+                    status.pending.push(named(known.version, known.description));
+                }
+                // Both: applied as the binary has it?
+                std::cmp::Ordering::Equal => {
+                    let (known, row) = (k.next().expect("peeked"), a.next().expect("peeked"));
+                    if !row.success {
+                        status.failed.push(Failed {
+                            migration: named(known.version, known.description),
+                            error: error_of(known.version),
+                            partial: true,
+                        });
+                    } else if row.checksum != known.checksum {
+                        status.modified.push(Modified {
+                            migration: named(known.version, known.description),
+                            line_endings_only: line_endings_only(known.sql, &row.checksum),
+                        });
+                    }
+                }
+                // Applied, unknown to the binary.
+                std::cmp::Ordering::Greater => {
+                    let row = a.next().expect("peeked");
+                    if !row.success {
+                        status.failed.push(Failed {
+                            migration: named(row.version, &row.description),
+                            error: error_of(row.version),
+                            partial: true,
+                        });
+                    } else if binary_latest.is_some_and(|latest| row.version < latest) {
+                        status.missing.push(named(row.version, &row.description));
+                    } else {
+                        let record = records.get(&row.version).filter(|r| r.outcome == "applied");
+                        status.ahead.push(Ahead {
+                            migration: named(row.version, &row.description),
+                            compat: record.and_then(|r| Compat::parse(&r.compat)),
+                            summary: record.map(|r| r.summary.clone()),
+                        });
+                    }
+                }
             }
         }
         // Failures recorded by the guard for migrations that are not applied: the
         // transaction rolled back, or (outside one) parts may have stayed.
         for record in records.values().filter(|r| r.outcome != "applied") {
-            if applied_by_version.contains_key(&record.version) {
+            if applied
+                .binary_search_by_key(&record.version, |a| a.version)
+                .is_ok()
+            {
                 continue;
             }
-            let description = known_by_version
-                .get(&record.version)
-                .map_or("unknown to this binary", |k| k.description);
+            let description = known
+                .binary_search_by_key(&record.version, |k| k.version)
+                .map_or("unknown to this binary", |i| known[i].description);
             status.failed.push(Failed {
                 migration: named(record.version, description),
                 error: record.error.clone(),
