@@ -2,6 +2,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod process;
 pub mod prometheus;
 
 use std::path::PathBuf;

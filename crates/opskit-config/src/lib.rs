@@ -203,11 +203,7 @@ pub trait Config: Sized {
                 loaded.log_warnings();
                 loaded
             }
-            Err(err) => {
-                err.log();
-                eprintln!("{err}");
-                std::process::exit(EX_CONFIG)
-            }
+            Err(err) => err.exit(),
         }
     }
 }

@@ -42,6 +42,13 @@ pub enum ProblemKind {
         /// What is wrong with it (from [`opskit_secret::SecretFileError`]).
         message: String,
     },
+    /// The value is valid on its own but not allowed in this deployment (a rule of
+    /// the service, such as "production needs an API token").
+    #[error("{reason}")]
+    NotAllowed {
+        /// Why, and what to do.
+        reason: String,
+    },
     /// The default written in the code does not parse: a bug in the service, not in
     /// its environment.
     #[error(
@@ -160,6 +167,22 @@ pub struct ConfigError {
 impl ConfigError {
     pub(crate) fn new(problems: Vec<Problem>, warnings: Vec<Warning>) -> Self {
         Self { problems, warnings }
+    }
+
+    /// A report of problems a service found itself, after loading: rules across
+    /// settings, such as "production refuses the embedded database". It is reported
+    /// exactly like a load failure. Returns `None` when `problems` is empty.
+    pub fn from_problems(problems: Vec<Problem>) -> Option<Self> {
+        (!problems.is_empty()).then(|| Self::new(problems, Vec::new()))
+    }
+
+    /// Logs the report ([`log`](Self::log)), writes it on stderr, and exits with
+    /// [`EX_CONFIG`](crate::EX_CONFIG) (78): what
+    /// [`Config::from_env_or_exit`](crate::Config::from_env_or_exit) does on failure.
+    pub fn exit(&self) -> ! {
+        self.log();
+        eprintln!("{self}");
+        std::process::exit(crate::EX_CONFIG)
     }
 
     /// The problems, in the order of the struct's fields. Never empty.

@@ -215,6 +215,34 @@ impl Guard {
         result
     }
 
+    /// Connects to `url` and reads the status, without writing and without logging:
+    /// for a periodic health check.
+    ///
+    /// # Errors
+    ///
+    /// [`GuardError::Unreachable`], [`GuardError::UnsupportedDatabase`].
+    pub async fn status_at(&self, url: &str) -> Result<SchemaStatus, GuardError> {
+        match url.split(':').next().unwrap_or_default() {
+            "sqlite" => {
+                let mut conn = sqlx::SqliteConnection::connect(url)
+                    .await
+                    .map_err(crate::error::unreachable("connecting"))?;
+                let status = self.status(&mut conn).await;
+                let _ = conn.close().await;
+                status
+            }
+            "postgres" | "postgresql" => {
+                let mut conn = sqlx::PgConnection::connect(url)
+                    .await
+                    .map_err(crate::error::unreachable("connecting"))?;
+                let status = self.status(&mut conn).await;
+                let _ = conn.close().await;
+                status
+            }
+            other => Err(GuardError::UnsupportedDatabase(other.to_owned())),
+        }
+    }
+
     async fn run_inner(&self, url: &str, policy: Policy) -> Result<SchemaStatus, GuardError> {
         let scheme = url.split(':').next().unwrap_or_default();
         match scheme {

@@ -1,0 +1,20 @@
+//! Run with `cargo run --example notes-previous --features full`.
+//!
+//! The notes service, release N-1: the same code with the previous migration set
+//! (no `tags` column). The rollback drill runs it against a database that release N
+//! migrated.
+
+#[path = "service.rs"]
+mod service;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("examples/notes/migrations/previous");
+
+#[tokio::main]
+async fn main() {
+    service::run(service::Release {
+        name: "notes release N-1",
+        migrator: &MIGRATOR,
+        has_tags: false,
+    })
+    .await;
+}
