@@ -6,6 +6,9 @@
 //! `NOTES_API_TOKEN` (or `NOTES_API_TOKEN_FILE`) is set. `docs/runbook.md` is its
 //! runbook.
 
+// The service lists its settings on stdout with `--describe`.
+#![allow(clippy::print_stdout)]
+
 mod service;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("examples/notes/migrations/current");

@@ -4,6 +4,9 @@
 //! (no `tags` column). The rollback drill runs it against a database that release N
 //! migrated.
 
+// The service lists its settings on stdout with `--describe`.
+#![allow(clippy::print_stdout)]
+
 #[path = "service.rs"]
 mod service;
 

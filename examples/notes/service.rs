@@ -283,6 +283,13 @@ fn stop(lifecycle: &Lifecycle, reason: &str, code: i32) -> ! {
 }
 
 pub(crate) async fn run(release: Release) {
+    // `--describe` and `--env-example` list the settings (for the runbook and for
+    // an .env file) without starting anything.
+    match std::env::args().nth(1).as_deref() {
+        Some("--describe") => return print!("{}", Settings::describe().to_markdown()),
+        Some("--env-example") => return print!("{}", Settings::describe().to_env_example()),
+        _ => {}
+    }
     // 1. Logging first: everything after it, a configuration failure included, is logged.
     opskit::telemetry::init_or_exit();
     // 2. Configuration, every problem at once (exit 78).
