@@ -149,6 +149,8 @@ async fn main() -> std::io::Result<()> {
     };
 
     health.mark_started();
+    // "ready" in the log means /readyz can pass: every check has run once.
+    health.wait_until_checked(Duration::from_secs(10)).await;
     lifecycle.ready();
     let outcome = shutdown.run(server).await;
     lifecycle.stopped(&outcome.reason(), 0);

@@ -343,6 +343,17 @@ pub(crate) async fn run(release: Release) {
         }
     };
     let guard = Guard::new(release.migrator);
+    // `--migrate-only`: the migration job of a fleet whose replicas only verify.
+    if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
+        match guard.run(&url, Policy::Apply).await {
+            Ok(status) => stop(
+                &lifecycle,
+                &format!("migrations applied: {status}"),
+                exit::OK,
+            ),
+            Err(err) => stop(&lifecycle, &err.to_string(), err.exit_code()),
+        }
+    }
     if let Err(err) = guard.run(&url, settings.migrate).await {
         stop(&lifecycle, &err.to_string(), err.exit_code());
     }
@@ -423,6 +434,13 @@ pub(crate) async fn run(release: Release) {
         .lifecycle(lifecycle.clone());
     let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.stop_accepting());
     health.mark_started();
+    // "ready" in the log means /readyz can pass: every check has run once.
+    if !health.wait_until_checked(Duration::from_secs(10)).await {
+        tracing::warn!(
+            event = "health.slow_first_check",
+            "a health check has not finished its first run after 10 s; /readyz says which"
+        );
+    }
     lifecycle.ready();
 
     // 7. Until SIGTERM: drain, stop accepting, finish in-flight requests.

@@ -64,6 +64,31 @@ impl Health {
         self.shared.rendered(probe).status
     }
 
+    /// Waits until every check has finished its first run, or `timeout` passed;
+    /// returns whether all have. Call it before announcing the service ready, so
+    /// that "ready" in the log means `/readyz` can pass rather than "not checked
+    /// yet".
+    pub async fn wait_until_checked(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let all_ran = {
+                let checks = self
+                    .shared
+                    .checks
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                checks.iter().all(|c| c.status.is_some())
+            };
+            if all_ran {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// The names of the checks, in registration order.
     pub fn check_names(&self) -> Vec<String> {
         let checks = self

@@ -261,3 +261,23 @@ async fn lifecycle_startup_drain_and_maintenance() {
     assert_eq!(get(&app, "/livez").await.0, StatusCode::OK);
     assert_eq!(get(&app, "/startupz").await.0, StatusCode::OK);
 }
+
+#[tokio::test(start_paused = true)]
+async fn waiting_until_checked_returns_once_every_check_ran_or_at_the_timeout() {
+    let slow = || async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        Outcome::pass()
+    };
+    let health = Health::builder()
+        .check(
+            "slow",
+            slow,
+            CheckOptions::new().timeout(Duration::from_secs(10)),
+        )
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    assert!(!health.wait_until_checked(Duration::from_secs(1)).await);
+    assert!(health.wait_until_checked(Duration::from_secs(10)).await);
+    assert_eq!(start.elapsed().as_secs(), 3);
+}
