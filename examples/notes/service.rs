@@ -189,6 +189,11 @@ fn note(app: &App, row: &sqlx::any::AnyRow) -> Result<Note, sqlx::Error> {
     })
 }
 
+/// `GET /hello`: which release answers, without touching the database.
+async fn hello() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "service": "notes", "version": env!("CARGO_PKG_VERSION") }))
+}
+
 async fn list(State(app): State<App>) -> Response {
     let sql = format!("SELECT {} FROM notes ORDER BY id", columns(&app));
     match sqlx::query(&sql).fetch_all(&app.pool).await {
@@ -409,6 +414,7 @@ pub(crate) async fn run(release: Release) {
         has_tags: release.has_tags,
     };
     let router = Router::new()
+        .route("/hello", get(hello))
         .route("/notes", get(list).post(create))
         .route("/notes/{id}", get(fetch).delete(delete))
         .with_state(app)

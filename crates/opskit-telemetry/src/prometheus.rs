@@ -54,7 +54,8 @@ pub enum MetricsError {
 impl PrometheusMetrics {
     /// Installs the global recorder, sets the `*_build_info` gauge and
     /// `process_start_time_seconds`, and (inside a Tokio runtime) runs the
-    /// exporter's upkeep every 5 seconds.
+    /// exporter's upkeep every second: histogram samples queue up until upkeep
+    /// folds them into buckets, so under heavy load the interval bounds memory.
     ///
     /// # Errors
     ///
@@ -73,7 +74,7 @@ impl PrometheusMetrics {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let upkeep = handle.clone();
             runtime.spawn(async move {
-                let mut interval = tokio::time::interval(Duration::from_secs(5));
+                let mut interval = tokio::time::interval(Duration::from_secs(1));
                 loop {
                     interval.tick().await;
                     upkeep.run_upkeep();
