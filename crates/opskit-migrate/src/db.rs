@@ -373,32 +373,6 @@ async fn apply_sqlite(
     }
 }
 
-async fn insert_rows_sqlite(
-    conn: &mut SqliteConnection,
-    m: &ToApply<'_>,
-    start: Instant,
-) -> Result<(), Failure> {
-    let elapsed = i64::try_from(start.elapsed().as_nanos()).unwrap_or(i64::MAX);
-    sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ($1, $2, TRUE, $3, $4)")
-        .bind(m.version)
-        .bind(m.description)
-        .bind(m.checksum)
-        .bind(elapsed)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error("recording a migration in _sqlx_migrations"))?;
-    let c = &m.classification;
-    sqlx::query("INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) VALUES ($1, $2, $3, $4, 'applied', NULL) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, classified_by = excluded.classified_by, summary = excluded.summary, outcome = 'applied', error = NULL, recorded_at = CURRENT_TIMESTAMP")
-        .bind(m.version)
-        .bind(c.compat.as_str())
-        .bind(c.by.as_str())
-        .bind(c.summary())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error("recording a migration in _opskit_migrations"))?;
-    Ok(())
-}
-
 async fn apply_postgres(
     conn: &mut PgConnection,
     m: &ToApply<'_>,
@@ -443,31 +417,45 @@ async fn apply_postgres(
     Ok(true)
 }
 
-async fn insert_rows_postgres(
-    conn: &mut PgConnection,
-    m: &ToApply<'_>,
-    start: Instant,
-) -> Result<(), Failure> {
-    let elapsed = i64::try_from(start.elapsed().as_nanos()).unwrap_or(i64::MAX);
-    sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES ($1, $2, TRUE, $3, $4)")
-        .bind(m.version)
-        .bind(m.description)
-        .bind(m.checksum)
-        .bind(elapsed)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error("recording a migration in _sqlx_migrations"))?;
-    let c = &m.classification;
-    sqlx::query("INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) VALUES ($1, $2, $3, $4, 'applied', NULL) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, classified_by = excluded.classified_by, summary = excluded.summary, outcome = 'applied', error = NULL, recorded_at = now()")
-        .bind(m.version)
-        .bind(c.compat.as_str())
-        .bind(c.by.as_str())
-        .bind(c.summary())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error("recording a migration in _opskit_migrations"))?;
-    Ok(())
+/// Inserts the `_sqlx_migrations` row (as sqlx writes it) and the guard's record, in
+/// the caller's transaction; the two databases differ only in the clock function.
+macro_rules! insert_rows {
+    ($name:ident, $connection:ty, $now:literal) => {
+        async fn $name(conn: &mut $connection, m: &ToApply<'_>, start: Instant) -> Result<(), Failure> {
+            let elapsed = i64::try_from(start.elapsed().as_nanos()).unwrap_or(i64::MAX);
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES ($1, $2, TRUE, $3, $4)",
+            )
+            .bind(m.version)
+            .bind(m.description)
+            .bind(m.checksum)
+            .bind(elapsed)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error("recording a migration in _sqlx_migrations"))?;
+            let c = &m.classification;
+            sqlx::query(concat!(
+                "INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) ",
+                "VALUES ($1, $2, $3, $4, 'applied', NULL) ON CONFLICT (version) DO UPDATE SET ",
+                "compat = excluded.compat, classified_by = excluded.classified_by, summary = excluded.summary, ",
+                "outcome = 'applied', error = NULL, recorded_at = ",
+                $now
+            ))
+            .bind(m.version)
+            .bind(c.compat.as_str())
+            .bind(c.by.as_str())
+            .bind(c.summary())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error("recording a migration in _opskit_migrations"))?;
+            Ok(())
+        }
+    };
 }
+
+insert_rows!(insert_rows_sqlite, SqliteConnection, "CURRENT_TIMESTAMP");
+insert_rows!(insert_rows_postgres, PgConnection, "now()");
 
 /// sqlx's lock key for a database, so the guard and `sqlx migrate run` exclude
 /// each other.
