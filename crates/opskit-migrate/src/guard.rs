@@ -306,17 +306,12 @@ pub(crate) fn log_status(result: &Result<SchemaStatus, GuardError>, policy: Poli
                 .iter()
                 .map(|p| p.version.to_string())
                 .collect();
-            let fields = |level: tracing::Level| {
-                (
-                    level,
-                    status.state.as_str(),
-                    status.binary_latest,
-                    status.database_latest,
-                    ahead.join(","),
-                    pending.join(","),
-                )
-            };
-            let (_, state, binary, database, ahead, pending) = fields(tracing::Level::INFO);
+            let (state, binary, database) = (
+                status.state.as_str(),
+                status.binary_latest,
+                status.database_latest,
+            );
+            let (ahead, pending) = (ahead.join(","), pending.join(","));
             if status.state == State::UpToDate {
                 tracing::info!(
                     event = "schema.status",
