@@ -213,44 +213,52 @@ async fn create(State(app): State<App>, headers: HeaderMap, Json(new): Json<NewN
     if let Some(refusal) = refuse_write(&app, &headers) {
         return refusal;
     }
-    let id = match sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) + 1 FROM notes")
-        .fetch_one(&app.pool)
-        .await
-    {
-        Ok(id) => id,
-        Err(err) => return database_error(err),
-    };
-    let result = if app.has_tags {
-        sqlx::query("INSERT INTO notes (id, title, body, tags) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(&new.title)
-            .bind(&new.body)
-            .bind(new.tags.clone())
-            .execute(&app.pool)
-            .await
-    } else {
-        sqlx::query("INSERT INTO notes (id, title, body) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(&new.title)
-            .bind(&new.body)
-            .execute(&app.pool)
-            .await
-    };
-    match result {
-        Ok(_) => {
-            let tags = if app.has_tags { new.tags } else { None };
-            (
-                StatusCode::CREATED,
-                Json(Note {
-                    id,
-                    title: new.title,
-                    body: new.body,
-                    tags,
-                }),
-            )
-                .into_response()
-        }
+    let tags = if app.has_tags { new.tags } else { None };
+    match insert(&app, &new.title, &new.body, tags.as_deref()).await {
+        Ok(id) => (
+            StatusCode::CREATED,
+            Json(Note {
+                id,
+                title: new.title,
+                body: new.body,
+                tags,
+            }),
+        )
+            .into_response(),
         Err(err) => database_error(err),
+    }
+}
+
+/// Inserts a note and returns its id: the next after the highest, chosen by the
+/// database in the same statement. One migration set serves SQLite and PostgreSQL,
+/// which share no identity-column syntax; two writers (two requests, or two
+/// replicas) can still pick the same id, and the loser of that race tries again.
+async fn insert(
+    app: &App,
+    title: &str,
+    body: &str,
+    tags: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    const ATTEMPTS: usize = 5;
+    let sql = if app.has_tags {
+        "INSERT INTO notes (id, title, body, tags) \
+         SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3 FROM notes RETURNING id"
+    } else {
+        "INSERT INTO notes (id, title, body) \
+         SELECT COALESCE(MAX(id), 0) + 1, $1, $2 FROM notes RETURNING id"
+    };
+    let mut attempt = 1;
+    loop {
+        let mut query = sqlx::query_scalar::<_, i64>(sql).bind(title).bind(body);
+        if app.has_tags {
+            query = query.bind(tags);
+        }
+        match query.fetch_one(&app.pool).await {
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() && attempt < ATTEMPTS => {
+                attempt += 1;
+            }
+            result => return result,
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "full")]
+pub mod postgres;
 pub mod process;
 pub mod prometheus;
 

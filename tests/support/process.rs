@@ -22,7 +22,13 @@ pub struct Service {
 impl Service {
     /// Starts `binary` with only `env` set (plus `LOG_FORMAT=json`), in `dir`.
     pub fn spawn(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn_with_args(binary, dir, &[], env)
+    }
+
+    /// [`Service::spawn`] with command-line arguments.
+    pub fn spawn_with_args(binary: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(binary)
+            .args(args)
             .current_dir(dir)
             .env_clear()
             .env("LOG_FORMAT", "json")

@@ -18,11 +18,14 @@ pub enum GuardError {
     Incompatible(Box<SchemaStatus>),
     /// The database could not be reached or queried.
     #[error(
-        "database unreachable while {doing}: {message}; check the database URL, that the server is up, and the network path to it"
+        "database {}unreachable while {doing}: {message}; check the database URL, that the server is up, and the network path to it",
+        .database.as_deref().map(|d| format!("{d} ")).unwrap_or_default()
     )]
     Unreachable {
         /// What the guard was doing.
         doing: &'static str,
+        /// The database's URL with its password masked, when the guard was given one.
+        database: Option<String>,
         /// The driver's message (never the URL's password).
         message: String,
     },
@@ -85,6 +88,40 @@ impl GuardError {
 pub(crate) fn unreachable(doing: &'static str) -> impl FnOnce(sqlx::Error) -> GuardError {
     move |err| GuardError::Unreachable {
         doing,
+        database: None,
         message: err.to_string(),
+    }
+}
+
+impl GuardError {
+    /// Names the database of `url` (masked) and scrubs its password from the
+    /// driver's message, which the guard does not control.
+    pub(crate) fn at_database(self, url: &str) -> Self {
+        let Ok(url) = opskit_secret::ConnectionString::parse(url) else {
+            return self;
+        };
+        match self {
+            Self::Unreachable {
+                doing,
+                database: None,
+                message,
+            } => Self::Unreachable {
+                doing,
+                database: Some(url.masked().to_owned()),
+                message: url.scrub(&message),
+            },
+            Self::MigrationFailed {
+                version,
+                description,
+                message,
+                rolled_back,
+            } => Self::MigrationFailed {
+                version,
+                description,
+                message: url.scrub(&message),
+                rolled_back,
+            },
+            other => other,
+        }
     }
 }

@@ -210,7 +210,10 @@ impl Guard {
     /// As [`apply`](Self::apply) and [`verify`](Self::verify);
     /// [`GuardError::UnsupportedDatabase`] for another scheme.
     pub async fn run(&self, url: &str, policy: Policy) -> Result<SchemaStatus, GuardError> {
-        let result = self.run_inner(url, policy).await;
+        let result = self
+            .run_inner(url, policy)
+            .await
+            .map_err(|err| err.at_database(url));
         log_status(&result, policy);
         result
     }
@@ -222,6 +225,12 @@ impl Guard {
     ///
     /// [`GuardError::Unreachable`], [`GuardError::UnsupportedDatabase`].
     pub async fn status_at(&self, url: &str) -> Result<SchemaStatus, GuardError> {
+        self.status_at_inner(url)
+            .await
+            .map_err(|err| err.at_database(url))
+    }
+
+    async fn status_at_inner(&self, url: &str) -> Result<SchemaStatus, GuardError> {
         match url.split(':').next().unwrap_or_default() {
             "sqlite" => {
                 let mut conn = sqlx::SqliteConnection::connect(url)

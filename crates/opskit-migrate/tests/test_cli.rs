@@ -139,7 +139,7 @@ fn an_unreachable_database_exits_69_and_the_password_is_nowhere() {
     assert_eq!(code, 69, "{stderr}");
     assert!(
         stderr.starts_with(
-            "postgres://app:***@127.0.0.1:1/notes: database unreachable while connecting"
+            "database postgres://app:***@127.0.0.1:1/notes unreachable while connecting"
         ),
         "{stderr}"
     );

@@ -443,8 +443,9 @@ async fn an_unreachable_database_is_exit_69_without_the_password() {
     assert_eq!(err.exit_code(), 69);
     assert!(!err.to_string().contains("hunter2-canary"), "{err}");
     assert!(
-        err.to_string()
-            .starts_with("database unreachable while connecting"),
+        err.to_string().starts_with(
+            "database postgres://app:***@127.0.0.1:1/notes unreachable while connecting"
+        ),
         "{err}"
     );
 }

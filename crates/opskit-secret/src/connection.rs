@@ -73,6 +73,55 @@ impl ConnectionString {
         &self.masked
     }
 
+    /// `text` with every secret part of this URL replaced by `***`: the password (as
+    /// written and percent-decoded) and secret query parameters.
+    ///
+    /// For messages this crate does not control, such as a database driver's error,
+    /// which may quote the URL or what the server received.
+    ///
+    /// ```
+    /// use opskit_secret::ConnectionString;
+    ///
+    /// let url: ConnectionString = "postgres://app:p%40ss@db/notes".parse()?;
+    /// assert_eq!(
+    ///     url.scrub("login failed with p@ss (p%40ss)"),
+    ///     "login failed with *** (***)"
+    /// );
+    /// # Ok::<(), opskit_secret::ConnectionStringError>(())
+    /// ```
+    pub fn scrub(&self, text: &str) -> String {
+        let Ok(url) = Url::parse(self.secret.expose_secret()) else {
+            return text.to_owned();
+        };
+        let mut secrets: Vec<String> = Vec::new();
+        if let Some(password) = url.password() {
+            secrets.push(percent_decode(password));
+            secrets.push(password.to_owned());
+        }
+        for (key, value) in url.query_pairs() {
+            if is_secret_key(&key) {
+                secrets.push(value.into_owned());
+            }
+        }
+        let query = url.query().unwrap_or_default();
+        for pair in query.split('&') {
+            if let Some((key, value)) = pair.split_once('=')
+                && is_secret_key(key)
+            {
+                secrets.push(value.to_owned());
+            }
+        }
+        // Longest first, so a secret that contains another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut scrubbed = text.to_owned();
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            if scrubbed.contains(secret.as_str()) {
+                scrubbed = scrubbed.replace(secret.as_str(), MASK);
+            }
+        }
+        scrubbed
+    }
+
     /// The URL scheme (`postgres`, `sqlite`, `redis`, ...), for choosing a driver.
     pub fn scheme(&self) -> &str {
         &self.scheme
@@ -125,6 +174,31 @@ fn mask(url: &Url) -> String {
         masked.query_pairs_mut().clear().extend_pairs(pairs);
     }
     masked.into()
+}
+
+/// `%XX` sequences decoded; anything that is not valid UTF-8 afterwards is kept as
+/// written.
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).unwrap_or_else(|_| value.to_owned())
 }
 
 fn is_secret_key(key: &str) -> bool {
@@ -241,6 +315,20 @@ mod tests {
             masked("redis://:pw@cache:6379/0"),
             "redis://:***@cache:6379/0"
         );
+    }
+
+    #[test]
+    fn scrub_replaces_the_password_in_every_form_it_may_be_quoted() {
+        let url = ConnectionString::parse(
+            "postgres://app:s3cr%3Ft@db/notes?sslpassword=k%2By&PASSWORD=other",
+        )
+        .unwrap();
+        assert_eq!(
+            url.scrub("s3cr?t / s3cr%3Ft / k+y / k%2By / other / app@db"),
+            "*** / *** / *** / *** / *** / app@db"
+        );
+        let plain = ConnectionString::parse("sqlite://data/notes.db?mode=rwc").unwrap();
+        assert_eq!(plain.scrub("mode=rwc"), "mode=rwc");
     }
 
     #[test]

@@ -203,11 +203,7 @@ fn status(args: &Args) -> ExitCode {
             .run(url.expose_secret(), opskit_migrate::Policy::Verify)
             .await
     });
-    let password = password_of(url.expose_secret());
-    let scrub = |text: String| match &password {
-        Some(password) if !password.is_empty() => text.replace(password.as_str(), "***"),
-        _ => text,
-    };
+    let scrub = |text: String| url.scrub(&text);
     match result {
         Ok(status) => {
             if args.json {
@@ -225,7 +221,12 @@ fn status(args: &Args) -> ExitCode {
             if let (true, Some(status)) = (args.json, err.status()) {
                 println!("{}", scrub(json_status(status, &url)));
             }
-            eprintln!("{}: {}", url, scrub(err.to_string()));
+            let message = scrub(err.to_string());
+            if message.contains(url.masked()) {
+                eprintln!("{message}");
+            } else {
+                eprintln!("{url}: {message}");
+            }
             let code = match err {
                 GuardError::Source { .. } => EX_USAGE,
                 other => u8::try_from(other.exit_code()).unwrap_or(1),
@@ -243,12 +244,4 @@ fn json_status(status: &opskit_migrate::SchemaStatus, url: &ConnectionString) ->
         object.insert("database".into(), url.to_string().into());
     }
     value.to_string()
-}
-
-/// The password of a URL, decoded, to scrub it from driver messages.
-fn password_of(url: &str) -> Option<String> {
-    let authority = url.split_once("://")?.1.split(['/', '?']).next()?;
-    let userinfo = authority.rsplit_once('@')?.0;
-    let password = userinfo.split_once(':')?.1;
-    Some(password.to_owned())
 }
