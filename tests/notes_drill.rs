@@ -6,12 +6,15 @@
 mod support;
 
 use std::fs;
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use opskit::migrate::{Guard, Policy};
 use opskit::secret::canary::{Canary, assert_no_leak};
 use serde_json::Value;
+use support::load::{Load, SlowRequest};
 use support::process::{Service, get, request};
 use support::prometheus;
 
@@ -112,17 +115,64 @@ fn the_runbook_drill() {
         .collect();
     assert!(routes.contains(&"/notes"), "{routes:?}");
 
-    // 2. SIGTERM while requests keep coming: readiness fails during the drain, the
-    //    service still answers, then exits 0.
+    // 2. SIGTERM under load: uploads still arriving when the signal comes, and
+    //    clients that keep reading until readiness fails (as a load balancer keeps
+    //    routing until it drops the replica). Readiness fails at once, the listener
+    //    closes after the drain delay with the uploads still in flight, every request
+    //    is answered, the service exits 0.
+    let uploads: Vec<SlowRequest> = (0..8)
+        .map(|i| {
+            SlowRequest::begin(
+                address,
+                "POST",
+                "/notes",
+                &[
+                    ("content-type", "application/json"),
+                    ("authorization", &auth),
+                ],
+                &format!(r#"{{"title":"in flight {i}","body":"sent across the SIGTERM"}}"#),
+            )
+            .unwrap()
+        })
+        .collect();
+    let load = Load::start(address, "/notes", 4);
+    std::thread::sleep(Duration::from_millis(300));
     service.terminate();
     service.wait_for("service.draining");
+    let draining = Instant::now();
     let (status, body) = get(address, "/readyz").unwrap();
     assert_eq!(status, 503, "{body}");
-    let (status, _) = get(address, "/notes").unwrap();
-    assert_eq!(
-        status, 200,
-        "in-flight and late requests are still answered during the drain"
+    seen.add(&body);
+    // The load balancer sees the failing readiness and stops routing here.
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = load.stop();
+    let failed: Vec<_> = sent.iter().filter(|s| s.result != Ok(200)).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests were not answered 200; the first: {:?}",
+        failed.len(),
+        sent.len(),
+        &failed[..failed.len().min(5)]
     );
+    let after_signal = sent.iter().filter(|s| s.at > draining).count();
+    assert!(
+        after_signal > 0,
+        "the load kept running into the drain ({} requests in all)",
+        sent.len()
+    );
+    let closes = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(address).is_ok() {
+        assert!(
+            Instant::now() < closes,
+            "the listener still accepts 5 s after the drain began"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for upload in uploads {
+        let (status, body) = upload.finish().expect("the in-flight upload is answered");
+        assert_eq!(status, 201, "{body}");
+        seen.add(&body);
+    }
     let (code, lines, stderr) = service.finish();
     assert_eq!(code, 0, "{stderr}");
     let startup = events(&lines);
@@ -234,6 +284,18 @@ fn the_runbook_drill() {
             .unwrap()
     });
     assert_eq!(count, 1);
+    let count: i64 = runtime.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM notes WHERE content = 'sent across the SIGTERM'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        count, 8,
+        "every upload answered 201 during the shutdown is stored"
+    );
 
     // The canary token appears nowhere anyone could read.
     assert_no_leak(

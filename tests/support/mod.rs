@@ -2,6 +2,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod load;
 #[cfg(feature = "full")]
 pub mod postgres;
 pub mod process;

@@ -135,6 +135,12 @@ pub fn request(
 ) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(&request_bytes(method, path, headers, body))?;
+    read_response(stream)
+}
+
+/// An HTTP/1.1 request with `connection: close`, as bytes.
+pub fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-length: {}\r\n",
         body.len()
@@ -142,7 +148,11 @@ pub fn request(
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    write!(stream, "{head}\r\n{body}")?;
+    format!("{head}\r\n{body}").into_bytes()
+}
+
+/// Reads a whole `connection: close` response: status and body.
+pub fn read_response(mut stream: TcpStream) -> std::io::Result<(u16, String)> {
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let status = response
