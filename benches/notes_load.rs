@@ -62,9 +62,27 @@ impl Drop for Server {
     }
 }
 
+/// The command for a process pinned to `cpu` when this machine has two CPUs or
+/// more (servers on one, wrk on another: the two then compete for nothing, and the
+/// rounds vary far less), else unpinned.
+fn pinned(cpu: usize, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let taskset = Command::new("taskset").arg("-V").output().is_ok();
+    if cpus >= 2 && taskset {
+        let mut command = Command::new("taskset");
+        command.arg("-c").arg(cpu.to_string()).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+const SERVER_CPU: usize = 1;
+const WRK_CPU: usize = 0;
+
 fn start_notes(binary: &Path, dir: &Path) -> Server {
     let started = Instant::now();
-    let mut child = Command::new(binary)
+    let mut child = pinned(SERVER_CPU, binary)
         .current_dir(dir)
         .env_clear()
         .env("LOG_FORMAT", "json")
@@ -89,7 +107,7 @@ fn start_notes(binary: &Path, dir: &Path) -> Server {
 
 fn start_bare(binary: &Path) -> Server {
     let started = Instant::now();
-    let mut child = Command::new(binary)
+    let mut child = pinned(SERVER_CPU, binary)
         .env_clear()
         .env("BARE_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
@@ -160,17 +178,29 @@ fn time_to_200(server: &Server, path: &str) -> Duration {
     }
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
+/// A `/proc/PID/status` field in KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap()
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
         .unwrap()
 }
 
+/// Peak resident memory: heap and stacks, and the pages of the binary and its
+/// libraries that were touched (`VmHWM`).
+fn peak_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM")
+}
+
+/// Resident anonymous memory now (heap and stacks, without the binary's pages).
+fn anon_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "RssAnon")
+}
+
 fn wrk(address: SocketAddr, seconds: u64) -> (f64, f64) {
-    let output = Command::new("wrk")
+    let output = pinned(WRK_CPU, "wrk")
         .args(["-t1", "-c32", &format!("-d{seconds}s"), "--latency"])
         .arg(format!("http://{address}/hello"))
         .output()
@@ -247,20 +277,47 @@ fn main() {
         peak_rss_kib(notes_server.child.id()),
         peak_rss_kib(bare_server.child.id()),
     );
+    let (notes_anon_idle, bare_anon_idle) = (
+        anon_rss_kib(notes_server.child.id()),
+        anon_rss_kib(bare_server.child.id()),
+    );
 
+    let rounds: usize = std::env::var("LOAD_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
     println!("| round | bare req/s | bare p99 | notes req/s | notes p99 | throughput ratio |");
     println!("|---|---|---|---|---|---|");
-    for round in 1..=2 {
-        let (bare_rps, bare_p99) = wrk(bare_server.address, seconds);
-        let (notes_rps, notes_p99) = wrk(notes_server.address, seconds);
+    let mut ratios = Vec::new();
+    for round in 1..=rounds {
+        // Alternate which goes first, so neither always runs on a warmer machine.
+        let ((bare_rps, bare_p99), (notes_rps, notes_p99)) = if round % 2 == 1 {
+            let bare = wrk(bare_server.address, seconds);
+            (bare, wrk(notes_server.address, seconds))
+        } else {
+            let notes = wrk(notes_server.address, seconds);
+            (wrk(bare_server.address, seconds), notes)
+        };
+        ratios.push(notes_rps / bare_rps);
         println!(
             "| {round} | {bare_rps:.0} | {bare_p99:.2} ms | {notes_rps:.0} | {notes_p99:.2} ms | {:.2} |",
             notes_rps / bare_rps
         );
     }
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "throughput ratio: median {:.2} of {rounds} rounds (lowest {:.2}, highest {:.2})",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
     let (notes_peak, bare_peak) = (
         peak_rss_kib(notes_server.child.id()),
         peak_rss_kib(bare_server.child.id()),
+    );
+    let (notes_anon, bare_anon) = (
+        anon_rss_kib(notes_server.child.id()),
+        anon_rss_kib(bare_server.child.id()),
     );
     println!(
         "peak RSS idle: notes {:.1} MiB, bare {:.1} MiB (+{:.1}); after load: notes {:.1} MiB, bare {:.1} MiB (+{:.1})",
@@ -270,5 +327,14 @@ fn main() {
         notes_peak as f64 / 1024.0,
         bare_peak as f64 / 1024.0,
         (notes_peak as f64 - bare_peak as f64) / 1024.0
+    );
+    println!(
+        "anonymous RSS idle: notes {:.1} MiB, bare {:.1} MiB (+{:.1}); after load: notes {:.1} MiB, bare {:.1} MiB (+{:.1})",
+        notes_anon_idle as f64 / 1024.0,
+        bare_anon_idle as f64 / 1024.0,
+        (notes_anon_idle as f64 - bare_anon_idle as f64) / 1024.0,
+        notes_anon as f64 / 1024.0,
+        bare_anon as f64 / 1024.0,
+        (notes_anon as f64 - bare_anon as f64) / 1024.0
     );
 }

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Json, Router, ServiceExt};
 use opskit::config::{Config, ConfigError, Problem, ProblemKind};
 use opskit::health::checks::sqlx_pool;
 use opskit::health::{CheckOptions, Health, HealthSettings, Outcome, Probe};
@@ -426,9 +426,16 @@ pub(crate) async fn run(release: Release) {
         .route("/notes", get(list).post(create))
         .route("/notes/{id}", get(fetch).delete(delete))
         .with_state(app)
-        .layer(HttpMetricsLayer::new())
+        // Request metrics label by the matched route, so they go inside the router...
+        .layer(HttpMetricsLayer::new());
+    // ...while the health and /metrics endpoints answer before routing. Wrapping the
+    // router once costs one layer per request; `Router::layer` would box every route
+    // once more for each layer.
+    let service = tower::ServiceBuilder::new()
+        .map_response(|response: axum::http::Response<_>| response.map(axum::body::Body::new))
+        .layer(metrics.layer())
         .layer(health.layer())
-        .layer(metrics.layer());
+        .service(router);
 
     // 6. Listen, then ready.
     let listener = match tokio::net::TcpListener::bind(settings.listen).await {
@@ -446,7 +453,11 @@ pub(crate) async fn run(release: Release) {
     let shutdown = GracefulShutdown::new(settings.drain_delay, settings.shutdown_timeout)
         .health(health.clone())
         .lifecycle(lifecycle.clone());
-    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.stop_accepting());
+    let server = axum::serve(
+        listener,
+        ServiceExt::<axum::extract::Request>::into_make_service(service),
+    )
+    .with_graceful_shutdown(shutdown.stop_accepting());
     health.mark_started();
     // "ready" in the log means /readyz can pass: every check has run once.
     if !health.wait_until_checked(Duration::from_secs(10)).await {

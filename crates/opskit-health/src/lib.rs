@@ -36,6 +36,26 @@
 //! # Ok(()) }
 //! ```
 //!
+//! `Router::layer` is the simplest placement. It wraps every route, though, and each
+//! request then passes one more boxed service per layer; wrapping the router as a
+//! whole answers probes before routing and costs one layer per request:
+//!
+//! ```
+//! # use axum::{Router, ServiceExt, extract::Request, http::Response, routing::get};
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let health = opskit_health::Health::builder().build()?;
+//! let router = Router::new().route("/notes", get(|| async { "[]" }));
+//! let app = tower::ServiceBuilder::new()
+//!     .map_response(|response: Response<_>| response.map(axum::body::Body::new))
+//!     .layer(health.layer())
+//!     .service(router);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let server = axum::serve(listener, ServiceExt::<Request>::into_make_service(app));
+//! # drop(server); Ok(()) }
+//! ```
+//!
+//! The notes example serves this way; `docs/benchmarks.md` has the difference.
+//!
 //! # Example (plain tower)
 //!
 //! The layer wraps any `Service<http::Request<B>>` whose responses have a `Bytes`

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::task::{Context, Poll, ready};
@@ -42,19 +43,21 @@ pub struct HttpMetricsLayer {
     handles: Arc<Handles>,
 }
 
-/// Metric handles, registered once per label set and reused: looking a handle up
-/// here is a hash of the route template, where the `metrics` macros would build and
-/// hash a whole key (and allocate its labels) on every request.
+/// Metric handles, registered once per label set and reused: finding one here is a
+/// short hash of the route template and a scan of that route's few series, where
+/// the `metrics` macros would build and hash a whole key (and allocate its labels) on
+/// every request.
 #[derive(Default)]
 struct Handles {
     /// `http_server_active_requests` per method (index of [`METHODS`]).
     active: [OnceLock<Gauge>; METHODS.len()],
     /// `http_server_request_duration_seconds` per route, then per (method, status).
-    durations: RwLock<HashMap<Box<str>, ByMethodAndStatus>>,
+    durations: RwLock<HashMap<Box<str>, Vec<Series>, BuildHasherDefault<FxHasher>>>,
 }
 
-/// Histograms of one route, by (method index, status code; 0 for an error).
-type ByMethodAndStatus = HashMap<(usize, u16), Histogram>;
+/// One histogram of a route: its method index, status code (0 for an error) and
+/// handle.
+type Series = (usize, u16, Histogram);
 
 impl Handles {
     fn active(&self, method: usize) -> &Gauge {
@@ -64,34 +67,78 @@ impl Handles {
     }
 
     fn record(&self, method: usize, route: &str, status: Option<u16>, seconds: f64) {
-        let key = (method, status.unwrap_or(0));
-        let found = self
-            .durations
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(route)
-            .and_then(|by_status| by_status.get(&key))
-            .cloned();
-        let histogram = found.unwrap_or_else(|| {
-            let status_label = match status {
-                Some(code) => status_label(code),
-                None => Cow::Borrowed("error"),
-            };
-            let histogram = metrics::histogram!(
-                "http_server_request_duration_seconds",
-                "http_request_method" => METHODS[method],
-                "http_route" => route.to_owned(),
-                "http_response_status_code" => status_label,
-            );
-            self.durations
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(route.into())
-                .or_default()
-                .insert(key, histogram.clone());
-            histogram
-        });
+        let code = status.unwrap_or(0);
+        {
+            let durations = self
+                .durations
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            let found = durations
+                .get(route)
+                .and_then(|series| series.iter().find(|(m, c, _)| *m == method && *c == code));
+            if let Some((_, _, histogram)) = found {
+                return histogram.record(seconds);
+            }
+        }
+        let status_label = match status {
+            Some(code) => status_label(code),
+            None => Cow::Borrowed("error"),
+        };
+        let histogram = metrics::histogram!(
+            "http_server_request_duration_seconds",
+            "http_request_method" => METHODS[method],
+            "http_route" => route.to_owned(),
+            "http_response_status_code" => status_label,
+        );
         histogram.record(seconds);
+        let mut durations = self
+            .durations
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let series = durations.entry(route.into()).or_default();
+        if !series.iter().any(|(m, c, _)| *m == method && *c == code) {
+            series.push((method, code, histogram));
+        }
+    }
+}
+
+/// The Fx hash (as in rustc): a multiply and a rotate per eight bytes. The keys are
+/// route templates the service defines, not client input, so a hash that resists
+/// flooding buys nothing here and costs a SipHash per request.
+#[derive(Default, Clone, Copy)]
+struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut buffer = [0; 8];
+            buffer.copy_from_slice(word);
+            self.add(u64::from_le_bytes(buffer));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut buffer = [0; 8];
+            buffer[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buffer));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
     }
 }
 

@@ -1,36 +1,53 @@
 //! Route labels come from axum's matched route template, never the raw path.
 
 use axum::Router;
+use axum::extract::Path;
 use axum::routing::get;
 use http::Request;
+use http::StatusCode;
 use metrics_util::debugging::DebuggingRecorder;
 use opskit_telemetry::HttpMetricsLayer;
 use tower::ServiceExt;
 
 #[tokio::test]
-async fn route_labels_are_templates_and_unmatched_paths_share_one_label() {
+async fn route_labels_are_templates_and_each_method_and_status_is_its_own_series() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::set_global_recorder(recorder).unwrap();
 
     let app = Router::new()
-        .route("/notes/{id}", get(|| async { "note" }))
+        .route(
+            "/notes/{id}",
+            get(|Path(id): Path<String>| async move {
+                if id == "bad" {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::OK
+                }
+            })
+            .post(|| async { StatusCode::CREATED }),
+        )
         .layer(HttpMetricsLayer::new());
-    for path in [
-        "/notes/1",
-        "/notes/2",
-        "/notes/3",
-        "/nothing/here",
-        "/or/here",
+    // One route, three (method, status) series, each counted on its own.
+    for (method, path) in [
+        ("GET", "/notes/1"),
+        ("GET", "/notes/2"),
+        ("POST", "/notes/7"),
+        ("GET", "/notes/bad"),
+        ("GET", "/notes/3"),
+        ("POST", "/notes/8"),
+        ("GET", "/nothing/here"),
+        ("GET", "/or/here"),
     ] {
-        let _ = app
-            .clone()
-            .oneshot(Request::get(path).body(axum::body::Body::empty()).unwrap())
-            .await
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(axum::body::Body::empty())
             .unwrap();
+        let _ = app.clone().oneshot(request).await.unwrap();
     }
 
-    let mut routes: Vec<(String, String, usize)> = snapshotter
+    let mut routes: Vec<(String, String, String, usize)> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
@@ -49,6 +66,7 @@ async fn route_labels_are_templates_and_unmatched_paths_share_one_label() {
                 other => panic!("not a histogram: {other:?}"),
             };
             (
+                label("http_request_method"),
                 label("http_route"),
                 label("http_response_status_code"),
                 count,
@@ -56,11 +74,12 @@ async fn route_labels_are_templates_and_unmatched_paths_share_one_label() {
         })
         .collect();
     routes.sort();
-    assert_eq!(
-        routes,
-        [
-            ("/notes/{id}".to_owned(), "200".to_owned(), 3),
-            ("unmatched".to_owned(), "404".to_owned(), 2)
-        ]
-    );
+    let expected = [
+        ("GET", "/notes/{id}", "200", 3),
+        ("GET", "/notes/{id}", "500", 1),
+        ("GET", "unmatched", "404", 2),
+        ("POST", "/notes/{id}", "201", 2),
+    ]
+    .map(|(m, r, s, n)| (m.to_owned(), r.to_owned(), s.to_owned(), n));
+    assert_eq!(routes, expected);
 }
