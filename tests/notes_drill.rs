@@ -15,20 +15,10 @@ use opskit::migrate::{Guard, Policy};
 use opskit::secret::canary::{Canary, assert_no_leak};
 use serde_json::Value;
 use support::load::{Load, SlowRequest};
-use support::process::{Service, get, request};
+use support::process::{Service, events, get, request};
 use support::prometheus;
 
 const FEATURES: &[&str] = &["full"];
-
-fn events(lines: &[String]) -> Vec<Value> {
-    lines
-        .iter()
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("a stdout line is not JSON ({e}): {l}"))
-        })
-        .collect()
-}
 
 fn names(events: &[Value]) -> Vec<String> {
     events

@@ -8,17 +8,10 @@ mod support;
 use std::net::TcpListener;
 
 use serde_json::Value;
-use support::process::{Service, get, request};
+use support::process::{Service, events, get, request};
 
 fn notes() -> std::path::PathBuf {
     support::example_with_features("notes", &["full"])
-}
-
-fn events(lines: &[String]) -> Vec<Value> {
-    lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]

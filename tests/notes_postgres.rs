@@ -18,7 +18,7 @@ use opskit::migrate::{Guard, Policy};
 use opskit::secret::canary::{Canary, assert_no_leak};
 use serde_json::Value;
 use support::postgres::{self, block_on};
-use support::process::{Service, get, request};
+use support::process::{Service, event, events, get, request};
 
 fn notes() -> std::path::PathBuf {
     support::example_with_features("notes", &["full"])
@@ -26,20 +26,6 @@ fn notes() -> std::path::PathBuf {
 
 fn previous() -> std::path::PathBuf {
     support::example_with_features("notes-previous", &["full"])
-}
-
-fn events(lines: &[String]) -> Vec<Value> {
-    lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
-
-fn event(lines: &[String], name: &str) -> Value {
-    events(lines)
-        .into_iter()
-        .find(|e| e["event"] == name)
-        .unwrap_or_else(|| panic!("no {name} event in:\n{}", lines.join("\n")))
 }
 
 fn post_note(address: std::net::SocketAddr, token: &str, title: &str) -> (u16, String) {

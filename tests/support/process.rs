@@ -169,3 +169,22 @@ pub fn read_response(mut stream: TcpStream) -> std::io::Result<(u16, String)> {
 pub fn get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     request(address, "GET", path, &[], "")
 }
+
+/// Every stdout line of a service, parsed as JSON (a line that is not fails the test).
+pub fn events(lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("a stdout line is not JSON ({e}): {l}"))
+        })
+        .collect()
+}
+
+/// The first event named `name`.
+pub fn event(lines: &[String], name: &str) -> Value {
+    events(lines)
+        .into_iter()
+        .find(|e| e["event"] == name)
+        .unwrap_or_else(|| panic!("no {name} event in:\n{}", lines.join("\n")))
+}

@@ -3,11 +3,11 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use opskit_config::{Config, ProblemKind, Source};
 use opskit_secret::canary::{Canary, assert_no_leak};
 use opskit_secret::{ConnectionString, ExposeSecret, SecretString};
+use opskit_testkit::CapturedLogs;
 
 /// Settings with two secrets.
 #[derive(Config)]
@@ -186,20 +186,6 @@ fn an_invalid_secret_from_a_file_is_reported_without_its_value() {
     );
 }
 
-/// Captures what a tracing subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn a_file_readable_by_others_logs_a_warning_naming_the_path_not_the_content() {
     let dir = tempfile::tempdir().unwrap();
@@ -207,17 +193,13 @@ fn a_file_readable_by_others_logs_a_warning_naming_the_path_not_the_content() {
     let shared = write(dir.path(), "shared", canary.value().as_bytes(), 0o644);
     let private = write(dir.path(), "private", canary.value().as_bytes(), 0o400);
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
+    let captured = CapturedLogs::default();
+    let subscriber = captured.json_subscriber();
     tracing::subscriber::with_default(subscriber, || {
         Secrets::from_pairs([("APP_API_TOKEN_FILE", &shared)]).unwrap();
         Secrets::from_pairs([("APP_API_TOKEN_FILE", &private)]).unwrap();
     });
-    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let output = captured.text();
     let lines: Vec<serde_json::Value> = output
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -1,7 +1,7 @@
 //! The layer in front of real HTTP servers on loopback, probed over real TCP.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use opskit_health::{CheckOptions, Health, Outcome};
+use opskit_testkit::CapturedLogs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -332,28 +333,10 @@ async fn other_requests_reach_the_inner_service_byte_for_byte() {
     assert_eq!(answer.status, StatusCode::ACCEPTED);
 }
 
-/// Captures formatted tracing output.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_kubelet_probe_on_a_wrong_path_is_logged_with_the_right_paths() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
+    let captured = CapturedLogs::default();
+    let subscriber = captured.json_subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let health = Health::builder()
@@ -382,7 +365,7 @@ async fn a_kubelet_probe_on_a_wrong_path_is_logged_with_the_right_paths() {
         .unwrap();
     assert_eq!(send(addr, browser).await.status, StatusCode::NOT_FOUND);
 
-    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let output = captured.text();
     let warnings: Vec<serde_json::Value> = output
         .lines()
         .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())

@@ -1,24 +1,12 @@
 //! `health.changed` events on transitions only, and the check metrics.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use opskit_health::{CheckOptions, Health, Outcome};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use opskit_testkit::CapturedLogs;
 
 /// One test per binary: the metrics recorder is process-global.
 #[tokio::test(start_paused = true)]
@@ -27,12 +15,8 @@ async fn transitions_are_logged_once_and_every_run_is_measured() {
     let snapshotter = recorder.snapshotter();
     metrics::set_global_recorder(recorder).unwrap();
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
+    let captured = CapturedLogs::default();
+    let subscriber = captured.json_subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
 
     // pass, pass, fail, fail, pass, then pass for ever: two check transitions after
@@ -61,7 +45,7 @@ async fn transitions_are_logged_once_and_every_run_is_measured() {
     tokio::time::sleep(Duration::from_millis(7_500)).await;
     assert_eq!(runs.load(Ordering::SeqCst), 8);
 
-    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let output = captured.text();
     let changes: Vec<serde_json::Value> = output
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())

@@ -1,35 +1,11 @@
 //! The JSON log format, settings errors, and panics as events.
 
-use std::sync::{Arc, Mutex};
-
 use opskit_config::Config;
 use opskit_telemetry::{
     InitError, LogFormat, LogLevel, LogSettings, install_panic_hook, subscriber,
 };
+use opskit_testkit::CapturedLogs;
 use serde_json::Value;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn lines(&self) -> Vec<Value> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-            .collect()
-    }
-}
 
 fn json() -> LogSettings {
     LogSettings {
@@ -40,16 +16,15 @@ fn json() -> LogSettings {
 
 #[test]
 fn json_lines_carry_time_level_target_message_fields_and_spans() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = subscriber(&json(), move || writer.clone(), true).unwrap();
+    let captured = CapturedLogs::default();
+    let subscriber = subscriber(&json(), captured.clone(), true).unwrap();
     tracing::subscriber::with_default(subscriber, || {
         let span = tracing::info_span!("request", route = "/notes/{id}");
         let _entered = span.enter();
         tracing::info!(event = "note.created", id = 42, "created note {}", 42);
         tracing::debug!("not shown at info");
     });
-    let lines = captured.lines();
+    let lines = captured.events();
     assert_eq!(lines.len(), 1);
     let line = &lines[0];
     let timestamp = line["timestamp"].as_str().unwrap();
@@ -72,11 +47,10 @@ fn auto_is_json_off_a_terminal_and_text_on_one() {
     let auto = LogSettings::default();
     assert!(auto.is_json(false));
     assert!(!auto.is_json(true));
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = subscriber(&auto, move || writer.clone(), true).unwrap();
+    let captured = CapturedLogs::default();
+    let subscriber = subscriber(&auto, captured.clone(), true).unwrap();
     tracing::subscriber::with_default(subscriber, || tracing::warn!("hello people"));
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     assert!(
         text.contains("WARN") && text.contains("hello people"),
         "{text}"
@@ -94,19 +68,18 @@ fn rust_log_wins_over_log_level_and_bad_directives_are_an_error() {
             .unwrap()
             .into_inner();
     assert_eq!(settings.level, LogLevel::Error);
-    let captured = Captured::default();
-    let writer = captured.clone();
+    let captured = CapturedLogs::default();
     let debug = subscriber(
         &LogSettings {
             format: LogFormat::Json,
             ..settings
         },
-        move || writer.clone(),
+        captured.clone(),
         false,
     )
     .unwrap();
     tracing::subscriber::with_default(debug, || tracing::debug!("visible"));
-    assert_eq!(captured.lines().len(), 1);
+    assert_eq!(captured.events().len(), 1);
 
     let bad = LogSettings {
         filter: Some("info,[=".into()),
@@ -134,15 +107,14 @@ fn invalid_log_settings_are_reported_like_any_configuration() {
 
 #[test]
 fn a_panic_is_logged_as_a_structured_error_event() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = subscriber(&json(), move || writer.clone(), false).unwrap();
+    let captured = CapturedLogs::default();
+    let subscriber = subscriber(&json(), captured.clone(), false).unwrap();
     install_panic_hook();
     tracing::subscriber::with_default(subscriber, || {
         let result = std::panic::catch_unwind(|| panic!("the disk is full"));
         assert!(result.is_err());
     });
-    let lines = captured.lines();
+    let lines = captured.events();
     let panic = lines
         .iter()
         .find(|l| l["event"] == "service.panic")

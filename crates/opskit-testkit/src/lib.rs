@@ -1,0 +1,81 @@
+//! Helpers the opskit crates' own tests share. Not published: a crate's tests
+//! depend on it as a dev-dependency.
+//!
+//! [`CapturedLogs`] keeps what a tracing subscriber writes, to assert on events and
+//! to check that a canary secret never reaches a log line:
+//!
+//! ```
+//! use opskit_testkit::CapturedLogs;
+//!
+//! let logs = CapturedLogs::default();
+//! tracing::subscriber::with_default(logs.json_subscriber(), || {
+//!     tracing::warn!(event = "secret.file_permissions", path = "/run/secrets/token", "readable by others");
+//! });
+//! let events = logs.events();
+//! assert_eq!(events[0]["fields"]["event"], "secret.file_permissions");
+//! assert!(logs.text().contains("/run/secrets/token"));
+//! ```
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::Value;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Everything written to it, kept in memory; clones share the buffer.
+///
+/// It is a [`MakeWriter`], so it can be handed to any `tracing_subscriber` builder
+/// (or to `opskit_telemetry::subscriber`).
+#[derive(Clone, Debug, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// A subscriber writing JSON lines (tracing-subscriber's own layout) here.
+    pub fn json_subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(self.clone())
+            .finish()
+    }
+
+    /// All that was written, as text (lossily, should it not be UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+
+    /// Every line, parsed as JSON.
+    ///
+    /// # Panics
+    ///
+    /// When a line is not JSON, naming the line: in a test, that is the failure.
+    pub fn events(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|err| panic!("a log line is not JSON ({err}): {line}"))
+            })
+            .collect()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
