@@ -1,5 +1,6 @@
 //! The notes service against a bare axum router serving the same database-free
-//! handler (`examples/bare_hello.rs`), both as release binaries on loopback:
+//! handler (`examples/bare_hello.rs`), both built with the production profile (as
+//! the container image is) and run on loopback:
 //!
 //! - throughput and p99 of `GET /hello` under `wrk -t1 -c32` (the notes binary runs
 //!   every opskit layer: request metrics, health, /metrics), alternating, two rounds;
@@ -19,12 +20,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Builds an example in release mode and returns its path.
+/// Builds an example with the production profile (what the container image ships)
+/// and returns its path.
 fn build(name: &str) -> PathBuf {
     let output = Command::new(env!("CARGO"))
         .args([
             "build",
-            "--release",
+            "--profile",
+            "production",
             "--quiet",
             "--message-format=json",
             "--features",

@@ -191,6 +191,16 @@ fn the_dockerfile_builds_the_service_as_non_root_and_carries_the_commit() {
         "and reaches opskit-build"
     );
     assert!(DOCKERFILE.contains("--example notes --features full"));
+    // The image ships what benches/notes_load.rs measures: the production profile.
+    assert!(
+        DOCKERFILE.contains("cargo build --profile production")
+            && DOCKERFILE.contains("target/production/examples/notes"),
+        "the image is built with the production profile"
+    );
+    assert!(
+        include_str!("../Cargo.toml").contains("[profile.production]"),
+        "Cargo.toml defines the production profile"
+    );
     let user = lines
         .iter()
         .rev()

@@ -42,6 +42,11 @@
 //! }
 //! ```
 //!
+//! Each `Router::layer` puts one more boxed service on every request. The request
+//! metrics need the matched route and belong there; the health and `/metrics`
+//! endpoints do not, and a busy service can wrap the whole router with them instead
+//! (as the notes example does; see `opskit_health`'s crate docs).
+//!
 //! # Log events
 //!
 //! [`init`] writes JSON lines to stdout when stdout is not a terminal (or when
