@@ -332,6 +332,26 @@ fn db_error(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Failure {
     move |err| Failure::Database(unreachable(doing)(err))
 }
 
+/// Whether sqlx's table records `version` already: the re-check under the lock (or
+/// inside the migration's transaction), so a replica that waited for another applies
+/// nothing twice.
+async fn already_applied<'c, DB, E>(executor: E, version: i64) -> Result<bool, Failure>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'c, Database = DB>,
+    i64: sqlx::Type<DB> + for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let done: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(executor)
+            .await
+            .map_err(db_error("reading _sqlx_migrations"))?;
+    Ok(done.is_some())
+}
+
 async fn apply_sqlite(
     conn: &mut SqliteConnection,
     m: &ToApply<'_>,
@@ -343,13 +363,7 @@ async fn apply_sqlite(
         .await
         .map_err(db_error("locking the SQLite database"))?;
     let result = async {
-        let done: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE version = $1")
-                .bind(m.version)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_error("reading _sqlx_migrations"))?;
-        if done.is_some() {
+        if already_applied(&mut *conn, m.version).await? {
             return Ok(false);
         }
         conn.execute(m.sql)
@@ -379,13 +393,7 @@ async fn apply_postgres(
     start: Instant,
 ) -> Result<bool, Failure> {
     if m.no_tx {
-        let done: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE version = $1")
-                .bind(m.version)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_error("reading _sqlx_migrations"))?;
-        if done.is_some() {
+        if already_applied(&mut *conn, m.version).await? {
             return Ok(false);
         }
         conn.execute(m.sql)
@@ -398,13 +406,7 @@ async fn apply_postgres(
         .begin()
         .await
         .map_err(db_error("starting a transaction"))?;
-    let done: Option<i64> =
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE version = $1")
-            .bind(m.version)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error("reading _sqlx_migrations"))?;
-    if done.is_some() {
+    if already_applied(&mut *tx, m.version).await? {
         return Ok(false);
     }
     tx.execute(m.sql)

@@ -233,6 +233,57 @@ async fn a_failed_migration_is_recorded_and_explained_on_postgres() {
     failed_migration_is_recorded_and_explained(&db.url).await;
 }
 
+/// A `-- no-transaction` migration cannot be rolled back: what it committed before
+/// failing stays, and the guard says so instead of claiming nothing happened.
+#[tokio::test]
+async fn a_failed_migration_outside_a_transaction_is_reported_as_partial_on_postgres() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    let guard = guard("failing_no_tx").await;
+    let err = guard.run(&db.url, Policy::Apply).await.unwrap_err();
+    match &err {
+        GuardError::MigrationFailed {
+            version,
+            rolled_back,
+            ..
+        } => {
+            assert_eq!(*version, 2);
+            assert_eq!(
+                *rolled_back,
+                "it ran outside a transaction, so parts of it may be applied"
+            );
+        }
+        other => panic!("expected MigrationFailed, got {other}"),
+    }
+    assert_eq!(err.exit_code(), 65);
+    // The batch before the failure was committed and stays.
+    assert_eq!(
+        scalar(
+            &db.url,
+            "SELECT COUNT(*) FROM pg_tables WHERE tablename = 'audit'"
+        )
+        .await,
+        1
+    );
+
+    // Every later start refuses, and says what to repair.
+    for policy in [Policy::Verify, Policy::Apply] {
+        let err = guard.run(&db.url, policy).await.unwrap_err();
+        let status = err.status().expect("a refusal carries the status");
+        assert_eq!(status.state, State::Failed);
+        assert!(status.failed[0].partial);
+        let message = err.to_string();
+        assert!(
+            message.contains(
+                "2 (backfill in batches) (parts may be applied: it ran outside a transaction; repair the schema by hand, then delete its row from _sqlx_migrations and _opskit_migrations; error: "
+            ),
+            "{message}"
+        );
+        assert!(message.contains("no_such_table"), "{message}");
+    }
+}
+
 async fn sqlx_and_the_guard_read_each_other(url: &str) {
     // sqlx's own migrator applies 1 and 2.
     let migrator = sqlx::migrate::Migrator::new(common::migrations("v2"))
