@@ -31,17 +31,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// `None` (with a message) when no server is configured on a developer's machine; in
 /// CI a missing server fails the test.
 pub fn database() -> Option<Postgres> {
-    let Ok(admin) = std::env::var("OPSKIT_TEST_POSTGRES_URL") else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "OPSKIT_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests (.ci/run starts a server and sets it)"
-            );
-        }
-        eprintln!(
-            "SKIPPED: no PostgreSQL server (set OPSKIT_TEST_POSTGRES_URL=postgres://user:password@host/postgres to run this test)"
-        );
-        return None;
-    };
+    let admin = opskit_testkit::postgres_admin_url()?;
     let parsed = url::Url::parse(&admin).expect("OPSKIT_TEST_POSTGRES_URL is a URL");
     let host = format!(
         "{}:{}",

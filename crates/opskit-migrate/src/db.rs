@@ -215,11 +215,7 @@ impl Db<'_> {
         let Self::Postgres(conn) = self else {
             return Ok(());
         };
-        let database: String = sqlx::query_scalar("SELECT current_database()")
-            .fetch_one(&mut **conn)
-            .await
-            .map_err(unreachable("taking the migration lock"))?;
-        let key = lock_id(&database);
+        let key = advisory_key(conn, "taking the migration lock").await?;
         let start = Instant::now();
         let mut pause = Duration::from_millis(50);
         loop {
@@ -247,12 +243,9 @@ impl Db<'_> {
         let Self::Postgres(conn) = self else {
             return Ok(());
         };
-        let database: String = sqlx::query_scalar("SELECT current_database()")
-            .fetch_one(&mut **conn)
-            .await
-            .map_err(unreachable("releasing the migration lock"))?;
+        let key = advisory_key(conn, "releasing the migration lock").await?;
         sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(lock_id(&database))
+            .bind(key)
             .execute(&mut **conn)
             .await
             .map_err(unreachable("releasing the migration lock"))?;
@@ -326,6 +319,15 @@ enum Failure {
     Migration(String),
     /// The database failed around it.
     Database(GuardError),
+}
+
+/// sqlx's advisory-lock key for the connection's database.
+async fn advisory_key(conn: &mut PgConnection, doing: &'static str) -> Result<i64, GuardError> {
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(conn)
+        .await
+        .map_err(unreachable(doing))?;
+    Ok(lock_id(&database))
 }
 
 fn db_error(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Failure {

@@ -1,6 +1,9 @@
 //! Helpers the opskit crates' own tests share. Not published: a crate's tests
 //! depend on it as a dev-dependency.
 //!
+//! [`postgres_admin_url`] finds the PostgreSQL server the tests may use, or says
+//! that there is none.
+//!
 //! [`CapturedLogs`] keeps what a tracing subscriber writes, to assert on events and
 //! to check that a canary secret never reaches a log line:
 //!
@@ -56,6 +59,31 @@ impl CapturedLogs {
             })
             .collect()
     }
+}
+
+/// The URL of the PostgreSQL server for tests, from `OPSKIT_TEST_POSTGRES_URL`
+/// (which `.ci/run` starts and sets), connecting as a role that may create databases
+/// and roles.
+///
+/// Without it, a developer's machine skips the PostgreSQL tests: `None`, and a line
+/// saying `SKIPPED` and how to run them.
+///
+/// # Panics
+///
+/// Without it under `CI=true`: in CI nothing skips.
+pub fn postgres_admin_url() -> Option<String> {
+    if let Ok(url) = std::env::var("OPSKIT_TEST_POSTGRES_URL") {
+        return Some(url);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "OPSKIT_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests (.ci/run starts a server and sets it)"
+        );
+    }
+    eprintln!(
+        "SKIPPED: no PostgreSQL server (set OPSKIT_TEST_POSTGRES_URL=postgres://user:password@host/postgres to run this test)"
+    );
+    None
 }
 
 impl std::io::Write for CapturedLogs {

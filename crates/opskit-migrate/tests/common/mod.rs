@@ -34,17 +34,7 @@ pub struct Postgres {
 }
 
 pub async fn postgres() -> Option<Postgres> {
-    let Ok(admin) = std::env::var("OPSKIT_TEST_POSTGRES_URL") else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "OPSKIT_TEST_POSTGRES_URL is not set: CI must run the PostgreSQL tests (.ci/run starts a server and sets it)"
-            );
-        }
-        eprintln!(
-            "SKIPPED: no PostgreSQL server (set OPSKIT_TEST_POSTGRES_URL=postgres://user:password@host/postgres to run this test)"
-        );
-        return None;
-    };
+    let admin = opskit_testkit::postgres_admin_url()?;
     let name = format!(
         "opskit_test_{:016x}",
         std::hash::BuildHasher::hash_one(
