@@ -8,10 +8,23 @@ mod support;
 use std::net::TcpListener;
 
 use serde_json::Value;
-use support::process::{Service, events, get, request};
+use support::process::{Service, event, events, get, request};
 
 fn notes() -> std::path::PathBuf {
     support::example_with_features("notes", &["full"])
+}
+
+/// Release N on a free port and a fresh SQLite file, with `extra` settings; ready.
+fn start_local(extra: &[(&str, &str)]) -> (tempfile::TempDir, Service) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut env = vec![
+        ("NOTES_LISTEN", "127.0.0.1:0"),
+        ("NOTES_DATA_DIR", data.to_str().unwrap()),
+    ];
+    env.extend_from_slice(extra);
+    let service = Service::start(&notes(), dir.path(), &env);
+    (dir, service)
 }
 
 #[test]
@@ -28,10 +41,7 @@ fn missing_environment_variable_in_production_exits_78_naming_it() {
     let (code, lines, stderr) = service.finish();
     assert_eq!(code, 78);
     assert!(stderr.contains("NOTES_DATABASE_URL is not set"), "{stderr}");
-    let invalid = events(&lines)
-        .into_iter()
-        .find(|e| e["event"] == "config.invalid")
-        .unwrap();
+    let invalid = event(&lines, "config.invalid");
     assert_eq!(invalid["variables"], "NOTES_DATABASE_URL");
 }
 
@@ -57,17 +67,7 @@ fn secret_not_mounted_exits_78_naming_the_variable_and_the_path() {
 
 #[test]
 fn migration_not_applied_makes_the_service_not_ready_under_verify() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let service = Service::start(
-        &notes(),
-        dir.path(),
-        &[
-            ("NOTES_LISTEN", "127.0.0.1:0"),
-            ("NOTES_DATA_DIR", data.to_str().unwrap()),
-            ("NOTES_MIGRATE", "verify"),
-        ],
-    );
+    let (_dir, service) = start_local(&[("NOTES_MIGRATE", "verify")]);
     let (status, body) = get(service.address(), "/readyz/schema").unwrap();
     assert_eq!(status, 503, "{body}");
     assert!(
@@ -82,10 +82,7 @@ fn migration_not_applied_makes_the_service_not_ready_under_verify() {
     service.terminate();
     let (code, lines, _) = service.finish();
     assert_eq!(code, 0);
-    let schema = events(&lines)
-        .into_iter()
-        .find(|e| e["event"] == "schema.status")
-        .unwrap();
+    let schema = event(&lines, "schema.status");
     assert_eq!(schema["state"], "pending");
     assert_eq!(schema["level"], "WARN");
     assert!(
@@ -99,16 +96,7 @@ fn migration_not_applied_makes_the_service_not_ready_under_verify() {
 
 #[test]
 fn a_probe_on_the_wrong_path_is_reported_with_the_right_paths() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let service = Service::start(
-        &notes(),
-        dir.path(),
-        &[
-            ("NOTES_LISTEN", "127.0.0.1:0"),
-            ("NOTES_DATA_DIR", data.to_str().unwrap()),
-        ],
-    );
+    let (_dir, service) = start_local(&[]);
     let (status, _) = request(
         service.address(),
         "GET",
@@ -159,24 +147,12 @@ fn the_wrong_port_is_visible_and_a_taken_port_exits_71() {
 
 #[test]
 fn the_running_build_names_its_commit_in_logs_metrics_and_health() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let service = Service::start(
-        &notes(),
-        dir.path(),
-        &[
-            ("NOTES_LISTEN", "127.0.0.1:0"),
-            ("NOTES_DATA_DIR", data.to_str().unwrap()),
-        ],
-    );
+    let (_dir, service) = start_local(&[]);
     let (_, metrics) = get(service.address(), "/metrics").unwrap();
     let (_, health) = get(service.address(), "/readyz").unwrap();
     service.terminate();
     let (_, lines, _) = service.finish();
-    let starting = events(&lines)
-        .into_iter()
-        .find(|e| e["event"] == "service.starting")
-        .unwrap();
+    let starting = event(&lines, "service.starting");
     let commit = starting["commit"].as_str().unwrap().to_owned();
     assert_ne!(commit, "", "{starting}");
     let families = support::prometheus::parse(&metrics).unwrap();
