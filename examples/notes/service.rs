@@ -229,17 +229,21 @@ async fn create(State(app): State<App>, headers: HeaderMap, Json(new): Json<NewN
     }
 }
 
-/// Inserts a note and returns its id: the next after the highest, chosen by the
-/// database in the same statement. One migration set serves SQLite and PostgreSQL,
-/// which share no identity-column syntax; two writers (two requests, or two
-/// replicas) can still pick the same id, and the loser of that race tries again.
+/// The PostgreSQL advisory lock that serialises note inserts ("notes" in ASCII).
+const INSERT_LOCK: i64 = 0x6e_6f_74_65_73;
+
+/// Inserts a note and returns its id: the next after the highest. One migration set
+/// serves SQLite and PostgreSQL, which share no identity-column syntax, so the id is
+/// chosen in the INSERT, with writers taking turns. SQLite takes its write lock when
+/// a writing statement starts, so the statement alone is enough; PostgreSQL reads a
+/// snapshot taken before other writers commit, so the insert waits for a
+/// transaction-scoped advisory lock first (it holds across replicas too).
 async fn insert(
     app: &App,
     title: &str,
     body: &str,
     tags: Option<&str>,
 ) -> Result<i64, sqlx::Error> {
-    const ATTEMPTS: usize = 5;
     let sql = if app.has_tags {
         "INSERT INTO notes (id, title, body, tags) \
          SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3 FROM notes RETURNING id"
@@ -247,19 +251,20 @@ async fn insert(
         "INSERT INTO notes (id, title, body) \
          SELECT COALESCE(MAX(id), 0) + 1, $1, $2 FROM notes RETURNING id"
     };
-    let mut attempt = 1;
-    loop {
-        let mut query = sqlx::query_scalar::<_, i64>(sql).bind(title).bind(body);
-        if app.has_tags {
-            query = query.bind(tags);
-        }
-        match query.fetch_one(&app.pool).await {
-            Err(sqlx::Error::Database(err)) if err.is_unique_violation() && attempt < ATTEMPTS => {
-                attempt += 1;
-            }
-            result => return result,
-        }
+    let mut tx = app.pool.begin().await?;
+    if tx.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(INSERT_LOCK)
+            .execute(&mut *tx)
+            .await?;
     }
+    let mut query = sqlx::query_scalar::<_, i64>(sql).bind(title).bind(body);
+    if app.has_tags {
+        query = query.bind(tags);
+    }
+    let id = query.fetch_one(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 async fn fetch(State(app): State<App>, Path(id): Path<i64>) -> Response {
