@@ -65,13 +65,45 @@ impl Drop for Server {
     }
 }
 
-/// The command for a process pinned to `cpu` when this machine has two CPUs or
-/// more (servers on one, wrk on another: the two then compete for nothing, and the
-/// rounds vary far less), else unpinned.
-fn pinned(cpu: usize, program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+/// The CPUs this process may run on (`Cpus_allowed_list`, such as `0-1` or `2,5`).
+fn allowed_cpus() -> Vec<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let Some(list) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+    else {
+        return Vec::new();
+    };
+    list.trim()
+        .split(',')
+        .flat_map(|range| {
+            let (first, last) = range.split_once('-').unwrap_or((range, range));
+            match (first.parse::<usize>(), last.parse::<usize>()) {
+                (Ok(first), Ok(last)) => (first..=last).collect(),
+                _ => Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// Which role a pinned process plays.
+#[derive(Clone, Copy)]
+enum Role {
+    Server,
+    Wrk,
+}
+
+/// The command for a process pinned to a CPU of its own when two or more are
+/// allowed (servers on one, wrk on another: the two then compete for nothing, and
+/// the rounds vary far less), else unpinned.
+fn pinned(role: Role, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let cpus = allowed_cpus();
     let taskset = Command::new("taskset").arg("-V").output().is_ok();
-    if cpus >= 2 && taskset {
+    if cpus.len() >= 2 && taskset {
+        let cpu = match role {
+            Role::Wrk => cpus[0],
+            Role::Server => cpus[1],
+        };
         let mut command = Command::new("taskset");
         command.arg("-c").arg(cpu.to_string()).arg(program);
         command
@@ -80,12 +112,9 @@ fn pinned(cpu: usize, program: impl AsRef<std::ffi::OsStr>) -> Command {
     }
 }
 
-const SERVER_CPU: usize = 1;
-const WRK_CPU: usize = 0;
-
 fn start_notes(binary: &Path, dir: &Path) -> Server {
     let started = Instant::now();
-    let mut child = pinned(SERVER_CPU, binary)
+    let mut child = pinned(Role::Server, binary)
         .current_dir(dir)
         .env_clear()
         .env("LOG_FORMAT", "json")
@@ -110,7 +139,7 @@ fn start_notes(binary: &Path, dir: &Path) -> Server {
 
 fn start_bare(binary: &Path) -> Server {
     let started = Instant::now();
-    let mut child = pinned(SERVER_CPU, binary)
+    let mut child = pinned(Role::Server, binary)
         .env_clear()
         .env("BARE_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
@@ -203,7 +232,7 @@ fn anon_rss_kib(pid: u32) -> u64 {
 }
 
 fn wrk(address: SocketAddr, seconds: u64) -> (f64, f64) {
-    let output = pinned(WRK_CPU, "wrk")
+    let output = pinned(Role::Wrk, "wrk")
         .args(["-t1", "-c32", &format!("-d{seconds}s"), "--latency"])
         .arg(format!("http://{address}/hello"))
         .output()

@@ -52,7 +52,7 @@ fn the_runbook_drill() {
         ("NOTES_LISTEN", "127.0.0.1:0"),
         ("NOTES_DATA_DIR", data.to_str().unwrap()),
         ("NOTES_API_TOKEN_FILE", token_file.to_str().unwrap()),
-        ("NOTES_DRAIN_DELAY", "1s"),
+        ("NOTES_DRAIN_DELAY", "2s"),
     ];
     let mut seen = Seen::default();
 

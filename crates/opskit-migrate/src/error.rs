@@ -21,6 +21,7 @@ pub enum GuardError {
         "database {}unreachable while {doing}: {message}; check the database URL, that the server is up, and the network path to it",
         .database.as_deref().map(|d| format!("{d} ")).unwrap_or_default()
     )]
+    #[non_exhaustive]
     Unreachable {
         /// What the guard was doing.
         doing: &'static str,
@@ -97,9 +98,7 @@ impl GuardError {
     /// Names the database of `url` (masked) and scrubs its password from the
     /// driver's message, which the guard does not control.
     pub(crate) fn at_database(self, url: &str) -> Self {
-        let Ok(url) = opskit_secret::ConnectionString::parse(url) else {
-            return self;
-        };
+        let scrub = |text: &str| opskit_secret::scrub_url_secrets(url, text);
         match self {
             Self::Unreachable {
                 doing,
@@ -107,8 +106,11 @@ impl GuardError {
                 message,
             } => Self::Unreachable {
                 doing,
-                database: Some(url.masked().to_owned()),
-                message: url.scrub(&message),
+                // A URL the driver took but ConnectionString refuses is not shown.
+                database: opskit_secret::ConnectionString::parse(url)
+                    .ok()
+                    .map(|url| url.masked().to_owned()),
+                message: scrub(&message),
             },
             Self::MigrationFailed {
                 version,
@@ -118,10 +120,52 @@ impl GuardError {
             } => Self::MigrationFailed {
                 version,
                 description,
-                message: url.scrub(&message),
+                message: scrub(&message),
                 rolled_back,
             },
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_messages_lose_the_password_in_every_form_and_the_database_is_named() {
+        let url = "postgres://app:p=ss%21word@db:5432/notes";
+        let err = GuardError::Unreachable {
+            doing: "connecting",
+            database: None,
+            message: "server saw p=ss!word (p=ss%21word)".to_owned(),
+        }
+        .at_database(url);
+        assert_eq!(
+            err.to_string(),
+            "database postgres://app:***@db:5432/notes unreachable while connecting: server saw *** (***); check the database URL, that the server is up, and the network path to it"
+        );
+        let err = GuardError::MigrationFailed {
+            version: 3,
+            description: "backfill".to_owned(),
+            message: "p=ss!word rejected".to_owned(),
+            rolled_back: "it was rolled back, nothing of it is applied",
+        }
+        .at_database(url);
+        assert!(!err.to_string().contains("p=ss"), "{err}");
+    }
+
+    #[test]
+    fn a_url_the_driver_takes_but_connection_string_refuses_is_scrubbed_not_shown() {
+        let err = GuardError::Unreachable {
+            doing: "connecting",
+            database: None,
+            message: "auth hunter22 failed".to_owned(),
+        }
+        .at_database("postgres://app:hunter22@db/notes#fragment");
+        assert_eq!(
+            err.to_string(),
+            "database unreachable while connecting: auth *** failed; check the database URL, that the server is up, and the network path to it"
+        );
     }
 }

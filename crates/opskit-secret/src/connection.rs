@@ -73,11 +73,9 @@ impl ConnectionString {
         &self.masked
     }
 
-    /// `text` with every secret part of this URL replaced by `***`: the password (as
-    /// written and percent-decoded) and secret query parameters.
-    ///
-    /// For messages this crate does not control, such as a database driver's error,
-    /// which may quote the URL or what the server received.
+    /// `text` with every secret part of this URL replaced by `***`: the password and
+    /// secret query parameters, as written in the URL, as a URL parser re-encodes
+    /// them, and percent-decoded. See [`scrub_url_secrets`].
     ///
     /// ```
     /// use opskit_secret::ConnectionString;
@@ -90,36 +88,7 @@ impl ConnectionString {
     /// # Ok::<(), opskit_secret::ConnectionStringError>(())
     /// ```
     pub fn scrub(&self, text: &str) -> String {
-        let Ok(url) = Url::parse(self.secret.expose_secret()) else {
-            return text.to_owned();
-        };
-        let mut secrets: Vec<String> = Vec::new();
-        if let Some(password) = url.password() {
-            secrets.push(percent_decode(password));
-            secrets.push(password.to_owned());
-        }
-        for (key, value) in url.query_pairs() {
-            if is_secret_key(&key) {
-                secrets.push(value.into_owned());
-            }
-        }
-        let query = url.query().unwrap_or_default();
-        for pair in query.split('&') {
-            if let Some((key, value)) = pair.split_once('=')
-                && is_secret_key(key)
-            {
-                secrets.push(value.to_owned());
-            }
-        }
-        // Longest first, so a secret that contains another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let mut scrubbed = text.to_owned();
-        for secret in secrets.iter().filter(|s| !s.is_empty()) {
-            if scrubbed.contains(secret.as_str()) {
-                scrubbed = scrubbed.replace(secret.as_str(), MASK);
-            }
-        }
-        scrubbed
+        scrub_url_secrets(self.secret.expose_secret(), text)
     }
 
     /// The URL scheme (`postgres`, `sqlite`, `redis`, ...), for choosing a driver.
@@ -176,29 +145,81 @@ fn mask(url: &Url) -> String {
     masked.into()
 }
 
-/// `%XX` sequences decoded; anything that is not valid UTF-8 afterwards is kept as
-/// written.
-fn percent_decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                i += 1;
+/// `text` with the secret parts of the connection URL `url` replaced by `***`: its
+/// password and its `password=` / `sslpassword=` query values, each as written, as
+/// a URL parser re-encodes it, and percent-decoded (as a driver sends it).
+///
+/// For messages this crate does not control, such as a database driver's error. It
+/// works on URLs [`ConnectionString::parse`] refuses, too, since a driver may accept
+/// them. Secrets shorter than four characters are left alone: replacing every `2` or
+/// `ab` in a message would garble it and hide nothing worth hiding.
+///
+/// ```
+/// use opskit_secret::scrub_url_secrets;
+///
+/// let url = "postgres://app:s3cr%3Ft@db/notes?sslpassword=k3y-pass";
+/// assert_eq!(
+///     scrub_url_secrets(url, "s3cr?t, s3cr%3Ft, k3y-pass, app@db"),
+///     "***, ***, ***, app@db"
+/// );
+/// ```
+pub fn scrub_url_secrets(url: &str, text: &str) -> String {
+    let mut secrets = raw_url_secrets(url);
+    if let Ok(parsed) = Url::parse(url) {
+        if let Some(password) = parsed.password() {
+            secrets.push(password.to_owned());
+        }
+        secrets.extend(
+            parsed
+                .query_pairs()
+                .filter(|(key, _)| is_secret_key(key))
+                .map(|(_, value)| value.into_owned()),
+        );
+    }
+    let decoded: Vec<String> = secrets
+        .iter()
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    secrets.extend(decoded);
+    secrets.retain(|s| s.chars().count() >= 4);
+    // Longest first, so a secret that contains another is replaced whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    let mut scrubbed = text.to_owned();
+    for secret in &secrets {
+        if scrubbed.contains(secret.as_str()) {
+            scrubbed = scrubbed.replace(secret.as_str(), MASK);
+        }
+    }
+    scrubbed
+}
+
+/// The password and secret query values exactly as written in `url`, found without
+/// a URL parser (which would re-encode them, or refuse the URL).
+fn raw_url_secrets(url: &str) -> Vec<String> {
+    let mut secrets = Vec::new();
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if let Some((userinfo, _)) = authority.rsplit_once('@')
+        && let Some((_, password)) = userinfo.split_once(':')
+    {
+        secrets.push(password.to_owned());
+    }
+    if let Some((_, query)) = url.split_once('?') {
+        let query = query.split('#').next().unwrap_or_default();
+        for pair in query.split('&') {
+            if let Some((key, value)) = pair.split_once('=')
+                && is_secret_key(key)
+            {
+                secrets.push(value.to_owned());
             }
         }
     }
-    String::from_utf8(decoded).unwrap_or_else(|_| value.to_owned())
+    secrets
 }
 
 fn is_secret_key(key: &str) -> bool {
@@ -320,15 +341,39 @@ mod tests {
     #[test]
     fn scrub_replaces_the_password_in_every_form_it_may_be_quoted() {
         let url = ConnectionString::parse(
-            "postgres://app:s3cr%3Ft@db/notes?sslpassword=k%2By&PASSWORD=other",
+            "postgres://app:s3cr%3Ft@db/notes?sslpassword=k%2By-pass&PASSWORD=other-pw",
         )
         .unwrap();
         assert_eq!(
-            url.scrub("s3cr?t / s3cr%3Ft / k+y / k%2By / other / app@db"),
+            url.scrub("s3cr?t / s3cr%3Ft / k+y-pass / k%2By-pass / other-pw / app@db"),
             "*** / *** / *** / *** / *** / app@db"
         );
         let plain = ConnectionString::parse("sqlite://data/notes.db?mode=rwc").unwrap();
         assert_eq!(plain.scrub("mode=rwc"), "mode=rwc");
+    }
+
+    #[test]
+    fn scrub_finds_the_password_as_written_not_only_as_a_parser_re_encodes_it() {
+        // url re-encodes `=` in userinfo as %3D and decodes nothing: the raw form
+        // `p=ss%21` would otherwise survive.
+        let url = ConnectionString::parse("postgres://app:p=ss%21word@db/notes").unwrap();
+        assert_eq!(
+            url.scrub("raw p=ss%21word, decoded p=ss!word, re-encoded p%3Dss%21word"),
+            "raw ***, decoded ***, re-encoded ***"
+        );
+    }
+
+    #[test]
+    fn scrub_works_on_urls_the_parser_refuses_and_spares_tiny_values() {
+        // A fragment makes ConnectionString refuse the URL; a driver may take it.
+        assert_eq!(
+            scrub_url_secrets("postgres://app:hunter22@db/notes#x", "auth hunter22 failed"),
+            "auth *** failed"
+        );
+        assert_eq!(
+            scrub_url_secrets("postgres://app:2@db/notes", "version 2 of 12"),
+            "version 2 of 12"
+        );
     }
 
     #[test]

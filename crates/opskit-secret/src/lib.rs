@@ -46,7 +46,7 @@ mod connection;
 mod file;
 
 pub use compare::{constant_time_eq, secret_eq};
-pub use connection::{ConnectionString, ConnectionStringError};
+pub use connection::{ConnectionString, ConnectionStringError, scrub_url_secrets};
 pub use file::{DEFAULT_MAX_SECRET_FILE_BYTES, SecretFile, SecretFileError};
 pub use secrecy::{ExposeSecret, ExposeSecretMut, SecretBox, SecretSlice, SecretString};
 

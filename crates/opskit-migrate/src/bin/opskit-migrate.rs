@@ -203,11 +203,12 @@ fn status(args: &Args) -> ExitCode {
             .run(url.expose_secret(), opskit_migrate::Policy::Verify)
             .await
     });
+    // The status quotes errors the database recorded; scrub them of the password.
     let scrub = |text: String| url.scrub(&text);
     match result {
         Ok(status) => {
             if args.json {
-                println!("{}", scrub(json_status(&status, &url)));
+                println!("{}", json_status(&status, &url));
             } else {
                 println!("{}: {}", url, scrub(status.to_string()));
             }
@@ -219,10 +220,16 @@ fn status(args: &Args) -> ExitCode {
         }
         Err(err) => {
             if let (true, Some(status)) = (args.json, err.status()) {
-                println!("{}", scrub(json_status(status, &url)));
+                println!("{}", json_status(status, &url));
             }
             let message = scrub(err.to_string());
-            if message.contains(url.masked()) {
+            if matches!(
+                err,
+                GuardError::Unreachable {
+                    database: Some(_),
+                    ..
+                }
+            ) {
                 eprintln!("{message}");
             } else {
                 eprintln!("{url}: {message}");
@@ -243,5 +250,19 @@ fn json_status(status: &opskit_migrate::SchemaStatus, url: &ConnectionString) ->
         object.insert("message".into(), status.to_string().into());
         object.insert("database".into(), url.to_string().into());
     }
+    scrub_strings(&mut value, url);
     value.to_string()
+}
+
+/// Scrubs the password from every string in `value`, leaving numbers and the
+/// document's shape alone (scrubbing the serialized text could break the JSON).
+fn scrub_strings(value: &mut serde_json::Value, url: &ConnectionString) {
+    match value {
+        serde_json::Value::String(text) => *text = url.scrub(text),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| scrub_strings(v, url)),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(|v| scrub_strings(v, url))
+        }
+        _ => {}
+    }
 }
