@@ -351,22 +351,24 @@ fn main() {
         anon_rss_kib(notes_server.child.id()),
         anon_rss_kib(bare_server.child.id()),
     );
-    println!(
-        "peak RSS idle: notes {:.1} MiB, bare {:.1} MiB (+{:.1}); after load: notes {:.1} MiB, bare {:.1} MiB (+{:.1})",
-        notes_idle as f64 / 1024.0,
-        bare_idle as f64 / 1024.0,
-        (notes_idle as f64 - bare_idle as f64) / 1024.0,
-        notes_peak as f64 / 1024.0,
-        bare_peak as f64 / 1024.0,
-        (notes_peak as f64 - bare_peak as f64) / 1024.0
+    memory_line("peak RSS", (notes_idle, bare_idle), (notes_peak, bare_peak));
+    memory_line(
+        "anonymous RSS",
+        (notes_anon_idle, bare_anon_idle),
+        (notes_anon, bare_anon),
     );
-    println!(
-        "anonymous RSS idle: notes {:.1} MiB, bare {:.1} MiB (+{:.1}); after load: notes {:.1} MiB, bare {:.1} MiB (+{:.1})",
-        notes_anon_idle as f64 / 1024.0,
-        bare_anon_idle as f64 / 1024.0,
-        (notes_anon_idle as f64 - bare_anon_idle as f64) / 1024.0,
-        notes_anon as f64 / 1024.0,
-        bare_anon as f64 / 1024.0,
-        (notes_anon as f64 - bare_anon as f64) / 1024.0
-    );
+}
+
+/// One line of the memory report: (notes, bare) in KiB at idle and after the load.
+fn memory_line(what: &str, idle: (u64, u64), loaded: (u64, u64)) {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let part = |(notes, bare): (u64, u64)| {
+        format!(
+            "notes {:.1} MiB, bare {:.1} MiB (+{:.1})",
+            mib(notes),
+            mib(bare),
+            mib(notes) - mib(bare)
+        )
+    };
+    println!("{what} idle: {}; after load: {}", part(idle), part(loaded));
 }

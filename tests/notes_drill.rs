@@ -265,25 +265,21 @@ fn the_runbook_drill() {
     seen.add(&stderr);
 
     // 6. No data lost.
-    let count: i64 = runtime.block_on(async {
-        use sqlx::Connection;
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::query_scalar("SELECT COUNT(*) FROM notes WHERE content = 'kept through the drill'")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    });
-    assert_eq!(count, 1);
-    let count: i64 = runtime.block_on(async {
-        use sqlx::Connection;
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        sqlx::query_scalar("SELECT COUNT(*) FROM notes WHERE content = 'sent across the SIGTERM'")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap()
-    });
+    let count = |content: &str| -> i64 {
+        runtime.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar("SELECT COUNT(*) FROM notes WHERE content = $1")
+                .bind(content)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        })
+    };
+    assert_eq!(count("kept through the drill"), 1);
     assert_eq!(
-        count, 8,
+        count("sent across the SIGTERM"),
+        8,
         "every upload answered 201 during the shutdown is stored"
     );
 
