@@ -1,0 +1,83 @@
+//! A request whose service fails (no response at all) is still counted: its status
+//! label is `error`, and `route_fn` names requests that carry no route template.
+
+use std::borrow::Cow;
+
+use http::{Request, Response};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use opskit_telemetry::HttpMetricsLayer;
+use tower::{ServiceBuilder, ServiceExt, service_fn};
+
+#[tokio::test]
+async fn a_failed_request_is_recorded_with_the_error_status_and_the_named_route() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::set_global_recorder(recorder).unwrap();
+
+    let service = ServiceBuilder::new()
+        .layer(HttpMetricsLayer::new().route_fn(|_, uri| {
+            Cow::Borrowed(if uri.path().starts_with("/jobs/") {
+                "/jobs/{id}"
+            } else {
+                "other"
+            })
+        }))
+        .service(service_fn(|request: Request<()>| async move {
+            if request.uri().path().ends_with("/fail") {
+                Err("the backend went away")
+            } else {
+                Ok(Response::new(()))
+            }
+        }));
+    for path in ["/jobs/1", "/jobs/2/fail", "/jobs/3/fail", "/elsewhere"] {
+        let _ = service
+            .clone()
+            .oneshot(Request::get(path).body(()).unwrap())
+            .await;
+    }
+
+    let mut series: Vec<(String, String, usize)> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "http_server_request_duration_seconds")
+        .map(|(key, _, _, value)| {
+            let label = |name: &str| {
+                key.key()
+                    .labels()
+                    .find(|l| l.key() == name)
+                    .map(|l| l.value().to_owned())
+                    .unwrap()
+            };
+            let DebugValue::Histogram(samples) = value else {
+                panic!("not a histogram")
+            };
+            (
+                label("http_route"),
+                label("http_response_status_code"),
+                samples.len(),
+            )
+        })
+        .collect();
+    series.sort();
+    let expected = [
+        ("/jobs/{id}", "200", 1),
+        ("/jobs/{id}", "error", 2),
+        ("other", "200", 1),
+    ]
+    .map(|(r, s, n)| (r.to_owned(), s.to_owned(), n));
+    assert_eq!(series, expected);
+
+    // Every request ended, failed ones included: none is still counted as active.
+    let active: f64 = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "http_server_active_requests")
+        .map(|(_, _, _, value)| match value {
+            DebugValue::Gauge(value) => value.into_inner(),
+            other => panic!("not a gauge: {other:?}"),
+        })
+        .sum();
+    assert_eq!(active, 0.0);
+}
