@@ -1,4 +1,4 @@
-//! The ready-made checks against real endpoints: a TCP listener and SQLite.
+//! The ready-made checks against real endpoints: a TCP listener, SQLite and PostgreSQL.
 
 use std::time::Duration;
 
@@ -50,4 +50,61 @@ async fn sqlx_pool_runs_select_1_and_fails_when_the_pool_is_closed() {
             .starts_with("cannot get a database connection: "),
         "{outcome:?}"
     );
+}
+
+/// On PostgreSQL: a killed server connection does not fail readiness (the pool tests
+/// and replaces it), and a server that is not there fails the check with a message
+/// that carries no password.
+#[tokio::test]
+async fn sqlx_pool_on_postgresql_survives_a_killed_connection_and_names_no_password() {
+    let Some(admin) = opskit_testkit::postgres_admin_url() else {
+        return;
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&admin)
+        .await
+        .expect("the PostgreSQL test server accepts connections");
+    let check = sqlx_pool(pool.clone());
+    assert_eq!(check.run().await.status, Status::Pass);
+
+    // Kill the pool's only connection from another session, as a failover would.
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let mut other = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap();
+    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert!(killed);
+    let outcome = check.run().await;
+    assert_eq!(outcome.status, Status::Pass, "{outcome:?}");
+
+    // Nothing listens on the port: the check fails, naming no password.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let password = "canary-health-pw-7c1d";
+    let gone = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy(&format!(
+            "postgres://app:{password}@127.0.0.1:{closed}/notes"
+        ))
+        .unwrap();
+    let outcome = sqlx_pool(gone).run().await;
+    assert_eq!(outcome.status, Status::Fail);
+    let output = outcome.output.unwrap();
+    assert!(
+        output.starts_with("cannot get a database connection: "),
+        "{output}"
+    );
+    assert!(!output.contains(password), "{output}");
 }
