@@ -284,9 +284,9 @@ async fn a_failed_migration_outside_a_transaction_is_reported_as_partial_on_post
     }
 }
 
-async fn sqlx_and_the_guard_read_each_other(url: &str) {
-    // sqlx's own migrator applies 1 and 2.
-    let migrator = sqlx::migrate::Migrator::new(common::migrations("v2"))
+/// Runs sqlx's own migrator over a migration set, as `sqlx migrate run` would.
+async fn sqlx_migrate(set: &str, url: &str) {
+    let migrator = sqlx::migrate::Migrator::new(common::migrations(set))
         .await
         .unwrap();
     if url.starts_with("sqlite") {
@@ -300,6 +300,11 @@ async fn sqlx_and_the_guard_read_each_other(url: &str) {
             .await
             .unwrap();
     }
+}
+
+async fn sqlx_and_the_guard_read_each_other(url: &str) {
+    // sqlx's own migrator applies 1 and 2.
+    sqlx_migrate("v2", url).await;
     // The guard sees them applied.
     assert_eq!(
         guard("v2")
@@ -324,20 +329,7 @@ async fn sqlx_and_the_guard_read_each_other(url: &str) {
     );
     // The guard applies 3; sqlx's migrator then finds nothing to do and no error.
     guard("v3").await.run(url, Policy::Apply).await.unwrap();
-    let migrator = sqlx::migrate::Migrator::new(common::migrations("v3"))
-        .await
-        .unwrap();
-    if url.starts_with("sqlite") {
-        migrator
-            .run(&mut SqliteConnection::connect(url).await.unwrap())
-            .await
-            .unwrap();
-    } else {
-        migrator
-            .run(&mut PgConnection::connect(url).await.unwrap())
-            .await
-            .unwrap();
-    }
+    sqlx_migrate("v3", url).await;
     assert_eq!(
         scalar(url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
         3

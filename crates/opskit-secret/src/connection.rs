@@ -187,7 +187,7 @@ pub fn scrub_url_secrets(url: &str, text: &str) -> String {
     secrets.extend(decoded);
     secrets.retain(|s| s.chars().count() >= 4);
     // Longest first, so a secret that contains another is replaced whole.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     secrets.dedup();
     let mut scrubbed = text.to_owned();
     for secret in &secrets {

@@ -1,6 +1,8 @@
 //! A request whose service fails (no response at all) is still counted: its status
 //! label is `error`, and `route_fn` names requests that carry no route template.
 
+mod common;
+
 use std::borrow::Cow;
 
 use http::{Request, Response};
@@ -36,36 +38,13 @@ async fn a_failed_request_is_recorded_with_the_error_status_and_the_named_route(
             .await;
     }
 
-    let mut series: Vec<(String, String, usize)> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter(|(key, ..)| key.key().name() == "http_server_request_duration_seconds")
-        .map(|(key, _, _, value)| {
-            let label = |name: &str| {
-                key.key()
-                    .labels()
-                    .find(|l| l.key() == name)
-                    .map(|l| l.value().to_owned())
-                    .unwrap()
-            };
-            let DebugValue::Histogram(samples) = value else {
-                panic!("not a histogram")
-            };
-            (
-                label("http_route"),
-                label("http_response_status_code"),
-                samples.len(),
-            )
-        })
-        .collect();
-    series.sort();
-    let expected = [
-        ("/jobs/{id}", "200", 1),
-        ("/jobs/{id}", "error", 2),
-        ("other", "200", 1),
-    ]
-    .map(|(r, s, n)| (r.to_owned(), s.to_owned(), n));
+    let series =
+        common::duration_series(&snapshotter, &["http_route", "http_response_status_code"]);
+    let expected = common::owned(&[
+        (["/jobs/{id}", "200"], 1),
+        (["/jobs/{id}", "error"], 2),
+        (["other", "200"], 1),
+    ]);
     assert_eq!(series, expected);
 
     // Every request ended, failed ones included: none is still counted as active.

@@ -1,5 +1,7 @@
 //! Route labels come from axum's matched route template, never the raw path.
 
+mod common;
+
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
@@ -47,39 +49,19 @@ async fn route_labels_are_templates_and_each_method_and_status_is_its_own_series
         let _ = app.clone().oneshot(request).await.unwrap();
     }
 
-    let mut routes: Vec<(String, String, String, usize)> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter(|(key, ..)| key.key().name() == "http_server_request_duration_seconds")
-        .map(|(key, _, _, value)| {
-            let label = |name: &str| {
-                key.key()
-                    .labels()
-                    .find(|l| l.key() == name)
-                    .unwrap()
-                    .value()
-                    .to_owned()
-            };
-            let count = match value {
-                metrics_util::debugging::DebugValue::Histogram(samples) => samples.len(),
-                other => panic!("not a histogram: {other:?}"),
-            };
-            (
-                label("http_request_method"),
-                label("http_route"),
-                label("http_response_status_code"),
-                count,
-            )
-        })
-        .collect();
-    routes.sort();
-    let expected = [
-        ("GET", "/notes/{id}", "200", 3),
-        ("GET", "/notes/{id}", "500", 1),
-        ("GET", "unmatched", "404", 2),
-        ("POST", "/notes/{id}", "201", 2),
-    ]
-    .map(|(m, r, s, n)| (m.to_owned(), r.to_owned(), s.to_owned(), n));
-    assert_eq!(routes, expected);
+    let series = common::duration_series(
+        &snapshotter,
+        &[
+            "http_request_method",
+            "http_route",
+            "http_response_status_code",
+        ],
+    );
+    let expected = common::owned(&[
+        (["GET", "/notes/{id}", "200"], 3),
+        (["GET", "/notes/{id}", "500"], 1),
+        (["GET", "unmatched", "404"], 2),
+        (["POST", "/notes/{id}", "201"], 2),
+    ]);
+    assert_eq!(series, expected);
 }
