@@ -24,7 +24,7 @@ fn migrations(n: i64) -> Vec<Migration> {
                 v,
                 Cow::Owned(format!("table {v}")),
                 MigrationType::Simple,
-                Cow::Owned(sql),
+                sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(sql)),
                 false,
             )
         })

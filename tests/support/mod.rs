@@ -1,12 +1,6 @@
-//! Helpers shared by the integration tests: building and running example binaries.
+//! Helpers of the facade's integration tests: building an example of this package.
 
 #![allow(dead_code, unreachable_pub)]
-
-pub mod load;
-#[cfg(feature = "full")]
-pub mod postgres;
-pub mod process;
-pub mod prometheus;
 
 use std::path::PathBuf;
 use std::process::Command;

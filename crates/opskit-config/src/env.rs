@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// The variables one load reads: the process environment, or given pairs.
 ///
@@ -11,30 +10,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// last value wins, as when variables are set in turn.
 #[derive(Debug, Default)]
 pub(crate) struct Environment {
-    vars: HashMap<OsString, OsString, BuildHasherDefault<Fnv>>,
-}
-
-/// FNV-1a: variable names are short and chosen by the operator, not by an attacker,
-/// so a fast hash beats SipHash's flooding protection here.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
+    vars: HashMap<OsString, OsString>,
 }
 
 impl Environment {
@@ -49,7 +25,7 @@ impl Environment {
         V: Into<OsString>,
     {
         let pairs = pairs.into_iter();
-        let mut vars = HashMap::with_capacity_and_hasher(pairs.size_hint().0, Default::default());
+        let mut vars = HashMap::with_capacity(pairs.size_hint().0);
         vars.extend(pairs.map(|(name, value)| (name.into(), value.into())));
         Self { vars }
     }

@@ -68,7 +68,7 @@
 //! ```
 //!
 //! In `main`, use [`Config::from_env_or_exit`]: on failure it logs the report as one
-//! `config.invalid` event, prints it on stderr and exits with [`EX_CONFIG`] (78).
+//! `config.invalid` event, prints it on stderr and exits with [`exit::CONFIG`] (78).
 //!
 //! # Variables
 //!
@@ -112,7 +112,9 @@
 //! With a prefix, every variable that carries it but is read by no setting becomes a
 //! [`Warning`]: `APP_PROT is not a setting; did you mean APP_PORT?`.
 
-#![cfg_attr(docsrs, feature(doc_cfg))]
+// Feature badges on docs.rs, whose nightly rustdoc has `doc_cfg`; a stable build
+// with `--cfg docsrs` still works, and each gated item says its feature in words.
+#![cfg_attr(opskit_doc_cfg, feature(doc_cfg))]
 
 // Generated code names `::opskit_config`, which this makes valid inside the crate too.
 #[allow(unused_extern_crates)]
@@ -143,8 +145,9 @@ pub use summary::{Source, Summary, SummaryEntry};
 /// [crate docs](crate) for the attributes.
 pub use opskit_config_derive::Config;
 
-/// The exit code for an invalid configuration: `EX_CONFIG` from `sysexits.h`.
-pub const EX_CONFIG: i32 = 78;
+/// Exit codes, from `sysexits.h`: the one opskit table ([`opskit_exit`]);
+/// [`exit::CONFIG`] (78) is this crate's.
+pub use opskit_exit as exit;
 
 /// A configuration read from environment variables. Derive it with
 /// [`#[derive(Config)]`](derive@Config); do not implement it by hand.
@@ -195,7 +198,7 @@ pub trait Config: Sized {
     /// On success, each [`Warning`] is logged as a `config.unknown_variable` event.
     /// On failure, the report is logged as one `config.invalid` error event (see
     /// [`ConfigError::log`]) and written in human form on stderr, and the process
-    /// exits with [`EX_CONFIG`] (78). Install the tracing subscriber *before* calling
+    /// exits with [`exit::CONFIG`] (78). Install the tracing subscriber *before* calling
     /// this, or the event is lost (stderr still shows the report).
     fn from_env_or_exit() -> Loaded<Self> {
         match Self::from_env() {

@@ -177,12 +177,12 @@ impl ConfigError {
     }
 
     /// Logs the report ([`log`](Self::log)), writes it on stderr, and exits with
-    /// [`EX_CONFIG`](crate::EX_CONFIG) (78): what
+    /// [`exit::CONFIG`](crate::exit::CONFIG) (78): what
     /// [`Config::from_env_or_exit`](crate::Config::from_env_or_exit) does on failure.
     pub fn exit(&self) -> ! {
         self.log();
         eprintln!("{self}");
-        std::process::exit(crate::EX_CONFIG)
+        std::process::exit(crate::exit::CONFIG)
     }
 
     /// The problems, in the order of the struct's fields. Never empty.
@@ -195,9 +195,9 @@ impl ConfigError {
         &self.warnings
     }
 
-    /// The exit code a service should stop with: [`EX_CONFIG`](crate::EX_CONFIG) (78).
+    /// The exit code a service should stop with: [`exit::CONFIG`](crate::exit::CONFIG) (78).
     pub fn exit_code(&self) -> i32 {
-        crate::EX_CONFIG
+        crate::exit::CONFIG
     }
 
     /// Emits the report as one `tracing` error event, `event = "config.invalid"`, with

@@ -146,10 +146,14 @@
 //!
 //! | Name | Description | Default? |
 //! |---|---|---|
-//! | `config` | [`HealthSettings`], read from the environment with opskit-config | yes |
-//! | `sqlx` | [`checks::sqlx_pool`]: a check for an sqlx pool | no |
+//! | `config` | [`HealthSettings`], read from the environment with opskit-config | no |
+//! | `sqlx` | [`checks::sqlx_pool`]: a check for an sqlx 0.9 pool of any database (it turns on no driver) | no |
+//!
+//! Nothing is on by default: the layer and its checks need neither.
 
-#![cfg_attr(docsrs, feature(doc_cfg))]
+// Feature badges on docs.rs, whose nightly rustdoc has `doc_cfg`; a stable build
+// with `--cfg docsrs` still works, and each gated item says its feature in words.
+#![cfg_attr(opskit_doc_cfg, feature(doc_cfg))]
 
 mod body;
 mod check;
@@ -169,7 +173,7 @@ pub use check::{Check, CheckFuture, CheckOptions, Outcome, Probe, Status};
 pub use health::{BuildError, Health, HealthBuilder};
 pub use layer::{HEALTH_JSON, HealthLayer, HealthService, ResponseFuture};
 #[cfg(feature = "config")]
-#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+#[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "config")))]
 pub use settings::HealthSettings;
 
 /// The crate README's example, compiled as a doctest so it cannot rot.

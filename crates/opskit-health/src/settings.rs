@@ -9,6 +9,8 @@ use crate::health::HealthBuilder;
 /// `#[config(nested)]` (variables `HEALTH_DETAILS`, `HEALTH_READINESS_PATH`, ... under
 /// the field name `health`).
 ///
+/// Needs the `config` feature.
+///
 /// ```
 /// use opskit_config::Config;
 /// use opskit_health::HealthSettings;

@@ -13,6 +13,8 @@ use crate::status::State;
 /// until the migration job ran), as does a contract migration applied by a newer
 /// release.
 ///
+/// Needs the `health` feature.
+///
 /// ```no_run
 /// use opskit_health::{CheckOptions, Health, Probe};
 /// use opskit_migrate::{Guard, schema_check};

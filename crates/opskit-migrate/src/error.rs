@@ -4,11 +4,6 @@ use std::time::Duration;
 
 use crate::status::SchemaStatus;
 
-/// The exit code for a schema this binary cannot run against: `EX_DATAERR`.
-pub const EX_DATAERR: i32 = 65;
-/// The exit code when the database cannot be reached: `EX_UNAVAILABLE`.
-pub const EX_UNAVAILABLE: i32 = 69;
-
 /// Why the guard refused or failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -55,8 +50,16 @@ pub enum GuardError {
         rolled_back: &'static str,
     },
     /// The URL's scheme is not one the guard supports.
-    #[error("unsupported database URL scheme {0:?}: the guard supports sqlite: and postgres:")]
-    UnsupportedDatabase(String),
+    #[error(
+        "unsupported database URL scheme {scheme:?}: this build of the guard supports {supported}"
+    )]
+    #[non_exhaustive]
+    UnsupportedDatabase {
+        /// The scheme of the URL.
+        scheme: String,
+        /// The schemes this build supports (they follow the crate's features).
+        supported: &'static str,
+    },
     /// Reading migrations from a directory failed.
     #[error("cannot read migrations from {path}: {message}")]
     Source {
@@ -72,8 +75,8 @@ impl GuardError {
     /// failed migration, 69 when the database is unreachable or locked.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Unreachable { .. } | Self::LockTimeout { .. } => EX_UNAVAILABLE,
-            _ => EX_DATAERR,
+            Self::Unreachable { .. } | Self::LockTimeout { .. } => opskit_exit::UNAVAILABLE,
+            _ => opskit_exit::DATA_ERROR,
         }
     }
 

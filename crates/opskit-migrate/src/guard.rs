@@ -3,11 +3,10 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use sqlx::Connection;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 use crate::classify::{Classification, classify};
-use crate::db::{GuardConnection, ToApply};
+use crate::db::{self, GuardConnection, ToApply};
 use crate::error::GuardError;
 use crate::lint::Dialect;
 use crate::status::{Known, SchemaStatus, State};
@@ -93,7 +92,7 @@ impl Guard {
         self.migrations
             .iter()
             .find(|m| m.version == version)
-            .map(|m| classify(&m.sql, dialect))
+            .map(|m| classify(m.sql.as_str(), dialect))
     }
 
     /// The binary's versions, sorted.
@@ -107,7 +106,7 @@ impl Guard {
             .map(|m| Known {
                 version: m.version,
                 description: &m.description,
-                sql: &m.sql,
+                sql: m.sql.as_str(),
                 checksum: &m.checksum,
             })
             .collect()
@@ -122,7 +121,7 @@ impl Guard {
         &self,
         conn: &mut impl GuardConnection,
     ) -> Result<SchemaStatus, GuardError> {
-        let (applied, records) = conn.db().read(&self.versions()).await?;
+        let (applied, records) = db::read(conn, &self.versions()).await?;
         Ok(SchemaStatus::compute(&self.known(), &applied, &records))
     }
 
@@ -150,12 +149,11 @@ impl Guard {
     /// [`GuardError::MigrationFailed`] (the failure is recorded, and the next status
     /// reports it).
     pub async fn apply(&self, conn: &mut impl GuardConnection) -> Result<SchemaStatus, GuardError> {
-        let mut db = conn.db();
-        let dialect = db.dialect();
-        db.lock(self.lock_timeout).await?;
+        let dialect = conn.dialect();
+        conn.lock(self.lock_timeout).await?;
         let result = async {
-            db.ensure_tables().await?;
-            let (applied, records) = db.read(&self.versions()).await?;
+            conn.ensure_tables().await?;
+            let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
             let status = SchemaStatus::compute(&self.known(), &applied, &records);
             // Never apply on top of a schema this binary cannot run against.
             let status = refuse_incompatible(status, true)?;
@@ -173,9 +171,9 @@ impl Guard {
                     sql: &m.sql,
                     checksum: &m.checksum,
                     no_tx: m.no_tx,
-                    classification: classify(&m.sql, dialect),
+                    classification: classify(m.sql.as_str(), dialect),
                 };
-                if db.apply(&migration).await? {
+                if db::apply(&mut *conn, &migration).await? {
                     tracing::info!(
                         event = "schema.migrated",
                         version = m.version,
@@ -189,14 +187,14 @@ impl Guard {
                     );
                 }
             }
-            let (applied, records) = db.read(&self.versions()).await?;
+            let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
             refuse_incompatible(
                 SchemaStatus::compute(&self.known(), &applied, &records),
                 false,
             )
         }
         .await;
-        let unlocked = db.unlock().await;
+        let unlocked = conn.unlock().await;
         let status = result?;
         unlocked?;
         Ok(status)
@@ -231,50 +229,60 @@ impl Guard {
     }
 
     async fn status_at_inner(&self, url: &str) -> Result<SchemaStatus, GuardError> {
-        match url.split(':').next().unwrap_or_default() {
-            "sqlite" => {
-                let mut conn = sqlx::SqliteConnection::connect(url)
-                    .await
-                    .map_err(crate::error::unreachable("connecting"))?;
-                let status = self.status(&mut conn).await;
-                let _ = conn.close().await;
-                status
-            }
-            "postgres" | "postgresql" => {
-                let mut conn = sqlx::PgConnection::connect(url)
-                    .await
-                    .map_err(crate::error::unreachable("connecting"))?;
-                let status = self.status(&mut conn).await;
-                let _ = conn.close().await;
-                status
-            }
-            other => Err(GuardError::UnsupportedDatabase(other.to_owned())),
-        }
+        self.connect_and_run(url, None).await
     }
 
     async fn run_inner(&self, url: &str, policy: Policy) -> Result<SchemaStatus, GuardError> {
-        let scheme = url.split(':').next().unwrap_or_default();
-        match scheme {
+        self.connect_and_run(url, Some(policy)).await
+    }
+
+    /// Connects to `url` with the driver its scheme names, runs `policy` (or only
+    /// reads the status), and closes the connection.
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "_sqlite")),
+        allow(unused_variables)
+    )]
+    async fn connect_and_run(
+        &self,
+        url: &str,
+        policy: Option<Policy>,
+    ) -> Result<SchemaStatus, GuardError> {
+        match url.split(':').next().unwrap_or_default() {
+            #[cfg(feature = "_sqlite")]
             "sqlite" => {
-                let mut conn = sqlx::SqliteConnection::connect(url)
+                self.run_on(connect::<sqlx::SqliteConnection>(url).await?, policy)
                     .await
-                    .map_err(crate::error::unreachable("connecting"))?;
-                let result = self.run_policy(&mut conn, policy).await;
-                let _ = conn.close().await;
-                result
             }
+            #[cfg(feature = "postgres")]
             "postgres" | "postgresql" => {
-                let mut conn = sqlx::PgConnection::connect(url)
+                self.run_on(connect::<sqlx::PgConnection>(url).await?, policy)
                     .await
-                    .map_err(crate::error::unreachable("connecting"))?;
-                let result = self.run_policy(&mut conn, policy).await;
-                let _ = conn.close().await;
-                result
             }
-            other => Err(GuardError::UnsupportedDatabase(other.to_owned())),
+            other => Err(GuardError::UnsupportedDatabase {
+                scheme: other.to_owned(),
+                supported: crate::db::SUPPORTED_SCHEMES,
+            }),
         }
     }
 
+    #[cfg(any(feature = "postgres", feature = "_sqlite"))]
+    async fn run_on<C>(
+        &self,
+        mut conn: C,
+        policy: Option<Policy>,
+    ) -> Result<SchemaStatus, GuardError>
+    where
+        C: GuardConnection + sqlx::Connection,
+    {
+        let result = match policy {
+            Some(policy) => self.run_policy(&mut conn, policy).await,
+            None => self.status(&mut conn).await,
+        };
+        let _ = conn.close().await;
+        result
+    }
+
+    #[cfg(any(feature = "postgres", feature = "_sqlite"))]
     async fn run_policy(
         &self,
         conn: &mut impl GuardConnection,
@@ -285,6 +293,14 @@ impl Guard {
             Policy::Verify => self.verify(conn).await,
         }
     }
+}
+
+/// Opens one connection to `url`.
+#[cfg(any(feature = "postgres", feature = "_sqlite"))]
+async fn connect<C: sqlx::Connection>(url: &str) -> Result<C, GuardError> {
+    C::connect(url)
+        .await
+        .map_err(crate::error::unreachable("connecting"))
 }
 
 /// `Ok` for a schema this binary can run against (pending allowed when

@@ -54,8 +54,29 @@
 //! Each outcome is a `schema.status` event with `policy`, `state`,
 //! `binary_latest`, `database_latest`, `compatible`, and a message that says what was
 //! found, what it means and what to do.
+//!
+//! # sqlx and feature flags
+//!
+//! The guard is built on sqlx 0.9, re-exported as [`sqlx`]: hand it the `Migrator`
+//! of your own `sqlx::migrate!()`. No database is on by default; turn on the ones
+//! you use.
+//!
+//! | Name | Description | Default? |
+//! |---|---|---|
+//! | `postgres` | the guard on `postgres://` URLs; [`GuardConnection`] for `PgConnection` | no |
+//! | `sqlite` | the guard on `sqlite:` URLs, SQLite compiled in; [`GuardConnection`] for `SqliteConnection` | no |
+//! | `tls` | TLS to PostgreSQL with rustls (`sslmode=require`, `verify-full` with `sslrootcert=`) | no |
+//! | `tls-rustls` | the same, by name | no |
+//! | `tls-native-tls` | TLS to PostgreSQL with the platform's TLS library | no |
+//! | `health` | `schema_check`, a readiness check for opskit-health | no |
+//! | `cli` | the `opskit-migrate` command: `postgres`, `sqlite` and `tls` | no |
+//!
+//! A URL whose database is not compiled in is refused with
+//! [`GuardError::UnsupportedDatabase`], which names the features to turn on.
 
-#![cfg_attr(docsrs, feature(doc_cfg))]
+// Feature badges on docs.rs, whose nightly rustdoc has `doc_cfg`; a stable build
+// with `--cfg docsrs` still works, and each gated item says its feature in words.
+#![cfg_attr(opskit_doc_cfg, feature(doc_cfg))]
 
 #[cfg(feature = "health")]
 mod check;
@@ -68,15 +89,18 @@ mod status;
 pub mod testing;
 
 #[cfg(feature = "health")]
-#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+#[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "health")))]
 pub use check::schema_check;
 pub use classify::{Classification, ClassifiedBy, Compat, classify};
-#[doc(hidden)]
-pub use db::Db;
 pub use db::GuardConnection;
-pub use error::{EX_DATAERR, EX_UNAVAILABLE, GuardError};
+pub use error::GuardError;
 pub use guard::{Guard, Policy};
+/// Exit codes, from `sysexits.h`: the one opskit table ([`opskit_exit`]).
+pub use opskit_exit as exit;
 pub use status::{Ahead, Failed, Modified, Named, SchemaStatus, State};
+
+/// The sqlx this crate is built on (0.9), so that a service names the same types.
+pub use sqlx;
 
 /// The crate README's example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

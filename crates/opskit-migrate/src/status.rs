@@ -284,7 +284,7 @@ fn line_endings_only(sql: &str, applied: &[u8]) -> bool {
     let crlf = lf.replace('\n', "\r\n");
     [lf, crlf]
         .iter()
-        .any(|variant| Sha384::digest(variant.as_bytes()).as_slice() == applied)
+        .any(|variant| Sha384::digest(variant.as_bytes())[..] == *applied)
 }
 
 impl fmt::Display for SchemaStatus {

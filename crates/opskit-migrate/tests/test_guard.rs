@@ -12,7 +12,7 @@ async fn guard(set: &str) -> Guard {
 }
 
 /// One integer from a query, on either database.
-async fn scalar(url: &str, sql: &str) -> i64 {
+async fn scalar(url: &str, sql: &'static str) -> i64 {
     if url.starts_with("sqlite") {
         let mut conn = SqliteConnection::connect(url).await.unwrap();
         sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
@@ -22,7 +22,7 @@ async fn scalar(url: &str, sql: &str) -> i64 {
     }
 }
 
-async fn execute(url: &str, sql: &str) {
+async fn execute(url: &str, sql: &'static str) {
     if url.starts_with("sqlite") {
         let mut conn = SqliteConnection::connect(url).await.unwrap();
         conn.execute(sql).await.unwrap();

@@ -1,9 +1,9 @@
 //! HTTP server metrics with OpenTelemetry names.
 
+use rustc_hash::FxBuildHasher;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::task::{Context, Poll, ready};
@@ -52,7 +52,9 @@ struct Handles {
     /// `http_server_active_requests` per method (index of [`METHODS`]).
     active: [OnceLock<Gauge>; METHODS.len()],
     /// `http_server_request_duration_seconds` per route, then per (method, status).
-    durations: RwLock<HashMap<Box<str>, Vec<Series>, BuildHasherDefault<FxHasher>>>,
+    // Route templates are the service's own, not client input: a hash that resists
+    // flooding buys nothing here and costs a SipHash per request.
+    durations: RwLock<HashMap<Box<str>, Vec<Series>, FxBuildHasher>>,
 }
 
 /// One histogram of a route: its method index, status code (0 for an error) and
@@ -99,46 +101,6 @@ impl Handles {
         if !series.iter().any(|(m, c, _)| *m == method && *c == code) {
             series.push((method, code, histogram));
         }
-    }
-}
-
-/// The Fx hash (as in rustc): a multiply and a rotate per eight bytes. The keys are
-/// route templates the service defines, not client input, so a hash that resists
-/// flooding buys nothing here and costs a SipHash per request.
-#[derive(Default, Clone, Copy)]
-struct FxHasher {
-    hash: u64,
-}
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            let mut buffer = [0; 8];
-            buffer.copy_from_slice(word);
-            self.add(u64::from_le_bytes(buffer));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut buffer = [0; 8];
-            buffer[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buffer));
-        }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    fn finish(&self) -> u64 {
-        self.hash
     }
 }
 

@@ -77,13 +77,16 @@
 //!
 //! | Name | Description | Default? |
 //! |---|---|---|
-//! | `health` | [`GracefulShutdown::health`] drains an opskit-health registry | yes |
+//! | `health` | [`GracefulShutdown::health`] drains an opskit-health registry | no |
 //! | `axum` | route labels from axum's `MatchedPath` | no |
 
-#![cfg_attr(docsrs, feature(doc_cfg))]
+// Feature badges on docs.rs, whose nightly rustdoc has `doc_cfg`; a stable build
+// with `--cfg docsrs` still works, and each gated item says its feature in words.
+#![cfg_attr(opskit_doc_cfg, feature(doc_cfg))]
 
 mod build_info;
-pub mod exit;
+/// Exit codes, from `sysexits.h`: the one opskit table ([`opskit_exit`]).
+pub use opskit_exit as exit;
 mod http_metrics;
 mod lifecycle;
 mod logging;

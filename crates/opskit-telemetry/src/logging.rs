@@ -122,7 +122,7 @@ pub fn init() -> Result<(), InitError> {
 pub fn init_or_exit() {
     if let Err(err) = init() {
         eprintln!("cannot start logging: {err}");
-        std::process::exit(opskit_config::EX_CONFIG);
+        std::process::exit(opskit_exit::CONFIG);
     }
 }
 

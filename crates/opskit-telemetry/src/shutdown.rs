@@ -159,7 +159,10 @@ impl GracefulShutdown {
 
     /// Drains this health registry when shutdown begins (readiness fails at once,
     /// liveness keeps passing).
+    ///
+    /// Needs the `health` feature.
     #[cfg(feature = "health")]
+    #[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "health")))]
     #[must_use]
     pub fn health(mut self, health: opskit_health::Health) -> Self {
         self.health = Some(health);

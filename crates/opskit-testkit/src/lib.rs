@@ -18,6 +18,14 @@
 //! assert_eq!(events[0]["fields"]["event"], "secret.file_permissions");
 //! assert!(logs.text().contains("/run/secrets/token"));
 //! ```
+//!
+//! For tests that run a service as a real process: [`process`] starts it with a
+//! clean environment and reads its events, [`load`] keeps requests in flight over
+//! raw TCP, and [`prometheus`] parses what `/metrics` serves.
+
+pub mod load;
+pub mod process;
+pub mod prometheus;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -82,6 +90,31 @@ pub fn postgres_admin_url() -> Option<String> {
     }
     eprintln!(
         "SKIPPED: no PostgreSQL server (set OPSKIT_TEST_POSTGRES_URL=postgres://user:password@host/postgres to run this test)"
+    );
+    None
+}
+
+/// The CA certificate that signed the PostgreSQL test server's TLS certificate, from
+/// `OPSKIT_TEST_POSTGRES_CA` (`.ci/run` makes both and sets it), with the admin URL.
+///
+/// Without them, a developer's machine skips the TLS tests: `None`, and a line saying
+/// `SKIPPED` and how to run them.
+///
+/// # Panics
+///
+/// Without them under `CI=true`: in CI nothing skips.
+pub fn postgres_tls() -> Option<(String, std::path::PathBuf)> {
+    let url = postgres_admin_url()?;
+    if let Some(ca) = std::env::var_os("OPSKIT_TEST_POSTGRES_CA") {
+        return Some((url, ca.into()));
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "OPSKIT_TEST_POSTGRES_CA is not set: CI must run the TLS tests (.ci/run turns TLS on and sets it)"
+        );
+    }
+    eprintln!(
+        "SKIPPED: the PostgreSQL server's CA is not known (set OPSKIT_TEST_POSTGRES_CA to the CA certificate's path to run this test)"
     );
     None
 }

@@ -5,6 +5,6 @@ mod sqlx;
 mod tcp;
 
 #[cfg(feature = "sqlx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
+#[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "sqlx")))]
 pub use self::sqlx::sqlx_pool;
 pub use tcp::tcp_connect;

@@ -9,6 +9,9 @@ use crate::check::{Check, Outcome};
 /// readiness (the default), never to liveness: a database outage must not restart
 /// every replica.
 ///
+/// Needs the `sqlx` feature; it works with any sqlx 0.9 database (the `opskit`
+/// facade turns it on with `postgres` or `sqlite`).
+///
 /// ```
 /// use opskit_health::{CheckOptions, Health, checks::sqlx_pool};
 ///

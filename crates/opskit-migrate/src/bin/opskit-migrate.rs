@@ -17,6 +17,7 @@
 
 use std::process::ExitCode;
 
+use opskit_migrate::exit;
 use opskit_migrate::lint::{Dialect, Severity};
 use opskit_migrate::{Compat, Guard, GuardError, State, classify};
 use opskit_secret::{ConnectionString, ExposeSecret};
@@ -26,9 +27,10 @@ const USAGE: &str = "usage:
   opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
 (status reads DATABASE_URL when --database-url is not given)";
 
-const EX_FINDINGS: u8 = 1;
-const EX_USAGE: u8 = 64;
-const EX_PENDING: u8 = 75;
+/// An [`opskit_migrate::exit`] code as the process's exit status.
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
 
 #[derive(Debug, Default)]
 struct Args {
@@ -69,7 +71,7 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(err) => {
             eprintln!("{err}\n{USAGE}");
-            return ExitCode::from(EX_USAGE);
+            return exit(exit::USAGE);
         }
     };
     match args.command.as_str() {
@@ -81,7 +83,7 @@ fn main() -> ExitCode {
         }
         other => {
             eprintln!("unknown command {other:?}\n{USAGE}");
-            ExitCode::from(EX_USAGE)
+            exit(exit::USAGE)
         }
     }
 }
@@ -89,14 +91,14 @@ fn main() -> ExitCode {
 fn lint(args: &Args) -> ExitCode {
     let Some(dir) = &args.dir else {
         eprintln!("lint needs a directory\n{USAGE}");
-        return ExitCode::from(EX_USAGE);
+        return exit(exit::USAGE);
     };
     let dialect = match args.dialect.as_deref() {
         None | Some("postgres" | "postgresql") => Dialect::Postgres,
         Some("sqlite") => Dialect::Sqlite,
         Some(other) => {
             eprintln!("unknown dialect {other:?}; use postgres or sqlite");
-            return ExitCode::from(EX_USAGE);
+            return exit(exit::USAGE);
         }
     };
     let mut files: Vec<_> = match std::fs::read_dir(dir) {
@@ -110,7 +112,7 @@ fn lint(args: &Args) -> ExitCode {
             .collect(),
         Err(err) => {
             eprintln!("cannot read {dir}: {err}");
-            return ExitCode::from(EX_USAGE);
+            return exit(exit::USAGE);
         }
     };
     files.sort();
@@ -121,7 +123,7 @@ fn lint(args: &Args) -> ExitCode {
             Ok(sql) => sql,
             Err(err) => {
                 eprintln!("cannot read {}: {err}", file.display());
-                return ExitCode::from(EX_USAGE);
+                return exit(exit::USAGE);
             }
         };
         let c = classify(&sql, dialect);
@@ -161,7 +163,7 @@ fn lint(args: &Args) -> ExitCode {
         );
     }
     if unacknowledged > 0 {
-        ExitCode::from(EX_FINDINGS)
+        exit(exit::FINDINGS)
     } else {
         ExitCode::SUCCESS
     }
@@ -170,7 +172,7 @@ fn lint(args: &Args) -> ExitCode {
 fn status(args: &Args) -> ExitCode {
     let Some(dir) = args.migrations.as_ref().or(args.dir.as_ref()) else {
         eprintln!("status needs --migrations DIR\n{USAGE}");
-        return ExitCode::from(EX_USAGE);
+        return exit(exit::USAGE);
     };
     let Some(raw_url) = args
         .database_url
@@ -178,13 +180,13 @@ fn status(args: &Args) -> ExitCode {
         .or_else(|| std::env::var("DATABASE_URL").ok())
     else {
         eprintln!("status needs --database-url URL or DATABASE_URL\n{USAGE}");
-        return ExitCode::from(EX_USAGE);
+        return exit(exit::USAGE);
     };
     let url = match ConnectionString::parse(&raw_url) {
         Ok(url) => url,
         Err(err) => {
             eprintln!("the database URL is invalid: {err}");
-            return ExitCode::from(EX_USAGE);
+            return exit(exit::USAGE);
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -194,7 +196,7 @@ fn status(args: &Args) -> ExitCode {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("cannot start the async runtime: {err}");
-            return ExitCode::from(70);
+            return exit(exit::SOFTWARE);
         }
     };
     let result = runtime.block_on(async {
@@ -213,7 +215,7 @@ fn status(args: &Args) -> ExitCode {
                 println!("{}: {}", url, scrub(status.to_string()));
             }
             if status.state == State::Pending {
-                ExitCode::from(EX_PENDING)
+                exit(exit::TEMP_FAILURE)
             } else {
                 ExitCode::SUCCESS
             }
@@ -234,11 +236,10 @@ fn status(args: &Args) -> ExitCode {
             } else {
                 eprintln!("{url}: {message}");
             }
-            let code = match err {
-                GuardError::Source { .. } => EX_USAGE,
-                other => u8::try_from(other.exit_code()).unwrap_or(1),
-            };
-            ExitCode::from(code)
+            exit(match err {
+                GuardError::Source { .. } => exit::USAGE,
+                other => other.exit_code(),
+            })
         }
     }
 }

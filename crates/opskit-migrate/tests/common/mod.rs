@@ -45,7 +45,7 @@ pub async fn postgres() -> Option<Postgres> {
     let mut conn = PgConnection::connect(&admin)
         .await
         .expect("the PostgreSQL test server accepts connections");
-    conn.execute(format!("CREATE DATABASE {name}").as_str())
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .unwrap();
     let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap();
@@ -69,7 +69,9 @@ impl Drop for Postgres {
             runtime.block_on(async {
                 if let Ok(mut conn) = PgConnection::connect(&admin).await {
                     let _ = conn
-                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
                         .await;
                 }
             });

@@ -1,0 +1,239 @@
+//! What the guard does on a database: one trait for what differs per database
+//! ([`Driver`](private::Driver)), one file per database, as sqlx's own `migrate/`.
+
+// Without a database feature, nothing drives the shared parts.
+#![cfg_attr(not(any(feature = "postgres", feature = "_sqlite")), allow(dead_code))]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::classify::Classification;
+use crate::error::GuardError;
+use crate::lint::Dialect;
+use crate::status::{AppliedRow, RecordRow};
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "_sqlite")]
+mod sqlite;
+
+/// The URL schemes this build can connect to, for [`GuardError::UnsupportedDatabase`].
+pub(crate) const SUPPORTED_SCHEMES: &str =
+    match (cfg!(feature = "postgres"), cfg!(feature = "_sqlite")) {
+        (true, true) => "postgres: and sqlite:",
+        (true, false) => "postgres: only (the `sqlite` feature is off)",
+        (false, true) => "sqlite: only (the `postgres` feature is off)",
+        (false, false) => {
+            "no database: turn on the `postgres` or `sqlite` feature of opskit-migrate"
+        }
+    };
+
+/// A migration to apply, with its classification.
+pub(crate) struct ToApply<'a> {
+    pub(crate) version: i64,
+    pub(crate) description: &'a str,
+    pub(crate) sql: &'a sqlx::SqlStr,
+    pub(crate) checksum: &'a [u8],
+    pub(crate) no_tx: bool,
+    pub(crate) classification: Classification,
+}
+
+impl ToApply<'_> {
+    /// How long it has run, in nanoseconds, as sqlx records `execution_time`.
+    fn elapsed_ns(start: Instant) -> i64 {
+        i64::try_from(start.elapsed().as_nanos()).unwrap_or(i64::MAX)
+    }
+}
+
+/// Why applying stopped.
+pub(crate) enum Failure {
+    /// The migration's SQL failed.
+    Migration(String),
+    /// The database failed around it.
+    Database(GuardError),
+}
+
+/// A connection the guard works on: sqlx's `SqliteConnection` (feature `sqlite`)
+/// and `PgConnection` (feature `postgres`); pooled connections dereference to these.
+pub trait GuardConnection: Send + private::Driver {}
+
+impl<C: Send + private::Driver> GuardConnection for C {}
+
+// The sealed trait speaks of crate types: nothing outside can name or call it.
+#[allow(private_interfaces, private_bounds)]
+pub(crate) mod private {
+    use super::{Dialect, Duration, Failure, Future, GuardError, Instant, RecordRow, ToApply};
+
+    /// What differs per database. Sealed: implemented in this module's children only.
+    pub trait Driver {
+        /// The SQL dialect the linter classifies with.
+        fn dialect(&self) -> Dialect;
+
+        /// Whether `_sqlx_migrations` and `_opskit_migrations` exist.
+        fn tables(&mut self) -> impl Future<Output = Result<(bool, bool), GuardError>> + Send;
+
+        /// Every row of `_sqlx_migrations`: version, success, checksum.
+        fn applied(
+            &mut self,
+        ) -> impl Future<Output = Result<Vec<(i64, bool, Vec<u8>)>, GuardError>> + Send;
+
+        /// Descriptions of the applied migrations of `versions`.
+        fn descriptions(
+            &mut self,
+            versions: &[i64],
+        ) -> impl Future<Output = Result<Vec<(i64, String)>, GuardError>> + Send;
+
+        /// The guard's records of migrations newer than `latest`, and of failures.
+        fn records(
+            &mut self,
+            latest: i64,
+        ) -> impl Future<Output = Result<Vec<RecordRow>, GuardError>> + Send;
+
+        /// Creates both tables if they are missing.
+        fn ensure_tables(&mut self) -> impl Future<Output = Result<(), GuardError>> + Send;
+
+        /// Takes the migration lock, waiting at most `timeout`.
+        fn lock(
+            &mut self,
+            timeout: Duration,
+        ) -> impl Future<Output = Result<(), GuardError>> + Send;
+
+        /// Releases the migration lock.
+        fn unlock(&mut self) -> impl Future<Output = Result<(), GuardError>> + Send;
+
+        /// Applies one migration with its rows, unless another process applied it
+        /// meanwhile. Returns whether it applied it.
+        fn apply_one(
+            &mut self,
+            migration: &ToApply<'_>,
+            start: Instant,
+        ) -> impl Future<Output = Result<bool, Failure>> + Send;
+
+        /// Records a failed migration (`outcome` `failed` or `failed_partial`).
+        fn record_failure(
+            &mut self,
+            migration: &ToApply<'_>,
+            outcome: &'static str,
+            message: &str,
+        ) -> impl Future<Output = Result<(), GuardError>> + Send;
+
+        /// Whether a failure of `migration` may have left parts of it applied.
+        fn may_be_partial(&self, migration: &ToApply<'_>) -> bool;
+    }
+}
+
+#[allow(unused_imports)] // used by the drivers' methods, behind database features
+use private::Driver;
+
+/// The applied migrations and the records that matter, read-only, in at most four
+/// queries whatever the number of migrations: which tables exist; version, success
+/// and checksum of every applied migration; descriptions of the applied migrations
+/// this binary does not know (only when there are any); and the records of those and
+/// of failures. `known` is the binary's versions, sorted.
+pub(crate) async fn read<C: GuardConnection + ?Sized>(
+    conn: &mut C,
+    known: &[i64],
+) -> Result<(Vec<AppliedRow>, Vec<RecordRow>), GuardError> {
+    let (has_sqlx, has_records) = conn.tables().await?;
+    let mut applied = Vec::new();
+    if has_sqlx {
+        let rows = conn.applied().await?;
+        let unknown: Vec<i64> = rows
+            .iter()
+            .map(|(version, ..)| *version)
+            .filter(|version| known.binary_search(version).is_err())
+            .collect();
+        let descriptions = if unknown.is_empty() {
+            Vec::new()
+        } else {
+            conn.descriptions(&unknown).await?
+        };
+        applied = rows
+            .into_iter()
+            .map(|(version, success, checksum)| AppliedRow {
+                version,
+                description: descriptions
+                    .binary_search_by_key(&version, |(v, _)| *v)
+                    .map(|i| descriptions[i].1.clone())
+                    .unwrap_or_default(),
+                success,
+                checksum,
+            })
+            .collect();
+    }
+    let records = if has_records {
+        conn.records(known.last().copied().unwrap_or(i64::MIN))
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok((applied, records))
+}
+
+/// Applies one migration with its record in one transaction (the SQLite one
+/// exclusive), unless another process applied it meanwhile. Returns whether it
+/// applied it. A failure rolls back and then writes a failure record.
+pub(crate) async fn apply<C: GuardConnection + ?Sized>(
+    conn: &mut C,
+    migration: &ToApply<'_>,
+) -> Result<bool, GuardError> {
+    match conn.apply_one(migration, Instant::now()).await {
+        Ok(applied) => Ok(applied),
+        Err(Failure::Database(err)) => Err(err),
+        Err(Failure::Migration(message)) => {
+            let partial = conn.may_be_partial(migration);
+            let outcome = if partial { "failed_partial" } else { "failed" };
+            conn.record_failure(migration, outcome, &message).await?;
+            Err(GuardError::MigrationFailed {
+                version: migration.version,
+                description: migration.description.to_owned(),
+                message,
+                rolled_back: if partial {
+                    "it ran outside a transaction, so parts of it may be applied"
+                } else {
+                    "it was rolled back, nothing of it is applied"
+                },
+            })
+        }
+    }
+}
+
+/// Maps a database error around a migration to [`Failure::Database`].
+fn db_error(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Failure {
+    move |err| Failure::Database(crate::error::unreachable(doing)(err))
+}
+
+/// Reads a `_opskit_migrations` row.
+type RecordTuple = (i64, String, String, String, Option<String>);
+
+fn record_row((version, compat, summary, outcome, error): RecordTuple) -> RecordRow {
+    RecordRow {
+        version,
+        compat,
+        summary,
+        outcome,
+        error,
+    }
+}
+
+/// The query both databases run to read the guard's records.
+const RECORDS_QUERY: &str = "SELECT version, compat, summary, outcome, error FROM _opskit_migrations \
+     WHERE version > $1 OR outcome <> 'applied' ORDER BY version";
+
+/// The re-check under the lock (or inside the migration's transaction), so a replica
+/// that waited for another applies nothing twice.
+const ALREADY_APPLIED_QUERY: &str = "SELECT version FROM _sqlx_migrations WHERE version = $1";
+
+/// The `_sqlx_migrations` row, as sqlx writes it.
+const SQLX_ROW_INSERT: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+     VALUES ($1, $2, TRUE, $3, $4)";
+
+/// The descriptions of `versions` from `_sqlx_migrations`, in one query.
+fn descriptions_query(versions: &[i64]) -> String {
+    // Integers formatted by us: nothing to inject.
+    let list: Vec<String> = versions.iter().map(i64::to_string).collect();
+    format!(
+        "SELECT version, description FROM _sqlx_migrations WHERE version IN ({}) ORDER BY version",
+        list.join(",")
+    )
+}

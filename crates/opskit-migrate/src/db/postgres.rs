@@ -1,0 +1,256 @@
+//! The guard on PostgreSQL: sqlx's advisory lock, a transaction per migration
+//! unless the file says `-- no-transaction`.
+
+use std::time::{Duration, Instant};
+
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+
+use super::private::Driver;
+use super::{
+    ALREADY_APPLIED_QUERY, Failure, RECORDS_QUERY, RecordTuple, SQLX_ROW_INSERT, ToApply, db_error,
+    record_row,
+};
+use crate::error::{GuardError, unreachable};
+use crate::lint::Dialect;
+use crate::status::RecordRow;
+
+const SQLX_TABLE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
+    success BOOLEAN NOT NULL,
+    checksum BYTEA NOT NULL,
+    execution_time BIGINT NOT NULL
+)";
+
+const RECORDS_TABLE: &str = "CREATE TABLE IF NOT EXISTS _opskit_migrations (
+    version BIGINT PRIMARY KEY,
+    compat TEXT NOT NULL,
+    classified_by TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    recorded_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)";
+
+/// Writes the guard's record, replacing an earlier one of the same version.
+const RECORD_UPSERT: &str = "INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, \
+     classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
+     error = excluded.error, recorded_at = now()";
+
+// The sealed trait speaks of crate types: nothing outside can call it.
+#[allow(private_interfaces)]
+impl Driver for PgConnection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn tables(&mut self) -> Result<(bool, bool), GuardError> {
+        sqlx::query_as(
+            "SELECT to_regclass('_sqlx_migrations') IS NOT NULL, to_regclass('_opskit_migrations') IS NOT NULL",
+        )
+        .fetch_one(&mut *self)
+        .await
+        .map_err(unreachable("reading the schema"))
+    }
+
+    async fn applied(&mut self) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
+        sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut *self)
+            .await
+            .map_err(unreachable("reading _sqlx_migrations"))
+    }
+
+    async fn descriptions(&mut self, versions: &[i64]) -> Result<Vec<(i64, String)>, GuardError> {
+        sqlx::query_as(AssertSqlSafe(super::descriptions_query(versions)))
+            .fetch_all(&mut *self)
+            .await
+            .map_err(unreachable("reading _sqlx_migrations"))
+    }
+
+    async fn records(&mut self, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
+        let rows: Vec<RecordTuple> = sqlx::query_as(RECORDS_QUERY)
+            .bind(latest)
+            .fetch_all(&mut *self)
+            .await
+            .map_err(unreachable("reading _opskit_migrations"))?;
+        Ok(rows.into_iter().map(record_row).collect())
+    }
+
+    async fn ensure_tables(&mut self) -> Result<(), GuardError> {
+        for sql in [SQLX_TABLE, RECORDS_TABLE] {
+            self.execute(sql)
+                .await
+                .map_err(unreachable("creating the migration tables"))?;
+        }
+        Ok(())
+    }
+
+    /// Takes sqlx's advisory lock (the same key `sqlx migrate run` uses), polling so
+    /// that the wait is bounded.
+    async fn lock(&mut self, timeout: Duration) -> Result<(), GuardError> {
+        let key = advisory_key(self, "taking the migration lock").await?;
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(key)
+                .fetch_one(&mut *self)
+                .await
+                .map_err(unreachable("taking the migration lock"))?;
+            if locked {
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                let holder = lock_holder(self, key).await;
+                return Err(GuardError::LockTimeout {
+                    holder,
+                    waited: start.elapsed(),
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    async fn unlock(&mut self) -> Result<(), GuardError> {
+        let key = advisory_key(self, "releasing the migration lock").await?;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(key)
+            .execute(&mut *self)
+            .await
+            .map_err(unreachable("releasing the migration lock"))?;
+        Ok(())
+    }
+
+    async fn apply_one(&mut self, m: &ToApply<'_>, start: Instant) -> Result<bool, Failure> {
+        if m.no_tx {
+            if already_applied(self, m.version).await? {
+                return Ok(false);
+            }
+            self.execute(m.sql.clone())
+                .await
+                .map_err(|e| Failure::Migration(e.to_string()))?;
+            insert_rows(self, m, start).await?;
+            return Ok(true);
+        }
+        let mut tx = self
+            .begin()
+            .await
+            .map_err(db_error("starting a transaction"))?;
+        if already_applied(&mut tx, m.version).await? {
+            return Ok(false);
+        }
+        tx.execute(m.sql.clone())
+            .await
+            .map_err(|e| Failure::Migration(e.to_string()))?;
+        insert_rows(&mut tx, m, start).await?;
+        tx.commit()
+            .await
+            .map_err(db_error("committing a migration"))?;
+        Ok(true)
+    }
+
+    async fn record_failure(
+        &mut self,
+        m: &ToApply<'_>,
+        outcome: &'static str,
+        message: &str,
+    ) -> Result<(), GuardError> {
+        let c = &m.classification;
+        sqlx::query(RECORD_UPSERT)
+            .bind(m.version)
+            .bind(c.compat.as_str())
+            .bind(c.by.as_str())
+            .bind(c.summary())
+            .bind(outcome)
+            .bind(message)
+            .execute(&mut *self)
+            .await
+            .map_err(unreachable("recording a failed migration"))?;
+        Ok(())
+    }
+
+    fn may_be_partial(&self, m: &ToApply<'_>) -> bool {
+        m.no_tx
+    }
+}
+
+async fn already_applied(conn: &mut PgConnection, version: i64) -> Result<bool, Failure> {
+    let done: Option<i64> = sqlx::query_scalar(ALREADY_APPLIED_QUERY)
+        .bind(version)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_error("reading _sqlx_migrations"))?;
+    Ok(done.is_some())
+}
+
+/// Inserts the `_sqlx_migrations` row and the guard's record, in the caller's
+/// transaction (or none, for a `-- no-transaction` migration).
+async fn insert_rows(
+    conn: &mut PgConnection,
+    m: &ToApply<'_>,
+    start: Instant,
+) -> Result<(), Failure> {
+    sqlx::query(SQLX_ROW_INSERT)
+        .bind(m.version)
+        .bind(m.description)
+        .bind(m.checksum)
+        .bind(ToApply::elapsed_ns(start))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error("recording a migration in _sqlx_migrations"))?;
+    let c = &m.classification;
+    sqlx::query(RECORD_UPSERT)
+        .bind(m.version)
+        .bind(c.compat.as_str())
+        .bind(c.by.as_str())
+        .bind(c.summary())
+        .bind("applied")
+        .bind(None::<String>)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error("recording a migration in _opskit_migrations"))?;
+    Ok(())
+}
+
+/// sqlx's advisory-lock key for the connection's database.
+async fn advisory_key(conn: &mut PgConnection, doing: &'static str) -> Result<i64, GuardError> {
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(conn)
+        .await
+        .map_err(unreachable(doing))?;
+    Ok(lock_id(&database))
+}
+
+/// sqlx's lock key for a database, so the guard and `sqlx migrate run` exclude
+/// each other.
+fn lock_id(database: &str) -> i64 {
+    const CRC_IEEE: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    0x3d32_ad9e * i64::from(CRC_IEEE.checksum(database.as_bytes()))
+}
+
+/// Who holds the advisory lock, from `pg_locks` and `pg_stat_activity`.
+async fn lock_holder(conn: &mut PgConnection, key: i64) -> String {
+    type Holder = (i32, Option<String>, Option<String>, Option<String>);
+    let row: Result<Option<Holder>, _> = sqlx::query_as(
+        "SELECT a.pid, a.application_name, host(a.client_addr), to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 LIMIT 1",
+    )
+    .bind((key >> 32) & 0xffff_ffff)
+    .bind(key & 0xffff_ffff)
+    .fetch_optional(&mut *conn)
+    .await;
+    match row {
+        Ok(Some((pid, application, address, since))) => format!(
+            "PostgreSQL backend {pid} (application {:?}, client {}, connected since {})",
+            application.unwrap_or_default(),
+            address.unwrap_or_else(|| "local".into()),
+            since.unwrap_or_else(|| "?".into())
+        ),
+        Ok(None) => "another session (it released the lock as the guard gave up)".to_owned(),
+        Err(err) => format!("another session (pg_locks could not be read: {err})"),
+    }
+}

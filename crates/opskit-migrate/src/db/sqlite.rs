@@ -1,0 +1,190 @@
+//! The guard on SQLite: an exclusive transaction per migration is the lock.
+
+use std::time::{Duration, Instant};
+
+use sqlx::{AssertSqlSafe, Executor, SqliteConnection};
+
+use super::private::Driver;
+use super::{
+    ALREADY_APPLIED_QUERY, Failure, RECORDS_QUERY, RecordTuple, SQLX_ROW_INSERT, ToApply, db_error,
+    record_row,
+};
+use crate::error::{GuardError, unreachable};
+use crate::lint::Dialect;
+use crate::status::RecordRow;
+
+const SQLX_TABLE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL,
+    execution_time BIGINT NOT NULL
+)";
+
+const RECORDS_TABLE: &str = "CREATE TABLE IF NOT EXISTS _opskit_migrations (
+    version BIGINT PRIMARY KEY,
+    compat TEXT NOT NULL,
+    classified_by TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    recorded_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+)";
+
+/// Writes the guard's record, replacing an earlier one of the same version.
+const RECORD_UPSERT: &str = "INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, \
+     classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
+     error = excluded.error, recorded_at = CURRENT_TIMESTAMP";
+
+// The sealed trait speaks of crate types: nothing outside can call it.
+#[allow(private_interfaces)]
+impl Driver for SqliteConnection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn tables(&mut self) -> Result<(bool, bool), GuardError> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('_sqlx_migrations', '_opskit_migrations')",
+        )
+        .fetch_all(&mut *self)
+        .await
+        .map_err(unreachable("reading the schema"))?;
+        Ok((
+            names.iter().any(|n| n == "_sqlx_migrations"),
+            names.iter().any(|n| n == "_opskit_migrations"),
+        ))
+    }
+
+    async fn applied(&mut self) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
+        sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut *self)
+            .await
+            .map_err(unreachable("reading _sqlx_migrations"))
+    }
+
+    async fn descriptions(&mut self, versions: &[i64]) -> Result<Vec<(i64, String)>, GuardError> {
+        sqlx::query_as(AssertSqlSafe(super::descriptions_query(versions)))
+            .fetch_all(&mut *self)
+            .await
+            .map_err(unreachable("reading _sqlx_migrations"))
+    }
+
+    async fn records(&mut self, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
+        let rows: Vec<RecordTuple> = sqlx::query_as(RECORDS_QUERY)
+            .bind(latest)
+            .fetch_all(&mut *self)
+            .await
+            .map_err(unreachable("reading _opskit_migrations"))?;
+        Ok(rows.into_iter().map(record_row).collect())
+    }
+
+    async fn ensure_tables(&mut self) -> Result<(), GuardError> {
+        for sql in [SQLX_TABLE, RECORDS_TABLE] {
+            self.execute(sql)
+                .await
+                .map_err(unreachable("creating the migration tables"))?;
+        }
+        Ok(())
+    }
+
+    /// SQLite locks per migration, in [`apply_one`](Driver::apply_one).
+    async fn lock(&mut self, _timeout: Duration) -> Result<(), GuardError> {
+        Ok(())
+    }
+
+    async fn unlock(&mut self) -> Result<(), GuardError> {
+        Ok(())
+    }
+
+    async fn apply_one(&mut self, m: &ToApply<'_>, start: Instant) -> Result<bool, Failure> {
+        // An exclusive transaction: replicas starting together wait for one another
+        // (up to the busy timeout) and the loser sees the migration applied.
+        self.execute("BEGIN EXCLUSIVE")
+            .await
+            .map_err(db_error("locking the SQLite database"))?;
+        let result = async {
+            let done: Option<i64> = sqlx::query_scalar(ALREADY_APPLIED_QUERY)
+                .bind(m.version)
+                .fetch_optional(&mut *self)
+                .await
+                .map_err(db_error("reading _sqlx_migrations"))?;
+            if done.is_some() {
+                return Ok(false);
+            }
+            self.execute(m.sql.clone())
+                .await
+                .map_err(|e| Failure::Migration(e.to_string()))?;
+            insert_rows(self, m, start).await?;
+            Ok(true)
+        }
+        .await;
+        match result {
+            Ok(applied) => {
+                self.execute("COMMIT")
+                    .await
+                    .map_err(db_error("committing a migration"))?;
+                Ok(applied)
+            }
+            Err(failure) => {
+                let _ = self.execute("ROLLBACK").await;
+                Err(failure)
+            }
+        }
+    }
+
+    async fn record_failure(
+        &mut self,
+        m: &ToApply<'_>,
+        outcome: &'static str,
+        message: &str,
+    ) -> Result<(), GuardError> {
+        let c = &m.classification;
+        sqlx::query(RECORD_UPSERT)
+            .bind(m.version)
+            .bind(c.compat.as_str())
+            .bind(c.by.as_str())
+            .bind(c.summary())
+            .bind(outcome)
+            .bind(message)
+            .execute(&mut *self)
+            .await
+            .map_err(unreachable("recording a failed migration"))?;
+        Ok(())
+    }
+
+    fn may_be_partial(&self, m: &ToApply<'_>) -> bool {
+        m.no_tx
+    }
+}
+
+/// Inserts the `_sqlx_migrations` row and the guard's record, in the caller's
+/// transaction.
+async fn insert_rows(
+    conn: &mut SqliteConnection,
+    m: &ToApply<'_>,
+    start: Instant,
+) -> Result<(), Failure> {
+    sqlx::query(SQLX_ROW_INSERT)
+        .bind(m.version)
+        .bind(m.description)
+        .bind(m.checksum)
+        .bind(ToApply::elapsed_ns(start))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error("recording a migration in _sqlx_migrations"))?;
+    let c = &m.classification;
+    sqlx::query(RECORD_UPSERT)
+        .bind(m.version)
+        .bind(c.compat.as_str())
+        .bind(c.by.as_str())
+        .bind(c.summary())
+        .bind("applied")
+        .bind(None::<String>)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error("recording a migration in _opskit_migrations"))?;
+    Ok(())
+}

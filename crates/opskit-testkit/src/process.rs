@@ -1,0 +1,216 @@
+//! A service started as a real process with a clean environment, its stdout read
+//! line by line as JSON events.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A service running as a child process, its stdout and stderr read by two threads.
+#[derive(Debug)]
+pub struct Service {
+    child: Child,
+    /// Every stdout line so far.
+    pub lines: Arc<Mutex<Vec<String>>>,
+    events: Receiver<Value>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+    /// The address from `service.listening`, once [`Service::start`] saw it.
+    pub address: Option<SocketAddr>,
+}
+
+impl Service {
+    /// Starts `binary` with only `env` set (plus `LOG_FORMAT=json`), in `dir`.
+    pub fn spawn(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn_with_args(binary, dir, &[], env)
+    }
+
+    /// [`Service::spawn`] with command-line arguments.
+    pub fn spawn_with_args(binary: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(binary)
+            .args(args)
+            .current_dir(dir)
+            .env_clear()
+            .env("LOG_FORMAT", "json")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the service starts");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (sender, events) = channel();
+        let stdout = child.stdout.take().unwrap();
+        let all = lines.clone();
+        let stdout_reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let line = line.unwrap();
+                all.lock().unwrap().push(line.clone());
+                if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                    let _ = sender.send(event);
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let mut pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let stderr_reader = std::thread::spawn(move || {
+            let mut buffer = Vec::new();
+            let _ = pipe.read_to_end(&mut buffer);
+            sink.lock().unwrap().extend(buffer);
+        });
+        Self {
+            child,
+            lines,
+            events,
+            stderr,
+            readers: vec![stdout_reader, stderr_reader],
+            address: None,
+        }
+    }
+
+    /// Starts and waits until it is ready, remembering its address.
+    pub fn start(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut service = Self::spawn(binary, dir, env);
+        let listening = service.wait_for("service.listening");
+        service.address = Some(listening["address"].as_str().unwrap().parse().unwrap());
+        service.wait_for("service.ready");
+        service
+    }
+
+    /// The address it listens on.
+    ///
+    /// # Panics
+    ///
+    /// When it was not started with [`Service::start`].
+    pub fn address(&self) -> SocketAddr {
+        self.address.expect("the service is listening")
+    }
+
+    /// Waits up to 60 s for the next event named `event` on stdout.
+    ///
+    /// # Panics
+    ///
+    /// When none comes, with the output so far.
+    pub fn wait_for(&self, event: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(value) if value["event"] == event => return value,
+                Ok(_) => {}
+                Err(_) => panic!(
+                    "no {event} event; output so far:\n{}\nstderr:\n{}",
+                    self.lines.lock().unwrap().join("\n"),
+                    String::from_utf8_lossy(&self.stderr.lock().unwrap())
+                ),
+            }
+        }
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the exit code; returns it with stdout's lines and stderr, complete:
+    /// both readers have reached the end of their pipes.
+    pub fn finish(mut self) -> (i32, Vec<String>, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the service did not stop within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        for reader in self.readers.drain(..) {
+            reader.join().expect("an output reader thread panicked");
+        }
+        let lines = self.lines.lock().unwrap().clone();
+        let stderr = String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned();
+        (status.code().unwrap_or(-1), lines, stderr)
+    }
+}
+
+/// One HTTP/1.1 request over a new connection: status and body.
+pub fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(&request_bytes(method, path, headers, body))?;
+    read_response(stream)
+}
+
+/// An HTTP/1.1 request with `connection: close`, as bytes.
+pub fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    format!("{head}\r\n{body}").into_bytes()
+}
+
+/// Reads a whole `connection: close` response: status and body.
+pub fn read_response(mut stream: TcpStream) -> std::io::Result<(u16, String)> {
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {response:?}")))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// `GET path` on a new connection: the status and the body.
+///
+/// # Errors
+///
+/// When the connection or the response fails.
+pub fn get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    request(address, "GET", path, &[], "")
+}
+
+/// Every stdout line of a service, parsed as JSON (a line that is not fails the test).
+pub fn events(lines: &[String]) -> Vec<Value> {
+    lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("a stdout line is not JSON ({e}): {l}"))
+        })
+        .collect()
+}
+
+/// The first event named `name`.
+pub fn event(lines: &[String], name: &str) -> Value {
+    events(lines)
+        .into_iter()
+        .find(|e| e["event"] == name)
+        .unwrap_or_else(|| panic!("no {name} event in:\n{}", lines.join("\n")))
+}

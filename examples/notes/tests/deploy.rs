@@ -1,0 +1,264 @@
+//! The Dockerfile and the Kubernetes manifests agree with the code. No container
+//! engine runs here, so this reads them: probe paths, ports, settings, secrets,
+//! grace period, the migration job, the build argument that carries the commit.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use opskit::config::parse_duration;
+use serde::Deserialize;
+use serde_json::Value;
+
+const DOCKERFILE: &str = include_str!("../deploy/Dockerfile");
+const MANIFESTS: &str = include_str!("../deploy/kubernetes/notes.yaml");
+
+fn documents() -> Vec<Value> {
+    serde_yaml_ng::Deserializer::from_str(MANIFESTS)
+        .map(|doc| Value::deserialize(doc).expect("valid YAML"))
+        .collect()
+}
+
+fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in the manifests"))
+}
+
+/// `notes --describe`: (variable, default) of every setting the binary reads.
+fn settings() -> Vec<(String, String)> {
+    let output = Command::new(support::notes())
+        .env_clear()
+        .arg("--describe")
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            (
+                cells[1].trim_matches('`').to_owned(),
+                cells[4].trim_matches('`').to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn env_of(container: &Value) -> Vec<(String, String)> {
+    container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["value"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+fn port_of(address: &str) -> u16 {
+    address.rsplit_once(':').unwrap().1.parse().unwrap()
+}
+
+#[test]
+fn the_deployment_probes_ports_settings_and_secrets_match_the_code() {
+    let settings = settings();
+    let default = |name: &str| {
+        settings
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.clone())
+            .unwrap()
+    };
+    let known: BTreeSet<String> = settings
+        .iter()
+        .flat_map(|(name, _)| [name.clone(), format!("{name}_FILE")])
+        .chain(["LOG_FORMAT", "LOG_LEVEL", "RUST_LOG"].map(String::from))
+        .collect();
+
+    let docs = documents();
+    let deployment = kind(&docs, "Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let env = env_of(container);
+
+    // Every variable is a setting the binary reads (a typo would be silently ignored).
+    for (name, _) in &env {
+        assert!(
+            known.contains(name),
+            "{name} in the Deployment is not a setting of the notes service"
+        );
+    }
+    // Production's rules are met: the token and the database URL from files, JSON logs.
+    assert_eq!(value(&env, "NOTES_DEPLOYMENT"), Some("production"));
+    assert_eq!(value(&env, "LOG_FORMAT"), Some("json"));
+    assert_eq!(
+        value(&env, "NOTES_MIGRATE"),
+        Some("verify"),
+        "replicas only verify; the Job migrates"
+    );
+    let mounts: Vec<&str> = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mountPath"].as_str().unwrap())
+        .collect();
+    for secret in ["NOTES_API_TOKEN", "NOTES_DATABASE_URL"] {
+        assert!(
+            value(&env, secret).is_none(),
+            "{secret} must come from a file, not the manifest"
+        );
+        let path = value(&env, &format!("{secret}_FILE"))
+            .unwrap_or_else(|| panic!("{secret}_FILE is not set"));
+        assert!(
+            mounts.iter().any(|m| path.starts_with(m)),
+            "{path} is not under a mounted volume {mounts:?}"
+        );
+    }
+
+    // The listener is reachable from outside the container, on the container port.
+    let port = container["ports"][0]["containerPort"].as_u64().unwrap() as u16;
+    let listen = value(&env, "NOTES_LISTEN").unwrap();
+    assert!(
+        listen.starts_with("0.0.0.0:"),
+        "NOTES_LISTEN={listen} is not reachable from outside the container"
+    );
+    assert_eq!(port_of(listen), port);
+    assert_eq!(
+        port_of(&default("NOTES_LISTEN")),
+        port,
+        "the default port is the container port"
+    );
+
+    // Probes use the health layer's paths, on the named container port.
+    for (probe, setting) in [
+        ("startupProbe", "NOTES_HEALTH_STARTUP_PATH"),
+        ("readinessProbe", "NOTES_HEALTH_READINESS_PATH"),
+        ("livenessProbe", "NOTES_HEALTH_LIVENESS_PATH"),
+    ] {
+        let get = &container[probe]["httpGet"];
+        assert_eq!(
+            get["path"].as_str().unwrap(),
+            value(&env, setting).map_or(default(setting), str::to_owned),
+            "{probe}"
+        );
+        assert_eq!(get["port"], container["ports"][0]["name"], "{probe}");
+    }
+
+    // SIGKILL never cuts a drain short.
+    let drain = parse_duration(value(&env, "NOTES_DRAIN_DELAY").unwrap()).unwrap();
+    let shutdown = parse_duration(value(&env, "NOTES_SHUTDOWN_TIMEOUT").unwrap()).unwrap();
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    assert!(
+        grace > (drain + shutdown).as_secs(),
+        "terminationGracePeriodSeconds {grace} <= drain + shutdown"
+    );
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+
+    // The migration Job applies, with the same secrets.
+    let job = kind(&docs, "Job");
+    let migrate = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(migrate["args"][0], "--migrate-only");
+    assert_eq!(
+        migrate["image"], container["image"],
+        "the Job migrates with the image it deploys"
+    );
+    for (name, _) in env_of(migrate) {
+        assert!(known.contains(&name), "{name} in the Job is not a setting");
+    }
+}
+
+#[test]
+fn the_dockerfile_builds_the_service_as_non_root_and_carries_the_commit() {
+    let lines: Vec<&str> = DOCKERFILE.lines().map(str::trim).collect();
+    let stages = lines.iter().filter(|l| l.starts_with("FROM ")).count();
+    assert!(stages >= 2, "a multi-stage build");
+    assert!(
+        DOCKERFILE.contains("ARG GIT_COMMIT"),
+        "the commit is a build argument"
+    );
+    assert!(
+        DOCKERFILE.contains("OPSKIT_GIT_COMMIT=${GIT_COMMIT}"),
+        "and reaches opskit-build"
+    );
+    assert!(DOCKERFILE.contains("-p example-notes --bin notes"));
+    // The image ships what benches/notes_load.rs measures: the production profile.
+    assert!(
+        DOCKERFILE.contains("cargo build --profile production")
+            && DOCKERFILE.contains("target/production/notes"),
+        "the image is built with the production profile"
+    );
+    assert!(
+        include_str!("../../../Cargo.toml").contains("[profile.production]"),
+        "the workspace's Cargo.toml defines the production profile"
+    );
+    let user = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("a USER");
+    assert!(user != "root" && user != "0", "runs as root");
+    let exposed: u16 = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("EXPOSE "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let docs = documents();
+    let deployment = kind(&docs, "Deployment");
+    let port = deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(u64::from(exposed), port);
+    assert!(DOCKERFILE.contains(&format!("NOTES_LISTEN=0.0.0.0:{exposed}")));
+}
+
+#[test]
+fn the_migration_job_command_applies_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = Command::new(support::notes())
+        .current_dir(dir.path())
+        .env_clear()
+        .env("LOG_FORMAT", "json")
+        .env("NOTES_DATA_DIR", &data)
+        .arg("--migrate-only")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "schema.migrated")
+            .count(),
+        2
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "service.stopped");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("migrations applied"),
+        "{last}"
+    );
+}

@@ -1,0 +1,194 @@
+//! The course module's operational failure cases, each provoked on the real notes
+//! service and detected by it: exit code and message, log event, health status,
+//! metric, or warning. (The rollback case and the broken setting are in
+//! `notes_drill.rs`.)
+
+mod support;
+
+use std::net::TcpListener;
+
+use serde_json::Value;
+use support::process::{Service, event, events, get, request};
+
+fn notes() -> std::path::PathBuf {
+    support::notes()
+}
+
+/// Release N on a free port and a fresh SQLite file, with `extra` settings; ready.
+fn start_local(extra: &[(&str, &str)]) -> (tempfile::TempDir, Service) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut env = vec![
+        ("NOTES_LISTEN", "127.0.0.1:0"),
+        ("NOTES_DATA_DIR", data.to_str().unwrap()),
+    ];
+    env.extend_from_slice(extra);
+    let service = Service::start(&notes(), dir.path(), &env);
+    (dir, service)
+}
+
+#[test]
+fn missing_environment_variable_in_production_exits_78_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::spawn(
+        &notes(),
+        dir.path(),
+        &[
+            ("NOTES_DEPLOYMENT", "production"),
+            ("NOTES_API_TOKEN", "t0ken-for-test"),
+        ],
+    );
+    let (code, lines, stderr) = service.finish();
+    assert_eq!(code, 78);
+    assert!(stderr.contains("NOTES_DATABASE_URL is not set"), "{stderr}");
+    let invalid = event(&lines, "config.invalid");
+    assert_eq!(invalid["variables"], "NOTES_DATABASE_URL");
+}
+
+#[test]
+fn secret_not_mounted_exits_78_naming_the_variable_and_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("run/secrets/notes-api-token");
+    let service = Service::spawn(
+        &notes(),
+        dir.path(),
+        &[("NOTES_API_TOKEN_FILE", missing.to_str().unwrap())],
+    );
+    let (code, _, stderr) = service.finish();
+    assert_eq!(code, 78);
+    assert!(
+        stderr.contains(&format!(
+            "NOTES_API_TOKEN_FILE secret file {}: not found; mount the secret at this path or correct the path",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn migration_not_applied_makes_the_service_not_ready_under_verify() {
+    let (_dir, service) = start_local(&[("NOTES_MIGRATE", "verify")]);
+    let (status, body) = get(service.address(), "/readyz/schema").unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("not applied yet") || body.contains("details withheld"),
+        "{body}"
+    );
+    assert_eq!(
+        get(service.address(), "/livez").unwrap().0,
+        200,
+        "alive, just not ready"
+    );
+    service.terminate();
+    let (code, lines, _) = service.finish();
+    assert_eq!(code, 0);
+    let schema = event(&lines, "schema.status");
+    assert_eq!(schema["state"], "pending");
+    assert_eq!(schema["level"], "WARN");
+    assert!(
+        schema["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 migration(s) not applied yet"),
+        "{schema}"
+    );
+}
+
+#[test]
+fn a_probe_on_the_wrong_path_is_reported_with_the_right_paths() {
+    let (_dir, service) = start_local(&[]);
+    let (status, _) = request(
+        service.address(),
+        "GET",
+        "/healthz",
+        &[("user-agent", "kube-probe/1.31")],
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 404);
+    let warning = service.wait_for("health.probe_misconfigured");
+    assert_eq!(warning["path"], "/healthz");
+    assert!(
+        warning["probe_paths"]
+            .as_str()
+            .unwrap()
+            .contains("/readyz (readiness)"),
+        "{warning}"
+    );
+    service.terminate();
+    assert_eq!(service.finish().0, 0);
+}
+
+#[test]
+fn the_wrong_port_is_visible_and_a_taken_port_exits_71() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let service = Service::spawn(
+        &notes(),
+        dir.path(),
+        &[
+            ("NOTES_LISTEN", &address),
+            ("NOTES_DATA_DIR", data.to_str().unwrap()),
+        ],
+    );
+    let (code, lines, _) = service.finish();
+    assert_eq!(code, 71);
+    let all = events(&lines);
+    let failed = all
+        .iter()
+        .find(|e| e["event"] == "service.bind_failed")
+        .unwrap();
+    assert_eq!(failed["address"], address.as_str());
+    assert_eq!(all.last().unwrap()["event"], "service.stopped");
+    assert_eq!(all.last().unwrap()["exit_code"], 71);
+}
+
+#[test]
+fn the_running_build_names_its_commit_in_logs_metrics_and_health() {
+    let (_dir, service) = start_local(&[]);
+    let (_, metrics) = get(service.address(), "/metrics").unwrap();
+    let (_, health) = get(service.address(), "/readyz").unwrap();
+    service.terminate();
+    let (_, lines, _) = service.finish();
+    let starting = event(&lines, "service.starting");
+    let commit = starting["commit"].as_str().unwrap().to_owned();
+    assert_ne!(commit, "", "{starting}");
+    let families = support::prometheus::parse(&metrics).unwrap();
+    assert_eq!(
+        families["notes_build_info"].samples[0].labels["revision"],
+        commit
+    );
+    let health: Value = serde_json::from_str(&health).unwrap();
+    let short: String = commit.chars().take(12).collect();
+    assert_eq!(
+        health["releaseId"],
+        format!("{}+{short}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn human_logs_are_refused_in_production_so_the_collector_is_never_fed_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::spawn(
+        &notes(),
+        dir.path(),
+        &[
+            ("NOTES_DEPLOYMENT", "production"),
+            ("NOTES_API_TOKEN", "t0ken-for-test"),
+            ("NOTES_DATABASE_URL", "postgres://notes@db.invalid/notes"),
+            ("LOG_FORMAT", "pretty"),
+        ],
+    );
+    let (code, _, stderr) = service.finish();
+    assert_eq!(code, 78);
+    assert!(
+        stderr.contains("invalid configuration: 1 problem"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("LOG_FORMAT gives human-readable lines"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,297 @@
+//! The notes service on a real PostgreSQL server: a production start with the
+//! database URL mounted as a file, the rollback drill across releases N and N-1, the
+//! migration job that `verify` replicas wait for, an unreachable database and a wrong
+//! password — and the database password, a canary, appears nowhere.
+//!
+//! Each test makes its own database and login role (see `support/postgres.rs`);
+//! without `OPSKIT_TEST_POSTGRES_URL` they print SKIPPED, and in CI they fail.
+
+mod support;
+
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use opskit::migrate::{Guard, Policy};
+use opskit::secret::canary::{Canary, assert_no_leak};
+use serde_json::Value;
+use support::postgres::{self, block_on};
+use support::process::{Service, event, events, get, request};
+
+fn notes() -> std::path::PathBuf {
+    support::notes()
+}
+
+fn previous() -> std::path::PathBuf {
+    support::notes_previous()
+}
+
+fn post_note(address: std::net::SocketAddr, token: &str, title: &str) -> (u16, String) {
+    request(
+        address,
+        "POST",
+        "/notes",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &format!("Bearer {token}")),
+        ],
+        &format!(r#"{{"title":"{title}","body":"on postgres","tags":"pg"}}"#),
+    )
+    .unwrap()
+}
+
+#[test]
+fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password() {
+    let Some(pg) = postgres::database() else {
+        return;
+    };
+    let (notes, previous) = (notes(), previous());
+    let dir = tempfile::tempdir().unwrap();
+    let token = Canary::new("api-token");
+    let url_file = dir.path().join("database_url");
+    fs::write(&url_file, format!("{}\n", pg.url)).unwrap();
+    fs::set_permissions(&url_file, fs::Permissions::from_mode(0o400)).unwrap();
+    let env = [
+        ("NOTES_LISTEN", "127.0.0.1:0"),
+        ("NOTES_DEPLOYMENT", "production"),
+        ("NOTES_DATABASE_URL_FILE", url_file.to_str().unwrap()),
+        ("NOTES_API_TOKEN", token.value()),
+        // Check output in health responses, so the sweep covers it too.
+        ("NOTES_HEALTH_DETAILS", "true"),
+        ("NOTES_DRAIN_DELAY", "500ms"),
+    ];
+    let mut seen = String::new();
+    let mut see = |text: &str| {
+        seen.push_str(text);
+        seen.push('\n');
+    };
+
+    // 1. Release N in production mode: it migrates PostgreSQL and serves.
+    let service = Service::start(&notes, dir.path(), &env);
+    let address = service.address();
+    for probe in ["/livez", "/readyz", "/startupz", "/readyz/database"] {
+        let (status, body) = get(address, probe).unwrap();
+        assert_eq!(status, 200, "{probe}: {body}");
+        see(&body);
+    }
+    // Sixteen concurrent writes: each gets its own id, none fails.
+    let writers: Vec<_> = (0..16)
+        .map(|i| {
+            let token = token.value().to_owned();
+            std::thread::spawn(move || post_note(address, &token, &format!("note {i}")))
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for writer in writers {
+        let (status, body) = writer.join().unwrap();
+        assert_eq!(status, 201, "{body}");
+        ids.push(
+            serde_json::from_str::<Value>(&body).unwrap()["id"]
+                .as_i64()
+                .unwrap(),
+        );
+        see(&body);
+    }
+    ids.sort();
+    assert_eq!(ids, (1..=16).collect::<Vec<_>>());
+    let (status, body) = request(
+        address,
+        "DELETE",
+        "/notes/16",
+        &[("authorization", &format!("Bearer {}", token.value()))],
+        "",
+    )
+    .unwrap();
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = get(address, "/notes/16").unwrap();
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = get(address, "/notes").unwrap();
+    assert_eq!(status, 200);
+    let listed: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(listed.len(), 15);
+    assert_eq!(listed[0]["tags"], "pg");
+    see(&body);
+    let (_, metrics) = get(address, "/metrics").unwrap();
+    see(&metrics);
+    service.terminate();
+    let (code, lines, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
+    // The operator sees which database, never its password.
+    let starting = event(&lines, "service.starting");
+    let config = starting["config"].as_str().unwrap();
+    assert!(
+        config.contains(&format!(
+            "postgres://{}:***@{}/{}",
+            pg.role, pg.host, pg.database
+        )),
+        "{config}"
+    );
+    see(&lines.join("\n"));
+    see(&stderr);
+
+    // 2. Roll back to release N-1 (the URL through the environment this time): it
+    //    starts, reads the notes, and its readiness warns that the schema is ahead.
+    let mut rollback = env.to_vec();
+    rollback[2] = ("NOTES_DATABASE_URL", pg.url.as_str());
+    let service = Service::start(&previous, dir.path(), &rollback);
+    let (status, body) = get(service.address(), "/notes").unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("note 0") && !body.contains("tags"), "{body}");
+    see(&body);
+    let (status, body) = get(service.address(), "/readyz").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""status":"warn""#), "{body}");
+    see(&body);
+    service.terminate();
+    let (code, lines, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(event(&lines, "schema.status")["state"], "ahead_compatible");
+    see(&lines.join("\n"));
+    see(&stderr);
+
+    // 3. A contract migration lands; release N-1 refuses with exit 65.
+    block_on(async {
+        Guard::from_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/next"))
+            .await
+            .unwrap()
+            .run(&pg.url, Policy::Apply)
+            .await
+            .unwrap();
+    });
+    let (code, lines, stderr) = Service::spawn(&previous, dir.path(), &rollback).finish();
+    assert_eq!(code, 65, "{stderr}");
+    let refusal = event(&lines, "schema.status");
+    assert_eq!(refusal["level"], "ERROR");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 (rename body) is contract"),
+        "{refusal}"
+    );
+    see(&lines.join("\n"));
+    see(&stderr);
+    let kept: i64 = block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&pg.url).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM notes WHERE content = 'on postgres'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    });
+    assert_eq!(kept, 15, "no note was lost");
+
+    // 4. A wrong password and a server that is not there: exit 69, the database named
+    //    (masked), the cause given.
+    let wrong = Canary::new("wrong-db-password");
+    let wrong_url = pg.url.replace(pg.password.value(), wrong.value());
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let gone_url = format!(
+        "postgres://{}:{}@127.0.0.1:{closed}/{}",
+        pg.role,
+        pg.password.value(),
+        pg.database
+    );
+    for (url, cause) in [
+        (wrong_url.as_str(), "password authentication failed"),
+        (gone_url.as_str(), "Connection refused"),
+    ] {
+        let mut broken = env.to_vec();
+        broken[2] = ("NOTES_DATABASE_URL", url);
+        let (code, lines, stderr) = Service::spawn(&notes, dir.path(), &broken).finish();
+        assert_eq!(code, 69, "{stderr}");
+        let stopped = event(&lines, "service.stopped");
+        let reason = stopped["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(":***@"),
+            "the URL is named, masked: {reason}"
+        );
+        assert!(reason.contains(cause), "{reason}");
+        see(&lines.join("\n"));
+        see(&stderr);
+    }
+
+    for (canary, what) in [
+        (&pg.password, "the database password"),
+        (&wrong, "a wrong database password"),
+        (&token, "the API token"),
+    ] {
+        assert_no_leak(&seen, canary.value(), what);
+    }
+}
+
+#[test]
+fn verify_replicas_on_postgresql_wait_for_the_migration_job() {
+    let Some(pg) = postgres::database() else {
+        return;
+    };
+    let notes = notes();
+    let dir = tempfile::tempdir().unwrap();
+    let token = Canary::new("api-token");
+    let env = [
+        ("NOTES_LISTEN", "127.0.0.1:0"),
+        ("NOTES_DEPLOYMENT", "production"),
+        ("NOTES_DATABASE_URL", pg.url.as_str()),
+        ("NOTES_API_TOKEN", token.value()),
+        ("NOTES_MIGRATE", "verify"),
+    ];
+    let mut seen = String::new();
+
+    // A replica starts before the job ran: alive, not ready, the schema check says why.
+    let service = Service::start(&notes, dir.path(), &env);
+    let address = service.address();
+    let (status, _) = get(address, "/livez").unwrap();
+    assert_eq!(status, 200);
+    let (status, body) = get(address, "/readyz").unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains(r#""schema:responseTime""#), "{body}");
+    seen.push_str(&body);
+
+    // The migration job (the Kubernetes Job runs this) applies both migrations.
+    let (code, lines, stderr) = Service::spawn_with_args(
+        &notes,
+        dir.path(),
+        &["--migrate-only"],
+        &[
+            ("NOTES_DEPLOYMENT", "production"),
+            ("NOTES_DATABASE_URL", pg.url.as_str()),
+            ("NOTES_API_TOKEN", token.value()),
+        ],
+    )
+    .finish();
+    assert_eq!(code, 0, "{stderr}");
+    let migrated = events(&lines)
+        .iter()
+        .filter(|e| e["event"] == "schema.migrated")
+        .count();
+    assert_eq!(migrated, 2, "{}", lines.join("\n"));
+    seen.push_str(&lines.join("\n"));
+    seen.push_str(&stderr);
+
+    // The replica turns ready at its schema check's next run, without a restart.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get(address, "/readyz").unwrap();
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still not ready 30 s after the migration job: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let (status, body) = post_note(address, token.value(), "after the job");
+    assert_eq!(status, 201, "{body}");
+    service.terminate();
+    let (code, lines, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
+    seen.push_str(&lines.join("\n"));
+    seen.push_str(&stderr);
+    assert_no_leak(&seen, pg.password.value(), "the database password");
+}
