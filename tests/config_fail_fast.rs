@@ -9,7 +9,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
-use opskit::secret::canary::{Canary, assert_no_leak};
+use opskit::secret::canary::Canary;
+use opskit_testkit::sweep::Sweep;
 
 fn run(env: &[(&str, &str)]) -> Output {
     Command::new(support::example("config-report"))
@@ -17,6 +18,14 @@ fn run(env: &[(&str, &str)]) -> Output {
         .envs(env.iter().copied())
         .output()
         .expect("the example runs")
+}
+
+/// Everything the process wrote, for one canary sweep.
+fn sweep(output: &Output) -> Sweep {
+    let mut sweep = Sweep::default();
+    sweep.record("stdout", &output.stdout);
+    sweep.record("stderr", &output.stderr);
+    sweep
 }
 
 fn stdout_events(output: &Output) -> Vec<serde_json::Value> {
@@ -105,10 +114,7 @@ fn several_problems_are_reported_at_once_and_the_process_exits_78() {
         .collect();
     assert_eq!(warnings.len(), 2);
 
-    for canary in [&token, &token_in_file, &password] {
-        assert_no_leak(&output.stdout, canary.value(), "stdout");
-        assert_no_leak(&output.stderr, canary.value(), "stderr");
-    }
+    sweep(&output).assert_clean(&[token.value(), token_in_file.value(), password.value()]);
 }
 
 #[test]
@@ -168,8 +174,7 @@ fn unreadable_and_empty_secret_files_are_named_without_their_content() {
         )),
         "{stderr}"
     );
-    assert_no_leak(&output.stdout, canary.value(), "stdout");
-    assert_no_leak(&output.stderr, canary.value(), "stderr");
+    sweep(&output).assert_clean(&[canary.value()]);
 }
 
 #[test]
@@ -207,8 +212,7 @@ fn a_clean_environment_starts_on_the_defaults_and_logs_a_redacted_summary() {
         "{stdout}"
     );
     assert!(stdout.contains("[REDACTED]"), "{stdout}");
-    assert_no_leak(&output.stdout, token.value(), "stdout");
-    assert_no_leak(&output.stdout, "hunter2-canary", "stdout");
+    sweep(&output).assert_clean(&[token.value(), "hunter2-canary"]);
     assert!(
         output.stderr.is_empty(),
         "{}",

@@ -224,7 +224,17 @@ mod tests {
             "-m",
             "x",
         ]);
-        let head = super::git(dir.path(), &["rev-parse", "HEAD"]).unwrap();
+        // The commit, read from the repository's files rather than through git, so
+        // that the expectation does not share the code under test.
+        let git_dir = dir.path().join(".git");
+        let head_ref = std::fs::read_to_string(git_dir.join("HEAD")).unwrap();
+        let branch = head_ref.trim().strip_prefix("ref: ").unwrap();
+        let head = std::fs::read_to_string(git_dir.join(branch)).unwrap();
+        let head = head.trim();
+        assert!(
+            head.len() == 40 && head.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{head:?}"
+        );
         let recorded = record(&vars(&[]), Some(dir.path()));
         assert_eq!(recorded.commit, head);
         assert_eq!(recorded.dirty, "false");

@@ -53,8 +53,8 @@ async fn sqlx_pool_runs_select_1_and_fails_when_the_pool_is_closed() {
 }
 
 /// On PostgreSQL: a killed server connection does not fail readiness (the pool tests
-/// and replaces it), and a server that is not there fails the check with a message
-/// that carries no password.
+/// and replaces it), and a server that refuses the password fails the check with a
+/// message that carries no password.
 #[tokio::test]
 async fn sqlx_pool_on_postgresql_survives_a_killed_connection_and_names_no_password() {
     let Some(admin) = opskit_testkit::postgres_admin_url() else {
@@ -69,7 +69,8 @@ async fn sqlx_pool_on_postgresql_survives_a_killed_connection_and_names_no_passw
     let check = sqlx_pool(pool.clone());
     assert_eq!(check.run().await.status, Status::Pass);
 
-    // Kill the pool's only connection from another session, as a failover would.
+    // Kill the pool's only connection from another session, as a failover would,
+    // and wait until the server says that backend is gone.
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&pool)
         .await
@@ -77,33 +78,46 @@ async fn sqlx_pool_on_postgresql_survives_a_killed_connection_and_names_no_passw
     let mut other = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
         .await
         .unwrap();
-    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+    let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1, 5000)")
         .bind(pid)
         .fetch_one(&mut other)
         .await
         .unwrap();
-    assert!(killed);
+    assert!(killed, "backend {pid} did not exit within 5 s");
+    let still_there: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)")
+            .bind(pid)
+            .fetch_one(&mut other)
+            .await
+            .unwrap();
+    assert!(!still_there, "backend {pid} still runs");
     let outcome = check.run().await;
     assert_eq!(outcome.status, Status::Pass, "{outcome:?}");
-
-    // Nothing listens on the port: the check fails, naming no password.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let password = "canary-health-pw-7c1d";
-    let gone = sqlx::postgres::PgPoolOptions::new()
-        .acquire_timeout(Duration::from_secs(2))
-        .connect_lazy(&format!(
-            "postgres://app:{password}@127.0.0.1:{closed}/notes"
-        ))
+    let replacement: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&pool)
+        .await
         .unwrap();
-    let outcome = sqlx_pool(gone).run().await;
+    assert_ne!(
+        replacement, pid,
+        "the pool still holds the killed connection"
+    );
+
+    // The real server refuses a wrong password: the check fails, and its output
+    // (which health details would show) does not carry the password it offered.
+    let password = "canary-health-pw-7c1d";
+    let (scheme, rest) = admin.split_once("://").unwrap();
+    let (userinfo, host) = rest.split_once('@').unwrap();
+    let user = userinfo.split(':').next().unwrap();
+    let wrong = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy(&format!("{scheme}://{user}:{password}@{host}"))
+        .unwrap();
+    let outcome = sqlx_pool(wrong).run().await;
     assert_eq!(outcome.status, Status::Fail);
     let output = outcome.output.unwrap();
     assert!(
-        output.starts_with("cannot get a database connection: "),
+        output.starts_with("cannot get a database connection: ")
+            && output.contains("password authentication failed"),
         "{output}"
     );
     assert!(!output.contains(password), "{output}");

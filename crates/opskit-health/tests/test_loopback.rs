@@ -197,6 +197,27 @@ async fn check_errors_are_withheld_unless_details_are_on() {
         entry["output"],
         "details withheld; the reason is in the service log (event health.changed)"
     );
+
+    // With details on, the same failure shows its reason.
+    let health = Health::builder()
+        .details(true)
+        .check(
+            "database",
+            failing,
+            CheckOptions::new().component_type("datastore"),
+        )
+        .build()
+        .unwrap();
+    health.mark_started();
+    let addr = serve_axum(&health).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let answer = get_path(addr, "/readyz").await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(
+        body["checks"]["database:responseTime"][0]["output"],
+        "connect to 10.1.2.3:5432 refused"
+    );
 }
 
 #[tokio::test]

@@ -431,15 +431,16 @@ async fn a_held_lock_times_out_naming_the_holder() {
         .unwrap();
 
     let started = std::time::Instant::now();
-    let err = guard("v1")
+    let guard = guard("v1").await.lock_timeout(Duration::from_millis(800));
+    // A guard that ignored its timeout would wait forever: fail instead of hanging.
+    let err = tokio::time::timeout(Duration::from_secs(10), guard.run(&db.url, Policy::Apply))
         .await
-        .lock_timeout(Duration::from_millis(800))
-        .run(&db.url, Policy::Apply)
-        .await
+        .expect("the guard gave up within 10 s of an 800 ms lock timeout")
         .unwrap_err();
+    let waited = started.elapsed();
     assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "the wait is bounded"
+        waited >= Duration::from_millis(800),
+        "gave up after {waited:?}, before its 800 ms lock timeout"
     );
     assert_eq!(err.exit_code(), 69);
     let message = err.to_string();

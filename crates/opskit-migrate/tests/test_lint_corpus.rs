@@ -1,6 +1,7 @@
 //! The linter against a corpus of statements with the rule ids they must produce.
 
 use opskit_migrate::lint::{Dialect, lint};
+use proptest::prelude::*;
 
 const PG: Dialect = Dialect::Postgres;
 const LITE: Dialect = Dialect::Sqlite;
@@ -230,20 +231,47 @@ fn findings_name_the_line_and_the_objects() {
     assert_eq!(report.statements, 2);
 }
 
-#[test]
-fn arbitrary_bytes_never_panic_the_linter() {
-    const ALPHABET: &[u8] = b"ALTER TABLE DROP COLUMN ()';\"$-/*\n a1";
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    for _ in 0..2_000 {
-        let len = (seed % 64) as usize;
-        let text: String = (0..len)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                ALPHABET[(seed % ALPHABET.len() as u64) as usize] as char
-            })
-            .collect();
+/// Text the linter may be given: any Unicode, any bytes (read as a lossy UTF-8 file
+/// would be), and soup of the tokens its splitter and parser care about.
+fn arbitrary_migration_text() -> impl Strategy<Value = String> {
+    let sql_soup = proptest::collection::vec(
+        prop_oneof![
+            Just("ALTER TABLE "),
+            Just("DROP COLUMN "),
+            Just("CREATE INDEX CONCURRENTLY "),
+            Just("$$"),
+            Just("$tag$"),
+            Just("/*"),
+            Just("*/"),
+            Just("--"),
+            Just("'"),
+            Just("E'\\'"),
+            Just("\""),
+            Just(";"),
+            Just("("),
+            Just(")"),
+            Just("\n"),
+            Just("\r\n"),
+            Just(" notes "),
+            Just("é"),
+            Just("\u{0}"),
+        ],
+        0..48,
+    )
+    .prop_map(|parts| parts.concat());
+    prop_oneof![
+        any::<String>(),
+        proptest::collection::vec(any::<u8>(), 0..512)
+            .prop_map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+        sql_soup,
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn arbitrary_bytes_and_unicode_never_panic_the_linter(text in arbitrary_migration_text()) {
         let _ = lint(&text, PG);
         let _ = lint(&text, LITE);
     }

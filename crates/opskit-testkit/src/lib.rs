@@ -21,11 +21,13 @@
 //!
 //! For tests that run a service as a real process: [`process`] starts it with a
 //! clean environment and reads its events, [`load`] keeps requests in flight over
-//! raw TCP, and [`prometheus`] parses what `/metrics` serves.
+//! raw TCP, [`prometheus`] parses what `/metrics` serves, and [`sweep`] looks for
+//! canary secrets in everything a test saw.
 
 pub mod load;
 pub mod process;
 pub mod prometheus;
+pub mod sweep;
 
 use std::sync::{Arc, Mutex, PoisonError};
 

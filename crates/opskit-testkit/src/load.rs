@@ -55,6 +55,8 @@ pub struct Sent {
     pub at: Instant,
     /// Its status, or what went wrong.
     pub result: Result<u16, String>,
+    /// The response body (empty when there was no response), to sweep for secrets.
+    pub body: String,
 }
 
 /// Clients each sending `GET path` on a new connection, one after another.
@@ -75,15 +77,16 @@ impl Load {
                     let mut sent = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
                         let at = Instant::now();
-                        let result = TcpStream::connect(address)
-                            .and_then(|mut stream| {
-                                stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-                                stream.write_all(&request_bytes("GET", path, &[], ""))?;
-                                read_response(stream)
-                            })
-                            .map(|(status, _)| status)
-                            .map_err(|e| e.to_string());
-                        sent.push(Sent { at, result });
+                        let response = TcpStream::connect(address).and_then(|mut stream| {
+                            stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+                            stream.write_all(&request_bytes("GET", path, &[], ""))?;
+                            read_response(stream)
+                        });
+                        let (result, body) = match response {
+                            Ok((status, body)) => (Ok(status), body),
+                            Err(err) => (Err(err.to_string()), String::new()),
+                        };
+                        sent.push(Sent { at, result, body });
                     }
                     sent
                 })

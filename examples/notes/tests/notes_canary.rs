@@ -1,12 +1,14 @@
-//! A canary sweep on the notes service: canary secrets through the environment and
-//! through files, on the normal paths and on the failure paths; the canaries must
-//! appear in no stdout, stderr, HTTP response or metric.
+//! A canary sweep on the notes service: canary secrets (API tokens and a database
+//! password) through the environment and through files, on the normal paths and on
+//! the failure paths, with health details on so that check output is served; the
+//! canaries must appear in no stdout, stderr, HTTP response or metric.
 
 mod support;
 
 use std::fs;
 
-use opskit::secret::canary::{Canary, assert_no_leak};
+use opskit::secret::canary::Canary;
+use opskit_testkit::sweep::Sweep;
 use support::process::{Service, get, request};
 
 #[test]
@@ -16,11 +18,12 @@ fn canary_secrets_appear_nowhere() {
     let data = dir.path().join("data");
     let env_token = Canary::new("env-token");
     let file_token = Canary::new("file-token");
+    let db_password = Canary::new("db-password");
     let token_file = dir.path().join("token");
     fs::write(&token_file, file_token.value()).unwrap();
-    let mut seen = String::new();
+    let mut seen = Sweep::default();
 
-    // The token through the environment, on the normal paths.
+    // The token through the environment, on the normal paths, details on.
     let service = Service::start(
         &notes,
         dir.path(),
@@ -28,73 +31,130 @@ fn canary_secrets_appear_nowhere() {
             ("NOTES_LISTEN", "127.0.0.1:0"),
             ("NOTES_DATA_DIR", data.to_str().unwrap()),
             ("NOTES_API_TOKEN", env_token.value()),
+            ("NOTES_HEALTH_DETAILS", "true"),
         ],
     );
     let address = service.address();
     let good = format!("Bearer {}", env_token.value());
     let wrong = format!("Bearer {}x", env_token.value());
     for (auth, expected) in [(wrong.as_str(), 401), (good.as_str(), 201)] {
-        let (status, body) = request(
-            address,
-            "POST",
-            "/notes",
-            &[
-                ("content-type", "application/json"),
-                ("authorization", auth),
-            ],
-            r#"{"title":"t","body":"b"}"#,
-        )
-        .unwrap();
+        let (status, body) = seen.response(
+            format!("POST /notes answered {expected}"),
+            request(
+                address,
+                "POST",
+                "/notes",
+                &[
+                    ("content-type", "application/json"),
+                    ("authorization", auth),
+                ],
+                r#"{"title":"t","body":"b"}"#,
+            )
+            .unwrap(),
+        );
         assert_eq!(status, expected, "{body}");
-        seen.push_str(&body);
     }
-    for path in [
-        "/notes",
-        "/notes/1",
-        "/notes/999",
-        "/readyz",
-        "/readyz/schema",
-        "/livez",
-        "/startupz",
-        "/metrics",
-        "/hello",
+    for (path, expected) in [
+        ("/notes", 200),
+        ("/notes/1", 200),
+        ("/notes/999", 404),
+        ("/no/such/page", 404),
+        ("/readyz", 200),
+        ("/readyz/schema", 200),
+        ("/livez", 200),
+        ("/startupz", 200),
+        ("/metrics", 200),
+        ("/hello", 200),
     ] {
-        seen.push_str(&get(address, path).unwrap().1);
+        let (status, body) = seen.response(format!("GET {path}"), get(address, path).unwrap());
+        assert_eq!(status, expected, "{path}: {body}");
     }
     service.terminate();
     let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0);
-    seen.push_str(&lines.join("\n"));
-    seen.push_str(&stderr);
+    assert_eq!(code, 0, "{stderr}");
+    seen.process("notes", &lines, &stderr);
+
+    // A failing check with details on: its output is served, and swept.
+    let service = Service::start(
+        &notes,
+        dir.path(),
+        &[
+            ("NOTES_LISTEN", "127.0.0.1:0"),
+            ("NOTES_DATA_DIR", dir.path().join("fresh").to_str().unwrap()),
+            ("NOTES_API_TOKEN_FILE", token_file.to_str().unwrap()),
+            ("NOTES_HEALTH_DETAILS", "true"),
+            ("NOTES_MIGRATE", "verify"),
+        ],
+    );
+    let (status, body) = seen.response(
+        "GET /readyz/schema (failing)",
+        get(service.address(), "/readyz/schema").unwrap(),
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("not applied yet"), "details are on: {body}");
+    service.terminate();
+    let (code, lines, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
+    seen.process("notes (verify)", &lines, &stderr);
 
     // Failure paths: both VAR and VAR_FILE; an invalid setting next to a secret; a
-    // refused production start.
-    for env in [
-        vec![
-            ("NOTES_API_TOKEN", env_token.value()),
-            ("NOTES_API_TOKEN_FILE", token_file.to_str().unwrap()),
-        ],
-        vec![
-            ("NOTES_API_TOKEN", env_token.value()),
-            ("NOTES_LISTEN", "nowhere"),
-        ],
-        vec![
-            ("NOTES_API_TOKEN_FILE", token_file.to_str().unwrap()),
-            ("NOTES_DEPLOYMENT", "production"),
-            ("LOG_FORMAT", "pretty"),
-        ],
+    // refused production start; a database that cannot be reached, with the
+    // password in the URL and in a file.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let db_url = format!(
+        "postgres://notes:{}@127.0.0.1:{closed}/notes",
+        db_password.value()
+    );
+    let db_url_file = dir.path().join("database_url");
+    fs::write(&db_url_file, &db_url).unwrap();
+    for (env, expected) in [
+        (
+            vec![
+                ("NOTES_API_TOKEN", env_token.value()),
+                ("NOTES_API_TOKEN_FILE", token_file.to_str().unwrap()),
+            ],
+            78,
+        ),
+        (
+            vec![
+                ("NOTES_API_TOKEN", env_token.value()),
+                ("NOTES_LISTEN", "nowhere"),
+                ("NOTES_DATABASE_URL", db_url.as_str()),
+            ],
+            78,
+        ),
+        (
+            vec![
+                ("NOTES_API_TOKEN_FILE", token_file.to_str().unwrap()),
+                ("NOTES_DEPLOYMENT", "production"),
+                ("LOG_FORMAT", "pretty"),
+            ],
+            78,
+        ),
+        (
+            vec![
+                ("NOTES_API_TOKEN", env_token.value()),
+                ("NOTES_DATABASE_URL", db_url.as_str()),
+                ("NOTES_HEALTH_DETAILS", "true"),
+            ],
+            69,
+        ),
+        (
+            vec![
+                ("NOTES_API_TOKEN_FILE", token_file.to_str().unwrap()),
+                ("NOTES_DATABASE_URL_FILE", db_url_file.to_str().unwrap()),
+            ],
+            69,
+        ),
     ] {
         let (code, lines, stderr) = Service::spawn(&notes, dir.path(), &env).finish();
-        assert_eq!(code, 78, "{stderr}");
-        seen.push_str(&lines.join("\n"));
-        seen.push_str(&stderr);
+        assert_eq!(code, expected, "{env:?}: {stderr}");
+        seen.process(&format!("notes exiting {expected}"), &lines, &stderr);
     }
 
-    for canary in [&env_token, &file_token] {
-        assert_no_leak(
-            &seen,
-            canary.value(),
-            "the notes service's output and responses",
-        );
-    }
+    seen.assert_clean(&[env_token.value(), file_token.value(), db_password.value()]);
 }

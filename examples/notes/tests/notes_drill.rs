@@ -12,7 +12,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use opskit::migrate::{Guard, Policy};
-use opskit::secret::canary::{Canary, assert_no_leak};
+use opskit::secret::canary::Canary;
+use opskit_testkit::sweep::Sweep;
 use serde_json::Value;
 use support::load::{Load, SlowRequest};
 use support::process::{Service, events, get, request};
@@ -23,17 +24,6 @@ fn names(events: &[Value]) -> Vec<String> {
         .iter()
         .filter_map(|e| e["event"].as_str().map(str::to_owned))
         .collect()
-}
-
-/// Everything a person or a collector could see of one run.
-#[derive(Default)]
-struct Seen(String);
-
-impl Seen {
-    fn add(&mut self, what: &str) {
-        self.0.push_str(what);
-        self.0.push('\n');
-    }
 }
 
 #[test]
@@ -52,7 +42,8 @@ fn the_runbook_drill() {
         ("NOTES_API_TOKEN_FILE", token_file.to_str().unwrap()),
         ("NOTES_DRAIN_DELAY", "2s"),
     ];
-    let mut seen = Seen::default();
+    // Everything a person or a collector could see of the run, swept at the end.
+    let mut seen = Sweep::default();
 
     // 1. Start release N from a clean environment: it migrates and serves.
     let service = Service::start(&notes, dir.path(), &env);
@@ -60,7 +51,7 @@ fn the_runbook_drill() {
     for probe in ["/livez", "/readyz", "/startupz"] {
         let (status, body) = get(address, probe).unwrap();
         assert_eq!(status, 200, "{probe}: {body}");
-        seen.add(&body);
+        seen.record("a response body", &body);
     }
     let auth = format!("Bearer {}", token.value());
     let (status, body) = request(
@@ -72,7 +63,7 @@ fn the_runbook_drill() {
     )
     .unwrap();
     assert_eq!(status, 401, "{body}");
-    seen.add(&body);
+    seen.record("a response body", &body);
     let (status, body) = request(
         address,
         "POST",
@@ -85,15 +76,16 @@ fn the_runbook_drill() {
     )
     .unwrap();
     assert_eq!(status, 201, "{body}");
-    seen.add(&body);
+    seen.record("a response body", &body);
     let (status, body) = get(address, "/notes").unwrap();
     assert_eq!(status, 200);
+    seen.record("GET /notes", &body);
     let listed: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(listed[0]["title"], "first");
     assert_eq!(listed[0]["tags"], "drill");
     let (status, metrics) = get(address, "/metrics").unwrap();
     assert_eq!(status, 200);
-    seen.add(&metrics);
+    seen.record("GET /metrics", &metrics);
     let families = prometheus::parse(&metrics).unwrap_or_else(|e| panic!("{e}\n{metrics}"));
     assert_eq!(families["notes_build_info"].samples[0].value, 1.0);
     let routes: Vec<&str> = families["http_server_request_duration_seconds"]
@@ -130,10 +122,13 @@ fn the_runbook_drill() {
     let draining = Instant::now();
     let (status, body) = get(address, "/readyz").unwrap();
     assert_eq!(status, 503, "{body}");
-    seen.add(&body);
+    seen.record("a response body", &body);
     // The load balancer sees the failing readiness and stops routing here.
     std::thread::sleep(Duration::from_millis(200));
     let sent = load.stop();
+    for request in &sent {
+        seen.record("a load response", &request.body);
+    }
     let failed: Vec<_> = sent.iter().filter(|s| s.result != Ok(200)).collect();
     assert!(
         failed.is_empty(),
@@ -159,7 +154,7 @@ fn the_runbook_drill() {
     for upload in uploads {
         let (status, body) = upload.finish().expect("the in-flight upload is answered");
         assert_eq!(status, 201, "{body}");
-        seen.add(&body);
+        seen.record("a response body", &body);
     }
     let (code, lines, stderr) = service.finish();
     assert_eq!(code, 0, "{stderr}");
@@ -182,8 +177,8 @@ fn the_runbook_drill() {
         ]
     );
     assert_eq!(startup.last().unwrap()["event"], "service.stopped");
-    seen.add(&lines.join("\n"));
-    seen.add(&stderr);
+    seen.record("stdout", lines.join("\n"));
+    seen.record("stderr", &stderr);
 
     // 3. Break one setting: exit 78, the variable named, on stderr and in the log.
     let mut broken = env.to_vec();
@@ -200,8 +195,8 @@ fn the_runbook_drill() {
         .find(|e| e["event"] == "config.invalid")
         .expect("config.invalid");
     assert_eq!(invalid["variables"], "NOTES_LISTEN");
-    seen.add(&lines.join("\n"));
-    seen.add(&stderr);
+    seen.record("stdout", lines.join("\n"));
+    seen.record("stderr", &stderr);
 
     // 4. Roll back to release N-1: it starts, and warns that the schema is ahead.
     let service = Service::start(&previous, dir.path(), &env);
@@ -211,10 +206,11 @@ fn the_runbook_drill() {
         body.contains("kept through the drill") && !body.contains("tags"),
         "{body}"
     );
-    seen.add(&body);
+    seen.record("a response body", &body);
     let (status, body) = get(service.address(), "/readyz").unwrap();
     assert_eq!(status, 200, "ahead but compatible is ready (warn): {body}");
     assert!(body.contains(r#""status":"warn""#), "{body}");
+    seen.record("GET /readyz of release N-1", &body);
     service.terminate();
     let (code, lines, stderr) = service.finish();
     assert_eq!(code, 0, "{stderr}");
@@ -224,7 +220,8 @@ fn the_runbook_drill() {
         .unwrap();
     assert_eq!(schema["level"], "WARN");
     assert_eq!(schema["state"], "ahead_compatible");
-    seen.add(&lines.join("\n"));
+    seen.record("stdout", lines.join("\n"));
+    seen.record("stderr", &stderr);
 
     // 5. A newer release applies a contract migration; release N-1 now refuses.
     let url = format!("sqlite://{}?mode=rwc", data.join("notes.db").display());
@@ -257,8 +254,8 @@ fn the_runbook_drill() {
     );
     assert_eq!(all.last().unwrap()["event"], "service.stopped");
     assert_eq!(all.last().unwrap()["exit_code"], 65);
-    seen.add(&lines.join("\n"));
-    seen.add(&stderr);
+    seen.record("stdout", lines.join("\n"));
+    seen.record("stderr", &stderr);
 
     // 6. No data lost.
     let count = |content: &str| -> i64 {
@@ -280,11 +277,7 @@ fn the_runbook_drill() {
     );
 
     // The canary token appears nowhere anyone could read.
-    assert_no_leak(
-        &seen.0,
-        token.value(),
-        "logs, stderr, responses and metrics",
-    );
+    seen.assert_clean(&[token.value()]);
 }
 
 #[test]

@@ -15,7 +15,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use opskit::migrate::{Guard, Policy};
-use opskit::secret::canary::{Canary, assert_no_leak};
+use opskit::secret::canary::Canary;
+use opskit_testkit::sweep::Sweep;
 use serde_json::Value;
 use support::postgres::{self, block_on};
 use support::process::{Service, event, events, get, request};
@@ -42,6 +43,19 @@ fn post_note(address: std::net::SocketAddr, token: &str, title: &str) -> (u16, S
     .unwrap()
 }
 
+/// Polls `path` every 250 ms for up to 30 s until it answers `status`; the last
+/// answer.
+fn poll(address: std::net::SocketAddr, path: &str, status: u16) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = get(address, path).unwrap();
+        if answer.0 == status || Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 #[test]
 fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password() {
     let Some(pg) = postgres::database() else {
@@ -62,11 +76,8 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
         ("NOTES_HEALTH_DETAILS", "true"),
         ("NOTES_DRAIN_DELAY", "500ms"),
     ];
-    let mut seen = String::new();
-    let mut see = |text: &str| {
-        seen.push_str(text);
-        seen.push('\n');
-    };
+    // Everything a person or a collector could see of the run, swept at the end.
+    let mut seen = Sweep::default();
 
     // 1. Release N in production mode: it migrates PostgreSQL and serves.
     let service = Service::start(&notes, dir.path(), &env);
@@ -74,7 +85,7 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
     for probe in ["/livez", "/readyz", "/startupz", "/readyz/database"] {
         let (status, body) = get(address, probe).unwrap();
         assert_eq!(status, 200, "{probe}: {body}");
-        see(&body);
+        seen.record("a response body", &body);
     }
     // Sixteen concurrent writes: each gets its own id, none fails.
     let writers: Vec<_> = (0..16)
@@ -92,7 +103,7 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
                 .as_i64()
                 .unwrap(),
         );
-        see(&body);
+        seen.record("a response body", &body);
     }
     ids.sort();
     assert_eq!(ids, (1..=16).collect::<Vec<_>>());
@@ -105,16 +116,55 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
     )
     .unwrap();
     assert_eq!(status, 204, "{body}");
+    seen.record("DELETE /notes/16", &body);
     let (status, body) = get(address, "/notes/16").unwrap();
     assert_eq!(status, 404, "{body}");
+    seen.record("GET /notes/16 (deleted)", &body);
     let (status, body) = get(address, "/notes").unwrap();
     assert_eq!(status, 200);
     let listed: Vec<Value> = serde_json::from_str(&body).unwrap();
     assert_eq!(listed.len(), 15);
     assert_eq!(listed[0]["tags"], "pg");
-    see(&body);
-    let (_, metrics) = get(address, "/metrics").unwrap();
-    see(&metrics);
+    seen.record("a response body", &body);
+    let (status, metrics) = get(address, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    seen.record("GET /metrics", &metrics);
+
+    // The checks fail with the driver's own words while the role's password is
+    // wrong (details are on, so their output is served): the database check on the
+    // pool, the schema check on a fresh connection from the URL.
+    let other = Canary::new("rotated-db-password");
+    pg.as_admin(&format!(
+        "ALTER ROLE {} PASSWORD '{}'",
+        pg.role,
+        other.value()
+    ));
+    pg.as_admin(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{}'",
+        pg.role
+    ));
+    for check in ["database", "schema"] {
+        let path = format!("/readyz/{check}");
+        let (status, body) = poll(address, &path, 503);
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(
+            body.contains("password authentication failed"),
+            "{path}: {body}"
+        );
+        seen.record(format!("GET {path} (failing)"), &body);
+    }
+    let (_, body) = get(address, "/readyz").unwrap();
+    seen.record("GET /readyz (failing)", &body);
+    pg.as_admin(&format!(
+        "ALTER ROLE {} PASSWORD '{}'",
+        pg.role,
+        pg.password.value()
+    ));
+    let (status, body) = poll(address, "/readyz", 200);
+    assert_eq!(
+        status, 200,
+        "ready again once the password is right: {body}"
+    );
     service.terminate();
     let (code, lines, stderr) = service.finish();
     assert_eq!(code, 0, "{stderr}");
@@ -128,8 +178,8 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
         )),
         "{config}"
     );
-    see(&lines.join("\n"));
-    see(&stderr);
+    seen.record("stdout", lines.join("\n"));
+    seen.record("stderr", &stderr);
 
     // 2. Roll back to release N-1 (the URL through the environment this time): it
     //    starts, reads the notes, and its readiness warns that the schema is ahead.
@@ -139,17 +189,17 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
     let (status, body) = get(service.address(), "/notes").unwrap();
     assert_eq!(status, 200);
     assert!(body.contains("note 0") && !body.contains("tags"), "{body}");
-    see(&body);
+    seen.record("a response body", &body);
     let (status, body) = get(service.address(), "/readyz").unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""status":"warn""#), "{body}");
-    see(&body);
+    seen.record("a response body", &body);
     service.terminate();
     let (code, lines, stderr) = service.finish();
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(event(&lines, "schema.status")["state"], "ahead_compatible");
-    see(&lines.join("\n"));
-    see(&stderr);
+    seen.record("stdout", lines.join("\n"));
+    seen.record("stderr", &stderr);
 
     // 3. A contract migration lands; release N-1 refuses with exit 65.
     block_on(async {
@@ -171,8 +221,8 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
             .contains("3 (rename body) is contract"),
         "{refusal}"
     );
-    see(&lines.join("\n"));
-    see(&stderr);
+    seen.record("stdout", lines.join("\n"));
+    seen.record("stderr", &stderr);
     let kept: i64 = block_on(async {
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect(&pg.url).await.unwrap();
@@ -212,17 +262,16 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
             "the URL is named, masked: {reason}"
         );
         assert!(reason.contains(cause), "{reason}");
-        see(&lines.join("\n"));
-        see(&stderr);
+        seen.record("stdout", lines.join("\n"));
+        seen.record("stderr", &stderr);
     }
 
-    for (canary, what) in [
-        (&pg.password, "the database password"),
-        (&wrong, "a wrong database password"),
-        (&token, "the API token"),
-    ] {
-        assert_no_leak(&seen, canary.value(), what);
-    }
+    seen.assert_clean(&[
+        pg.password.value(),
+        wrong.value(),
+        other.value(),
+        token.value(),
+    ]);
 }
 
 #[test]
@@ -240,17 +289,18 @@ fn verify_replicas_on_postgresql_wait_for_the_migration_job() {
         ("NOTES_API_TOKEN", token.value()),
         ("NOTES_MIGRATE", "verify"),
     ];
-    let mut seen = String::new();
+    let mut seen = Sweep::default();
 
     // A replica starts before the job ran: alive, not ready, the schema check says why.
     let service = Service::start(&notes, dir.path(), &env);
     let address = service.address();
-    let (status, _) = get(address, "/livez").unwrap();
+    let (status, body) = get(address, "/livez").unwrap();
     assert_eq!(status, 200);
+    seen.record("GET /livez", &body);
     let (status, body) = get(address, "/readyz").unwrap();
     assert_eq!(status, 503, "{body}");
     assert!(body.contains(r#""schema:responseTime""#), "{body}");
-    seen.push_str(&body);
+    seen.record("GET /readyz (before the job)", &body);
 
     // The migration job (the Kubernetes Job runs this) applies both migrations.
     let (code, lines, stderr) = Service::spawn_with_args(
@@ -270,13 +320,13 @@ fn verify_replicas_on_postgresql_wait_for_the_migration_job() {
         .filter(|e| e["event"] == "schema.migrated")
         .count();
     assert_eq!(migrated, 2, "{}", lines.join("\n"));
-    seen.push_str(&lines.join("\n"));
-    seen.push_str(&stderr);
+    seen.process("the migration job", &lines, &stderr);
 
     // The replica turns ready at its schema check's next run, without a restart.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, body) = get(address, "/readyz").unwrap();
+        seen.record("GET /readyz (polled)", &body);
         if status == 200 {
             break;
         }
@@ -288,10 +338,10 @@ fn verify_replicas_on_postgresql_wait_for_the_migration_job() {
     }
     let (status, body) = post_note(address, token.value(), "after the job");
     assert_eq!(status, 201, "{body}");
+    seen.record("POST /notes", &body);
     service.terminate();
     let (code, lines, stderr) = service.finish();
     assert_eq!(code, 0, "{stderr}");
-    seen.push_str(&lines.join("\n"));
-    seen.push_str(&stderr);
-    assert_no_leak(&seen, pg.password.value(), "the database password");
+    seen.process("the replica", &lines, &stderr);
+    seen.assert_clean(&[pg.password.value(), token.value()]);
 }

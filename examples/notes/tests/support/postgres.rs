@@ -74,6 +74,18 @@ pub fn database() -> Option<Postgres> {
     })
 }
 
+impl Postgres {
+    /// Runs `sql` as the server's admin (to break or repair the role on purpose).
+    pub fn as_admin(&self, sql: &str) {
+        let sql = sql.to_owned();
+        let admin = self.admin.clone();
+        block_on(async move {
+            let mut conn = PgConnection::connect(&admin).await.unwrap();
+            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+        });
+    }
+}
+
 impl Drop for Postgres {
     fn drop(&mut self) {
         let admin = self.admin.clone();
