@@ -126,34 +126,45 @@ pub fn classify(sql: &str, dialect: Dialect) -> Classification {
 /// A header's classification and reason.
 type Header = (Compat, Option<String>);
 
-/// The `-- opskit: expand|contract [reason: ...]` header among the leading comment
-/// lines, with an optional `-- reason: ...` line after it. `Err((line, text))` for an
-/// `opskit:` line that says neither.
+/// The `-- opskit: expand|contract [reason: ...]` header among the leading comments
+/// (line comments, block comments and blank lines, in any order), with an optional
+/// `-- reason: ...` line after it. `Err((line, text))` for an `opskit:` line that
+/// says neither.
 fn header(sql: &str) -> Result<Option<Header>, (usize, String)> {
     let mut found: Option<Header> = None;
-    for (number, line) in sql.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
+    let mut rest = sql;
+    let mut number = 1;
+    loop {
+        let trimmed = rest.trim_start();
+        number += rest[..rest.len() - trimmed.len()].matches('\n').count();
+        rest = trimmed;
+        if let Some(block) = rest.strip_prefix("/*") {
+            let end = block.find("*/").map_or(block.len(), |n| n + 2);
+            number += block[..end].matches('\n').count();
+            rest = &block[end..];
             continue;
         }
-        let Some(comment) = line.strip_prefix("--") else {
+        let Some(comment) = rest.strip_prefix("--") else {
             break;
         };
-        let comment = comment.trim();
-        if let Some(rest) = comment.strip_prefix("opskit:") {
-            let rest = rest.trim();
-            let (word, reason) = match rest.split_once("reason:") {
+        let (line, after) = comment.split_once('\n').unwrap_or((comment, ""));
+        let comment = line.trim();
+        if let Some(opskit) = comment.strip_prefix("opskit:") {
+            let opskit = opskit.trim();
+            let (word, reason) = match opskit.split_once("reason:") {
                 Some((word, reason)) => (word.trim(), Some(reason.trim().to_owned())),
-                None => (rest, None),
+                None => (opskit, None),
             };
             let compat = Compat::parse(word.trim_end_matches([',', ';']).trim())
-                .ok_or_else(|| (number + 1, line.to_owned()))?;
+                .ok_or_else(|| (number, format!("--{}", line.trim_end())))?;
             found = Some((compat, reason.filter(|r| !r.is_empty())));
         } else if let (Some((_, reason @ None)), Some(text)) =
             (&mut found, comment.strip_prefix("reason:"))
         {
             *reason = Some(text.trim().to_owned()).filter(|r| !r.is_empty());
         }
+        rest = after;
+        number += 1;
     }
     Ok(found)
 }
@@ -209,5 +220,20 @@ mod tests {
         assert_eq!(c.compat, Compat::Contract);
         assert_eq!(c.lint.findings[0].rule.id, "OPS-U003");
         assert_eq!(c.lint.findings[0].line, 1);
+    }
+
+    #[test]
+    fn the_header_may_follow_block_comments_and_blank_lines() {
+        let c = classify(
+            "/* Migration 7.\n   Drops the old body. */\n\n\n-- opskit: contract\nALTER TABLE t DROP COLUMN body;",
+            Dialect::Postgres,
+        );
+        assert_eq!((c.compat, c.by), (Compat::Contract, ClassifiedBy::Header));
+        let c = classify(
+            "\n\n/* a */ -- opskit: expnad\nCREATE TABLE t (x INT);",
+            Dialect::Postgres,
+        );
+        assert_eq!(c.lint.findings[0].rule.id, "OPS-U003");
+        assert_eq!(c.lint.findings[0].line, 3);
     }
 }

@@ -49,6 +49,20 @@ pub enum GuardError {
         /// Whether it was rolled back.
         rolled_back: &'static str,
     },
+    /// A migration cannot be applied as written; the guard refused it before
+    /// executing or writing anything.
+    #[error(
+        "migration {version} ({description}) cannot be applied as written: {}. Nothing was executed; fix the migration and deploy again",
+        .problems.join("; ")
+    )]
+    InvalidMigration {
+        /// Its version.
+        version: i64,
+        /// Its description.
+        description: String,
+        /// What is wrong, one entry per statement, with the rule and its fix.
+        problems: Vec<String>,
+    },
     /// The URL's scheme is not one the guard supports.
     #[error(
         "unsupported database URL scheme {scheme:?}: this build of the guard supports {supported}"

@@ -147,9 +147,18 @@ impl Guard {
     ///
     /// As [`verify`](Self::verify); [`GuardError::LockTimeout`];
     /// [`GuardError::MigrationFailed`] (the failure is recorded, and the next status
-    /// reports it).
+    /// reports it); [`GuardError::InvalidMigration`] when a pending migration cannot
+    /// be applied as written (nothing is executed, nothing is written).
     pub async fn apply(&self, conn: &mut impl GuardConnection) -> Result<SchemaStatus, GuardError> {
         let dialect = conn.dialect();
+        // Classification depends only on the files: done before the lock is taken,
+        // so a long file never holds other replicas up.
+        let classifications: Vec<Classification> = self
+            .migrations
+            .iter()
+            .map(|m| classify(m.sql.as_str(), dialect))
+            .collect();
+        self.refuse_invalid(conn, &classifications).await?;
         conn.lock(self.lock_timeout).await?;
         let result = async {
             conn.ensure_tables().await?;
@@ -158,20 +167,21 @@ impl Guard {
             // Never apply on top of a schema this binary cannot run against.
             let status = refuse_incompatible(status, true)?;
             for pending in &status.pending {
-                let Some(m) = self
+                let Some(index) = self
                     .migrations
                     .iter()
-                    .find(|m| m.version == pending.version)
+                    .position(|m| m.version == pending.version)
                 else {
                     continue;
                 };
+                let m = &self.migrations[index];
                 let migration = ToApply {
                     version: m.version,
                     description: &m.description,
                     sql: &m.sql,
                     checksum: &m.checksum,
                     no_tx: m.no_tx,
-                    classification: classify(m.sql.as_str(), dialect),
+                    classification: classifications[index].clone(),
                 };
                 if db::apply(&mut *conn, &migration).await? {
                     tracing::info!(
@@ -198,6 +208,46 @@ impl Guard {
         let status = result?;
         unlocked?;
         Ok(status)
+    }
+
+    /// Refuses, before anything is executed or written, when a migration that is not
+    /// applied yet cannot be applied as written (such as a `COMMIT` inside the
+    /// transaction it runs in). A migration already applied (by another tool) is
+    /// history, not refused.
+    async fn refuse_invalid(
+        &self,
+        conn: &mut impl GuardConnection,
+        classifications: &[Classification],
+    ) -> Result<(), GuardError> {
+        let invalid: Vec<usize> = (0..self.migrations.len())
+            .filter(|&i| classifications[i].lint.errors().next().is_some())
+            .collect();
+        if invalid.is_empty() {
+            return Ok(());
+        }
+        let (applied, _) = db::read(conn, &self.versions()).await?;
+        let Some(&index) = invalid.iter().find(|&&i| {
+            !applied
+                .iter()
+                .any(|row| row.version == self.migrations[i].version && row.success)
+        }) else {
+            return Ok(());
+        };
+        let m = &self.migrations[index];
+        Err(GuardError::InvalidMigration {
+            version: m.version,
+            description: m.description.to_string(),
+            problems: classifications[index]
+                .lint
+                .errors()
+                .map(|f| {
+                    format!(
+                        "line {}: {} ({}; fix: {})",
+                        f.line, f.message, f.rule.id, f.rule.fix
+                    )
+                })
+                .collect(),
+        })
     }
 
     /// Connects to `url` (`sqlite:` or `postgres:`), runs `policy`, and logs the

@@ -493,3 +493,54 @@ async fn an_unreachable_database_is_exit_69_without_the_password() {
         "{err}"
     );
 }
+
+/// A `COMMIT` inside a migration would end the guard's transaction and leave half of
+/// it applied: the guard refuses the migration before executing or writing anything.
+async fn a_commit_inside_a_migration_is_refused_before_anything_runs(
+    url: &str,
+    tables: &'static str,
+) {
+    let err = guard("commit_inside")
+        .await
+        .run(url, Policy::Apply)
+        .await
+        .unwrap_err();
+    match &err {
+        GuardError::InvalidMigration {
+            version, problems, ..
+        } => {
+            assert_eq!(*version, 2);
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(problems[0].starts_with("line 3: "), "{problems:?}");
+            assert!(problems[0].contains("OPS-E001"), "{problems:?}");
+        }
+        other => panic!("expected InvalidMigration, got {other}"),
+    }
+    assert_eq!(err.exit_code(), 65);
+    let message = err.to_string();
+    assert!(message.contains("Nothing was executed"), "{message}");
+    assert!(!message.contains("rolled back"), "{message}");
+    // Nothing of either migration, and not even the bookkeeping tables.
+    assert_eq!(scalar(url, tables).await, 0, "no table was created");
+}
+
+#[tokio::test]
+async fn a_commit_inside_a_migration_is_refused_on_sqlite() {
+    a_commit_inside_a_migration_is_refused_before_anything_runs(
+        &common::sqlite().url,
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_commit_inside_a_migration_is_refused_on_postgres() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    a_commit_inside_a_migration_is_refused_before_anything_runs(
+        &db.url,
+        "SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'",
+    )
+    .await;
+}

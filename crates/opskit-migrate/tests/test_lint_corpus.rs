@@ -41,7 +41,37 @@ const CORPUS: &[(&str, Dialect, &[&str])] = &[
         &[],
     ),
     (
-        "CREATE INDEX CONCURRENTLY notes_title ON notes (title)",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY notes_title ON notes (title)",
+        PG,
+        &[],
+    ),
+    (
+        "-- no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS notes_title",
+        PG,
+        &[],
+    ),
+    (
+        "ALTER TABLE notes VALIDATE CONSTRAINT notes_author_fk",
+        PG,
+        &[],
+    ),
+    ("ALTER TABLE notes SET (fillfactor = 70)", PG, &[]),
+    (
+        "CREATE TRIGGER stamp BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION stamp()",
+        PG,
+        &[],
+    ),
+    (
+        "ALTER TABLE events ATTACH PARTITION events_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+        PG,
+        &[],
+    ),
+    ("REVOKE UPDATE ON notes FROM reporting", PG, &[]),
+    ("ALTER TYPE mood ADD VALUE 'calm'", PG, &[]),
+    ("SELECT E'it\\'s; fine'", PG, &[]),
+    ("/* /* ; */ still a comment */ SELECT 1", PG, &[]),
+    (
+        "CREATE TABLE \"Notes\" (id INT);\nDROP TABLE \"Notes\"",
         PG,
         &[],
     ),
@@ -57,17 +87,11 @@ const CORPUS: &[(&str, Dialect, &[&str])] = &[
         &[],
     ),
     (
-        "ALTER TABLE notes ALTER COLUMN title DROP NOT NULL",
-        PG,
-        &[],
-    ),
-    (
         "ALTER TABLE notes ALTER COLUMN title SET DEFAULT 'untitled'",
         PG,
         &[],
     ),
     ("ALTER TABLE notes DROP CONSTRAINT title_len", PG, &[]),
-    ("DROP INDEX notes_title", PG, &[]),
     ("DROP INDEX IF EXISTS notes_title", LITE, &[]),
     ("INSERT INTO tags (id, name) VALUES (1, 'inbox')", PG, &[]),
     (
@@ -127,10 +151,65 @@ const CORPUS: &[(&str, Dialect, &[&str])] = &[
         &["OPS-C008", "OPS-L007"],
     ),
     (
-        "CREATE UNIQUE INDEX CONCURRENTLY notes_slug ON notes (slug)",
+        "-- no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY notes_slug ON notes (slug)",
         PG,
         &["OPS-C008"],
     ),
+    (
+        "ALTER TABLE notes ALTER COLUMN title DROP NOT NULL",
+        PG,
+        &["OPS-C014"],
+    ),
+    (
+        "ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'",
+        PG,
+        &["OPS-C015"],
+    ),
+    ("ALTER TYPE mood RENAME TO feeling", PG, &["OPS-C015"]),
+    (
+        "CREATE TABLE IF NOT EXISTS notes (id INT, body TEXT);\nALTER TABLE notes DROP COLUMN body",
+        PG,
+        &["OPS-C002"],
+    ),
+    (
+        "CREATE TABLE \"Notes\" (id INT);\nDROP TABLE notes",
+        PG,
+        &["OPS-C001"],
+    ),
+    ("CREATE TABLE Notes (id INT);\nDROP TABLE notes", PG, &[]),
+    (
+        "CREATE TABLE \"Notes\" (id INT);\nDROP TABLE notes",
+        LITE,
+        &[],
+    ),
+    // Cannot be applied as written: the guard refuses before executing anything.
+    (
+        "CREATE TABLE t1 (id INT);\nCOMMIT;\nCREATE TABLE t2 (id INT)",
+        PG,
+        &["OPS-E001"],
+    ),
+    (
+        "BEGIN;\nCREATE TABLE t1 (id INT);\nEND",
+        LITE,
+        &["OPS-E001", "OPS-E001"],
+    ),
+    (
+        "SAVEPOINT s;\nRELEASE SAVEPOINT s",
+        PG,
+        &["OPS-E001", "OPS-E001"],
+    ),
+    ("ROLLBACK", PG, &["OPS-E001"]),
+    (
+        "-- no-transaction\nCREATE TABLE audit (id INT);\nCOMMIT",
+        PG,
+        &[],
+    ),
+    (
+        "CREATE INDEX CONCURRENTLY notes_title ON notes (title)",
+        PG,
+        &["OPS-E002"],
+    ),
+    ("DROP INDEX CONCURRENTLY notes_title", PG, &["OPS-E002"]),
     (
         "CREATE UNIQUE INDEX notes_slug ON notes (slug)",
         LITE,
@@ -175,12 +254,37 @@ const CORPUS: &[(&str, Dialect, &[&str])] = &[
         PG,
         &["OPS-L002"],
     ),
+    ("DROP INDEX notes_title", PG, &["OPS-L008"]),
+    (
+        "LOCK TABLE notes IN ACCESS EXCLUSIVE MODE",
+        PG,
+        &["OPS-L009"],
+    ),
+    (
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY a ON notes (title);\nCREATE INDEX CONCURRENTLY b ON notes (body)",
+        PG,
+        &["OPS-L010"],
+    ),
+    (
+        "ALTER TABLE notes ADD COLUMN seq bigserial",
+        PG,
+        &["OPS-L011"],
+    ),
+    (
+        "ALTER TABLE notes ADD COLUMN len INT GENERATED ALWAYS AS (length(body)) STORED",
+        PG,
+        &["OPS-L011"],
+    ),
+    (
+        "ALTER TABLE notes ADD COLUMN score INT DEFAULT (random() * 100)::INT",
+        PG,
+        &["OPS-L006"],
+    ),
     // Not understood: contract unless the header says otherwise.
-    ("DROP INDEX CONCURRENTLY notes_title", PG, &["OPS-U001"]),
     ("DO $$ BEGIN RAISE NOTICE 'hi'; END $$", PG, &["OPS-U001"]),
     ("THIS IS NOT SQL", LITE, &["OPS-U001"]),
     (
-        "CREATE TRIGGER stamp BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION stamp()",
+        "CREATE POLICY own ON notes USING (author = current_user)",
         PG,
         &["OPS-U002"],
     ),

@@ -117,6 +117,7 @@ fn lint(args: &Args) -> ExitCode {
     };
     files.sort();
     let mut unacknowledged = 0;
+    let mut errors = 0;
     let mut report = Vec::new();
     for file in &files {
         let sql = match std::fs::read_to_string(file) {
@@ -131,6 +132,7 @@ fn lint(args: &Args) -> ExitCode {
         if c.compat == Compat::Contract && !acknowledged {
             unacknowledged += 1;
         }
+        errors += c.lint.errors().count();
         if args.json {
             report.push(serde_json::json!({
                 "file": file.display().to_string(),
@@ -147,6 +149,7 @@ fn lint(args: &Args) -> ExitCode {
                     Severity::Contract => "contract",
                     Severity::LockRisk => "lock risk",
                     Severity::Unknown => "unknown",
+                    Severity::Error => "error: the guard refuses to apply it",
                 };
                 println!(
                     "  line {}: {} {} [{kind}] {}\n    fix: {}",
@@ -157,12 +160,19 @@ fn lint(args: &Args) -> ExitCode {
     }
     if args.json {
         println!("{}", serde_json::Value::Array(report));
-    } else if unacknowledged > 0 {
-        println!(
-            "{unacknowledged} contract migration(s) without `-- opskit: contract` in the header: older binaries break on them"
-        );
+    } else {
+        if unacknowledged > 0 {
+            println!(
+                "{unacknowledged} contract migration(s) without `-- opskit: contract` in the header: older binaries break on them"
+            );
+        }
+        if errors > 0 {
+            println!(
+                "{errors} statement(s) that cannot be applied as written: the guard refuses those migrations"
+            );
+        }
     }
-    if unacknowledged > 0 {
+    if unacknowledged > 0 || errors > 0 {
         exit(exit::FINDINGS)
     } else {
         ExitCode::SUCCESS

@@ -14,6 +14,9 @@ pub enum Severity {
     /// Not understood (unparseable, or a statement the linter does not classify):
     /// treated as contract unless the migration's header says otherwise.
     Unknown,
+    /// Cannot be applied as written (a `COMMIT` inside the transaction the migration
+    /// runs in): the guard refuses to run the migration at all.
+    Error,
 }
 
 /// A lint rule.
@@ -67,6 +70,14 @@ rules! {
         "delete data only after no running binary needs it; prefer a reviewed DELETE";
     DROP_OBJECT = "OPS-C013", "drop-schema-sequence-or-type", Contract,
         "stop using it in one release; drop it in a later one";
+    DROP_NOT_NULL = "OPS-C014", "drop-not-null", Contract,
+        "keep NOT NULL until no running binary reads the column assuming it is filled";
+    RENAME_TYPE = "OPS-C015", "rename-type-or-enum-value", Contract,
+        "add the new type or value and move over in steps; retire the old name in a later release";
+    TRANSACTION_CONTROL = "OPS-E001", "transaction-control-in-migration", Error,
+        "remove BEGIN/COMMIT/ROLLBACK/SAVEPOINT: the guard runs the migration and its record in one transaction; split the work into migrations instead";
+    CONCURRENTLY_IN_TRANSACTION = "OPS-E002", "concurrently-inside-a-transaction", Error,
+        "move CREATE/DROP INDEX CONCURRENTLY to a migration of its own whose first line is -- no-transaction";
     INDEX_NOT_CONCURRENT = "OPS-L001", "create-index-without-concurrently", LockRisk,
         "CREATE INDEX CONCURRENTLY (in a migration of its own, marked -- no-transaction)";
     FOREIGN_KEY_VALIDATED = "OPS-L002", "foreign-key-without-not-valid", LockRisk,
@@ -81,6 +92,14 @@ rules! {
         "add the column without the default, backfill in batches, then set the default";
     UNIQUE_INDEX_LOCK = "OPS-L007", "unique-constraint-builds-index-under-lock", LockRisk,
         "CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX";
+    DROP_INDEX_NOT_CONCURRENT = "OPS-L008", "drop-index-without-concurrently", LockRisk,
+        "DROP INDEX CONCURRENTLY (in a migration of its own, marked -- no-transaction)";
+    LOCK_TABLE = "OPS-L009", "explicit-lock-table", LockRisk,
+        "avoid LOCK TABLE in a migration; if it must stay, SET lock_timeout first and keep the migration short";
+    SEVERAL_CONCURRENT = "OPS-L010", "several-concurrent-statements-in-one-file", LockRisk,
+        "one CONCURRENTLY statement per -- no-transaction migration, so a failure leaves nothing half done";
+    ADD_COLUMN_REWRITE = "OPS-L011", "add-column-rewrites-table", LockRisk,
+        "add the column plain, backfill in batches, then attach the sequence, identity or generation";
     UNPARSEABLE = "OPS-U001", "unparseable", Unknown,
         "check the SQL, or state the migration's effect with -- opskit: expand / -- opskit: contract";
     UNCLASSIFIED = "OPS-U002", "not-classified", Unknown,

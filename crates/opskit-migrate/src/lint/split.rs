@@ -1,6 +1,8 @@
 //! Splitting a migration file into statements, so one statement that does not parse
 //! does not hide the others.
 
+use super::Dialect;
+
 /// A statement's text and the line it starts on (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Chunk<'a> {
@@ -10,41 +12,72 @@ pub(crate) struct Chunk<'a> {
 
 /// Splits on `;` outside strings, quoted identifiers, comments and dollar quotes.
 /// Chunks holding only whitespace and comments are dropped.
-pub(crate) fn split(sql: &str) -> Vec<Chunk<'_>> {
+///
+/// PostgreSQL's `E'...'` strings take backslash escapes and its block comments nest;
+/// SQLite's do neither. One pass, with the line counted as it goes: linear in the
+/// size of the file.
+pub(crate) fn split(sql: &str, dialect: Dialect) -> Vec<Chunk<'_>> {
     let bytes = sql.as_bytes();
+    let postgres = dialect == Dialect::Postgres;
     let mut chunks = Vec::new();
+    let mut lines = LineCounter::default();
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
+            b'\'' if postgres && is_escape_string_prefix(bytes, i) => {
+                i = skip_escape_string(bytes, i);
+            }
             b'\'' | b'"' | b'`' => i = skip_quoted(bytes, i),
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = sql[i + 2..]
-                    .find("*/")
-                    .map_or(bytes.len(), |n| i + 2 + n + 2);
-            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(sql, i, postgres),
             b'$' => i = skip_dollar_quoted(sql, i),
             b';' => {
-                push(sql, start, i, &mut chunks);
+                push(sql, start, i, &mut lines, &mut chunks, postgres);
                 i += 1;
                 start = i;
             }
             _ => i += 1,
         }
     }
-    push(sql, start, bytes.len(), &mut chunks);
+    push(sql, start, bytes.len(), &mut lines, &mut chunks, postgres);
     chunks
 }
 
-fn push<'a>(sql: &'a str, start: usize, end: usize, chunks: &mut Vec<Chunk<'a>>) {
+/// Counts lines up to a byte offset, resuming where the last count stopped (offsets
+/// only grow), so that numbering every statement stays linear.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    line: usize,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, sql: &str, offset: usize) -> usize {
+        self.line += sql.as_bytes()[self.offset..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.offset = offset;
+        self.line + 1
+    }
+}
+
+fn push<'a>(
+    sql: &'a str,
+    start: usize,
+    end: usize,
+    lines: &mut LineCounter,
+    chunks: &mut Vec<Chunk<'a>>,
+    postgres: bool,
+) {
     let text = &sql[start..end];
-    let Some(offset) = first_code(text) else {
+    let Some(offset) = first_code(text, postgres) else {
         return;
     };
-    let line = sql[..start + offset].matches('\n').count() + 1;
+    let line = lines.line_at(sql, start + offset);
     chunks.push(Chunk {
         sql: text[offset..].trim_end(),
         line,
@@ -52,7 +85,7 @@ fn push<'a>(sql: &'a str, start: usize, end: usize, chunks: &mut Vec<Chunk<'a>>)
 }
 
 /// Offset of the first character that is neither whitespace nor inside a comment.
-fn first_code(text: &str) -> Option<usize> {
+fn first_code(text: &str, postgres: bool) -> Option<usize> {
     let mut i = 0;
     let bytes = text.as_bytes();
     while i < bytes.len() {
@@ -61,14 +94,56 @@ fn first_code(text: &str) -> Option<usize> {
         } else if text[i..].starts_with("--") {
             i = text[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
         } else if text[i..].starts_with("/*") {
-            i = text[i + 2..]
-                .find("*/")
-                .map_or(bytes.len(), |n| i + 2 + n + 2);
+            i = skip_block_comment(text, i, postgres);
         } else {
             return Some(i);
         }
     }
     None
+}
+
+/// `/* ... */`, nested on PostgreSQL (`/* /* */ */` is one comment there).
+fn skip_block_comment(sql: &str, open: usize, nested: bool) -> usize {
+    let bytes = sql.as_bytes();
+    let mut depth = 1;
+    let mut i = open + 2;
+    while i < bytes.len() {
+        if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else if nested && bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            depth += 1;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    bytes.len()
+}
+
+/// Whether the quote at `open` starts an `E'...'` string: an `E` right before it that
+/// is not the end of a longer word.
+fn is_escape_string_prefix(bytes: &[u8], open: usize) -> bool {
+    open >= 1
+        && matches!(bytes[open - 1], b'E' | b'e')
+        && (open < 2 || !(bytes[open - 2].is_ascii_alphanumeric() || bytes[open - 2] == b'_'))
+}
+
+/// An `E'...'` string: a backslash escapes the next byte, `''` is a quote.
+fn skip_escape_string(bytes: &[u8], open: usize) -> usize {
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'\'' if bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b'\'' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
 }
 
 fn skip_quoted(bytes: &[u8], open: usize) -> usize {
@@ -109,7 +184,10 @@ mod tests {
     use super::*;
 
     fn texts(sql: &str) -> Vec<(&str, usize)> {
-        split(sql).into_iter().map(|c| (c.sql, c.line)).collect()
+        split(sql, Dialect::Postgres)
+            .into_iter()
+            .map(|c| (c.sql, c.line))
+            .collect()
     }
 
     #[test]
@@ -129,7 +207,35 @@ mod tests {
 
     #[test]
     fn comments_alone_are_not_statements() {
-        assert!(split("-- only a comment\n/* and another */\n;\n").is_empty());
+        assert!(
+            split(
+                "-- only a comment\n/* and another */\n;\n",
+                Dialect::Postgres
+            )
+            .is_empty()
+        );
         assert_eq!(texts("SELECT 'it''s; fine'"), [("SELECT 'it''s; fine'", 1)]);
+    }
+
+    #[test]
+    fn escape_strings_and_nested_comments_hide_their_semicolons_on_postgresql() {
+        assert_eq!(
+            texts("SELECT E'it\\'s; fine';\n/* /* ; */ still a comment; */ SELECT 2;"),
+            [("SELECT E'it\\'s; fine'", 1), ("SELECT 2", 2)]
+        );
+        // SQLite's comments do not nest: the first */ ends it.
+        let sqlite: Vec<&str> = split("/* /* */ SELECT 1; SELECT 2", Dialect::Sqlite)
+            .into_iter()
+            .map(|c| c.sql)
+            .collect();
+        assert_eq!(sqlite, ["SELECT 1", "SELECT 2"]);
+    }
+
+    #[test]
+    fn lines_are_counted_across_many_statements() {
+        let sql = "SELECT 1;\n".repeat(1000);
+        let chunks = split(&sql, Dialect::Postgres);
+        assert_eq!(chunks.len(), 1000);
+        assert_eq!(chunks[999].line, 1000);
     }
 }
