@@ -37,7 +37,8 @@ pub enum GuardError {
     },
     /// A migration failed while being applied.
     #[error(
-        "migration {version} ({description}) failed: {message}; {rolled_back}. Fix the migration and deploy again"
+        "migration {version} ({description}) failed: {message}; {rolled_back}. {}",
+        failure_advice(*.version, .rolled_back)
     )]
     MigrationFailed {
         /// Its version.
@@ -63,6 +64,14 @@ pub enum GuardError {
         /// What is wrong, one entry per statement, with the rule and its fix.
         problems: Vec<String>,
     },
+    /// A repair was asked for that does not apply.
+    #[error("cannot repair migration {version}: {message}")]
+    Repair {
+        /// The migration named.
+        version: i64,
+        /// Why not.
+        message: String,
+    },
     /// The URL's scheme is not one the guard supports.
     #[error(
         "unsupported database URL scheme {scheme:?}: this build of the guard supports {supported}"
@@ -85,11 +94,13 @@ pub enum GuardError {
 }
 
 impl GuardError {
-    /// The exit code a service should stop with: 65 for an incompatible schema or a
-    /// failed migration, 69 when the database is unreachable or locked.
+    /// The exit code a service should stop with ([`opskit_exit`]): 65 for an
+    /// incompatible schema, a failed or invalid migration; 69 when the database is
+    /// unreachable or locked; 64 for a repair that does not apply.
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Unreachable { .. } | Self::LockTimeout { .. } => opskit_exit::UNAVAILABLE,
+            Self::Repair { .. } => opskit_exit::USAGE,
             _ => opskit_exit::DATA_ERROR,
         }
     }
@@ -100,6 +111,18 @@ impl GuardError {
             Self::Incompatible(status) => Some(status),
             _ => None,
         }
+    }
+}
+
+/// What to do after a failed migration: fix and redeploy when it rolled back,
+/// record a repair when parts of it may have stayed.
+fn failure_advice(version: i64, rolled_back: &str) -> String {
+    if rolled_back.starts_with("it was rolled back") {
+        "Fix the migration and deploy again".to_owned()
+    } else {
+        format!(
+            "Check which of its statements took effect, finish or undo them by hand, then record the result with `opskit-migrate repair --version {version} --as applied` or `--as not-applied`"
+        )
     }
 }
 

@@ -23,6 +23,33 @@ pub enum Policy {
     Verify,
 }
 
+/// What a connection made from a URL is for.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Status,
+    Policy(Policy),
+    Repair(i64, Repair),
+}
+
+/// What an operator found after a migration failed outside a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// They finished it by hand: it counts as applied.
+    Applied,
+    /// They undid what it had done: it counts as not applied and runs again.
+    NotApplied,
+}
+
+impl Repair {
+    /// `applied` or `not-applied`, as the command line takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Applied => "applied",
+            Self::NotApplied => "not-applied",
+        }
+    }
+}
+
 /// The migration guard for one binary's migrations.
 ///
 /// ```no_run
@@ -161,11 +188,25 @@ impl Guard {
         self.refuse_invalid(conn, &classifications).await?;
         conn.lock(self.lock_timeout).await?;
         let result = async {
-            conn.ensure_tables().await?;
             let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
             let status = SchemaStatus::compute(&self.known(), &applied, &records);
-            // Never apply on top of a schema this binary cannot run against.
+            // Never apply on top of a schema this binary cannot run against, and
+            // refuse before writing anything, bookkeeping tables included.
             let status = refuse_incompatible(status, true)?;
+            if status.pending.is_empty() {
+                return Ok(status);
+            }
+            conn.ensure_tables().await?;
+            for retry in &status.retrying {
+                tracing::warn!(
+                    event = "schema.retrying",
+                    version = retry.migration.version,
+                    description = %retry.migration.description,
+                    last_error = retry.error.as_deref().unwrap_or_default(),
+                    "migration {} failed before and was rolled back; running it again",
+                    retry.migration
+                );
+            }
             for pending in &status.pending {
                 let Some(index) = self
                     .migrations
@@ -202,6 +243,73 @@ impl Guard {
                 SchemaStatus::compute(&self.known(), &applied, &records),
                 false,
             )
+        }
+        .await;
+        let unlocked = conn.unlock().await;
+        let status = result?;
+        unlocked?;
+        Ok(status)
+    }
+
+    /// Records what an operator verified about a partly applied migration (one that
+    /// failed outside a transaction, or that sqlx marked dirty), under the migration
+    /// lock: [`Repair::Applied`] when they finished it by hand, [`Repair::NotApplied`]
+    /// when they undid it (the next `apply` runs it again). The history table keeps
+    /// the failure and the repair. Returns the status after the repair.
+    ///
+    /// # Errors
+    ///
+    /// [`GuardError::Repair`] when the migration is not partly applied, or this
+    /// binary does not have it; [`GuardError::Unreachable`];
+    /// [`GuardError::LockTimeout`].
+    pub async fn repair(
+        &self,
+        conn: &mut impl GuardConnection,
+        version: i64,
+        repair: Repair,
+    ) -> Result<SchemaStatus, GuardError> {
+        let dialect = conn.dialect();
+        conn.lock(self.lock_timeout).await?;
+        let result = async {
+            let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
+            let status = SchemaStatus::compute(&self.known(), &applied, &records);
+            let refuse = |message: String| GuardError::Repair { version, message };
+            let Some(failed) = status.failed.iter().find(|f| f.migration.version == version) else {
+                return Err(refuse(format!(
+                    "it is not partly applied (the schema is {}); only a migration that failed outside a transaction needs a repair",
+                    status.state.as_str()
+                )));
+            };
+            let Some(m) = self.migrations.iter().find(|m| m.version == version) else {
+                return Err(refuse(
+                    "these migrations do not include it; run the repair with the release that has the file".into(),
+                ));
+            };
+            let note = format!(
+                "an operator recorded it as {} after a partial failure{}",
+                repair.as_str(),
+                failed.error.as_deref().map(|e| format!(" (error: {e})")).unwrap_or_default()
+            );
+            let migration = ToApply {
+                version,
+                description: &m.description,
+                sql: &m.sql,
+                checksum: &m.checksum,
+                no_tx: m.no_tx,
+                classification: classify(m.sql.as_str(), dialect),
+            };
+            conn.ensure_tables().await?;
+            conn.repair(&migration, repair == Repair::Applied, &note)
+                .await?;
+            tracing::warn!(
+                event = "schema.repaired",
+                version,
+                description = %m.description,
+                recorded_as = repair.as_str(),
+                "{note}"
+            );
+            let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
+            Ok(SchemaStatus::compute(&self.known(), &applied, &records))
         }
         .await;
         let unlocked = conn.unlock().await;
@@ -278,12 +386,29 @@ impl Guard {
             .map_err(|err| err.at_database(url))
     }
 
+    /// Connects to `url` and [`repair`](Self::repair)s migration `version`, logging
+    /// a `schema.repaired` event.
+    ///
+    /// # Errors
+    ///
+    /// As [`repair`](Self::repair); [`GuardError::UnsupportedDatabase`].
+    pub async fn repair_at(
+        &self,
+        url: &str,
+        version: i64,
+        repair: Repair,
+    ) -> Result<SchemaStatus, GuardError> {
+        self.connect_and_run(url, Action::Repair(version, repair))
+            .await
+            .map_err(|err| err.at_database(url))
+    }
+
     async fn status_at_inner(&self, url: &str) -> Result<SchemaStatus, GuardError> {
-        self.connect_and_run(url, None).await
+        self.connect_and_run(url, Action::Status).await
     }
 
     async fn run_inner(&self, url: &str, policy: Policy) -> Result<SchemaStatus, GuardError> {
-        self.connect_and_run(url, Some(policy)).await
+        self.connect_and_run(url, Action::Policy(policy)).await
     }
 
     /// Connects to `url` with the driver its scheme names, runs `policy` (or only
@@ -292,20 +417,16 @@ impl Guard {
         not(any(feature = "postgres", feature = "_sqlite")),
         allow(unused_variables)
     )]
-    async fn connect_and_run(
-        &self,
-        url: &str,
-        policy: Option<Policy>,
-    ) -> Result<SchemaStatus, GuardError> {
+    async fn connect_and_run(&self, url: &str, action: Action) -> Result<SchemaStatus, GuardError> {
         match url.split(':').next().unwrap_or_default() {
             #[cfg(feature = "_sqlite")]
             "sqlite" => {
-                self.run_on(connect::<sqlx::SqliteConnection>(url).await?, policy)
+                self.run_on(connect::<sqlx::SqliteConnection>(url).await?, action)
                     .await
             }
             #[cfg(feature = "postgres")]
             "postgres" | "postgresql" => {
-                self.run_on(connect::<sqlx::PgConnection>(url).await?, policy)
+                self.run_on(connect::<sqlx::PgConnection>(url).await?, action)
                     .await
             }
             other => Err(GuardError::UnsupportedDatabase {
@@ -316,17 +437,14 @@ impl Guard {
     }
 
     #[cfg(any(feature = "postgres", feature = "_sqlite"))]
-    async fn run_on<C>(
-        &self,
-        mut conn: C,
-        policy: Option<Policy>,
-    ) -> Result<SchemaStatus, GuardError>
+    async fn run_on<C>(&self, mut conn: C, action: Action) -> Result<SchemaStatus, GuardError>
     where
         C: GuardConnection + sqlx::Connection,
     {
-        let result = match policy {
-            Some(policy) => self.run_policy(&mut conn, policy).await,
-            None => self.status(&mut conn).await,
+        let result = match action {
+            Action::Policy(policy) => self.run_policy(&mut conn, policy).await,
+            Action::Status => self.status(&mut conn).await,
+            Action::Repair(version, repair) => self.repair(&mut conn, version, repair).await,
         };
         let _ = conn.close().await;
         result

@@ -94,7 +94,7 @@ pub use check::schema_check;
 pub use classify::{Classification, ClassifiedBy, Compat, classify};
 pub use db::GuardConnection;
 pub use error::GuardError;
-pub use guard::{Guard, Policy};
+pub use guard::{Guard, Policy, Repair};
 /// Exit codes, from `sysexits.h`: the one opskit table ([`opskit_exit`]).
 pub use opskit_exit as exit;
 pub use status::{Ahead, Failed, Modified, Named, SchemaStatus, State};

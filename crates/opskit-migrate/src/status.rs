@@ -98,7 +98,9 @@ pub struct Failed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
-    /// A migration failed or is partly applied.
+    /// A migration is partly applied (it failed outside a transaction, or sqlx
+    /// marked it dirty): an operator must record what the database holds
+    /// (`opskit-migrate repair`) before any release starts.
     Failed,
     /// An applied migration's file changed.
     Modified,
@@ -148,6 +150,10 @@ pub struct SchemaStatus {
     pub missing: Vec<Named>,
     /// Failed or partly applied.
     pub failed: Vec<Failed>,
+    /// Pending migrations that failed before and were rolled back: nothing of them
+    /// is applied, so the next `apply` runs them again (the fixed file, after a
+    /// fix). The history table keeps every attempt.
+    pub retrying: Vec<Failed>,
 }
 
 impl SchemaStatus {
@@ -186,6 +192,7 @@ impl SchemaStatus {
             modified: Vec::new(),
             missing: Vec::new(),
             failed: Vec::new(),
+            retrying: Vec::new(),
         };
         let (mut k, mut a) = (known.iter().peekable(), applied.iter().peekable());
         loop {
@@ -239,8 +246,10 @@ impl SchemaStatus {
                 }
             }
         }
-        // Failures recorded by the guard for migrations that are not applied: the
-        // transaction rolled back, or (outside one) parts may have stayed.
+        // Failures recorded by the guard for migrations that are not applied. Rolled
+        // back: nothing of it is there, so it is pending again (the fixed file runs
+        // at the next apply). Outside a transaction: parts may have stayed, and only
+        // an operator can say which (`opskit-migrate repair`).
         for record in records.values().filter(|r| r.outcome != "applied") {
             if applied
                 .binary_search_by_key(&record.version, |a| a.version)
@@ -251,12 +260,17 @@ impl SchemaStatus {
             let description = known
                 .binary_search_by_key(&record.version, |k| k.version)
                 .map_or("unknown to this binary", |i| known[i].description);
-            status.failed.push(Failed {
+            let failed = Failed {
                 migration: named(record.version, description),
                 error: record.error.clone(),
                 partial: record.outcome == "failed_partial",
-            });
-            status.pending.retain(|p| p.version != record.version);
+            };
+            if failed.partial {
+                status.failed.push(failed);
+                status.pending.retain(|p| p.version != record.version);
+            } else if status.pending.iter().any(|p| p.version == record.version) {
+                status.retrying.push(failed);
+            }
         }
         status.failed.sort_by_key(|f| f.migration.version);
         status.state = if !status.failed.is_empty() {
@@ -293,12 +307,23 @@ impl fmt::Display for SchemaStatus {
         let list = |items: &mut dyn Iterator<Item = String>| items.collect::<Vec<_>>().join(", ");
         match self.state {
             State::UpToDate => write!(f, "schema up to date (migration {})", self.database_latest.map_or("none".into(), |v| v.to_string())),
-            State::Pending => write!(
-                f,
-                "{} migration(s) not applied yet: {}. This binary needs them; run them (policy apply, or the migration job) before it serves",
-                self.pending.len(),
-                list(&mut self.pending.iter().map(ToString::to_string))
-            ),
+            State::Pending => {
+                write!(
+                    f,
+                    "{} migration(s) not applied yet: {}. This binary needs them; run them (policy apply, or the migration job) before it serves",
+                    self.pending.len(),
+                    list(&mut self.pending.iter().map(ToString::to_string))
+                )?;
+                for retry in &self.retrying {
+                    write!(
+                        f,
+                        ". {} failed before and was rolled back, nothing of it is applied; it runs again{}",
+                        retry.migration,
+                        retry.error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default()
+                    )?;
+                }
+                Ok(())
+            }
             State::AheadCompatible => write!(
                 f,
                 "the database has newer migrations than this binary ({}); each is recorded as expand, so this binary can run against it",
@@ -337,13 +362,12 @@ impl fmt::Display for SchemaStatus {
             ),
             State::Failed => write!(
                 f,
-                "migration(s) failed: {}. Fix the migration and deploy again",
+                "migration(s) partly applied: {}. No release can start until an operator records what the database holds",
                 list(&mut self.failed.iter().map(|x| {
-                    let what = if x.partial {
-                        "parts may be applied: it ran outside a transaction; repair the schema by hand, then delete its row from _sqlx_migrations and _opskit_migrations"
-                    } else {
-                        "rolled back, nothing of it is applied"
-                    };
+                    let what = format!(
+                        "parts may be applied: it ran outside a transaction. Check which of its statements took effect, finish or undo them by hand, then record the result with `opskit-migrate repair --version {} --as applied` (finished) or `--as not-applied` (undone, so it runs again)",
+                        x.migration.version
+                    );
                     match &x.error {
                         Some(error) => format!("{} ({what}; error: {error})", x.migration),
                         None => format!("{} ({what})", x.migration),

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use opskit_migrate::{Compat, Guard, GuardError, Policy, State};
+use opskit_migrate::{Compat, Guard, GuardError, Policy, Repair, State};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
 async fn guard(set: &str) -> Guard {
@@ -196,27 +196,41 @@ async fn failed_migration_is_recorded_and_explained(url: &str) {
         1
     );
 
-    // The next start explains what happened.
-    let err = failing.run(url, Policy::Verify).await.unwrap_err();
-    let status = err.status().unwrap();
-    assert_eq!(status.state, State::Failed);
-    assert_eq!(status.failed[0].migration.version, 2);
+    // Nothing of it is applied, so it does not block: a replica that only
+    // verifies starts, not ready, and says what happened.
+    let status = failing.run(url, Policy::Verify).await.unwrap();
+    assert_eq!(status.state, State::Pending);
+    assert_eq!(status.retrying[0].migration.version, 2);
     assert!(
-        status.failed[0]
+        status.retrying[0]
             .error
             .as_deref()
             .unwrap()
             .contains("no_such_table"),
         "{status:?}"
     );
-    let message = err.to_string();
+    let message = status.to_string();
     assert!(
-        message.contains("2 (half done) (rolled back, nothing of it is applied; error: "),
+        message.contains("2 (half done) failed before and was rolled back, nothing of it is applied; it runs again (last error: "),
         "{message}"
     );
-    assert!(
-        message.contains("Fix the migration and deploy again"),
-        "{message}"
+
+    // The fixed file applies at the next deploy, with no hand edits; the history
+    // keeps the failed attempt.
+    let fixed = guard("failing_fixed").await;
+    let status = fixed.run(url, Policy::Apply).await.unwrap();
+    assert_eq!(status.state, State::UpToDate);
+    assert_eq!(
+        scalar(url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
+        2
+    );
+    assert_eq!(
+        scalar(
+            url,
+            "SELECT COUNT(*) FROM _opskit_migration_history WHERE version = 2 AND event = 'failed'"
+        )
+        .await,
+        1
     );
 }
 
@@ -267,7 +281,7 @@ async fn a_failed_migration_outside_a_transaction_is_reported_as_partial_on_post
         1
     );
 
-    // Every later start refuses, and says what to repair.
+    // Every later start refuses, and says how to record the repair.
     for policy in [Policy::Verify, Policy::Apply] {
         let err = guard.run(&db.url, policy).await.unwrap_err();
         let status = err.status().expect("a refusal carries the status");
@@ -276,12 +290,78 @@ async fn a_failed_migration_outside_a_transaction_is_reported_as_partial_on_post
         let message = err.to_string();
         assert!(
             message.contains(
-                "2 (backfill in batches) (parts may be applied: it ran outside a transaction; repair the schema by hand, then delete its row from _sqlx_migrations and _opskit_migrations; error: "
+                "2 (backfill in batches) (parts may be applied: it ran outside a transaction. Check which of its statements took effect, finish or undo them by hand, then record the result with `opskit-migrate repair --version 2 --as applied` (finished) or `--as not-applied` (undone, so it runs again); error: "
             ),
             "{message}"
         );
         assert!(message.contains("no_such_table"), "{message}");
     }
+
+    // A repair of a migration that is not partly applied is refused (64).
+    let err = guard
+        .repair_at(&db.url, 1, Repair::NotApplied)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GuardError::Repair { version: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(err.exit_code(), 64);
+
+    // The operator undoes what the batch committed and records it: the fixed file
+    // then applies at the next deploy.
+    execute(&db.url, "DROP TABLE audit").await;
+    let status = guard
+        .repair_at(&db.url, 2, Repair::NotApplied)
+        .await
+        .unwrap();
+    assert_eq!(status.state, State::Pending);
+    let fixed = Guard::from_dir(common::migrations("failing_no_tx_fixed"))
+        .await
+        .unwrap();
+    let status = fixed.run(&db.url, Policy::Apply).await.unwrap();
+    assert_eq!(status.state, State::UpToDate);
+    assert_eq!(
+        scalar(
+            &db.url,
+            "SELECT COUNT(*) FROM _opskit_migration_history WHERE version = 2"
+        )
+        .await,
+        2,
+        "the failure and the repair"
+    );
+}
+
+/// After a partial failure, an operator who finished the migration by hand records
+/// it as applied; releases start again.
+#[tokio::test]
+async fn a_partly_applied_migration_finished_by_hand_is_recorded_as_applied() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    let guard = guard("failing_no_tx").await;
+    guard.run(&db.url, Policy::Apply).await.unwrap_err();
+    let status = guard.repair_at(&db.url, 2, Repair::Applied).await.unwrap();
+    assert_eq!(status.state, State::UpToDate, "{status}");
+    let status = guard.run(&db.url, Policy::Verify).await.unwrap();
+    assert_eq!(status.state, State::UpToDate);
+}
+
+/// SQLite runs every migration inside `BEGIN EXCLUSIVE`, `-- no-transaction` ones
+/// too: the COMMIT in this file would end it, so the guard refuses the file instead
+/// of reporting a partial failure that could not happen.
+#[tokio::test]
+async fn a_no_transaction_migration_with_commit_is_refused_on_sqlite() {
+    let db = common::sqlite();
+    let err = guard("failing_no_tx")
+        .await
+        .run(&db.url, Policy::Apply)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, GuardError::InvalidMigration { version: 2, .. }),
+        "{err}"
+    );
 }
 
 /// Runs sqlx's own migrator over a migration set, as `sqlx migrate run` would.

@@ -1,17 +1,26 @@
-//! `opskit-migrate`: lint migrations, and report a database's schema status.
+//! `opskit-migrate`: lint migrations, apply them (what a migration job runs), report
+//! a database's schema status, and record an operator's repair.
 //!
 //! ```text
 //! opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
 //! opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
+//! opskit-migrate apply --migrations DIR [--database-url URL] [--format human|json]
+//! opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--format human|json]
 //! ```
 //!
-//! `status` reads `DATABASE_URL` when `--database-url` is not given, and never writes.
-//! The URL's password appears nowhere in the output.
+//! The database commands read `DATABASE_URL` when `--database-url` is not given; the
+//! URL's password appears nowhere in the output. `status` never writes. `apply`
+//! applies pending migrations under the lock, as the guard's `apply` policy does.
+//! `repair` is for a migration that failed outside a transaction: after checking
+//! which of its statements took effect and finishing or undoing them by hand, say
+//! which (`--as applied` or `--as not-applied`); there is no default.
 //!
-//! Exit codes: 0 fine; 1 `lint` found a contract migration whose header does not
-//! acknowledge it; 64 usage error; 65 the schema is incompatible with these
-//! migrations (or a migration failed or changed); 69 the database is unreachable;
-//! 75 migrations are pending.
+//! Exit codes ([`opskit_migrate::exit`]): 0 fine; 1 `lint` found a contract migration
+//! whose header does not acknowledge it, or a statement that cannot be applied as
+//! written; 64 usage error (or a repair that does not apply); 65 the schema is
+//! incompatible with these migrations (or a migration failed, changed or cannot be
+//! applied); 69 the database is unreachable or the lock was held too long; 75
+//! (`status`) migrations are pending.
 
 #![allow(clippy::print_stdout)]
 
@@ -19,13 +28,15 @@ use std::process::ExitCode;
 
 use opskit_migrate::exit;
 use opskit_migrate::lint::{Dialect, Severity};
-use opskit_migrate::{Compat, Guard, GuardError, State, classify};
+use opskit_migrate::{Compat, Guard, GuardError, Policy, Repair, State, classify};
 use opskit_secret::{ConnectionString, ExposeSecret};
 
 const USAGE: &str = "usage:
   opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
   opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
-(status reads DATABASE_URL when --database-url is not given)";
+  opskit-migrate apply --migrations DIR [--database-url URL] [--format human|json]
+  opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--format human|json]
+(the database commands read DATABASE_URL when --database-url is not given)";
 
 /// An [`opskit_migrate::exit`] code as the process's exit status.
 fn exit(code: i32) -> ExitCode {
@@ -39,6 +50,8 @@ struct Args {
     migrations: Option<String>,
     database_url: Option<String>,
     dialect: Option<String>,
+    version: Option<String>,
+    repair_as: Option<String>,
     json: bool,
 }
 
@@ -53,6 +66,8 @@ fn parse(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {
             "--dialect" => args.dialect = Some(value("--dialect")?),
             "--migrations" => args.migrations = Some(value("--migrations")?),
             "--database-url" => args.database_url = Some(value("--database-url")?),
+            "--version" => args.version = Some(value("--version")?),
+            "--as" => args.repair_as = Some(value("--as")?),
             "--format" => match value("--format")?.as_str() {
                 "json" => args.json = true,
                 "human" => args.json = false,
@@ -76,7 +91,7 @@ fn main() -> ExitCode {
     };
     match args.command.as_str() {
         "lint" => lint(&args),
-        "status" => status(&args),
+        "status" | "apply" | "repair" => database(&args),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -179,9 +194,52 @@ fn lint(args: &Args) -> ExitCode {
     }
 }
 
-fn status(args: &Args) -> ExitCode {
+/// What a database command does.
+enum Action {
+    Status,
+    Apply,
+    Repair(i64, Repair),
+}
+
+/// The action of `args`, or what is wrong with them.
+fn action(args: &Args) -> Result<Action, String> {
+    match args.command.as_str() {
+        "status" => Ok(Action::Status),
+        "apply" => Ok(Action::Apply),
+        _ => {
+            let version = args
+                .version
+                .as_deref()
+                .ok_or("repair needs --version N: the migration that failed")?;
+            let version = version
+                .parse()
+                .map_err(|_| format!("--version {version:?} is not a migration version"))?;
+            let repair = match args.repair_as.as_deref() {
+                Some("applied") => Repair::Applied,
+                Some("not-applied") => Repair::NotApplied,
+                Some(other) => {
+                    return Err(format!("--as {other:?}: use applied or not-applied"));
+                }
+                None => {
+                    return Err("repair needs --as applied (you finished the migration by hand) or --as not-applied (you undid it); it never guesses".into());
+                }
+            };
+            Ok(Action::Repair(version, repair))
+        }
+    }
+}
+
+fn database(args: &Args) -> ExitCode {
+    let command = args.command.as_str();
+    let action = match action(args) {
+        Ok(action) => action,
+        Err(err) => {
+            eprintln!("{err}\n{USAGE}");
+            return exit(exit::USAGE);
+        }
+    };
     let Some(dir) = args.migrations.as_ref().or(args.dir.as_ref()) else {
-        eprintln!("status needs --migrations DIR\n{USAGE}");
+        eprintln!("{command} needs --migrations DIR\n{USAGE}");
         return exit(exit::USAGE);
     };
     let Some(raw_url) = args
@@ -189,7 +247,7 @@ fn status(args: &Args) -> ExitCode {
         .clone()
         .or_else(|| std::env::var("DATABASE_URL").ok())
     else {
-        eprintln!("status needs --database-url URL or DATABASE_URL\n{USAGE}");
+        eprintln!("{command} needs --database-url URL or DATABASE_URL\n{USAGE}");
         return exit(exit::USAGE);
     };
     let url = match ConnectionString::parse(&raw_url) {
@@ -211,9 +269,12 @@ fn status(args: &Args) -> ExitCode {
     };
     let result = runtime.block_on(async {
         let guard = Guard::from_dir(dir).await?;
-        guard
-            .run(url.expose_secret(), opskit_migrate::Policy::Verify)
-            .await
+        let url = url.expose_secret();
+        match action {
+            Action::Status => guard.run(url, Policy::Verify).await,
+            Action::Apply => guard.run(url, Policy::Apply).await,
+            Action::Repair(version, repair) => guard.repair_at(url, version, repair).await,
+        }
     });
     // The status quotes errors the database recorded; scrub them of the password.
     let scrub = |text: String| url.scrub(&text);
@@ -224,7 +285,7 @@ fn status(args: &Args) -> ExitCode {
             } else {
                 println!("{}: {}", url, scrub(status.to_string()));
             }
-            if status.state == State::Pending {
+            if status.state == State::Pending && command == "status" {
                 exit(exit::TEMP_FAILURE)
             } else {
                 ExitCode::SUCCESS

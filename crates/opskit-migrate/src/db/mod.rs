@@ -89,7 +89,9 @@ pub(crate) mod private {
             latest: i64,
         ) -> impl Future<Output = Result<Vec<RecordRow>, GuardError>> + Send;
 
-        /// Creates both tables if they are missing.
+        /// Creates the bookkeeping tables that are missing (never issuing a
+        /// `CREATE` for one that exists, so PostgreSQL logs no notice), and takes a
+        /// concurrent creation by a tool without the lock as success.
         fn ensure_tables(&mut self) -> impl Future<Output = Result<(), GuardError>> + Send;
 
         /// Takes the migration lock, waiting at most `timeout`.
@@ -109,7 +111,8 @@ pub(crate) mod private {
             start: Instant,
         ) -> impl Future<Output = Result<bool, Failure>> + Send;
 
-        /// Records a failed migration (`outcome` `failed` or `failed_partial`).
+        /// Records a failed migration (`outcome` `failed` or `failed_partial`), and
+        /// the attempt in the history.
         fn record_failure(
             &mut self,
             migration: &ToApply<'_>,
@@ -119,6 +122,17 @@ pub(crate) mod private {
 
         /// Whether a failure of `migration` may have left parts of it applied.
         fn may_be_partial(&self, migration: &ToApply<'_>) -> bool;
+
+        /// Records what an operator verified after a partial failure, in one
+        /// transaction: `applied` (completed by hand: sqlx's row and the record say
+        /// applied) or not (undone by hand: a dirty sqlx row is removed and the
+        /// record says failed, so the next deploy runs the migration again).
+        fn repair(
+            &mut self,
+            migration: &ToApply<'_>,
+            applied: bool,
+            note: &str,
+        ) -> impl Future<Output = Result<(), GuardError>> + Send;
     }
 }
 
@@ -215,6 +229,23 @@ fn record_row((version, compat, summary, outcome, error): RecordTuple) -> Record
         error,
     }
 }
+
+/// Writes the guard's record, replacing an earlier one of the same version.
+const RECORD_UPSERT: &str = "INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, \
+     classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
+     error = excluded.error, recorded_at = CURRENT_TIMESTAMP";
+
+/// Appends to the history of failures and repairs, which nothing ever rewrites.
+const HISTORY_INSERT: &str =
+    "INSERT INTO _opskit_migration_history (version, event, detail) VALUES ($1, $2, $3)";
+
+/// Marks a migration applied in sqlx's table, as a repair: a dirty row turns clean.
+const SQLX_ROW_REPAIR: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+     VALUES ($1, $2, TRUE, $3, 0) ON CONFLICT (version) DO UPDATE SET success = TRUE, checksum = excluded.checksum";
+
+/// Removes a dirty sqlx row, as a repair of a migration undone by hand.
+const SQLX_DIRTY_DELETE: &str = "DELETE FROM _sqlx_migrations WHERE version = $1 AND NOT success";
 
 /// The query both databases run to read the guard's records.
 const RECORDS_QUERY: &str = "SELECT version, compat, summary, outcome, error FROM _opskit_migrations \

@@ -2,18 +2,18 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::{AssertSqlSafe, Executor, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection, Executor, SqliteConnection};
 
 use super::private::Driver;
 use super::{
-    ALREADY_APPLIED_QUERY, Failure, RECORDS_QUERY, RecordTuple, SQLX_ROW_INSERT, ToApply, db_error,
-    record_row,
+    ALREADY_APPLIED_QUERY, Failure, HISTORY_INSERT, RECORD_UPSERT, RECORDS_QUERY, RecordTuple,
+    SQLX_DIRTY_DELETE, SQLX_ROW_INSERT, SQLX_ROW_REPAIR, ToApply, db_error, record_row,
 };
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
 
-const SQLX_TABLE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+const SQLX_TABLE: &str = "CREATE TABLE _sqlx_migrations (
     version BIGINT PRIMARY KEY,
     description TEXT NOT NULL,
     installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -22,7 +22,7 @@ const SQLX_TABLE: &str = "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
     execution_time BIGINT NOT NULL
 )";
 
-const RECORDS_TABLE: &str = "CREATE TABLE IF NOT EXISTS _opskit_migrations (
+const RECORDS_TABLE: &str = "CREATE TABLE _opskit_migrations (
     version BIGINT PRIMARY KEY,
     compat TEXT NOT NULL,
     classified_by TEXT NOT NULL,
@@ -32,11 +32,21 @@ const RECORDS_TABLE: &str = "CREATE TABLE IF NOT EXISTS _opskit_migrations (
     recorded_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
 )";
 
-/// Writes the guard's record, replacing an earlier one of the same version.
-const RECORD_UPSERT: &str = "INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) \
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, \
-     classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
-     error = excluded.error, recorded_at = CURRENT_TIMESTAMP";
+const HISTORY_TABLE: &str = "CREATE TABLE _opskit_migration_history (
+    version BIGINT NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT,
+    at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+)";
+
+/// The bookkeeping tables, in the order of [`TABLES`].
+const TABLE_NAMES: [&str; 3] = [
+    "_sqlx_migrations",
+    "_opskit_migrations",
+    "_opskit_migration_history",
+];
+/// Their definitions.
+const TABLES: [&str; 3] = [SQLX_TABLE, RECORDS_TABLE, HISTORY_TABLE];
 
 // The sealed trait speaks of crate types: nothing outside can call it.
 #[allow(private_interfaces)]
@@ -82,10 +92,18 @@ impl Driver for SqliteConnection {
     }
 
     async fn ensure_tables(&mut self) -> Result<(), GuardError> {
-        for sql in [SQLX_TABLE, RECORDS_TABLE] {
-            self.execute(sql)
-                .await
-                .map_err(unreachable("creating the migration tables"))?;
+        let present = existing(self).await?;
+        for (i, sql) in TABLES.into_iter().enumerate() {
+            if present[i] {
+                continue;
+            }
+            if let Err(err) = self.execute(sql).await {
+                // Another process without the lock (sqlx-cli takes none) created it
+                // meanwhile: that is what was wanted.
+                if !existing(self).await?[i] {
+                    return Err(unreachable("creating the migration tables")(err));
+                }
+            }
         }
         Ok(())
     }
@@ -152,12 +170,80 @@ impl Driver for SqliteConnection {
             .execute(&mut *self)
             .await
             .map_err(unreachable("recording a failed migration"))?;
+        sqlx::query(HISTORY_INSERT)
+            .bind(m.version)
+            .bind(outcome)
+            .bind(message)
+            .execute(&mut *self)
+            .await
+            .map_err(unreachable("recording a failed migration"))?;
         Ok(())
     }
 
-    fn may_be_partial(&self, m: &ToApply<'_>) -> bool {
-        m.no_tx
+    /// Every migration runs inside `BEGIN EXCLUSIVE` on SQLite, `-- no-transaction`
+    /// ones too: a failure leaves nothing behind.
+    fn may_be_partial(&self, _m: &ToApply<'_>) -> bool {
+        false
     }
+
+    async fn repair(
+        &mut self,
+        m: &ToApply<'_>,
+        applied: bool,
+        note: &str,
+    ) -> Result<(), GuardError> {
+        let doing = "recording a repair";
+        let mut tx = self.begin().await.map_err(unreachable(doing))?;
+        if applied {
+            sqlx::query(SQLX_ROW_REPAIR)
+                .bind(m.version)
+                .bind(m.description)
+                .bind(m.checksum)
+                .execute(&mut *tx)
+                .await
+                .map_err(unreachable(doing))?;
+        } else {
+            sqlx::query(SQLX_DIRTY_DELETE)
+                .bind(m.version)
+                .execute(&mut *tx)
+                .await
+                .map_err(unreachable(doing))?;
+        }
+        let c = &m.classification;
+        sqlx::query(RECORD_UPSERT)
+            .bind(m.version)
+            .bind(c.compat.as_str())
+            .bind(c.by.as_str())
+            .bind(c.summary())
+            .bind(if applied { "applied" } else { "failed" })
+            .bind(note)
+            .execute(&mut *tx)
+            .await
+            .map_err(unreachable(doing))?;
+        sqlx::query(HISTORY_INSERT)
+            .bind(m.version)
+            .bind(if applied {
+                "repaired_applied"
+            } else {
+                "repaired_not_applied"
+            })
+            .bind(note)
+            .execute(&mut *tx)
+            .await
+            .map_err(unreachable(doing))?;
+        tx.commit().await.map_err(unreachable(doing))
+    }
+}
+
+/// Which of the three bookkeeping tables exist.
+async fn existing(conn: &mut SqliteConnection) -> Result<[bool; 3], GuardError> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('_sqlx_migrations', '_opskit_migrations', '_opskit_migration_history')",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(unreachable("reading the schema"))?;
+    Ok(TABLE_NAMES.map(|table| names.iter().any(|n| n == table)))
 }
 
 /// Inserts the `_sqlx_migrations` row and the guard's record, in the caller's
