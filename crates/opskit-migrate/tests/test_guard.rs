@@ -11,6 +11,15 @@ async fn guard(set: &str) -> Guard {
     Guard::from_dir(common::migrations(set)).await.unwrap()
 }
 
+/// Runs `future` on a runtime of its own (on the calling thread).
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
 /// One integer from a query, on either database.
 async fn scalar(url: &str, sql: &'static str) -> i64 {
     if url.starts_with("sqlite") {
@@ -430,12 +439,12 @@ async fn sqlx_and_the_guard_read_each_other_on_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn eight_replicas_applying_at_once_apply_each_migration_exactly_once() {
+async fn thirty_replicas_applying_at_once_apply_each_migration_exactly_once() {
     let Some(db) = common::postgres().await else {
         return;
     };
     let guard = guard("v3").await;
-    let runs: Vec<_> = (0..8)
+    let runs: Vec<_> = (0..30)
         .map(|_| {
             let guard = guard.clone();
             let url = db.url.clone();
@@ -623,4 +632,114 @@ async fn a_commit_inside_a_migration_is_refused_on_postgres() {
         "SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'",
     )
     .await;
+}
+
+/// 30 rounds of the guard and a migrator that takes no lock (as `sqlx migrate run`
+/// of sqlx-cli 0.8 does), started at the same moment on a fresh database: the guard
+/// never fails, and every migration is applied once.
+#[tokio::test]
+async fn racing_a_tool_without_a_lock_never_fails_the_guard() {
+    let Some(_server) = opskit_testkit::postgres_admin_url() else {
+        return;
+    };
+    let guard = std::sync::Arc::new(guard("v3").await);
+    let mut lockless = sqlx::migrate::Migrator::new(common::migrations("v3"))
+        .await
+        .unwrap();
+    lockless.set_locking(false);
+    let lockless = std::sync::Arc::new(lockless);
+    let mut failures = Vec::new();
+    for round in 0..30 {
+        let db = common::postgres().await.unwrap();
+        // Each on a thread and a runtime of its own, released together.
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let tool = std::thread::spawn({
+            let (start, lockless, url) = (start.clone(), lockless.clone(), db.url.clone());
+            move || {
+                block_on(async move {
+                    let mut conn = PgConnection::connect(&url).await.unwrap();
+                    start.wait();
+                    let _ = lockless.run(&mut conn).await;
+                })
+            }
+        });
+        let guarded = std::thread::spawn({
+            let (start, guard, url) = (start.clone(), guard.clone(), db.url.clone());
+            move || {
+                block_on(async move {
+                    start.wait();
+                    guard.run(&url, Policy::Apply).await
+                })
+            }
+        })
+        .join()
+        .unwrap();
+        tool.join().unwrap();
+        match guarded {
+            Ok(status) if status.state == State::UpToDate => {}
+            Ok(status) => failures.push(format!("round {round}: {status}")),
+            Err(err) => failures.push(format!("round {round}: {err}")),
+        }
+        assert_eq!(
+            scalar(&db.url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
+            3,
+            "round {round}: each migration once"
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The race made deterministic: a tool without a lock has created sqlx's table,
+/// migration 1's table and its row in a transaction it has not committed yet. The
+/// guard, which sees none of it, creates sqlx's table and waits on the tool's; when
+/// the tool commits, that creation fails (the tool's success, not the database
+/// being unreachable), and so would migration 1. The guard re-checks both, records
+/// no failure, and applies the rest.
+#[tokio::test]
+async fn a_migration_applied_meanwhile_by_a_tool_without_a_lock_is_not_a_failure() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    let guard = std::sync::Arc::new(guard("v3").await);
+    let migration_1 = guard.migrations()[0].clone();
+    let mut tool = PgConnection::connect(&db.url).await.unwrap();
+    tool.execute("BEGIN").await.unwrap();
+    tool.execute(
+        "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+         installed_on TIMESTAMPTZ NOT NULL DEFAULT now(), success BOOLEAN NOT NULL, \
+         checksum BYTEA NOT NULL, execution_time BIGINT NOT NULL)",
+    )
+    .await
+    .unwrap();
+    tool.execute(migration_1.sql.clone()).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, $2, TRUE, $3, -1)",
+    )
+    .bind(migration_1.version)
+    .bind(&*migration_1.description)
+    .bind(&*migration_1.checksum)
+    .execute(&mut tool)
+    .await
+    .unwrap();
+
+    let url = db.url.clone();
+    let guarded = std::thread::spawn({
+        let guard = guard.clone();
+        move || block_on(async move { guard.run(&url, Policy::Apply).await })
+    });
+    // The guard reaches migration 1's CREATE TABLE and waits on the tool's lock.
+    std::thread::sleep(Duration::from_millis(700));
+    tool.execute("COMMIT").await.unwrap();
+    let status = guarded.join().unwrap().unwrap();
+    assert_eq!(status.state, State::UpToDate, "{status}");
+    assert_eq!(
+        scalar(&db.url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
+        3
+    );
+    assert_eq!(
+        scalar(&db.url, "SELECT COUNT(*) FROM _opskit_migration_history").await,
+        0,
+        "no failure recorded"
+    );
 }

@@ -195,6 +195,16 @@ pub(crate) async fn apply<C: GuardConnection + ?Sized>(
         Ok(applied) => Ok(applied),
         Err(Failure::Database(err)) => Err(err),
         Err(Failure::Migration(message)) => {
+            // A tool that takes no lock (sqlx-cli) may have applied it meanwhile:
+            // then this failure is that tool's success, not a bad migration.
+            let applied_meanwhile = conn
+                .applied()
+                .await?
+                .iter()
+                .any(|(version, success, _)| *version == migration.version && *success);
+            if applied_meanwhile {
+                return Ok(false);
+            }
             let partial = conn.may_be_partial(migration);
             let outcome = if partial { "failed_partial" } else { "failed" };
             conn.record_failure(migration, outcome, &message).await?;
