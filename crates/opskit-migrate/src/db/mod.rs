@@ -240,22 +240,119 @@ fn record_row((version, compat, summary, outcome, error): RecordTuple) -> Record
     }
 }
 
-/// Writes the guard's record, replacing an earlier one of the same version.
-const RECORD_UPSERT: &str = "INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) \
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, \
-     classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
-     error = excluded.error, recorded_at = CURRENT_TIMESTAMP";
+/// A query with its arguments bound, ready to run on either database.
+type Bound<DB> = sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>;
 
-/// Appends to the history of failures and repairs, which nothing ever rewrites.
-const HISTORY_INSERT: &str =
-    "INSERT INTO _opskit_migration_history (version, event, detail) VALUES ($1, $2, $3)";
+/// The bookkeeping queries' arguments, on either database.
+pub(crate) trait Encodes<DB: sqlx::Database>:
+    for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB> + Send + 'static
+{
+}
 
-/// Marks a migration applied in sqlx's table, as a repair: a dirty row turns clean.
-const SQLX_ROW_REPAIR: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-     VALUES ($1, $2, TRUE, $3, 0) ON CONFLICT (version) DO UPDATE SET success = TRUE, checksum = excluded.checksum";
+impl<DB: sqlx::Database, T> Encodes<DB> for T where
+    T: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB> + Send + 'static
+{
+}
+
+/// The guard's record of `m`, replacing an earlier one of the same version.
+fn record_upsert<DB: sqlx::Database>(
+    m: &ToApply<'_>,
+    outcome: &str,
+    error: Option<&str>,
+) -> Bound<DB>
+where
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    let c = &m.classification;
+    sqlx::query(
+        "INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, \
+         classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
+         error = excluded.error, recorded_at = CURRENT_TIMESTAMP",
+    )
+    .bind(m.version)
+    .bind(c.compat.as_str().to_owned())
+    .bind(c.by.as_str().to_owned())
+    .bind(c.summary())
+    .bind(outcome.to_owned())
+    .bind(error.map(str::to_owned))
+}
+
+/// An entry of the history of failures and repairs, which nothing ever rewrites.
+fn history_insert<DB: sqlx::Database>(version: i64, event: &str, detail: &str) -> Bound<DB>
+where
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    sqlx::query(
+        "INSERT INTO _opskit_migration_history (version, event, detail) VALUES ($1, $2, $3)",
+    )
+    .bind(version)
+    .bind(event.to_owned())
+    .bind(detail.to_owned())
+}
+
+/// sqlx's row for `m`, as sqlx writes it; with `repair`, a dirty row turns clean.
+fn sqlx_row<DB: sqlx::Database>(m: &ToApply<'_>, elapsed_ns: i64, repair: bool) -> Bound<DB>
+where
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    let sql = if repair {
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, $2, TRUE, $3, $4) ON CONFLICT (version) DO UPDATE SET success = TRUE, checksum = excluded.checksum"
+    } else {
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, $2, TRUE, $3, $4)"
+    };
+    sqlx::query(sql)
+        .bind(m.version)
+        .bind(m.description.to_owned())
+        .bind(m.checksum.to_vec())
+        .bind(elapsed_ns)
+}
 
 /// Removes a dirty sqlx row, as a repair of a migration undone by hand.
-const SQLX_DIRTY_DELETE: &str = "DELETE FROM _sqlx_migrations WHERE version = $1 AND NOT success";
+fn sqlx_dirty_delete<DB: sqlx::Database>(version: i64) -> Bound<DB>
+where
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1 AND NOT success").bind(version)
+}
+
+/// What a repair writes: `(sqlx's row or its removal, the record, the history)`.
+fn repair_queries<DB: sqlx::Database>(m: &ToApply<'_>, applied: bool, note: &str) -> [Bound<DB>; 3]
+where
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    let (sqlx_change, outcome, event) = if applied {
+        (sqlx_row::<DB>(m, 0, true), "applied", "repaired_applied")
+    } else {
+        (
+            sqlx_dirty_delete::<DB>(m.version),
+            "failed",
+            "repaired_not_applied",
+        )
+    };
+    [
+        sqlx_change,
+        record_upsert::<DB>(m, outcome, Some(note)),
+        history_insert::<DB>(m.version, event, note),
+    ]
+}
 
 /// The query both databases run to read the guard's records.
 const RECORDS_QUERY: &str = "SELECT version, compat, summary, outcome, error FROM _opskit_migrations \
@@ -264,10 +361,6 @@ const RECORDS_QUERY: &str = "SELECT version, compat, summary, outcome, error FRO
 /// The re-check under the lock (or inside the migration's transaction), so a replica
 /// that waited for another applies nothing twice.
 const ALREADY_APPLIED_QUERY: &str = "SELECT version FROM _sqlx_migrations WHERE version = $1";
-
-/// The `_sqlx_migrations` row, as sqlx writes it.
-const SQLX_ROW_INSERT: &str = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-     VALUES ($1, $2, TRUE, $3, $4)";
 
 /// The descriptions of `versions` from `_sqlx_migrations`, in one query.
 fn descriptions_query(versions: &[i64]) -> String {

@@ -6,8 +6,8 @@ use sqlx::{AssertSqlSafe, Connection, Executor, SqliteConnection};
 
 use super::private::Driver;
 use super::{
-    ALREADY_APPLIED_QUERY, Failure, HISTORY_INSERT, RECORD_UPSERT, RECORDS_QUERY, RecordTuple,
-    SQLX_DIRTY_DELETE, SQLX_ROW_INSERT, SQLX_ROW_REPAIR, ToApply, db_error, record_row,
+    ALREADY_APPLIED_QUERY, Failure, RECORDS_QUERY, RecordTuple, ToApply, db_error, history_insert,
+    record_row, record_upsert, repair_queries, sqlx_row,
 };
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
@@ -159,24 +159,16 @@ impl Driver for SqliteConnection {
         outcome: &'static str,
         message: &str,
     ) -> Result<(), GuardError> {
-        let c = &m.classification;
-        sqlx::query(RECORD_UPSERT)
-            .bind(m.version)
-            .bind(c.compat.as_str())
-            .bind(c.by.as_str())
-            .bind(c.summary())
-            .bind(outcome)
-            .bind(message)
-            .execute(&mut *self)
-            .await
-            .map_err(unreachable("recording a failed migration"))?;
-        sqlx::query(HISTORY_INSERT)
-            .bind(m.version)
-            .bind(outcome)
-            .bind(message)
-            .execute(&mut *self)
-            .await
-            .map_err(unreachable("recording a failed migration"))?;
+        let doing = "recording a failed migration";
+        for query in [
+            record_upsert::<sqlx::Sqlite>(m, outcome, Some(message)),
+            history_insert::<sqlx::Sqlite>(m.version, outcome, message),
+        ] {
+            query
+                .execute(&mut *self)
+                .await
+                .map_err(unreachable(doing))?;
+        }
         Ok(())
     }
 
@@ -194,43 +186,9 @@ impl Driver for SqliteConnection {
     ) -> Result<(), GuardError> {
         let doing = "recording a repair";
         let mut tx = self.begin().await.map_err(unreachable(doing))?;
-        if applied {
-            sqlx::query(SQLX_ROW_REPAIR)
-                .bind(m.version)
-                .bind(m.description)
-                .bind(m.checksum)
-                .execute(&mut *tx)
-                .await
-                .map_err(unreachable(doing))?;
-        } else {
-            sqlx::query(SQLX_DIRTY_DELETE)
-                .bind(m.version)
-                .execute(&mut *tx)
-                .await
-                .map_err(unreachable(doing))?;
+        for query in repair_queries::<sqlx::Sqlite>(m, applied, note) {
+            query.execute(&mut *tx).await.map_err(unreachable(doing))?;
         }
-        let c = &m.classification;
-        sqlx::query(RECORD_UPSERT)
-            .bind(m.version)
-            .bind(c.compat.as_str())
-            .bind(c.by.as_str())
-            .bind(c.summary())
-            .bind(if applied { "applied" } else { "failed" })
-            .bind(note)
-            .execute(&mut *tx)
-            .await
-            .map_err(unreachable(doing))?;
-        sqlx::query(HISTORY_INSERT)
-            .bind(m.version)
-            .bind(if applied {
-                "repaired_applied"
-            } else {
-                "repaired_not_applied"
-            })
-            .bind(note)
-            .execute(&mut *tx)
-            .await
-            .map_err(unreachable(doing))?;
         tx.commit().await.map_err(unreachable(doing))
     }
 }
@@ -253,22 +211,11 @@ async fn insert_rows(
     m: &ToApply<'_>,
     start: Instant,
 ) -> Result<(), Failure> {
-    sqlx::query(SQLX_ROW_INSERT)
-        .bind(m.version)
-        .bind(m.description)
-        .bind(m.checksum)
-        .bind(ToApply::elapsed_ns(start))
+    sqlx_row::<sqlx::Sqlite>(m, ToApply::elapsed_ns(start), false)
         .execute(&mut *conn)
         .await
         .map_err(db_error("recording a migration in _sqlx_migrations"))?;
-    let c = &m.classification;
-    sqlx::query(RECORD_UPSERT)
-        .bind(m.version)
-        .bind(c.compat.as_str())
-        .bind(c.by.as_str())
-        .bind(c.summary())
-        .bind("applied")
-        .bind(None::<String>)
+    record_upsert::<sqlx::Sqlite>(m, "applied", None)
         .execute(&mut *conn)
         .await
         .map_err(db_error("recording a migration in _opskit_migrations"))?;
