@@ -1,6 +1,6 @@
 //! The linter against a corpus of statements with the rule ids they must produce.
 
-use opskit_migrate::lint::{Dialect, lint};
+use opskit_migrate::lint::{Dialect, Severity, lint};
 use proptest::prelude::*;
 
 const PG: Dialect = Dialect::Postgres;
@@ -64,7 +64,7 @@ const CORPUS: &[(&str, Dialect, &[&str])] = &[
     (
         "ALTER TABLE events ATTACH PARTITION events_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
         PG,
-        &[],
+        &["OPS-L013"],
     ),
     ("REVOKE UPDATE ON notes FROM reporting", PG, &[]),
     ("ALTER TYPE mood ADD VALUE 'calm'", PG, &[]),
@@ -81,17 +81,22 @@ const CORPUS: &[(&str, Dialect, &[&str])] = &[
         PG,
         &[],
     ),
+    // NOT VALID skips the scan, but new writes of the older binary must pass it.
     (
         "ALTER TABLE notes ADD CONSTRAINT title_len CHECK (length(title) < 200) NOT VALID",
         PG,
-        &[],
+        &["OPS-C009"],
     ),
     (
         "ALTER TABLE notes ALTER COLUMN title SET DEFAULT 'untitled'",
         PG,
         &[],
     ),
-    ("ALTER TABLE notes DROP CONSTRAINT title_len", PG, &[]),
+    (
+        "ALTER TABLE notes DROP CONSTRAINT title_len",
+        PG,
+        &["OPS-C016"],
+    ),
     ("DROP INDEX IF EXISTS notes_title", LITE, &[]),
     ("INSERT INTO tags (id, name) VALUES (1, 'inbox')", PG, &[]),
     (
@@ -249,8 +254,14 @@ const CORPUS: &[(&str, Dialect, &[&str])] = &[
         PG,
         &["OPS-L006"],
     ),
+    // A new column without a default holds NULL: PostgreSQL skips the validation.
     (
         "ALTER TABLE notes ADD COLUMN author BIGINT REFERENCES users (id)",
+        PG,
+        &[],
+    ),
+    (
+        "ALTER TABLE notes ADD COLUMN author BIGINT DEFAULT 1 REFERENCES users (id)",
         PG,
         &["OPS-L002"],
     ),
@@ -289,6 +300,53 @@ const CORPUS: &[(&str, Dialect, &[&str])] = &[
         &["OPS-U002"],
     ),
 ];
+
+/// The larger corpus (`tests/corpus/postgres.tsv`, 150 statements with their
+/// expected class and the source of the fact): every statement lints without a
+/// panic and opskit's class is right for at least 97% of them. The side-by-side
+/// score with squawk is `tests/corpus/score.py` (docs/benchmarks.md).
+#[test]
+fn the_class_corpus_is_right_for_at_least_97_percent() {
+    let corpus = include_str!("corpus/postgres.tsv");
+    let mut total = 0;
+    let mut wrong = Vec::new();
+    for line in corpus
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let mut columns = line.split('\t');
+        let (expected, sql) = (columns.next().unwrap(), columns.next().unwrap());
+        let sql = sql.replace("\\n", "\n");
+        let report = lint(&sql, PG);
+        let severities: Vec<Severity> = report.findings.iter().map(|f| f.rule.severity).collect();
+        let found = if severities.contains(&Severity::Error) {
+            "error"
+        } else if severities
+            .iter()
+            .any(|s| matches!(s, Severity::Contract | Severity::Unknown))
+        {
+            "contract"
+        } else if severities.contains(&Severity::LockRisk) {
+            "lock"
+        } else {
+            "safe"
+        };
+        total += 1;
+        if found != expected {
+            wrong.push(format!("{expected} -> {found}: {sql}"));
+        }
+    }
+    assert!(
+        total >= 120,
+        "the corpus keeps at least 120 statements ({total})"
+    );
+    let right = total - wrong.len();
+    assert!(
+        right * 100 >= total * 97,
+        "{right} of {total} right; wrong:\n{}",
+        wrong.join("\n")
+    );
+}
 
 #[test]
 fn the_corpus_produces_the_expected_rule_ids() {

@@ -115,6 +115,10 @@ pub fn lint(sql: &str, dialect: Dialect) -> LintReport {
             linter.drop_index(&words);
             continue;
         }
+        if dialect == Dialect::Postgres && linter.maintenance(chunk.sql) {
+            linter.report.statements += 1;
+            continue;
+        }
         let parsed = match dialect {
             Dialect::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, chunk.sql),
             Dialect::Sqlite => Parser::parse_sql(&SQLiteDialect {}, chunk.sql),
@@ -238,6 +242,96 @@ impl Linter {
         }
     }
 
+    /// PostgreSQL maintenance and administration statements the parser does not take
+    /// (or takes without the detail that matters), classified by their words.
+    /// Returns whether the statement was one of them.
+    fn maintenance(&mut self, sql: &str) -> bool {
+        let upper = sql.to_ascii_uppercase();
+        let words: Vec<&str> = upper
+            .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let has = |word: &str| words.contains(&word);
+        let starts =
+            |prefix: &[&str]| words.len() >= prefix.len() && words[..prefix.len()] == *prefix;
+        let outside_only = |linter: &mut Self, what: &str| {
+            if linter.in_transaction {
+                linter.find(
+                    rules::OUTSIDE_TRANSACTION_ONLY,
+                    format!("{what} cannot run inside the migration's transaction"),
+                );
+            }
+        };
+        if starts(&["ANALYZE"]) {
+        } else if starts(&["VACUUM"]) {
+            outside_only(self, "VACUUM");
+            if has("FULL") {
+                self.lock_risk(
+                    rules::REWRITE_UNDER_LOCK,
+                    "VACUUM FULL rewrites the table under an exclusive lock".into(),
+                );
+            }
+        } else if starts(&["REINDEX"]) {
+            if has("CONCURRENTLY") {
+                outside_only(self, "REINDEX CONCURRENTLY");
+            } else {
+                self.lock_risk(
+                    rules::REWRITE_UNDER_LOCK,
+                    "REINDEX blocks writes (and reads that use the index) while it rebuilds".into(),
+                );
+            }
+        } else if starts(&["CLUSTER"]) {
+            self.lock_risk(
+                rules::REWRITE_UNDER_LOCK,
+                "CLUSTER rewrites the table under an exclusive lock".into(),
+            );
+        } else if starts(&["REFRESH", "MATERIALIZED", "VIEW"]) {
+            if !has("CONCURRENTLY") {
+                self.lock_risk(
+                    rules::REWRITE_UNDER_LOCK,
+                    "REFRESH MATERIALIZED VIEW blocks reads of the view while its query runs"
+                        .into(),
+                );
+            }
+        } else if starts(&["CREATE", "DATABASE"])
+            || starts(&["DROP", "DATABASE"])
+            || starts(&["ALTER", "SYSTEM"])
+            || starts(&["CREATE", "TABLESPACE"])
+        {
+            outside_only(self, &words[..2].join(" "));
+        } else if starts(&["ALTER", "INDEX"])
+            || starts(&["CREATE", "STATISTICS"])
+            || starts(&["CREATE", "DOMAIN"])
+            || starts(&["ALTER", "DEFAULT", "PRIVILEGES"])
+            || starts(&["CREATE", "MATERIALIZED", "VIEW"])
+            || (starts(&["CREATE", "TABLE"]) && has("LIKE"))
+            || (starts(&["CREATE", "INDEX"]) && has("ONLY"))
+            || (starts(&["ALTER", "TABLE"]) && has("CLUSTER") && has("ON"))
+            || (starts(&["ALTER", "TABLE"]) && has("SET") && has("STATISTICS"))
+            || (starts(&["ALTER", "TABLE"]) && has("ADD") && has("GENERATED") && has("VIRTUAL"))
+        {
+            // New objects, names, planner hints, catalogue-only changes (forms the
+            // parser does not take): nothing an older binary sees, no long lock.
+        } else if starts(&["DO"]) && self.in_transaction && (has("COMMIT") || has("ROLLBACK")) {
+            self.find(
+                rules::TRANSACTION_CONTROL,
+                "a DO block ends the transaction the migration runs in".into(),
+            );
+        } else if starts(&["ALTER", "TABLE"]) && has("DETACH") && has("PARTITION") {
+            let table = words.get(2).map(|w| w.to_lowercase()).unwrap_or_default();
+            self.find(
+                rules::DETACH_PARTITION,
+                format!("detaches a partition of {table}: its rows leave the parent"),
+            );
+            if has("CONCURRENTLY") {
+                outside_only(self, "DETACH PARTITION CONCURRENTLY");
+            }
+        } else {
+            return false;
+        }
+        true
+    }
+
     fn drop_index(&mut self, words: &[String]) {
         let concurrently = words.iter().any(|w| w == "CONCURRENTLY");
         let name = words
@@ -359,6 +453,19 @@ impl Linter {
                 }
             }
             Statement::Lock(lock) => {
+                use sqlparser::ast::LockTableMode;
+                // The weak modes conflict only with ACCESS EXCLUSIVE (or with writes
+                // of their own kind): nothing a service would feel.
+                if matches!(
+                    lock.lock_mode,
+                    Some(
+                        LockTableMode::AccessShare
+                            | LockTableMode::RowShare
+                            | LockTableMode::RowExclusive
+                    )
+                ) {
+                    return;
+                }
                 let tables: Vec<String> = lock.tables.iter().map(|t| t.name.to_string()).collect();
                 self.lock_risk(
                     rules::LOCK_TABLE,
@@ -382,6 +489,14 @@ impl Linter {
                     _ => {}
                 }
             }
+            Statement::CreateView(view) if view.or_replace => self.find(
+                rules::REPLACE_VIEW_OR_FUNCTION,
+                format!("replaces view {}", view.name),
+            ),
+            Statement::CreateFunction(function) if function.or_replace => self.find(
+                rules::REPLACE_VIEW_OR_FUNCTION,
+                format!("replaces function {}", function.name),
+            ),
             // Additions and data changes an older binary does not notice.
             Statement::CreateView(_)
             | Statement::CreateExtension(_)
@@ -420,7 +535,15 @@ impl Linter {
                     ColumnOption::Default(expr) => Some(expr),
                     _ => None,
                 });
-                if not_null && default.is_none() {
+                let data_type = column_def.data_type.to_string().to_lowercase();
+                let serial = matches!(
+                    data_type.as_str(),
+                    "serial" | "bigserial" | "smallserial" | "serial2" | "serial4" | "serial8"
+                );
+                let generated = options().any(|o| matches!(o, ColumnOption::Generated { .. }));
+                // Serial and generated columns fill themselves: an older binary's
+                // inserts, which omit the column, still succeed.
+                if not_null && default.is_none() && !serial && !generated {
                     self.find(
                         rules::ADD_NOT_NULL_COLUMN,
                         format!("adds column {column} to {table} as NOT NULL without a default"),
@@ -432,11 +555,7 @@ impl Linter {
                         format!("adds column {column} to {table} with the volatile default {expr}, rewriting the table"),
                     );
                 }
-                let data_type = column_def.data_type.to_string().to_lowercase();
-                if matches!(
-                    data_type.as_str(),
-                    "serial" | "bigserial" | "smallserial" | "serial2" | "serial4" | "serial8"
-                ) {
+                if serial {
                     self.lock_risk(
                         rules::ADD_COLUMN_REWRITE,
                         format!("adds column {column} to {table} as {data_type}, filling every row under lock"),
@@ -451,21 +570,25 @@ impl Linter {
                         format!("adds generated column {column} to {table}, computing every row under lock"),
                     );
                 }
+                // The older binary never writes the new column, so its rows hold
+                // NULL (or the default), which a UNIQUE or CHECK on it accepts: what
+                // remains is the index build or the scan under lock. A foreign key
+                // on a new column is validated only when a default fills it.
                 for option in options() {
                     match option {
-                        ColumnOption::Unique(_) => {
-                            self.find(
-                                rules::ADD_UNIQUE,
-                                format!("adds column {column} to {table} as UNIQUE"),
+                        ColumnOption::Unique(_) | ColumnOption::PrimaryKey(_) if !serial => {
+                            self.lock_risk(
+                                rules::UNIQUE_INDEX_LOCK,
+                                format!("builds a unique index for new column {column} of {table} while blocking its writes"),
                             );
                         }
-                        ColumnOption::Check(_) => {
-                            self.find(
-                                rules::ADD_CHECK,
-                                format!("adds column {column} to {table} with a CHECK"),
-                            );
-                        }
-                        ColumnOption::ForeignKey(_) => self.lock_risk(
+                        ColumnOption::Check(_) => self.lock_risk(
+                            rules::CHECK_VALIDATED,
+                            format!(
+                                "checks every row of {table} under lock for new column {column}"
+                            ),
+                        ),
+                        ColumnOption::ForeignKey(_) if default.is_some() => self.lock_risk(
                             rules::FOREIGN_KEY_VALIDATED,
                             format!("adds column {column} to {table} with a validated foreign key"),
                         ),
@@ -539,7 +662,8 @@ impl Linter {
                     rules::DROP_NOT_NULL,
                     format!("lets column {column_name} of {table} hold NULL"),
                 ),
-                AlterColumnOperation::SetDefault { .. } => {}
+                AlterColumnOperation::SetDefault { .. }
+                | AlterColumnOperation::AddGenerated { .. } => {}
                 other => self.find(
                     rules::UNCLASSIFIED,
                     format!("`ALTER COLUMN {column_name} {other}` on {table} is not classified"),
@@ -569,18 +693,46 @@ impl Linter {
                         format!("checks every row of {table} under lock while adding a constraint"),
                     );
                 }
+                TableConstraint::Check(_) => self.find(
+                    rules::ADD_CHECK,
+                    format!("adds a check constraint to {table} that new writes must pass"),
+                ),
+                TableConstraint::Exclude(_) => {
+                    self.find(
+                        rules::ADD_UNIQUE,
+                        format!("adds an exclusion constraint to {table}"),
+                    );
+                    self.lock_risk(
+                        rules::UNIQUE_INDEX_LOCK,
+                        format!("builds an exclusion index on {table} while blocking its writes"),
+                    );
+                }
                 TableConstraint::ForeignKey(_) if !not_valid => self.lock_risk(
                     rules::FOREIGN_KEY_VALIDATED,
                     format!("validates a new foreign key on {table} under lock"),
                 ),
                 _ => {}
             },
-            AlterTableOperation::DropConstraint { .. }
-            | AlterTableOperation::ValidateConstraint { .. }
+            AlterTableOperation::DropConstraint { name, .. } => self.find(
+                rules::DROP_CONSTRAINT,
+                format!("drops constraint {name} of {table}"),
+            ),
+            AlterTableOperation::DropPrimaryKey { .. } => self.find(
+                rules::DROP_CONSTRAINT,
+                format!("drops the primary key of {table}"),
+            ),
+            AlterTableOperation::AttachPartition { .. }
+            | AlterTableOperation::AttachPartitionOf { .. } => self.lock_risk(
+                rules::ATTACH_PARTITION_SCAN,
+                format!("scans the partition attached to {table} under an exclusive lock"),
+            ),
+            AlterTableOperation::SetLogged | AlterTableOperation::SetUnlogged => self.lock_risk(
+                rules::REWRITE_UNDER_LOCK,
+                format!("rewrites {table} under an exclusive lock"),
+            ),
+            AlterTableOperation::ValidateConstraint { .. }
             | AlterTableOperation::SetOptionsParens { .. }
-            | AlterTableOperation::AttachPartition { .. }
-            | AlterTableOperation::AttachPartitionOf { .. }
-            | AlterTableOperation::DropPrimaryKey { .. }
+            | AlterTableOperation::ReplicaIdentity { .. }
             | AlterTableOperation::DropForeignKey { .. }
             | AlterTableOperation::DropIndex { .. }
             | AlterTableOperation::RenameConstraint { .. } => {}

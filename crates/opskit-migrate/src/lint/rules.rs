@@ -74,10 +74,18 @@ rules! {
         "keep NOT NULL until no running binary reads the column assuming it is filled";
     RENAME_TYPE = "OPS-C015", "rename-type-or-enum-value", Contract,
         "add the new type or value and move over in steps; retire the old name in a later release";
+    DROP_CONSTRAINT = "OPS-C016", "drop-constraint", Contract,
+        "keep the constraint until no running binary relies on it (ON CONFLICT needs its unique index; a check is a guarantee readers use)";
+    REPLACE_VIEW_OR_FUNCTION = "OPS-C017", "replace-view-or-function", Contract,
+        "create the new view or function under a new name, move the binary over, then drop the old one later";
+    DETACH_PARTITION = "OPS-C018", "detach-partition", Contract,
+        "stop reading the partition's rows through the parent in one release; detach it in a later one";
     TRANSACTION_CONTROL = "OPS-E001", "transaction-control-in-migration", Error,
         "remove BEGIN/COMMIT/ROLLBACK/SAVEPOINT: the guard runs the migration and its record in one transaction; split the work into migrations instead";
     CONCURRENTLY_IN_TRANSACTION = "OPS-E002", "concurrently-inside-a-transaction", Error,
         "move CREATE/DROP INDEX CONCURRENTLY to a migration of its own whose first line is -- no-transaction";
+    OUTSIDE_TRANSACTION_ONLY = "OPS-E003", "cannot-run-inside-a-transaction", Error,
+        "move the statement (VACUUM, REINDEX CONCURRENTLY, CREATE DATABASE, ALTER SYSTEM, ...) to a migration of its own whose first line is -- no-transaction, or out of migrations";
     INDEX_NOT_CONCURRENT = "OPS-L001", "create-index-without-concurrently", LockRisk,
         "CREATE INDEX CONCURRENTLY (in a migration of its own, marked -- no-transaction)";
     FOREIGN_KEY_VALIDATED = "OPS-L002", "foreign-key-without-not-valid", LockRisk,
@@ -100,6 +108,10 @@ rules! {
         "one CONCURRENTLY statement per -- no-transaction migration, so a failure leaves nothing half done";
     ADD_COLUMN_REWRITE = "OPS-L011", "add-column-rewrites-table", LockRisk,
         "add the column plain, backfill in batches, then attach the sequence, identity or generation";
+    REWRITE_UNDER_LOCK = "OPS-L012", "rewrite-or-rebuild-under-lock", LockRisk,
+        "REINDEX CONCURRENTLY, REFRESH MATERIALIZED VIEW CONCURRENTLY, pg_repack instead of CLUSTER / VACUUM FULL / SET LOGGED, in a quiet window";
+    ATTACH_PARTITION_SCAN = "OPS-L013", "attach-partition-scans", LockRisk,
+        "add a CHECK constraint matching the partition bounds (NOT VALID, then VALIDATE) before ATTACH PARTITION, so the attach skips its scan";
     UNPARSEABLE = "OPS-U001", "unparseable", Unknown,
         "check the SQL, or state the migration's effect with -- opskit: expand / -- opskit: contract";
     UNCLASSIFIED = "OPS-U002", "not-classified", Unknown,
