@@ -235,3 +235,47 @@ fn the_listing_of_variables_comes_from_describe() {
     ));
     assert!(table.contains("| `APP_DB_POOL_ACQUIRE_TIMEOUT` | `Duration` | no | `5s` | no |"));
 }
+
+/// A FIFO as a secret file used to hang startup forever with no output: the
+/// process now exits 78 within a second, naming the variable.
+#[test]
+fn a_fifo_as_a_secret_file_exits_78_within_a_second() {
+    let example = support::example("config-report");
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("api_token");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let mut child = Command::new(example)
+        .env_clear()
+        .env("APP_API_TOKEN_FILE", &fifo)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(1) {
+            let _ = child.kill();
+            panic!("still running 1 s after start: it waits on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(78));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "APP_API_TOKEN_FILE secret file {}: is a FIFO (named pipe), not a regular file",
+            fifo.display()
+        )),
+        "{stderr}"
+    );
+}

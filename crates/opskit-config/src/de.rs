@@ -288,11 +288,20 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'de> {
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _name: &'static str,
-        _variants: &'static [&'static str],
+        variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, ValueError> {
-        let variant = de::value::BorrowedStrDeserializer::<'de, ValueError>::new(self.value.trim());
-        visitor.visit_enum(variant)
+        let value = self.value.trim();
+        // Any case: `INFO`, `Info` and `info` name the same level. The exact name
+        // wins, so two variants differing only in case still both work.
+        if !variants.contains(&value)
+            && let Some(name) = variants.iter().find(|v| v.eq_ignore_ascii_case(value))
+        {
+            return visitor.visit_enum(de::value::StrDeserializer::<ValueError>::new(name));
+        }
+        visitor.visit_enum(de::value::BorrowedStrDeserializer::<'de, ValueError>::new(
+            value,
+        ))
     }
 
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
@@ -408,7 +417,7 @@ mod tests {
     }
 
     #[test]
-    fn enums_match_serde_names_and_list_the_choices() {
+    fn enums_match_serde_names_in_any_case_and_list_the_choices() {
         #[derive(Debug, Deserialize, PartialEq)]
         #[serde(rename_all = "kebab-case")]
         enum Mode {
@@ -416,6 +425,9 @@ mod tests {
             OnCall,
         }
         assert_eq!(from_value::<Mode>("on-call").unwrap(), Mode::OnCall);
+        // Any case, as operators type LOG_LEVEL=INFO.
+        assert_eq!(from_value::<Mode>("ON-CALL").unwrap(), Mode::OnCall);
+        assert_eq!(from_value::<Mode>(" Local ").unwrap(), Mode::Local);
         let err = from_value::<Mode>("secret-canary").unwrap_err();
         assert_eq!(err.message, "expected one of: local, on-call");
     }

@@ -88,7 +88,8 @@
 //! Any `serde::Deserialize` type, read from the variable's text:
 //!
 //! - numbers, trimmed; bools as `true/false`, `1/0`, `yes/no`, `on/off`, any case;
-//! - enums of unit variants by their serde name (`rename_all` applies);
+//! - enums of unit variants by their serde name (`rename_all` applies), in any case
+//!   (`LOG_LEVEL=INFO` is `info`);
 //! - `SocketAddr`, `IpAddr`, `url::Url`, and other types that deserialize from a string;
 //! - [`std::time::Duration`] in the humane format of [`parse_duration`] (`30s`, `1m30s`);
 //! - `Vec<T>` (and sets) from a comma list, items trimmed, empty items dropped;

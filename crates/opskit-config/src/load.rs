@@ -341,8 +341,23 @@ fn parse<'e, T: DeserializeOwned>(
     secret: bool,
     redact: fn(&T) -> Option<String>,
 ) -> Result<Read<'e, T>, ProblemKind> {
+    // A secret of blanks is a mistake (a template left unfilled), never a secret.
+    if secret && text.trim().is_empty() {
+        return Err(ProblemKind::Invalid {
+            value: None,
+            reason: "holds only whitespace; set the secret itself".to_owned(),
+        });
+    }
     match from_value::<T>(text) {
         Ok(value) => {
+            if secret {
+                // Whoever writes a log line later (a driver quoting a connection
+                // parameter, say), opskit-telemetry's writer redacts these.
+                opskit_secret::redaction::register(text);
+                if text.contains("://") {
+                    opskit_secret::redaction::register_url(text);
+                }
+            }
             let shown = if secret {
                 redact(&value).map_or(Shown::Redacted, Shown::Owned)
             } else {

@@ -215,3 +215,84 @@ fn a_file_readable_by_others_logs_a_warning_naming_the_path_not_the_content() {
     assert_eq!(lines[0]["fields"]["mode"], "0644");
     assert_no_leak(&output, canary.value(), "the log");
 }
+
+/// A FIFO would block the read until a writer comes (startup hanging with no
+/// output); a socket or a device is no secret either. Each is refused at once,
+/// naming the variable and saying what the path is.
+#[test]
+fn a_fifo_a_socket_or_a_device_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo");
+    let socket = dir.path().join("socket");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let (fifo, socket) = (
+        fifo.to_str().unwrap().to_owned(),
+        socket.to_str().unwrap().to_owned(),
+    );
+
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let pairs = [
+        ("APP_API_TOKEN_FILE", fifo.clone()),
+        ("APP_DATABASE_URL_FILE", socket.clone()),
+    ];
+    std::thread::spawn(move || {
+        let _ = sender.send(Secrets::from_pairs(pairs).map(|_| ()).unwrap_err());
+    });
+    let err = receiver
+        .recv_timeout(std::time::Duration::from_secs(1))
+        .expect("the load returned within 1 s instead of waiting on the FIFO");
+    let problems: Vec<(&str, String)> = err
+        .problems()
+        .iter()
+        .map(|p| match &p.kind {
+            ProblemKind::SecretFile { message, .. } => (p.variable.as_str(), message.clone()),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (
+                "APP_API_TOKEN_FILE",
+                format!(
+                    "secret file {fifo}: is a FIFO (named pipe), not a regular file; point the variable at the secret's file"
+                )
+            ),
+            (
+                "APP_DATABASE_URL_FILE",
+                format!(
+                    "secret file {socket}: is a socket, not a regular file; point the variable at the secret's file"
+                )
+            ),
+        ]
+    );
+    let err = Secrets::from_pairs([("APP_API_TOKEN_FILE", "/dev/null")]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("secret file /dev/null: is a device, not a regular file"),
+        "{err}"
+    );
+}
+
+/// A secret of blanks, in the environment or in a file, is refused, naming the
+/// variable: it is an unfilled template, never a real secret.
+#[test]
+fn a_secret_of_only_whitespace_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let blank = write(dir.path(), "blank", b"   \t \n", 0o400);
+    let err = Secrets::from_pairs([("APP_API_TOKEN", "   ")]).unwrap_err();
+    assert_eq!(err.problems()[0].variable, "APP_API_TOKEN");
+    assert!(
+        err.to_string()
+            .contains("APP_API_TOKEN invalid value: holds only whitespace; set the secret itself"),
+        "{err}"
+    );
+    let err = Secrets::from_pairs([("APP_API_TOKEN_FILE", blank.as_str())]).unwrap_err();
+    assert_eq!(err.problems()[0].variable, "APP_API_TOKEN");
+    assert!(err.to_string().contains("holds only whitespace"), "{err}");
+}

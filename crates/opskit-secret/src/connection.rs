@@ -164,6 +164,19 @@ fn mask(url: &Url) -> String {
 /// );
 /// ```
 pub fn scrub_url_secrets(url: &str, text: &str) -> String {
+    let mut scrubbed = text.to_owned();
+    for secret in &url_secret_forms(url) {
+        if scrubbed.contains(secret.as_str()) {
+            scrubbed = scrubbed.replace(secret.as_str(), MASK);
+        }
+    }
+    scrubbed
+}
+
+/// The secrets of `url` (its password and secret query values) in every form they
+/// may be quoted in: as written, as a URL parser re-encodes them, percent-decoded;
+/// at least four characters each, longest first.
+pub(crate) fn url_secret_forms(url: &str) -> Vec<String> {
     let mut secrets = raw_url_secrets(url);
     if let Ok(parsed) = Url::parse(url) {
         if let Some(password) = parsed.password() {
@@ -189,13 +202,7 @@ pub fn scrub_url_secrets(url: &str, text: &str) -> String {
     // Longest first, so a secret that contains another is replaced whole.
     secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     secrets.dedup();
-    let mut scrubbed = text.to_owned();
-    for secret in &secrets {
-        if scrubbed.contains(secret.as_str()) {
-            scrubbed = scrubbed.replace(secret.as_str(), MASK);
-        }
-    }
-    scrubbed
+    secrets
 }
 
 /// The password and secret query values exactly as written in `url`, found without

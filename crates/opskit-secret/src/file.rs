@@ -21,7 +21,8 @@ pub const DEFAULT_MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 /// Reading:
 /// - strips trailing line endings (`\n` and `\r\n`, as many as there are), and
 ///   nothing else: spaces and tabs are part of the secret;
-/// - refuses an empty file, a directory, a file over the size limit and, for
+/// - refuses an empty file, a directory, a FIFO, a socket or a device (without
+///   blocking on them), a file over the size limit and, for
 ///   [`read_string`](Self::read_string), content that is not UTF-8;
 /// - follows symbolic links, so the `..data` symlink that Kubernetes swaps
 ///   atomically on rotation works;
@@ -105,13 +106,19 @@ impl SecretFile {
     /// The returned buffer is truncated to the secret and zeroed on drop.
     fn read_raw(&self) -> Result<Zeroizing<Vec<u8>>, SecretFileError> {
         let path = &self.path;
-        let file = File::open(path).map_err(|source| SecretFileError::from_io(path, source))?;
+        // Look before opening: opening a FIFO blocks until a writer comes, which
+        // would hang startup with no output. The check follows symbolic links, as
+        // Kubernetes' `..data` link needs.
+        let metadata =
+            std::fs::metadata(path).map_err(|source| SecretFileError::from_io(path, source))?;
+        refuse_unless_regular(path, &metadata)?;
+        let file =
+            open_without_blocking(path).map_err(|source| SecretFileError::from_io(path, source))?;
+        // And again on what was opened, in case the path changed in between.
         let metadata = file
             .metadata()
             .map_err(|source| SecretFileError::from_io(path, source))?;
-        if metadata.is_dir() {
-            return Err(SecretFileError::NotAFile { path: path.clone() });
-        }
+        refuse_unless_regular(path, &metadata)?;
         if metadata.len() > self.max_bytes {
             return Err(SecretFileError::TooLarge {
                 path: path.clone(),
@@ -142,6 +149,56 @@ impl SecretFile {
         buf.truncate(len);
         Ok(buf)
     }
+}
+
+/// Refuses anything but a regular file: a directory, a FIFO, a socket, a device.
+fn refuse_unless_regular(path: &Path, metadata: &std::fs::Metadata) -> Result<(), SecretFileError> {
+    let kind = metadata.file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    if kind.is_dir() {
+        return Err(SecretFileError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Err(SecretFileError::NotRegular {
+        path: path.to_path_buf(),
+        kind: special_kind(&kind),
+    })
+}
+
+#[cfg(unix)]
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_kind: &std::fs::FileType) -> &'static str {
+    "not a regular file"
+}
+
+/// Opens for reading without waiting for a writer, should the path have become a
+/// FIFO since it was looked at (`O_NONBLOCK` does nothing to a regular file).
+fn open_without_blocking(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        const O_NONBLOCK: i32 = 0o4000;
+        options.custom_flags(O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 /// Removes trailing `\n` and `\r\n` (repeatedly), leaving any other whitespace.
@@ -197,6 +254,14 @@ pub enum SecretFileError {
         /// The path that was read.
         path: PathBuf,
     },
+    /// The path is a FIFO, a socket or a device: reading it could block or never end.
+    #[error("secret file {}: is {kind}, not a regular file; point the variable at the secret's file", path.display())]
+    NotRegular {
+        /// The path that was read.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
     /// The file is empty, or holds only line endings.
     #[error("secret file {}: is empty; write the secret into the file", path.display())]
     Empty {
@@ -246,6 +311,7 @@ impl SecretFileError {
             Self::NotFound { path }
             | Self::PermissionDenied { path }
             | Self::NotAFile { path }
+            | Self::NotRegular { path, .. }
             | Self::Empty { path }
             | Self::TooLarge { path, .. }
             | Self::NotUtf8 { path }

@@ -44,6 +44,7 @@ pub mod canary;
 mod compare;
 mod connection;
 mod file;
+pub mod redaction;
 
 pub use compare::{constant_time_eq, secret_eq};
 pub use connection::{ConnectionString, ConnectionStringError, scrub_url_secrets};

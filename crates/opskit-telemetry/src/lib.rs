@@ -93,6 +93,7 @@ mod logging;
 mod panic;
 pub mod process;
 mod prometheus;
+mod redact;
 mod shutdown;
 
 pub use build_info::BuildInfo;
@@ -106,6 +107,7 @@ pub use prometheus::{
     HTTP_DURATION_BUCKETS, MetricsEndpoint, MetricsEndpointLayer, MetricsError, MetricsFuture,
     PROMETHEUS_TEXT, PrometheusMetrics,
 };
+pub use redact::{Redacting, RedactingWriter};
 pub use shutdown::{GracefulShutdown, ShutdownOutcome, Signal, shutdown_signal};
 
 /// The crate README's example, compiled as a doctest so it cannot rot.

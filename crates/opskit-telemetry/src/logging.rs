@@ -9,6 +9,8 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Registry};
 
+use crate::redact::RedactingWriter;
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -145,7 +147,9 @@ pub fn init_with(settings: &LogSettings) -> Result<(), InitError> {
 /// logs, or for services that install it themselves.
 ///
 /// JSON lines carry `timestamp` (RFC 3339, UTC), `level`, `target`, `message`, the
-/// event's fields at the top level, and the span context (`span`, `spans`).
+/// event's fields at the top level, and the span context (`span`, `spans`). Every
+/// line, whoever wrote it, passes through [`RedactingWriter`]: the secrets
+/// opskit-config loaded never reach the output.
 ///
 /// # Errors
 ///
@@ -173,7 +177,7 @@ where
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(true)
-                    .with_writer(writer),
+                    .with_writer(RedactingWriter::new(writer)),
             ),
         )
     } else {
@@ -181,7 +185,7 @@ where
             registry.with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(stdout_is_terminal)
-                    .with_writer(writer),
+                    .with_writer(RedactingWriter::new(writer)),
             ),
         )
     })

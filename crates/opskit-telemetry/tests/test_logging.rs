@@ -136,3 +136,38 @@ fn a_panic_is_logged_as_a_structured_error_event() {
         "a_panic_is_logged_as_a_structured_error_event"
     );
 }
+
+/// A secret that opskit-config loaded is redacted from every line, whoever writes
+/// it: here a driver's warning that quotes a connection parameter, in the message
+/// and in a field, as is and percent-encoded.
+#[test]
+fn secrets_loaded_by_the_config_are_redacted_from_lines_other_crates_write() {
+    #[derive(Config)]
+    #[config(prefix = "APP_")]
+    #[allow(dead_code)]
+    struct Settings {
+        /// The database.
+        database_url: opskit_secret::ConnectionString,
+    }
+    let canary = "ssl-canary-7f3e/91";
+    let url = format!("postgres://app:pw-canary-2b8c@db/notes?sslpassword={canary}");
+    Settings::from_pairs([("APP_DATABASE_URL", url.as_str())]).unwrap();
+
+    let captured = CapturedLogs::default();
+    let subscriber = subscriber(&json(), captured.clone(), true).unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::warn!(
+            target: "sqlx::postgres::options",
+            key = "sslpassword",
+            value = canary,
+            "ignoring unrecognized connect parameter sslpassword={canary} (encoded: ssl-canary-7f3e%2F91)"
+        );
+    });
+    let text = captured.text();
+    let events = captured.events();
+    assert_eq!(events.len(), 1, "{text}");
+    assert_eq!(events[0]["value"], "[REDACTED]", "{text}");
+    for form in [canary, "ssl-canary-7f3e%2F91", "pw-canary-2b8c"] {
+        assert!(!text.contains(form), "{form} in {text}");
+    }
+}

@@ -19,6 +19,7 @@ fn canary_secrets_appear_nowhere() {
     let env_token = Canary::new("env-token");
     let file_token = Canary::new("file-token");
     let db_password = Canary::new("db-password");
+    let ssl_password = Canary::new("ssl-password");
     let token_file = dir.path().join("token");
     fs::write(&token_file, file_token.value()).unwrap();
     let mut seen = Sweep::default();
@@ -109,6 +110,9 @@ fn canary_secrets_appear_nowhere() {
         "postgres://notes:{}@127.0.0.1:{closed}/notes",
         db_password.value()
     );
+    // sqlx logs `ignoring unrecognized connect parameter` with the value: a line a
+    // dependency writes, at trace level everything is written.
+    let db_url_with_ssl_password = format!("{db_url}?sslpassword={}", ssl_password.value());
     let db_url_file = dir.path().join("database_url");
     fs::write(&db_url_file, &db_url).unwrap();
     for (env, expected) in [
@@ -150,11 +154,24 @@ fn canary_secrets_appear_nowhere() {
             ],
             69,
         ),
+        (
+            vec![
+                ("NOTES_API_TOKEN", env_token.value()),
+                ("NOTES_DATABASE_URL", db_url_with_ssl_password.as_str()),
+                ("RUST_LOG", "trace"),
+            ],
+            69,
+        ),
     ] {
         let (code, lines, stderr) = Service::spawn(&notes, dir.path(), &env).finish();
         assert_eq!(code, expected, "{env:?}: {stderr}");
         seen.process(&format!("notes exiting {expected}"), &lines, &stderr);
     }
 
-    seen.assert_clean(&[env_token.value(), file_token.value(), db_password.value()]);
+    seen.assert_clean(&[
+        env_token.value(),
+        file_token.value(),
+        db_password.value(),
+        ssl_password.value(),
+    ]);
 }
