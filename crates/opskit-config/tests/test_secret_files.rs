@@ -19,6 +19,17 @@ struct Secrets {
     database_url: Option<ConnectionString>,
 }
 
+/// Each problem as (variable, message); every one must be a secret-file problem.
+fn secret_file_problems(err: &opskit_config::ConfigError) -> Vec<(&str, String)> {
+    err.problems()
+        .iter()
+        .map(|p| match &p.kind {
+            ProblemKind::SecretFile { message, .. } => (p.variable.as_str(), message.clone()),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
+}
+
 fn write(dir: &Path, name: &str, content: &[u8], mode: u32) -> String {
     let path = dir.join(name);
     fs::write(&path, content).unwrap();
@@ -91,14 +102,7 @@ fn reports_every_unreadable_file_at_once_naming_variable_and_path() {
         ("E_FILE", "/proc/self/mem"),
     ])
     .unwrap_err();
-    let problems: Vec<(&str, String)> = err
-        .problems()
-        .iter()
-        .map(|p| match &p.kind {
-            ProblemKind::SecretFile { message, .. } => (p.variable.as_str(), message.clone()),
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
+    let problems = secret_file_problems(&err);
     assert_eq!(
         problems,
         [
@@ -246,14 +250,7 @@ fn a_fifo_a_socket_or_a_device_is_refused_without_blocking() {
     let err = receiver
         .recv_timeout(std::time::Duration::from_secs(1))
         .expect("the load returned within 1 s instead of waiting on the FIFO");
-    let problems: Vec<(&str, String)> = err
-        .problems()
-        .iter()
-        .map(|p| match &p.kind {
-            ProblemKind::SecretFile { message, .. } => (p.variable.as_str(), message.clone()),
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
+    let problems = secret_file_problems(&err);
     assert_eq!(
         problems,
         [
