@@ -40,3 +40,20 @@ fn the_readme_report_is_what_the_code_prints() {
         readme_block("With `NOTES_LISTEN=localhost`")
     );
 }
+
+/// The README's axum service is the consumer crate CI builds outside the workspace
+/// and runs against PostgreSQL over TLS: the text shown is the text run.
+#[test]
+fn the_readme_service_is_the_one_ci_runs() {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("```rust,ignore\n")
+        .expect("the README's service block")
+        + "```rust,ignore\n".len();
+    let end = start + readme[start..].find("```\n").expect("the block ends");
+    assert_eq!(
+        &readme[start..end],
+        include_str!("consumer/src/main.rs"),
+        "README.md and tests/consumer/src/main.rs differ: keep them the same text"
+    );
+}

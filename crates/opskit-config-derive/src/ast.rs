@@ -12,6 +12,8 @@ pub(crate) struct Input<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) prefix: String,
     pub(crate) krate: Option<Path>,
+    /// `#[config(validate = "path")]`: a `fn(&Self) -> Vec<Invalid>` run after loading.
+    pub(crate) validate: Option<Path>,
     pub(crate) fields: Vec<Field<'a>>,
 }
 
@@ -111,6 +113,7 @@ impl<'a> Input<'a> {
             ident: &input.ident,
             prefix,
             krate: container.krate,
+            validate: container.validate,
             fields,
         })
     }

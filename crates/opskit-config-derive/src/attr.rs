@@ -8,6 +8,7 @@ use syn::{Attribute, LitStr, Path};
 pub(crate) struct ContainerAttrs {
     pub(crate) prefix: Option<LitStr>,
     pub(crate) krate: Option<Path>,
+    pub(crate) validate: Option<Path>,
 }
 
 /// A field's default.
@@ -26,7 +27,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) prefix: Option<LitStr>,
 }
 
-const CONTAINER_KEYS: &str = "`prefix = \"...\"`, `crate = \"...\"`";
+const CONTAINER_KEYS: &str = "`prefix = \"...\"`, `crate = \"...\"`, `validate = \"...\"`";
 const FIELD_KEYS: &str =
     "`name = \"...\"`, `default`, `default = \"...\"`, `secret`, `nested`, `prefix = \"...\"`";
 
@@ -54,6 +55,10 @@ pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                 let lit: LitStr = meta.value()?.parse()?;
                 let path: Path = lit.parse()?;
                 set_once(&mut out.krate, path, &meta)
+            } else if meta.path.is_ident("validate") {
+                let lit: LitStr = meta.value()?.parse()?;
+                let path: Path = lit.parse()?;
+                set_once(&mut out.validate, path, &meta)
             } else {
                 Err(meta.error(format!(
                     "unknown config attribute on the struct; expected one of {CONTAINER_KEYS}"
@@ -89,7 +94,10 @@ pub(crate) fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                 set_once(&mut out.nested, span, &meta)
             } else if meta.path.is_ident("prefix") {
                 let lit: LitStr = meta.value()?.parse()?;
-                check_variable_chars(&lit, "prefix")?;
+                // `prefix = ""` reads the nested settings under the parent's prefix.
+                if !lit.value().is_empty() {
+                    check_variable_chars(&lit, "prefix")?;
+                }
                 set_once(&mut out.prefix, lit, &meta)
             } else {
                 Err(meta.error(format!(

@@ -15,6 +15,8 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     let mut describe = Vec::new();
     let mut load = Vec::new();
     let mut construct = Vec::new();
+    // (field name, spec, secret) of each value field, for `validate`'s problems.
+    let mut specs = Vec::new();
     for (i, field) in input.fields.iter().enumerate() {
         let var = format_ident!("__field{}", i);
         let name = field.ident;
@@ -55,6 +57,7 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                 let secret = quote! {
                     (#secret || (&#krate::__private::Probe::<#ty>::new()).__is_secret())
                 };
+                specs.push(quote!((#field_name, #spec, #secret)));
                 let type_default = match default {
                     Some(Default::Type(_)) => quote! {
                         ::core::option::Option::Some(
@@ -64,7 +67,18 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                     _ => quote!(::core::option::Option::None::<fn() -> #ty>),
                 };
                 describe.push(quote! {
-                    #krate::__private::describe_field::<#ty>(__out, __prefix, __path, #spec, #secret);
+                    #krate::__private::describe_field::<#ty>(
+                        __out,
+                        __prefix,
+                        __path,
+                        #spec,
+                        #secret,
+                        (
+                            #type_default,
+                            |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__redacted(__value),
+                            |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__show(__value),
+                        ),
+                    );
                 });
                 load.push(quote! {
                     let #var = __loader.field::<#ty>(
@@ -73,18 +87,25 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                         #secret,
                         #type_default,
                         |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__redacted(__value),
+                        |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__show(__value),
                     );
                 });
             }
         }
     }
 
+    let validate = input.validate.as_ref().map(|path| {
+        quote! {
+            __loader.invalid(__prefix, &[#(#specs),*], #path(&__config));
+        }
+    });
+
     quote! {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
         const _: () = {
             #[allow(unused_imports)]
-            use #krate::__private::{PlainKind as _, SecretKind as _};
+            use #krate::__private::{DebugKind as _, OpaqueKind as _, PlainKind as _, SecretKind as _};
 
             #[automatically_derived]
             impl #krate::Config for #ident {
@@ -103,7 +124,9 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                     __prefix: &str,
                 ) -> ::core::option::Option<Self> {
                     #(#load)*
-                    ::core::option::Option::Some(Self { #(#construct),* })
+                    let __config = Self { #(#construct),* };
+                    #validate
+                    ::core::option::Option::Some(__config)
                 }
             }
         };

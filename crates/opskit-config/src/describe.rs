@@ -12,9 +12,11 @@ pub enum Requirement {
     Required,
     /// May be left unset (an `Option<T>` field).
     Optional,
-    /// Has a default: the literal from `#[config(default = "...")]`, or `None` for
-    /// `#[config(default)]` (the type's `Default`).
-    Default(Option<&'static str>),
+    /// Has a default, as the summary shows it: the literal from
+    /// `#[config(default = "...")]`, or the `Debug` form of the type's `Default` for
+    /// `#[config(default)]` (`None` when the type has no `Debug`). A secret's default
+    /// shows masked (a URL's password as `***`), or `[REDACTED]`.
+    Default(Option<std::borrow::Cow<'static, str>>),
 }
 
 /// One variable of a configuration.
@@ -102,7 +104,7 @@ impl Description {
             } else {
                 "no"
             };
-            let default = match s.requirement {
+            let default = match &s.requirement {
                 Requirement::Default(Some(literal)) => format!(" `{}` ", escape_cell(literal)),
                 Requirement::Default(None) => " the type's default ".to_owned(),
                 Requirement::Required | Requirement::Optional => " ".to_owned(),
@@ -135,7 +137,7 @@ impl Description {
             if !s.doc.is_empty() {
                 let _ = writeln!(out, "# {}", s.doc);
             }
-            let requirement = match s.requirement {
+            let requirement = match &s.requirement {
                 Requirement::Required => "required".to_owned(),
                 Requirement::Optional => "optional".to_owned(),
                 Requirement::Default(Some(literal)) => format!("default {literal}"),
@@ -152,7 +154,7 @@ impl Description {
                 None if s.secret => out.push_str(", secret\n"),
                 None => out.push('\n'),
             }
-            match s.requirement {
+            match &s.requirement {
                 Requirement::Required => {
                     let _ = writeln!(out, "{}=", s.variable);
                 }

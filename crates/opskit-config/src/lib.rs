@@ -80,14 +80,17 @@
 //! | `#[config(default)]` | field | the type's `Default` when unset |
 //! | `#[config(secret)]` | field | a secret (types [`SecretString`](opskit_secret::SecretString), [`SecretBox`](opskit_secret::SecretBox) and [`ConnectionString`](opskit_secret::ConnectionString), and `Option`s and `Vec`s of them, are secrets already, aliases included; a type of your own that holds a secret needs the attribute) |
 //! | `#[config(nested)]` | field | a struct that derives `Config`, read with the sub-prefix `FIELD_` |
-//! | `#[config(nested, prefix = "DB_")]` | field | the same, with another sub-prefix |
+//! | `#[config(nested, prefix = "DB_")]` | field | the same, with another sub-prefix (`""`: the parent's prefix alone) |
 //! | `#[config(crate = "path")]` | struct | where `opskit_config` is (found automatically through `opskit`) |
+//! | `#[config(validate = "path")]` | struct | a `fn(&Self) -> Vec<`[`Invalid`]`>` for rules across fields; each becomes a problem of its field's variable, reported with the others |
 //!
 //! # Values
 //!
-//! Any `serde::Deserialize` type, read from the variable's text:
+//! Any `serde::Deserialize` type, read from the variable's text. Every value,
+//! secrets and `_FILE` contents included, is trimmed of surrounding whitespace first
+//! (`" 8080 "` is `8080`): the value used is the value the summary shows.
 //!
-//! - numbers, trimmed; bools as `true/false`, `1/0`, `yes/no`, `on/off`, any case;
+//! - numbers; bools as `true/false`, `1/0`, `yes/no`, `on/off`, any case;
 //! - enums of unit variants by their serde name (`rename_all` applies), in any case
 //!   (`LOG_LEVEL=INFO` is `info`);
 //! - `SocketAddr`, `IpAddr`, `url::Url`, and other types that deserialize from a string;
@@ -139,7 +142,8 @@ use std::ffi::OsString;
 pub use describe::{Description, Requirement, Setting};
 pub use duration::parse_duration;
 pub use load::Loaded;
-pub use report::{ConfigError, Problem, ProblemKind, Warning};
+pub use load::log_pending_warnings;
+pub use report::{ConfigError, Invalid, Problem, ProblemKind, Warning, WarningKind};
 pub use summary::{Source, Summary, SummaryEntry};
 
 /// Derives [`Config`](trait@Config) for a struct with named fields. See the
@@ -196,7 +200,8 @@ pub trait Config: Sized {
 
     /// Loads the configuration from the process environment, or stops the process.
     ///
-    /// On success, each [`Warning`] is logged as a `config.unknown_variable` event.
+    /// On success, each [`Warning`] is logged as a warning event (kept until a
+    /// subscriber is installed when there is none yet: see [`log_pending_warnings`]).
     /// On failure, the report is logged as one `config.invalid` error event (see
     /// [`ConfigError::log`]) and written in human form on stderr, and the process
     /// exits with [`exit::CONFIG`] (78). Install the tracing subscriber *before* calling

@@ -12,7 +12,7 @@ use crate::__private::{DefaultSpec, FieldSpec};
 use crate::Config;
 use crate::de::{ValueError, from_missing, from_value};
 use crate::env::Environment;
-use crate::report::{ConfigError, Problem, ProblemKind, Warning};
+use crate::report::{ConfigError, Problem, ProblemKind, Warning, WarningKind};
 use crate::summary::{Source, StoredEntry, Summary};
 use crate::typo;
 
@@ -83,14 +83,59 @@ impl<T> fmt::Debug for Loaded<T> {
     }
 }
 
+/// Warnings logged while no subscriber was installed, for [`log_pending_warnings`].
+static PENDING: std::sync::Mutex<Vec<Warning>> = std::sync::Mutex::new(Vec::new());
+
+/// Logs each warning as a warning event; with no subscriber installed yet, keeps
+/// them for [`log_pending_warnings`].
 pub(crate) fn log_warnings(warnings: &[Warning]) {
+    let no_subscriber =
+        tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
+    if no_subscriber {
+        if let Ok(mut pending) = PENDING.lock() {
+            pending.extend(warnings.iter().cloned());
+        }
+        return;
+    }
     for warning in warnings {
-        tracing::warn!(
+        log_warning(warning);
+    }
+}
+
+fn log_warning(warning: &Warning) {
+    match &warning.kind {
+        WarningKind::SharedSecretFile { path, mode } => tracing::warn!(
+            event = "secret.file_permissions",
+            variable = %warning.variable,
+            path = %path.display(),
+            mode = format_args!("{mode:04o}"),
+            "{warning}"
+        ),
+        WarningKind::UnknownVariable { suggestion } => tracing::warn!(
             event = "config.unknown_variable",
             variable = %warning.variable,
-            suggestion = warning.suggestion.as_deref(),
+            suggestion = suggestion.as_deref(),
             "{warning}"
-        );
+        ),
+        WarningKind::NotASecret { .. } => tracing::warn!(
+            event = "config.unknown_variable",
+            variable = %warning.variable,
+            "{warning}"
+        ),
+    }
+}
+
+/// Logs the warnings of loads that ran before any `tracing` subscriber was
+/// installed, once each. A service that must load its settings before it can set up
+/// logging (its log format is one of its settings, say) calls this right after;
+/// `opskit-telemetry`'s `init` calls it for you.
+pub fn log_pending_warnings() {
+    let pending = match PENDING.lock() {
+        Ok(mut pending) => std::mem::take(&mut *pending),
+        Err(_) => return,
+    };
+    for warning in &pending {
+        log_warning(warning);
     }
 }
 
@@ -98,7 +143,8 @@ pub(crate) fn log_warnings(warnings: &[Warning]) {
 pub(crate) fn load<T: Config>(env: &Environment) -> Result<Loaded<T>, ConfigError> {
     let mut loader = Loader::new(env);
     let config = T::__load(&mut loader, T::PREFIX);
-    let warnings = loader.unknown_variables(T::PREFIX);
+    let mut warnings = loader.unknown_variables(T::PREFIX);
+    warnings.append(&mut loader.shared_files);
     match config {
         Some(config) if loader.problems.is_empty() => Ok(Loaded {
             config,
@@ -122,6 +168,8 @@ pub struct Loader<'e> {
     entries: Vec<StoredEntry>,
     /// Names of the fields that failed, for typo detection (the others are in `entries`).
     failed: Vec<(Range<usize>, bool)>,
+    /// Secret files others can read.
+    shared_files: Vec<Warning>,
 }
 
 /// What the summary shows of a value.
@@ -142,6 +190,8 @@ struct Read<'e, T> {
     shown: Shown<'e>,
     source: Source,
     file: Option<PathBuf>,
+    /// The secret file, when others can read it.
+    shared: Option<opskit_secret::SharedSecretFile>,
 }
 
 /// A problem found, with the `_FILE` variable when that one is at fault.
@@ -155,6 +205,7 @@ impl<'e> Loader<'e> {
             text: String::with_capacity(env.len() * 48),
             entries: Vec::with_capacity(env.len()),
             failed: Vec::new(),
+            shared_files: Vec::new(),
         }
     }
 
@@ -166,13 +217,23 @@ impl<'e> Loader<'e> {
         secret: bool,
         type_default: Option<fn() -> T>,
         redact: fn(&T) -> Option<String>,
+        show: fn(&T) -> Option<String>,
     ) -> Option<T> {
         let start = self.text.len();
         spec.name.push_full(prefix, &mut self.text);
         let name = start..self.text.len();
         let variable = &self.text[name.clone()];
-        match read(self.env, variable, spec, secret, type_default, redact) {
+        match read(self.env, variable, spec, secret, type_default, redact, show) {
             Ok(read) => {
+                if let Some(shared) = read.shared {
+                    self.shared_files.push(Warning {
+                        variable: format!("{variable}_FILE"),
+                        kind: WarningKind::SharedSecretFile {
+                            path: shared.path,
+                            mode: shared.mode,
+                        },
+                    });
+                }
                 let value = match read.shown {
                     Shown::Nothing => None,
                     Shown::Redacted => Some(self.push(REDACTED)),
@@ -200,6 +261,63 @@ impl<'e> Loader<'e> {
                 self.failed.push((name, secret));
                 None
             }
+        }
+    }
+
+    /// Records the problems a `#[config(validate = "...")]` function found, each
+    /// under the variable of the field it names.
+    pub fn invalid(
+        &mut self,
+        prefix: &str,
+        fields: &[(&'static str, &'static FieldSpec, bool)],
+        invalid: Vec<crate::Invalid>,
+    ) {
+        for invalid in invalid {
+            let field = fields.iter().find(|(name, _, _)| *name == invalid.field);
+            let (variable, expected, secret, doc) = match field {
+                Some((_, spec, secret)) => (spec.name.full(prefix), spec.ty, *secret, spec.doc),
+                // A variable outside the struct, named in capitals (`LOG_FORMAT`).
+                None if invalid.field.bytes().all(|b| !b.is_ascii_lowercase()) => {
+                    (invalid.field.to_owned(), "", false, "")
+                }
+                None => (
+                    format!("{prefix}{}", invalid.field.to_ascii_uppercase()),
+                    "",
+                    false,
+                    "",
+                ),
+            };
+            let value = (!secret)
+                .then(|| {
+                    self.entries
+                        .iter()
+                        .find(|e| self.text[e.variable.clone()] == variable)
+                        .and_then(|e| e.value.clone())
+                        .map(|shown| format!("{:?}", &self.text[shown]))
+                })
+                .flatten();
+            // A rule on a value shows the value (unless secret); on an unset
+            // setting, only the rule.
+            let set = field.is_some()
+                && (self.env.get(&variable).is_some_and(|v| !v.is_empty())
+                    || self.env.get(&format!("{variable}_FILE")).is_some());
+            let kind = if set {
+                ProblemKind::Invalid {
+                    value,
+                    reason: invalid.reason,
+                }
+            } else {
+                ProblemKind::NotAllowed {
+                    reason: invalid.reason,
+                }
+            };
+            self.problems.push(Problem {
+                variable,
+                kind,
+                expected,
+                secret,
+                doc,
+            });
         }
     }
 
@@ -257,14 +375,16 @@ impl<'e> Loader<'e> {
                     .strip_suffix("_FILE")
                     .filter(|stem| known.contains(stem))
                     .map(str::to_owned);
-                let suggestion = match not_a_secret {
-                    Some(_) => None,
-                    None => typo::closest(name, prefix, known.iter().copied()).map(str::to_owned),
+                let kind = match not_a_secret {
+                    Some(setting) => WarningKind::NotASecret { setting },
+                    None => WarningKind::UnknownVariable {
+                        suggestion: typo::closest(name, prefix, known.iter().copied())
+                            .map(str::to_owned),
+                    },
                 };
                 Warning {
                     variable: name.to_owned(),
-                    suggestion,
-                    not_a_secret,
+                    kind,
                 }
             })
             .collect();
@@ -281,6 +401,7 @@ fn read<'e, T: DeserializeOwned>(
     secret: bool,
     type_default: Option<fn() -> T>,
     redact: fn(&T) -> Option<String>,
+    show: fn(&T) -> Option<String>,
 ) -> Result<Read<'e, T>, Fault> {
     let value = env.get(variable);
     let set = value.filter(|value| !value.is_empty());
@@ -290,7 +411,8 @@ fn read<'e, T: DeserializeOwned>(
                 Some(text) => parse(text, Source::Env, None, secret, redact).map_err(|k| (None, k)),
                 None => Err((None, ProblemKind::NotUnicode)),
             },
-            None => unset(spec, secret, type_default, value.is_some()).map_err(|k| (None, k)),
+            None => unset(spec, secret, type_default, value.is_some(), redact, show)
+                .map_err(|k| (None, k)),
         };
     }
     let file_variable = format!("{variable}_FILE");
@@ -299,10 +421,10 @@ fn read<'e, T: DeserializeOwned>(
         (Some(_), Some(_)) => Err((None, ProblemKind::BothSet { file_variable })),
         (None, Some(path)) => {
             let path = PathBuf::from(path);
-            match SecretFile::new(&path).read_string() {
+            match SecretFile::new(&path).read_string_quietly() {
                 // A secret never shows its own text, so nothing borrowed from the
                 // file's content outlives it.
-                Ok(text) => {
+                Ok((text, shared)) => {
                     match parse(text.expose_secret(), Source::File, Some(path), true, redact) {
                         Ok(read) => Ok(Read {
                             value: read.value,
@@ -312,6 +434,7 @@ fn read<'e, T: DeserializeOwned>(
                             },
                             source: read.source,
                             file: read.file,
+                            shared,
                         }),
                         Err(kind) => Err((None, kind)),
                     }
@@ -329,7 +452,9 @@ fn read<'e, T: DeserializeOwned>(
             Some(text) => parse(text, Source::Env, None, secret, redact).map_err(|k| (None, k)),
             None => Err((None, ProblemKind::NotUnicode)),
         },
-        (None, None) => unset(spec, secret, type_default, value.is_some()).map_err(|k| (None, k)),
+        (None, None) => {
+            unset(spec, secret, type_default, value.is_some(), redact, show).map_err(|k| (None, k))
+        }
     }
 }
 
@@ -341,6 +466,10 @@ fn parse<'e, T: DeserializeOwned>(
     secret: bool,
     redact: fn(&T) -> Option<String>,
 ) -> Result<Read<'e, T>, ProblemKind> {
+    // One rule for every value, secrets included: surrounding whitespace (a quoted
+    // `" 8080 "`, a secret pasted with a space) is never meant, so it goes before
+    // parsing, and the value used is the value shown.
+    let text = text.trim();
     // A secret of blanks is a mistake (a template left unfilled), never a secret.
     if secret && text.trim().is_empty() {
         return Err(ProblemKind::Invalid {
@@ -368,6 +497,7 @@ fn parse<'e, T: DeserializeOwned>(
                 shown,
                 source,
                 file,
+                shared: None,
             })
         }
         Err(err) => Err(ProblemKind::Invalid {
@@ -383,12 +513,18 @@ fn unset<T: DeserializeOwned>(
     secret: bool,
     type_default: Option<fn() -> T>,
     was_empty: bool,
+    redact: fn(&T) -> Option<String>,
+    show: fn(&T) -> Option<String>,
 ) -> Result<Read<'static, T>, ProblemKind> {
-    let shown = |text: &'static str| {
+    // A secret default shows as its masked form where the type has one (a URL), as
+    // `--describe` does; a type's default shows as its value (`[]`).
+    let shown = |value: &T, text: Option<&'static str>| {
         if secret {
-            Shown::Redacted
-        } else {
+            redact(value).map_or(Shown::Redacted, Shown::Owned)
+        } else if let Some(text) = text {
             Shown::Text(text)
+        } else {
+            show(value).map_or(Shown::Text("Default::default()"), Shown::Owned)
         }
     };
     let default = |value, shown| Read {
@@ -396,10 +532,14 @@ fn unset<T: DeserializeOwned>(
         shown,
         source: Source::Default,
         file: None,
+        shared: None,
     };
     match (spec.default, type_default) {
         (DefaultSpec::Literal(literal), _) => match from_value::<T>(literal) {
-            Ok(value) => Ok(default(value, shown(literal))),
+            Ok(value) => {
+                let shown = shown(&value, Some(literal));
+                Ok(default(value, shown))
+            }
             Err(err) => Err(ProblemKind::InvalidDefault {
                 default: if secret {
                     REDACTED.to_owned()
@@ -409,13 +549,18 @@ fn unset<T: DeserializeOwned>(
                 reason: reason(&err, literal, secret),
             }),
         },
-        (_, Some(type_default)) => Ok(default(type_default(), shown("Default::default()"))),
+        (_, Some(type_default)) => {
+            let value = type_default();
+            let shown = shown(&value, None);
+            Ok(default(value, shown))
+        }
         _ => match from_missing::<T>() {
             Ok(value) => Ok(Read {
                 value,
                 shown: Shown::Nothing,
                 source: Source::Unset,
                 file: None,
+                shared: None,
             }),
             Err(_) if was_empty => Err(ProblemKind::Empty),
             Err(_) => Err(ProblemKind::Missing),

@@ -80,6 +80,12 @@ pub fn join(prefix: &str, sub_prefix: &str) -> String {
     joined
 }
 
+/// What the summary may show of a value: its masked or `Debug` form.
+pub type Shows<T> = fn(&T) -> Option<String>;
+
+/// A field's type default, redaction and `Debug` rendering, for its listing.
+pub type Defaults<T> = (Option<fn() -> T>, Shows<T>, Shows<T>);
+
 /// Adds one field to a description.
 pub fn describe_field<T: DeserializeOwned>(
     out: &mut Vec<Setting>,
@@ -87,11 +93,25 @@ pub fn describe_field<T: DeserializeOwned>(
     field_path: &str,
     spec: &'static FieldSpec,
     secret: bool,
+    defaults: Defaults<T>,
 ) {
+    let (type_default, redact, show) = defaults;
     let variable = spec.name.full(prefix);
     let requirement = match spec.default {
-        DefaultSpec::Literal(literal) => Requirement::Default(Some(literal)),
-        DefaultSpec::TypeDefault => Requirement::Default(None),
+        DefaultSpec::Literal(literal) if secret => Requirement::Default(Some(
+            crate::de::from_value::<T>(literal)
+                .ok()
+                .and_then(|value| redact(&value))
+                .unwrap_or_else(|| crate::load::REDACTED.to_owned())
+                .into(),
+        )),
+        DefaultSpec::Literal(literal) => Requirement::Default(Some(literal.into())),
+        DefaultSpec::TypeDefault if secret => {
+            Requirement::Default(Some(crate::load::REDACTED.into()))
+        }
+        DefaultSpec::TypeDefault => {
+            Requirement::Default(type_default.and_then(|d| show(&d())).map(Into::into))
+        }
         DefaultSpec::None if from_missing::<T>().is_ok() => Requirement::Optional,
         DefaultSpec::None => Requirement::Required,
     };
@@ -168,3 +188,26 @@ pub trait PlainKind<T> {
 }
 
 impl<T> PlainKind<T> for &Probe<T> {}
+
+/// Implemented for the probes of `Debug` types: a type's default shows in the
+/// summary as its `Debug` form (`[]`).
+pub trait DebugKind<T> {
+    /// The value's `Debug` form.
+    fn __show(&self, value: &T) -> Option<String>;
+}
+
+impl<T: std::fmt::Debug> DebugKind<T> for Probe<T> {
+    fn __show(&self, value: &T) -> Option<String> {
+        Some(format!("{value:?}"))
+    }
+}
+
+/// Implemented for every probe, one autoref further away than [`DebugKind`].
+pub trait OpaqueKind<T> {
+    /// Nothing to show.
+    fn __show(&self, _value: &T) -> Option<String> {
+        None
+    }
+}
+
+impl<T> OpaqueKind<T> for &Probe<T> {}

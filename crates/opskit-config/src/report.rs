@@ -42,8 +42,9 @@ pub enum ProblemKind {
         /// What is wrong with it (from [`opskit_secret::SecretFileError`]).
         message: String,
     },
-    /// The value is valid on its own but not allowed in this deployment (a rule of
-    /// the service, such as "production needs an API token").
+    /// The value (or its absence) is valid on its own but breaks a rule of the
+    /// service, such as "production needs an API token" (an [`Invalid`] of a
+    /// setting that is unset).
     #[error("{reason}")]
     NotAllowed {
         /// Why, and what to do.
@@ -82,46 +83,92 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.variable, self.kind)?;
-        write!(f, " (expected {}", self.expected)?;
-        if self.secret {
-            f.write_str(", secret")?;
+        match (self.expected.is_empty(), self.secret) {
+            (true, false) => Ok(()),
+            (true, true) => f.write_str(" (secret)"),
+            (false, secret) => {
+                write!(f, " (expected {}", self.expected)?;
+                if secret {
+                    f.write_str(", secret")?;
+                }
+                f.write_str(")")
+            }
         }
-        f.write_str(")")
     }
 }
 
 /// Something suspicious that does not stop the service: a variable with the
-/// config's prefix that no setting reads, most often a typo.
+/// config's prefix that no setting reads (a typo, most often), or a secret file
+/// that others can read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Warning {
-    /// The variable that is set.
+    /// The variable at fault.
     pub variable: String,
-    /// The known variable it most likely meant, if one is close.
-    pub suggestion: Option<String>,
-    /// When the variable is `NAME_FILE` for a setting that is not a secret, that
-    /// setting's variable (only secrets can be read from files).
-    pub not_a_secret: Option<String>,
+    /// What is wrong with it.
+    #[serde(flatten)]
+    pub kind: WarningKind,
+}
+
+/// What a [`Warning`] is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WarningKind {
+    /// The variable carries the prefix but no setting reads it.
+    UnknownVariable {
+        /// The known variable it most likely meant, if one is close.
+        suggestion: Option<String>,
+    },
+    /// The variable is `NAME_FILE` for a setting that is not a secret (only secrets
+    /// are read from files).
+    NotASecret {
+        /// The setting's own variable.
+        setting: String,
+    },
+    /// The variable names a secret file that users other than the service's can
+    /// read (see [`SharedSecretFile`](opskit_secret::SharedSecretFile)).
+    SharedSecretFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its permission bits, such as `0o644`.
+        mode: u32,
+    },
+}
+
+impl Warning {
+    /// The `event` field the warning is logged with: `config.unknown_variable` or
+    /// `secret.file_permissions`.
+    pub fn event(&self) -> &'static str {
+        match self.kind {
+            WarningKind::SharedSecretFile { .. } => "secret.file_permissions",
+            _ => "config.unknown_variable",
+        }
+    }
 }
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(setting) = &self.not_a_secret {
-            return write!(
+        let variable = &self.variable;
+        match &self.kind {
+            WarningKind::NotASecret { setting } => write!(
                 f,
-                "{} is not a setting: {setting} is not a secret, so it is read only from {setting}",
-                self.variable
-            );
-        }
-        match &self.suggestion {
-            Some(suggestion) => write!(
-                f,
-                "{} is not a setting; did you mean {suggestion}?",
-                self.variable
+                "{variable} is not a setting: {setting} is not a secret, so it is read only from {setting}"
             ),
-            None => write!(
+            WarningKind::UnknownVariable {
+                suggestion: Some(suggestion),
+            } => write!(f, "{variable} is not a setting; did you mean {suggestion}?"),
+            WarningKind::UnknownVariable { suggestion: None } => write!(
                 f,
-                "{} is not a setting of this service and is ignored",
-                self.variable
+                "{variable} is not a setting of this service and is ignored"
+            ),
+            WarningKind::SharedSecretFile { path, mode } => write!(
+                f,
+                "{variable}: {}",
+                opskit_secret::SharedSecretFile {
+                    path: path.clone(),
+                    mode: *mode,
+                }
             ),
         }
     }
@@ -190,7 +237,8 @@ impl ConfigError {
         &self.problems
     }
 
-    /// Variables that are set with the prefix but read by no setting.
+    /// Variables that are set with the prefix but read by no setting, and secret
+    /// files others can read.
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
     }
@@ -202,8 +250,8 @@ impl ConfigError {
 
     /// Emits the report as one `tracing` error event, `event = "config.invalid"`, with
     /// the fields `problem_count`, `variables` (comma-separated names) and `problems`
-    /// (a JSON array of [`Problem`]s), and each warning as a `config.unknown_variable`
-    /// warning event.
+    /// (a JSON array of [`Problem`]s), and each warning as a warning event (see
+    /// [`Warning::event`]).
     pub fn log(&self) {
         crate::load::log_warnings(&self.warnings);
         let variables: Vec<&str> = self.problems.iter().map(|p| p.variable.as_str()).collect();
@@ -250,3 +298,60 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// A rule a loaded value breaks that its type alone cannot check (a path another
+/// setting already uses, a URL scheme the service was not built for), returned by
+/// the function named in `#[config(validate = "...")]`. It becomes a [`Problem`]
+/// of the field's variable, reported with every other problem (exit 78).
+///
+/// ```
+/// use opskit_config::{Config, Invalid};
+///
+/// /// The service's settings.
+/// #[derive(Config)]
+/// #[config(prefix = "APP_", validate = "Settings::check")]
+/// struct Settings {
+///     /// Smallest pool size.
+///     #[config(default = "1")]
+///     min_connections: u32,
+///     /// Largest pool size.
+///     #[config(default = "10")]
+///     max_connections: u32,
+/// }
+///
+/// impl Settings {
+///     fn check(&self) -> Vec<Invalid> {
+///         let mut invalid = Vec::new();
+///         if self.max_connections < self.min_connections {
+///             invalid.push(Invalid::new(
+///                 "max_connections",
+///                 "is below APP_MIN_CONNECTIONS; raise it or lower that",
+///             ));
+///         }
+///         invalid
+///     }
+/// }
+///
+/// let err = Settings::from_pairs([("APP_MAX_CONNECTIONS", "0")]).unwrap_err();
+/// assert_eq!(err.problems()[0].variable, "APP_MAX_CONNECTIONS");
+/// assert!(err.to_string().contains("is below APP_MIN_CONNECTIONS"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The Rust name of the field at fault (`max_connections`), or, for a rule on a
+    /// variable the struct does not read, that variable's name in capitals
+    /// (`LOG_FORMAT`).
+    pub field: &'static str,
+    /// Why, and what to do, in words that do not quote a secret.
+    pub reason: String,
+}
+
+impl Invalid {
+    /// The field `field` breaks a rule: `reason` says which and what to do.
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}

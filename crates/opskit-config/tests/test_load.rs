@@ -315,17 +315,22 @@ fn describe_lists_every_variable_with_requirement_and_secrecy() {
             ("APP_LISTEN", &Requirement::Required, false, "listen"),
             (
                 "APP_LOG_FORMAT",
-                &Requirement::Default(Some("json")),
+                &Requirement::Default(Some("json".into())),
                 false,
                 "log_format"
             ),
             (
                 "APP_DEBUG",
-                &Requirement::Default(Some("false")),
+                &Requirement::Default(Some("false".into())),
                 false,
                 "debug"
             ),
-            ("APP_ORIGINS", &Requirement::Default(None), false, "origins"),
+            (
+                "APP_ORIGINS",
+                &Requirement::Default(Some("[]".into())),
+                false,
+                "origins"
+            ),
             (
                 "APP_PUBLIC_URL",
                 &Requirement::Optional,
@@ -342,25 +347,25 @@ fn describe_lists_every_variable_with_requirement_and_secrecy() {
             ),
             (
                 "APP_POOL_MAX_CONNECTIONS",
-                &Requirement::Default(Some("10")),
+                &Requirement::Default(Some("10".into())),
                 false,
                 "pool.max_connections"
             ),
             (
                 "APP_POOL_ACQUIRE_TIMEOUT",
-                &Requirement::Default(Some("5s")),
+                &Requirement::Default(Some("5s".into())),
                 false,
                 "pool.acquire_timeout"
             ),
             (
                 "APP_REPLICA_MAX_CONNECTIONS",
-                &Requirement::Default(Some("10")),
+                &Requirement::Default(Some("10".into())),
                 false,
                 "replica.max_connections"
             ),
             (
                 "APP_REPLICA_ACQUIRE_TIMEOUT",
-                &Requirement::Default(Some("5s")),
+                &Requirement::Default(Some("5s".into())),
                 false,
                 "replica.acquire_timeout"
             ),

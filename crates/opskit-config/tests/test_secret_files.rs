@@ -64,11 +64,11 @@ fn reads_secrets_from_files_stripping_the_line_ending() {
 }
 
 #[test]
-fn keeps_inner_whitespace_and_strips_only_line_endings() {
+fn trims_like_every_value_and_keeps_inner_whitespace() {
     let dir = tempfile::tempdir().unwrap();
     let token = write(dir.path(), "token", b" two words \t\r\n\n", 0o400);
     let loaded = Secrets::from_pairs([("APP_API_TOKEN_FILE", &token)]).unwrap();
-    assert_eq!(loaded.api_token.expose_secret(), " two words \t");
+    assert_eq!(loaded.api_token.expose_secret(), "two words");
 }
 
 #[test]
@@ -196,12 +196,17 @@ fn a_file_readable_by_others_logs_a_warning_naming_the_path_not_the_content() {
     let canary = Canary::new("token");
     let shared = write(dir.path(), "shared", canary.value().as_bytes(), 0o644);
     let private = write(dir.path(), "private", canary.value().as_bytes(), 0o400);
+    // Kubernetes' working setup for a non-root container: 0440, owned by the pod's
+    // fsGroup, which the process has as a supplementary group. Here: our own group.
+    let own_group = write(dir.path(), "own_group", canary.value().as_bytes(), 0o440);
 
     let captured = CapturedLogs::default();
     let subscriber = captured.json_subscriber();
     tracing::subscriber::with_default(subscriber, || {
-        Secrets::from_pairs([("APP_API_TOKEN_FILE", &shared)]).unwrap();
-        Secrets::from_pairs([("APP_API_TOKEN_FILE", &private)]).unwrap();
+        for file in [&shared, &private, &own_group] {
+            let loaded = Secrets::from_pairs([("APP_API_TOKEN_FILE", file)]).unwrap();
+            loaded.log_warnings();
+        }
     });
     let output = captured.text();
     let lines: Vec<serde_json::Value> = output
@@ -217,7 +222,37 @@ fn a_file_readable_by_others_logs_a_warning_naming_the_path_not_the_content() {
     assert_eq!(lines[0]["fields"]["event"], "secret.file_permissions");
     assert_eq!(lines[0]["fields"]["path"], shared.as_str());
     assert_eq!(lines[0]["fields"]["mode"], "0644");
+    assert_eq!(lines[0]["fields"]["variable"], "APP_API_TOKEN_FILE");
     assert_no_leak(&output, canary.value(), "the log");
+}
+
+/// Group-readable is fine for the process's own groups only: a file of a group the
+/// service is not in is readable by someone else.
+#[test]
+fn a_group_readable_file_of_another_group_is_a_warning() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = write(dir.path(), "foreign", b"t0ken", 0o440);
+    let own_gid = fs::metadata(&foreign).unwrap().gid();
+    // A group id no process here is in.
+    let other_gid = 54_321;
+    if std::os::unix::fs::chown(&foreign, None, Some(other_gid)).is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root, which can give a file to another group"
+        );
+        eprintln!("skipped: changing a file's group needs root (CI runs this)");
+        return;
+    }
+    assert_ne!(own_gid, other_gid);
+    let loaded = Secrets::from_pairs([("APP_API_TOKEN_FILE", &foreign)]).unwrap();
+    let warnings: Vec<String> = loaded.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("mode 0440"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("fsGroup"),
+        "says what works: {warnings:?}"
+    );
 }
 
 /// A FIFO would block the read until a writer comes (startup hanging with no

@@ -42,6 +42,14 @@ impl<B> ResponseBody<B> {
     }
 }
 
+/// An empty body: what tower-http's `Timeout` and `Cors` answer with when they
+/// respond themselves outside the health layer.
+impl<B> Default for ResponseBody<B> {
+    fn default() -> Self {
+        Self::full(Bytes::new())
+    }
+}
+
 impl<B> Body for ResponseBody<B>
 where
     B: Body<Data = Bytes>,

@@ -29,6 +29,28 @@ impl Default for Paths {
     }
 }
 
+/// What is wrong with a probe path, given the paths set before it.
+pub(crate) fn path_problem<'a>(
+    path: &str,
+    mut earlier: impl Iterator<Item = &'a str>,
+) -> Option<&'static str> {
+    if !path.starts_with('/') {
+        Some("a probe path must start with '/'")
+    } else if path == "/" {
+        Some("a probe at / would answer for the application's own pages")
+    } else if path.ends_with('/') {
+        Some("a probe path must not end with '/'")
+    } else if path.contains(['?', '#']) {
+        Some("a probe path is a path only, without '?' or '#'")
+    } else if path.contains(char::is_whitespace) {
+        Some("a probe path has no spaces")
+    } else if earlier.any(|other| other == path) {
+        Some("the path is used twice")
+    } else {
+        None
+    }
+}
+
 /// A request path that names a probe, and maybe one check of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Route<'a> {
@@ -68,20 +90,8 @@ impl Paths {
 
     pub(crate) fn validate(&self) -> Result<(), BuildError> {
         for (i, (path, _)) in self.routes.iter().enumerate() {
-            let reason = if !path.starts_with('/') {
-                Some("a probe path must start with '/'")
-            } else if path == "/" {
-                Some("a probe at / would answer for the application's own pages")
-            } else if path.len() > 1 && path.ends_with('/') {
-                Some("a probe path must not end with '/'")
-            } else if path.contains(['?', '#']) {
-                Some("a probe path is a path only, without '?' or '#'")
-            } else if self.routes[..i].iter().any(|(other, _)| other == path) {
-                Some("the path is used twice")
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
+            let earlier = self.routes[..i].iter().map(|(other, _)| other.as_str());
+            if let Some(reason) = path_problem(path, earlier) {
                 return Err(BuildError::InvalidPath {
                     path: path.clone(),
                     reason,

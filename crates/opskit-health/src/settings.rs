@@ -1,6 +1,6 @@
 //! Health settings read from the environment.
 
-use opskit_config::Config;
+use opskit_config::{Config, Invalid};
 
 use crate::check::Probe;
 use crate::health::HealthBuilder;
@@ -9,10 +9,15 @@ use crate::health::HealthBuilder;
 /// `#[config(nested)]` (variables `HEALTH_DETAILS`, `HEALTH_READINESS_PATH`, ... under
 /// the field name `health`).
 ///
+/// The paths are checked when the configuration loads, with the rules
+/// [`HealthBuilder::build`] applies (a path, starting with `/`, each used once): a
+/// bad one is a configuration problem naming its variable (exit 78), never a
+/// failure later in startup.
+///
 /// Needs the `config` feature.
 ///
 /// ```
-/// use opskit_config::Config;
+/// use opskit_config::{Config, Invalid};
 /// use opskit_health::HealthSettings;
 ///
 /// /// The service's settings.
@@ -27,9 +32,21 @@ use crate::health::HealthBuilder;
 /// let settings = Settings::from_pairs([("APP_HEALTH_READINESS_ALIASES", "/healthz")])?;
 /// assert_eq!(settings.health.readiness_aliases, ["/healthz"]);
 /// assert!(!settings.health.details);
+///
+/// // A bad path is a configuration problem of its variable, found at load time.
+/// let err = Settings::from_pairs([
+///     ("APP_HEALTH_READINESS_PATH", "ready"),
+///     ("APP_HEALTH_STARTUP_PATH", "/livez"),
+/// ])
+/// .unwrap_err();
+/// let variables: Vec<&str> = err.problems().iter().map(|p| p.variable.as_str()).collect();
+/// assert_eq!(variables, ["APP_HEALTH_READINESS_PATH", "APP_HEALTH_STARTUP_PATH"]);
+/// assert!(err.to_string().contains("must start with '/'"));
+/// assert!(err.to_string().contains("used twice"));
 /// # Ok::<(), opskit_config::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Config)]
+#[config(validate = "HealthSettings::check")]
 pub struct HealthSettings {
     /// Show each check's output (error text) in health responses; off, it is only logged.
     #[config(default = "false")]
@@ -46,6 +63,35 @@ pub struct HealthSettings {
     /// Extra paths answered like readiness, comma-separated (such as /healthz).
     #[config(default)]
     pub readiness_aliases: Vec<String>,
+}
+
+impl HealthSettings {
+    /// The paths' problems, for the configuration report.
+    fn check(&self) -> Vec<Invalid> {
+        let paths = [
+            ("liveness_path", self.liveness_path.as_str()),
+            ("readiness_path", self.readiness_path.as_str()),
+            ("startup_path", self.startup_path.as_str()),
+        ]
+        .into_iter()
+        .chain(
+            self.readiness_aliases
+                .iter()
+                .map(|alias| ("readiness_aliases", alias.as_str())),
+        );
+        let mut seen: Vec<&str> = Vec::new();
+        let mut invalid = Vec::new();
+        for (field, path) in paths {
+            if let Some(reason) = crate::paths::path_problem(path, seen.iter().copied()) {
+                invalid.push(Invalid::new(
+                    field,
+                    format!("{reason}; set a path such as /readyz"),
+                ));
+            }
+            seen.push(path);
+        }
+        invalid
+    }
 }
 
 impl HealthBuilder {

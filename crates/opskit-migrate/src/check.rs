@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use opskit_health::{Check, Outcome};
 
-use crate::db::GuardConnection;
+use crate::db::StatusConnection;
 use crate::guard::Guard;
 use crate::status::State;
 
@@ -28,7 +28,7 @@ use crate::status::State;
 pub fn schema_check<DB>(guard: Guard, pool: sqlx::Pool<DB>) -> impl Check
 where
     DB: sqlx::Database,
-    DB::Connection: GuardConnection,
+    DB::Connection: StatusConnection,
 {
     let guard = Arc::new(guard);
     move || {

@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
+use opskit_secret::{ConnectionString, ExposeSecret};
 use serde::Deserialize;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 use crate::classify::{Classification, classify};
-use crate::db::{self, GuardConnection, ToApply};
+use crate::db::{self, GuardConnection, StatusConnection, ToApply};
 use crate::error::GuardError;
 use crate::lint::Dialect;
 use crate::status::{Known, SchemaStatus, State};
@@ -146,7 +147,7 @@ impl Guard {
     /// [`GuardError::Unreachable`] when the database cannot be read.
     pub async fn status(
         &self,
-        conn: &mut impl GuardConnection,
+        conn: &mut impl StatusConnection,
     ) -> Result<SchemaStatus, GuardError> {
         let (applied, records) = db::read(conn, &self.versions()).await?;
         Ok(SchemaStatus::compute(&self.known(), &applied, &records))
@@ -365,7 +366,12 @@ impl Guard {
     ///
     /// As [`apply`](Self::apply) and [`verify`](Self::verify);
     /// [`GuardError::UnsupportedDatabase`] for another scheme.
-    pub async fn run(&self, url: &str, policy: Policy) -> Result<SchemaStatus, GuardError> {
+    pub async fn run(
+        &self,
+        url: &(impl DatabaseUrl + ?Sized),
+        policy: Policy,
+    ) -> Result<SchemaStatus, GuardError> {
+        let url = url.expose_url();
         let result = self
             .run_inner(url, policy)
             .await
@@ -380,7 +386,11 @@ impl Guard {
     /// # Errors
     ///
     /// [`GuardError::Unreachable`], [`GuardError::UnsupportedDatabase`].
-    pub async fn status_at(&self, url: &str) -> Result<SchemaStatus, GuardError> {
+    pub async fn status_at(
+        &self,
+        url: &(impl DatabaseUrl + ?Sized),
+    ) -> Result<SchemaStatus, GuardError> {
+        let url = url.expose_url();
         self.status_at_inner(url)
             .await
             .map_err(|err| err.at_database(url))
@@ -394,10 +404,11 @@ impl Guard {
     /// As [`repair`](Self::repair); [`GuardError::UnsupportedDatabase`].
     pub async fn repair_at(
         &self,
-        url: &str,
+        url: &(impl DatabaseUrl + ?Sized),
         version: i64,
         repair: Repair,
     ) -> Result<SchemaStatus, GuardError> {
+        let url = url.expose_url();
         self.connect_and_run(url, Action::Repair(version, repair))
             .await
             .map_err(|err| err.at_database(url))
@@ -544,4 +555,38 @@ pub(crate) fn log_status(result: &Result<SchemaStatus, GuardError>, policy: Poli
             tracing::error!(event = "schema.status", policy, state = "unreachable", compatible = false, error = %err, "{err}");
         }
     }
+}
+
+/// A database URL the guard connects to: a [`ConnectionString`] (the service's
+/// setting, its password masked in every message), or a `str`/`String`. Errors show
+/// the URL masked whichever is given.
+pub trait DatabaseUrl: private::Sealed {
+    /// The URL, password included, for the driver only.
+    #[doc(hidden)]
+    fn expose_url(&self) -> &str;
+}
+
+impl DatabaseUrl for ConnectionString {
+    fn expose_url(&self) -> &str {
+        self.expose_secret()
+    }
+}
+
+impl DatabaseUrl for str {
+    fn expose_url(&self) -> &str {
+        self
+    }
+}
+
+impl DatabaseUrl for String {
+    fn expose_url(&self) -> &str {
+        self
+    }
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for opskit_secret::ConnectionString {}
+    impl Sealed for str {}
+    impl Sealed for String {}
 }

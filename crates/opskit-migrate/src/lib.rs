@@ -68,6 +68,7 @@
 //! | `tls` | TLS to PostgreSQL with rustls (`sslmode=require`, `verify-full` with `sslrootcert=`) | no |
 //! | `tls-rustls` | the same, by name | no |
 //! | `tls-native-tls` | TLS to PostgreSQL with the platform's TLS library | no |
+//! | `any` | [`StatusConnection`] for sqlx's `AnyConnection`: `Guard::status` and `schema_check` on an `AnyPool` | no |
 //! | `health` | `schema_check`, a readiness check for opskit-health | no |
 //! | `cli` | the `opskit-migrate` command: `postgres`, `sqlite` and `tls` | no |
 //!
@@ -92,9 +93,9 @@ pub mod testing;
 #[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "health")))]
 pub use check::schema_check;
 pub use classify::{Classification, ClassifiedBy, Compat, classify};
-pub use db::GuardConnection;
+pub use db::{GuardConnection, StatusConnection};
 pub use error::GuardError;
-pub use guard::{Guard, Policy, Repair};
+pub use guard::{DatabaseUrl, Guard, Policy, Repair};
 /// Exit codes, from `sysexits.h`: the one opskit table ([`opskit_exit`]).
 pub use opskit_exit as exit;
 pub use status::{Ahead, Failed, Modified, Named, SchemaStatus, State};

@@ -27,8 +27,10 @@ pub const DEFAULT_MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 /// - follows symbolic links, so the `..data` symlink that Kubernetes swaps
 ///   atomically on rotation works;
 /// - logs a `secret.file_permissions` warning through [`tracing`] when the file is
-///   readable by group or others (Kubernetes mounts secrets `0644` unless
-///   `defaultMode` says otherwise).
+///   readable by others, or by a group the process is not in (Kubernetes mounts
+///   secrets `0644` unless `defaultMode` says otherwise; `0440` with the pod's
+///   `fsGroup` is the setup that works for a non-root container, and passes).
+///   [`read_string_quietly`](Self::read_string_quietly) returns the warning instead.
 ///
 /// Every error names the path and the problem, never the content. The bytes read are
 /// zeroed in memory once the secret has been copied out of the read buffer.
@@ -83,13 +85,30 @@ impl SecretFile {
     /// directory, empty (after stripping line endings), over the size limit, or not
     /// UTF-8.
     pub fn read_string(&self) -> Result<SecretString, SecretFileError> {
-        let buf = self.read_raw()?;
+        let (secret, warning) = self.read_string_quietly()?;
+        if let Some(warning) = warning {
+            warning.log();
+        }
+        Ok(secret)
+    }
+
+    /// Reads the secret as UTF-8 text, returning the permission warning rather than
+    /// logging it: for a caller that reads secrets before logging is set up and
+    /// logs the warning later (opskit-config does).
+    ///
+    /// # Errors
+    ///
+    /// As [`read_string`](Self::read_string).
+    pub fn read_string_quietly(
+        &self,
+    ) -> Result<(SecretString, Option<SharedSecretFile>), SecretFileError> {
+        let (buf, warning) = self.read_raw()?;
         let content = std::str::from_utf8(&buf).map_err(|_| SecretFileError::NotUtf8 {
             path: self.path.clone(),
         })?;
         // `Box<str>::from` allocates exactly once; `buf` (which also holds the stripped
         // line ending) is zeroed when it drops.
-        Ok(SecretString::from(Box::<str>::from(content)))
+        Ok((SecretString::from(Box::<str>::from(content)), warning))
     }
 
     /// Reads the secret as raw bytes (a key file, say).
@@ -98,13 +117,16 @@ impl SecretFile {
     ///
     /// As [`read_string`](Self::read_string), except that any bytes are accepted.
     pub fn read_bytes(&self) -> Result<SecretSlice<u8>, SecretFileError> {
-        let buf = self.read_raw()?;
+        let (buf, warning) = self.read_raw()?;
+        if let Some(warning) = warning {
+            warning.log();
+        }
         Ok(SecretSlice::from(buf.to_vec()))
     }
 
     /// Reads the file, strips trailing line endings and checks size and emptiness.
     /// The returned buffer is truncated to the secret and zeroed on drop.
-    fn read_raw(&self) -> Result<Zeroizing<Vec<u8>>, SecretFileError> {
+    fn read_raw(&self) -> Result<(Zeroizing<Vec<u8>>, Option<SharedSecretFile>), SecretFileError> {
         let path = &self.path;
         // Look before opening: opening a FIFO blocks until a writer comes, which
         // would hang startup with no output. The check follows symbolic links, as
@@ -126,7 +148,7 @@ impl SecretFile {
                 max: self.max_bytes,
             });
         }
-        warn_if_shared(path, &metadata);
+        let warning = shared(path, &metadata);
 
         // Files in /proc and pipes report a size of 0; `take` bounds the read anyway.
         let capacity = usize::try_from(metadata.len().saturating_add(1)).unwrap_or(0);
@@ -147,7 +169,7 @@ impl SecretFile {
         }
         // Truncating keeps the capacity, so no byte is moved or left unzeroed.
         buf.truncate(len);
-        Ok(buf)
+        Ok((buf, warning))
     }
 }
 
@@ -212,24 +234,77 @@ fn strip_line_endings(mut bytes: &[u8]) -> &[u8] {
     bytes
 }
 
-#[cfg(unix)]
-fn warn_if_shared(path: &Path, metadata: &std::fs::Metadata) {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o044 != 0 {
+/// A secret file that others can read: readable by every user, or by a group the
+/// process is not a member of. Its `Display` says what to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedSecretFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its permission bits, such as `0o644`.
+    pub mode: u32,
+}
+
+impl SharedSecretFile {
+    /// Logs this as a `secret.file_permissions` warning event.
+    pub fn log(&self) {
         tracing::warn!(
             event = "secret.file_permissions",
-            path = %path.display(),
-            mode = format_args!("{mode:04o}"),
-            "secret file {} is readable by group or others (mode {mode:04o}); restrict it to the \
-             service's user: chmod 0400, or defaultMode: 0400 on a Kubernetes secret volume",
-            path.display()
+            path = %self.path.display(),
+            mode = format_args!("{:04o}", self.mode),
+            "{self}"
         );
     }
 }
 
+impl std::fmt::Display for SharedSecretFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "secret file {} is readable by users other than the service's (mode {:04o}); \
+             restrict it: chmod 0400 (or 0440 with a group only the service is in), or on \
+             Kubernetes defaultMode: 0440 with the pod's securityContext.fsGroup",
+            self.path.display(),
+            self.mode
+        )
+    }
+}
+
+/// The warning for a file readable by others, or by a group the process is not in.
+#[cfg(unix)]
+fn shared(path: &Path, metadata: &std::fs::Metadata) -> Option<SharedSecretFile> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = metadata.permissions().mode() & 0o777;
+    let by_others = mode & 0o004 != 0;
+    let by_foreign_group = mode & 0o040 != 0 && !process_in_group(metadata.gid());
+    (by_others || by_foreign_group).then(|| SharedSecretFile {
+        path: path.to_path_buf(),
+        mode,
+    })
+}
+
 #[cfg(not(unix))]
-fn warn_if_shared(_path: &Path, _metadata: &std::fs::Metadata) {}
+fn shared(_path: &Path, _metadata: &std::fs::Metadata) -> Option<SharedSecretFile> {
+    None
+}
+
+/// Whether `gid` is the process's group or one of its supplementary groups (as
+/// Kubernetes' `fsGroup` is). Read from `/proc/self/status`; elsewhere only a file
+/// of no group passes, so the warning errs on the side of speaking.
+#[cfg(unix)]
+fn process_in_group(gid: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    status
+        .lines()
+        .filter_map(|line| {
+            line.strip_prefix("Gid:")
+                .or_else(|| line.strip_prefix("Groups:"))
+        })
+        .flat_map(str::split_whitespace)
+        .filter_map(|g| g.parse::<u32>().ok())
+        .any(|g| g == gid)
+}
 
 /// Why a secret file could not be read. Every message names the path; none contains
 /// the file's content.

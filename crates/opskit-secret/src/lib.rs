@@ -48,7 +48,7 @@ pub mod redaction;
 
 pub use compare::{constant_time_eq, secret_eq};
 pub use connection::{ConnectionString, ConnectionStringError, scrub_url_secrets};
-pub use file::{DEFAULT_MAX_SECRET_FILE_BYTES, SecretFile, SecretFileError};
+pub use file::{DEFAULT_MAX_SECRET_FILE_BYTES, SecretFile, SecretFileError, SharedSecretFile};
 pub use secrecy::{ExposeSecret, ExposeSecretMut, SecretBox, SecretSlice, SecretString};
 
 /// The crate README's example, compiled as a doctest so it cannot rot.

@@ -42,6 +42,11 @@
 //! }
 //! ```
 //!
+//! The same order in a few lines: [`start`] (logging, settings, `service.starting`,
+//! metrics) and, with the `health` feature, `serve` (bind, ready after the first
+//! checks, drain on SIGTERM, `service.stopped`, the exit code), as the notes example
+//! and the workspace README's axum guide do. Every step above stays usable alone.
+//!
 //! Each `Router::layer` puts one more boxed service on every request. The request
 //! metrics need the matched route and belong there; the health and `/metrics`
 //! endpoints do not, and a busy service can wrap the whole router with them instead
@@ -94,7 +99,10 @@ mod panic;
 pub mod process;
 mod prometheus;
 mod redact;
+#[cfg(feature = "health")]
+mod serve;
 mod shutdown;
+mod start;
 
 pub use build_info::BuildInfo;
 pub use http_metrics::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer, UNMATCHED_ROUTE};
@@ -104,11 +112,15 @@ pub use logging::{
 };
 pub use panic::install_panic_hook;
 pub use prometheus::{
-    HTTP_DURATION_BUCKETS, MetricsEndpoint, MetricsEndpointLayer, MetricsError, MetricsFuture,
-    PROMETHEUS_TEXT, PrometheusMetrics,
+    HTTP_DURATION_BUCKETS, MetricsBody, MetricsEndpoint, MetricsEndpointLayer, MetricsError,
+    MetricsFuture, PROMETHEUS_TEXT, PrometheusMetrics,
 };
 pub use redact::{Redacting, RedactingWriter};
+#[cfg(feature = "health")]
+#[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "health")))]
+pub use serve::{HttpSettings, serve};
 pub use shutdown::{GracefulShutdown, ShutdownOutcome, Signal, shutdown_signal};
+pub use start::{Started, start};
 
 /// The crate README's example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

@@ -16,7 +16,7 @@ use crate::shutdown::Signal;
 /// | `service.listening` | [`Lifecycle::listening`], after a socket is bound | `listener` (a name: `http`, `admin`), `address` (the address actually bound, so port 0 and wrong-port mistakes show) |
 /// | `service.ready` | [`Lifecycle::ready`], when the service can serve | `startup_ms`: time from process start |
 /// | `service.draining` | [`Lifecycle::draining`], when shutdown begins | `signal`, `drain_delay_ms` |
-/// | `service.stopped` | [`Lifecycle::stopped`], the last line | `uptime_s`, `reason`, `exit_code` |
+/// | `service.stopped` | [`Lifecycle::stopped`] (or [`Lifecycle::exit`], which then ends the process), the last line | `uptime_s`, `reason`, `exit_code` |
 ///
 /// All at INFO, except `service.stopped` with a non-zero exit code (ERROR).
 #[derive(Debug, Clone)]
@@ -81,6 +81,17 @@ impl Lifecycle {
             signal.as_str(),
             millis(drain_delay)
         );
+    }
+
+    /// Emits `service.stopped` and ends the process with `exit_code`: the step every
+    /// failure after `service.starting` takes (an exit code from
+    /// [`exit`](crate::exit), such as [`exit::UNAVAILABLE`](crate::exit::UNAVAILABLE)).
+    ///
+    /// Stdout is flushed first, so the line is not lost in a pipe's buffer.
+    pub fn exit(&self, reason: &str, exit_code: i32) -> ! {
+        self.stopped(reason, exit_code);
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        std::process::exit(exit_code)
     }
 
     /// Emits `service.stopped`, the last event: why, and the exit code the process

@@ -140,6 +140,9 @@ pub fn init_with(settings: &LogSettings) -> Result<(), InitError> {
         .map_err(|_| InitError::AlreadyInitialized)?;
     crate::process::start_time();
     crate::panic::install_panic_hook();
+    // Warnings of a configuration loaded before logging (a secret file others can
+    // read, a mistyped variable) are not lost.
+    opskit_config::log_pending_warnings();
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{Either, Full};
+use http_body_util::Full;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
@@ -188,7 +188,7 @@ impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MetricsEndpoint<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
-    type Response = Response<Either<ResBody, Full<Bytes>>>;
+    type Response = Response<MetricsBody<ResBody>>;
     type Error = S::Error;
     type Future = MetricsFuture<S::Future>;
 
@@ -249,20 +249,98 @@ impl<F, B, E> Future for MetricsFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<Either<B, Full<Bytes>>>, E>;
+    type Output = Result<Response<MetricsBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProjection::Inner { future } => {
                 let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(response.map(Either::Left)))
+                Poll::Ready(Ok(response.map(MetricsBody::inner)))
             }
             KindProjection::Ready { response } => {
                 let response = response
                     .take()
                     .expect("MetricsFuture polled after completion");
-                Poll::Ready(Ok(response.map(Either::Right)))
+                Poll::Ready(Ok(response.map(MetricsBody::text)))
             }
+        }
+    }
+}
+
+pin_project! {
+    /// The response body of [`MetricsEndpoint`]: the inner service's body, or the
+    /// metrics text. Its `Default` (empty) lets tower-http's `Timeout` and `Cors`
+    /// sit outside the layer.
+    #[derive(Debug)]
+    pub struct MetricsBody<B> {
+        #[pin]
+        kind: BodyKind<B>,
+    }
+}
+
+pin_project! {
+    #[project = BodyProjection]
+    #[derive(Debug)]
+    enum BodyKind<B> {
+        Inner { #[pin] body: B },
+        Text { #[pin] body: Full<Bytes> },
+    }
+}
+
+impl<B> MetricsBody<B> {
+    fn inner(body: B) -> Self {
+        Self {
+            kind: BodyKind::Inner { body },
+        }
+    }
+
+    fn text(body: Full<Bytes>) -> Self {
+        Self {
+            kind: BodyKind::Text { body },
+        }
+    }
+}
+
+impl<B> Default for MetricsBody<B> {
+    fn default() -> Self {
+        Self::text(Full::new(Bytes::new()))
+    }
+}
+
+impl<B> http_body::Body for MetricsBody<B>
+where
+    B: http_body::Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, B::Error>>> {
+        match self.project().kind.project() {
+            BodyProjection::Inner { body } => body.poll_frame(cx),
+            // `Full` never fails.
+            BodyProjection::Text { body } => match body.poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+                Poll::Ready(Some(Err(never))) => match never {},
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            BodyKind::Inner { body } => body.is_end_stream(),
+            BodyKind::Text { body } => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match &self.kind {
+            BodyKind::Inner { body } => body.size_hint(),
+            BodyKind::Text { body } => body.size_hint(),
         }
     }
 }

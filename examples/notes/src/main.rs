@@ -1,24 +1,72 @@
 //! Run with `cargo run -p example-notes` (from the repository root).
 //!
-//! The notes service, release N: every opskit crate wired together in the order a
-//! service should start. With no environment at all it starts on the embedded
-//! SQLite database under `./data`, on 127.0.0.1:8080, with writes refused until
-//! `NOTES_API_TOKEN` (or `NOTES_API_TOKEN_FILE`) is set. `RUNBOOK.md` (beside this package's `Cargo.toml`) is its
-//! runbook.
+//! The notes service: a small JSON API over PostgreSQL or an embedded SQLite file,
+//! wired with opskit the way a service should start and stop. With no environment
+//! at all it starts on `./data/notes.db`, on 127.0.0.1:8080, with writes refused
+//! until `NOTES_API_TOKEN` (or `NOTES_API_TOKEN_FILE`) is set. `RUNBOOK.md` (beside
+//! this package's `Cargo.toml`) is its runbook; `--describe` lists its settings.
 
-// The service lists its settings on stdout with `--describe`.
-#![allow(clippy::print_stdout)]
+mod database;
+mod health;
+mod notes;
+mod routes;
+mod settings;
 
-mod service;
+use std::process::ExitCode;
+use std::sync::Arc;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/current");
+use opskit::telemetry::{BuildInfo, Started, exit};
+use tower::ServiceBuilder;
+
+use crate::settings::Settings;
 
 #[tokio::main]
-async fn main() {
-    service::run(service::Release {
-        name: "notes release N",
-        migrator: &MIGRATOR,
-        has_tags: true,
-    })
-    .await;
+async fn main() -> ExitCode {
+    // Logging, settings (every problem at once, exit 78), service.starting, metrics.
+    let Started {
+        settings,
+        lifecycle,
+        metrics,
+    } = opskit::telemetry::start::<Settings>(BuildInfo {
+        name: "notes",
+        ..opskit::telemetry::build_info!()
+    });
+    settings.warn_if_staging();
+
+    // The schema this release needs (65 if the database holds one it cannot run
+    // against, 69 if unreachable), then the pool.
+    let url = database::url(&settings, &lifecycle);
+    let guard = database::guard(&url, None);
+    if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
+        database::migrate_only(&url, &guard, &lifecycle).await;
+    }
+    let pool = database::open(&settings, &url, &guard, &lifecycle).await;
+    let info = lifecycle.build_info();
+    let health = health::registry(&settings, info, "notes release N", &pool, guard)
+        .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
+
+    if settings.api_token.is_none() {
+        tracing::warn!(
+            event = "notes.writes_disabled",
+            "NOTES_API_TOKEN is not set: every write is refused with 403 until it is (set NOTES_API_TOKEN or NOTES_API_TOKEN_FILE)"
+        );
+    }
+    let app = routes::router(routes::App {
+        pool,
+        token: settings.api_token.clone().map(Arc::new),
+    });
+    // Probes and /metrics answer first, outside the application's layers.
+    let service = ServiceBuilder::new()
+        .layer(metrics.layer())
+        .layer(health.layer())
+        .service(app);
+    // Bind, ready after the first checks, drain on SIGTERM, service.stopped last.
+    opskit::telemetry::serve(
+        &lifecycle,
+        &health,
+        &settings.http,
+        settings.listen,
+        service,
+    )
+    .await
 }

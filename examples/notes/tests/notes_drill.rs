@@ -8,10 +8,9 @@ mod support;
 use std::fs;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use opskit::migrate::{Guard, Policy};
+use opskit::migrate::Policy;
 use opskit::secret::canary::Canary;
 use opskit_testkit::sweep::Sweep;
 use serde_json::Value;
@@ -230,9 +229,7 @@ fn the_runbook_drill() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let next = Guard::from_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/next"))
-            .await
-            .unwrap();
+        let next = support::next_release("sqlite").await;
         next.run(&url, Policy::Apply).await.unwrap();
     });
     let service = Service::spawn(&previous, dir.path(), &env);

@@ -1,54 +1,63 @@
-//! A service's startup on sqlx 0.9 over TLS: its own `sqlx::migrate!()` handed to the
-//! guard, its own pool checked by opskit-health. Run by `.ci/run` with
-//! `DATABASE_URL` (`sslmode=verify-full`, `sslrootcert=`); exits 0 when the guard
-//! applied the migration over TLS and the readiness check passed on the pool.
+use std::net::SocketAddr;
+use std::process::ExitCode;
 
-use std::time::Duration;
-
+use axum::{Router, routing::get};
+use opskit::config::Config;
 use opskit::health::checks::sqlx_pool;
-use opskit::health::{CheckOptions, Health, Probe, Status};
-use opskit::migrate::{Guard, Policy, State};
+use opskit::health::{CheckOptions, Health, HealthSettings};
+use opskit::migrate::{Guard, Policy};
 use opskit::secret::{ConnectionString, ExposeSecret};
+use opskit::telemetry::{BuildInfo, HttpMetricsLayer, HttpSettings, Started, exit};
+use tower::ServiceBuilder;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+/// Settings of the bookmarks service.
+#[derive(Config)]
+#[config(prefix = "BOOKMARKS_")]
+struct Settings {
+    /// Address to listen on.
+    #[config(default = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// PostgreSQL URL (or BOOKMARKS_DATABASE_URL_FILE).
+    database_url: ConnectionString,
+    /// Shutdown timeline and connection limits (BOOKMARKS_DRAIN_DELAY, ...).
+    #[config(nested, prefix = "")]
+    http: HttpSettings,
+    /// Probe paths (BOOKMARKS_HEALTH_READINESS_PATH, ...).
+    #[config(nested)]
+    health: HealthSettings,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[tokio::main]
-async fn main() {
-    let url: ConnectionString = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL is set")
-        .parse()
-        .expect("DATABASE_URL is a URL");
-
-    // The user's own Migrator (sqlx 0.9) goes to the guard as it is.
-    let status = match Guard::new(&MIGRATOR).run(url.expose_secret(), Policy::Apply).await {
-        Ok(status) => status,
-        Err(err) => {
-            eprintln!("{url}: {err}");
-            std::process::exit(err.exit_code());
-        }
-    };
-    assert_eq!(status.state, State::UpToDate, "{status}");
-
-    // The user's own pool, over TLS, checked by opskit-health.
-    let pool = sqlx::PgPool::connect(url.expose_secret())
-        .await
-        .expect("the pool connects over TLS");
-    let tls: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-        .fetch_one(&pool)
-        .await
-        .expect("pg_stat_ssl is readable");
-    assert!(tls, "the connection is not encrypted");
-    let health = Health::builder()
-        .check("database", sqlx_pool(pool), CheckOptions::new())
-        .build()
-        .expect("the health registry builds");
-    health.wait_until_checked(Duration::from_secs(5)).await;
-    health.mark_started();
-    match health.status(Probe::Readiness) {
-        Status::Pass => println!("{url}: migrated and ready over TLS"),
-        other => {
-            eprintln!("{url}: readiness is {}", other.as_str());
-            std::process::exit(opskit::exit::UNAVAILABLE);
-        }
+async fn main() -> ExitCode {
+    // Logging, settings (every problem at once: exit 78), service.starting, metrics.
+    let Started { settings, lifecycle, metrics } = opskit::telemetry::start::<Settings>(BuildInfo {
+        name: "bookmarks",
+        ..opskit::telemetry::build_info!()
+    });
+    // The schema: 65 when the database holds one this release cannot run against.
+    let guard = Guard::new(&MIGRATOR);
+    if let Err(err) = guard.run(&settings.database_url, Policy::Apply).await {
+        lifecycle.exit(&err.to_string(), err.exit_code());
     }
+    let pool = match sqlx::PgPool::connect(settings.database_url.expose_secret()).await {
+        Ok(pool) => pool,
+        Err(err) => lifecycle.exit(&format!("cannot open the database: {err}"), exit::UNAVAILABLE),
+    };
+    let health = Health::builder()
+        .settings(&settings.health)
+        .check("database", sqlx_pool(pool.clone()), CheckOptions::new())
+        .check("schema", opskit::migrate::schema_check(guard, pool), CheckOptions::new())
+        .build()
+        .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
+
+    let app = Router::new()
+        .route("/bookmarks", get(|| async { "[]" }))
+        .layer(HttpMetricsLayer::new()); // inside the router: labels by route template
+    let service = ServiceBuilder::new()
+        .layer(metrics.layer()) // /metrics
+        .layer(health.layer()) // /livez, /readyz, /startupz
+        .service(app);
+    opskit::telemetry::serve(&lifecycle, &health, &settings.http, settings.listen, service).await
 }

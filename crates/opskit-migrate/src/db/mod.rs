@@ -2,7 +2,10 @@
 //! ([`Driver`](private::Driver)), one file per database, as sqlx's own `migrate/`.
 
 // Without a database feature, nothing drives the shared parts.
-#![cfg_attr(not(any(feature = "postgres", feature = "_sqlite")), allow(dead_code))]
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "_sqlite", feature = "any")),
+    allow(dead_code)
+)]
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -12,6 +15,8 @@ use crate::error::GuardError;
 use crate::lint::Dialect;
 use crate::status::{AppliedRow, RecordRow};
 
+#[cfg(feature = "any")]
+mod any;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "_sqlite")]
@@ -59,13 +64,22 @@ pub trait GuardConnection: Send + private::Driver {}
 
 impl<C: Send + private::Driver> GuardConnection for C {}
 
+/// A connection the guard can read the schema's status on: every
+/// [`GuardConnection`], and sqlx's `AnyConnection` (feature `any`), so
+/// [`Guard::status`](crate::Guard::status) and the health check work on the pool a
+/// service has, an `AnyPool` included. Applying needs a [`GuardConnection`].
+pub trait StatusConnection: Send + private::Reader {}
+
+impl<C: Send + private::Reader> StatusConnection for C {}
+
 // The sealed trait speaks of crate types: nothing outside can name or call it.
 #[allow(private_interfaces, private_bounds)]
 pub(crate) mod private {
     use super::{Dialect, Duration, Failure, Future, GuardError, Instant, RecordRow, ToApply};
 
-    /// What differs per database. Sealed: implemented in this module's children only.
-    pub trait Driver {
+    /// What differs per database when reading the status. Sealed: implemented in
+    /// this module's children only.
+    pub trait Reader {
         /// The SQL dialect the linter classifies with.
         fn dialect(&self) -> Dialect;
 
@@ -88,7 +102,10 @@ pub(crate) mod private {
             &mut self,
             latest: i64,
         ) -> impl Future<Output = Result<Vec<RecordRow>, GuardError>> + Send;
+    }
 
+    /// What differs per database when writing. Sealed like [`Reader`].
+    pub trait Driver: Reader {
         /// Creates the bookkeeping tables that are missing (never issuing a
         /// `CREATE` for one that exists, so PostgreSQL logs no notice), and takes a
         /// concurrent creation by a tool without the lock as success.
@@ -137,14 +154,14 @@ pub(crate) mod private {
 }
 
 #[allow(unused_imports)] // used by the drivers' methods, behind database features
-use private::Driver;
+use private::{Driver, Reader};
 
 /// The applied migrations and the records that matter, read-only, in at most four
 /// queries whatever the number of migrations: which tables exist; version, success
 /// and checksum of every applied migration; descriptions of the applied migrations
 /// this binary does not know (only when there are any); and the records of those and
 /// of failures. `known` is the binary's versions, sorted.
-pub(crate) async fn read<C: GuardConnection + ?Sized>(
+pub(crate) async fn read<C: StatusConnection + ?Sized>(
     conn: &mut C,
     known: &[i64],
 ) -> Result<(Vec<AppliedRow>, Vec<RecordRow>), GuardError> {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
-use super::private::Driver;
+use super::private::{Driver, Reader};
 use super::{
     ALREADY_APPLIED_QUERY, Failure, RECORDS_QUERY, RecordTuple, ToApply, db_error, history_insert,
     record_row, record_upsert, repair_queries, sqlx_row,
@@ -45,7 +45,7 @@ const TABLES: [&str; 3] = [SQLX_TABLE, RECORDS_TABLE, HISTORY_TABLE];
 
 // The sealed trait speaks of crate types: nothing outside can call it.
 #[allow(private_interfaces)]
-impl Driver for PgConnection {
+impl Reader for PgConnection {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
@@ -81,7 +81,11 @@ impl Driver for PgConnection {
             .map_err(unreachable("reading _opskit_migrations"))?;
         Ok(rows.into_iter().map(record_row).collect())
     }
+}
 
+// The sealed trait speaks of crate types: nothing outside can call it.
+#[allow(private_interfaces)]
+impl Driver for PgConnection {
     async fn ensure_tables(&mut self) -> Result<(), GuardError> {
         let present = existing(self).await?;
         for (i, sql) in TABLES.into_iter().enumerate() {

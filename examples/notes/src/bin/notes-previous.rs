@@ -1,23 +1,105 @@
 //! Run with `cargo run -p example-notes --bin notes-previous`.
 //!
-//! The notes service, release N-1: the same code with the previous migration set
-//! (no `tags` column). The rollback drill runs it against a database that release N
-//! migrated.
+//! Release N-1 of the notes service, kept for the rollback drill: it knows the
+//! migrations up to version 1 (no `tags` column) and serves notes without tags.
+//! Its code is release N's as it was then: the shared modules, and the note
+//! queries of that time below.
 
-// The service lists its settings on stdout with `--describe`.
-#![allow(clippy::print_stdout)]
+#[path = "../database.rs"]
+mod database;
+#[path = "../health.rs"]
+mod health;
+#[path = "../settings.rs"]
+mod settings;
 
-#[path = "../service.rs"]
-mod service;
+use std::process::ExitCode;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/previous");
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use opskit::telemetry::{BuildInfo, HttpMetricsLayer, Started, exit};
+use serde::Serialize;
+use sqlx::AnyPool;
+
+use crate::settings::Settings;
+
+/// The last migration release N-1 knows.
+const LAST_MIGRATION: i64 = 1;
+
+/// A note as release N-1 knew it.
+#[derive(Serialize, sqlx::FromRow)]
+struct Note {
+    id: i64,
+    title: String,
+    body: String,
+}
+
+fn answer<T: Serialize>(result: Result<T, sqlx::Error>) -> Response {
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(err) => {
+            tracing::error!(event = "notes.database_error", error = %err, "database error: {err}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn list(State(pool): State<AnyPool>) -> Response {
+    let notes =
+        sqlx::query_as::<_, Note>("SELECT id, title, body FROM notes ORDER BY id LIMIT 200")
+            .fetch_all(&pool)
+            .await;
+    answer(notes)
+}
+
+async fn fetch(State(pool): State<AnyPool>, Path(id): Path<i64>) -> Response {
+    let note = sqlx::query_as::<_, Note>("SELECT id, title, body FROM notes WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&pool)
+        .await;
+    match note {
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        other => answer(other),
+    }
+}
 
 #[tokio::main]
-async fn main() {
-    service::run(service::Release {
-        name: "notes release N-1",
-        migrator: &MIGRATOR,
-        has_tags: false,
-    })
-    .await;
+async fn main() -> ExitCode {
+    let Started {
+        settings,
+        lifecycle,
+        metrics,
+    } = opskit::telemetry::start::<Settings>(BuildInfo {
+        name: "notes",
+        ..opskit::telemetry::build_info!()
+    });
+    settings.warn_if_staging();
+    let url = database::url(&settings, &lifecycle);
+    let guard = database::guard(&url, Some(LAST_MIGRATION));
+    if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
+        database::migrate_only(&url, &guard, &lifecycle).await;
+    }
+    let pool = database::open(&settings, &url, &guard, &lifecycle).await;
+    let info = lifecycle.build_info();
+    let health = health::registry(&settings, info, "notes release N-1", &pool, guard)
+        .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
+    let app = Router::new()
+        .route("/notes", get(list))
+        .route("/notes/{id}", get(fetch))
+        .with_state(pool)
+        .layer(HttpMetricsLayer::new());
+    let service = tower::ServiceBuilder::new()
+        .layer(metrics.layer())
+        .layer(health.layer())
+        .service(app);
+    opskit::telemetry::serve(
+        &lifecycle,
+        &health,
+        &settings.http,
+        settings.listen,
+        service,
+    )
+    .await
 }

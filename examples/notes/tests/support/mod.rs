@@ -18,3 +18,19 @@ pub fn notes() -> PathBuf {
 pub fn notes_previous() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_notes-previous"))
 }
+
+/// The guard of the next release on `database` (`sqlite` or `postgres`): release
+/// N's migrations and a contract one (`3_rename_body`) that release N-1 cannot run
+/// against.
+pub async fn next_release(database: &str) -> opskit::migrate::Guard {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut migrations = Vec::new();
+    for set in [
+        dir.join("migrations").join(database),
+        dir.join("tests/migrations/next").join(database),
+    ] {
+        let guard = opskit::migrate::Guard::from_dir(set).await.unwrap();
+        migrations.extend(guard.migrations().iter().cloned());
+    }
+    opskit::migrate::Guard::from_migrations(migrations)
+}

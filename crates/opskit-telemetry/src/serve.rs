@@ -1,0 +1,239 @@
+//! Serving HTTP the way a service behind Kubernetes should: bound, then ready after
+//! the first checks, drained on SIGTERM, with limits a slow client cannot exhaust.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use opskit_config::Config;
+use opskit_health::Health;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_service::Service;
+
+use crate::lifecycle::Lifecycle;
+use crate::shutdown::GracefulShutdown;
+
+/// How [`serve`] serves: the shutdown timeline and the limits on connections. Nest
+/// it in a service's settings with `#[config(nested, prefix = "")]` to read
+/// `APP_DRAIN_DELAY`, `APP_SHUTDOWN_TIMEOUT`, ... under the service's prefix.
+#[derive(Debug, Clone, Config)]
+pub struct HttpSettings {
+    /// Time between failing readiness and refusing new connections after SIGTERM
+    /// (load balancers need a few seconds to stop sending).
+    #[config(default = "2s")]
+    pub drain_delay: Duration,
+    /// Longest in-flight requests may run after new connections are refused.
+    #[config(default = "30s")]
+    pub shutdown_timeout: Duration,
+    /// Longest a client may take to send a request's headers (slow clients are cut off).
+    #[config(default = "10s")]
+    pub header_read_timeout: Duration,
+    /// Most connections served at once; 0 picks 80% of the open-files limit.
+    #[config(default = "0")]
+    pub max_connections: usize,
+    /// Longest the service waits for every health check's first run before it logs
+    /// `service.ready` anyway (readiness still says which check has not passed).
+    #[config(default = "10s")]
+    pub first_check_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            drain_delay: Duration::from_secs(2),
+            shutdown_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 0,
+            first_check_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl HttpSettings {
+    /// The connection limit: the setting, or 80% of the open-files limit.
+    pub fn connection_limit(&self) -> usize {
+        if self.max_connections > 0 {
+            return self.max_connections;
+        }
+        open_files_limit().map_or(1024, |limit| (limit / 5 * 4).max(16))
+    }
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux).
+fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Serves `service` on `listen` until SIGTERM or SIGINT, and returns the exit code,
+/// with everything between the settings and the last log line done in order:
+///
+/// 1. bind (`service.bind_failed` and exit 71 when the address is taken), then
+///    `service.listening` with the address actually bound;
+/// 2. `service.ready` once every health check has run once (startup probe passes);
+/// 3. on SIGTERM: readiness fails, `service.draining`, new connections are refused
+///    after the drain delay, in-flight requests get the shutdown timeout;
+/// 4. `service.stopped`, the last line, and the exit code (0, or 71 when the
+///    server failed).
+///
+/// Every connection has a header-read timeout, and at most
+/// [`HttpSettings::connection_limit`] are served at once, so slow or idle clients
+/// cannot use up the file descriptors the probes need.
+///
+/// `service` is the whole stack, `health.layer()` and the metrics layer included:
+/// where they sit decides what the probes go through. Outermost (the usual
+/// choice), probes and `/metrics` answer before the application's own layers: no
+/// auth, no compression, no timeout, no CORS. Its response body may be any
+/// `http_body::Body` (axum's, tower-http's compression body, ...).
+///
+/// ```no_run
+/// # async fn f(
+/// #     lifecycle: opskit_telemetry::Lifecycle,
+/// #     health: opskit_health::Health,
+/// #     metrics: opskit_telemetry::PrometheusMetrics,
+/// #     router: axum::Router,
+/// # ) -> std::process::ExitCode {
+/// let service = tower::ServiceBuilder::new()
+///     .layer(metrics.layer())
+///     .layer(health.layer())
+///     .service(router);
+/// let settings = opskit_telemetry::HttpSettings::default();
+/// opskit_telemetry::serve(&lifecycle, &health, &settings, "0.0.0.0:8080".parse().unwrap(), service).await
+/// # }
+/// ```
+pub async fn serve<S, B>(
+    lifecycle: &Lifecycle,
+    health: &Health,
+    settings: &HttpSettings,
+    listen: SocketAddr,
+    service: S,
+) -> std::process::ExitCode
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = match TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            let reason = format!("cannot listen on {listen}: {err}");
+            tracing::error!(event = "service.bind_failed", address = %listen, error = %err, "{reason}");
+            lifecycle.exit(&reason, crate::exit::OS_ERROR);
+        }
+    };
+    match listener.local_addr() {
+        Ok(address) => lifecycle.listening("http", address),
+        Err(err) => lifecycle.exit(&err.to_string(), crate::exit::OS_ERROR),
+    }
+    let shutdown = GracefulShutdown::new(settings.drain_delay, settings.shutdown_timeout)
+        .health(health.clone())
+        .lifecycle(lifecycle.clone());
+    let server = accept_loop(
+        listener,
+        service,
+        settings.clone(),
+        shutdown.stop_accepting(),
+    );
+    let server = tokio::spawn(server);
+
+    health.mark_started();
+    if !health
+        .wait_until_checked(settings.first_check_timeout)
+        .await
+    {
+        tracing::warn!(
+            event = "health.slow_first_check",
+            "a health check has not finished its first run after {:?}; /readyz says which",
+            settings.first_check_timeout
+        );
+    }
+    lifecycle.ready();
+
+    let outcome = shutdown.run(server).await;
+    let code = match &outcome.result {
+        Some(Err(err)) => {
+            lifecycle.stopped(&format!("the server failed: {err}"), crate::exit::OS_ERROR);
+            crate::exit::OS_ERROR
+        }
+        _ => {
+            lifecycle.stopped(&outcome.reason(), crate::exit::OK);
+            crate::exit::OK
+        }
+    };
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Accepts until `stop` resolves, then waits for the open connections to finish.
+async fn accept_loop<S, B>(
+    listener: TcpListener,
+    service: S,
+    settings: HttpSettings,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout);
+    let limit = settings.connection_limit();
+    let permits = Arc::new(Semaphore::new(limit));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut stop => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // Out of file descriptors, most often: wait for some to free up
+                    // rather than spin or stop serving.
+                    tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = builder
+            .serve_connection_with_upgrades(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service.clone()),
+            )
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}

@@ -1,0 +1,83 @@
+//! The first steps of every service, in order: logging, configuration, who we are,
+//! metrics.
+
+use opskit_config::{Config, Loaded};
+
+use crate::build_info::BuildInfo;
+use crate::lifecycle::Lifecycle;
+use crate::prometheus::PrometheusMetrics;
+
+/// What [`start`] leaves running: the loaded settings, the lifecycle (for the events
+/// still to come and for [`Lifecycle::exit`]), and the installed metrics recorder.
+#[derive(Debug)]
+pub struct Started<S> {
+    /// The settings, with their summary and warnings.
+    pub settings: Loaded<S>,
+    /// The lifecycle whose `service.starting` was logged.
+    pub lifecycle: Lifecycle,
+    /// The Prometheus recorder, for its `/metrics` layer.
+    pub metrics: PrometheusMetrics,
+}
+
+/// Starts a service the way every service should, each failure ending the process
+/// with its exit code and a line saying why:
+///
+/// 1. `--describe` and `--env-example` print the settings (a Markdown table, an
+///    `.env` template) and exit 0, without starting anything;
+/// 2. logging ([`init`](crate::init)), so everything after is logged (78 on a bad
+///    `LOG_FORMAT` or `RUST_LOG`);
+/// 3. the settings `S`, every problem at once (78, the report on stderr and as one
+///    `config.invalid` event);
+/// 4. `service.starting` with the build info and the redacted settings;
+/// 5. the Prometheus recorder (70 when another recorder is installed).
+///
+/// Each step stays usable on its own (`init`, `Config::from_env`,
+/// [`Lifecycle::starting`], [`PrometheusMetrics::install`]) for a service that needs
+/// another order.
+///
+/// ```no_run
+/// use opskit_config::Config;
+/// use opskit_telemetry::{BuildInfo, Started};
+///
+/// /// The service's settings.
+/// #[derive(Config)]
+/// #[config(prefix = "APP_")]
+/// struct Settings {
+///     /// Address to listen on.
+///     #[config(default = "127.0.0.1:8080")]
+///     listen: std::net::SocketAddr,
+/// }
+///
+/// let Started { settings, lifecycle, metrics } = opskit_telemetry::start::<Settings>(BuildInfo {
+///     name: "app",
+///     ..opskit_telemetry::build_info!()
+/// });
+/// // ... open the database (lifecycle.exit(reason, code) on failure), build health ...
+/// # let _ = (settings, lifecycle, metrics);
+/// ```
+pub fn start<S: Config>(info: BuildInfo) -> Started<S> {
+    #[allow(clippy::print_stdout)] // asked for on the command line
+    match std::env::args().nth(1).as_deref() {
+        Some("--describe") => {
+            print!("{}", S::describe().to_markdown());
+            std::process::exit(crate::exit::OK);
+        }
+        Some("--env-example") => {
+            print!("{}", S::describe().to_env_example());
+            std::process::exit(crate::exit::OK);
+        }
+        _ => {}
+    }
+    crate::init_or_exit();
+    let settings = S::from_env_or_exit();
+    let lifecycle = Lifecycle::starting(info, Some(settings.summary()));
+    let metrics = match PrometheusMetrics::install(&info) {
+        Ok(metrics) => metrics,
+        Err(err) => lifecycle.exit(&err.to_string(), crate::exit::SOFTWARE),
+    };
+    Started {
+        settings,
+        lifecycle,
+        metrics,
+    }
+}

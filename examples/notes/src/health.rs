@@ -1,0 +1,35 @@
+//! What readiness means for this service: the database answers, and the schema is
+//! one this release can run against.
+
+use opskit::health::checks::sqlx_pool;
+use opskit::health::{BuildError, CheckOptions, Health, Probe};
+use opskit::migrate::{Guard, schema_check};
+use opskit::telemetry::BuildInfo;
+use sqlx::AnyPool;
+
+use crate::settings::Settings;
+
+/// The health registry: `database` (readiness) and `schema` (readiness and
+/// startup), both on the service's own pool.
+pub fn registry(
+    settings: &Settings,
+    info: &BuildInfo,
+    release: &'static str,
+    pool: &AnyPool,
+    guard: Guard,
+) -> Result<Health, BuildError> {
+    let datastore = || CheckOptions::new().component_type("datastore");
+    Health::builder()
+        .service_id(info.name)
+        .version(info.version)
+        .release_id(info.release_id())
+        .description(release)
+        .settings(&settings.health)
+        .check("database", sqlx_pool(pool.clone()), datastore())
+        .check(
+            "schema",
+            schema_check(guard, pool.clone()),
+            datastore().probes([Probe::Readiness, Probe::Startup]),
+        )
+        .build()
+}

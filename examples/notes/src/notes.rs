@@ -1,0 +1,70 @@
+//! Notes in the database: every query the service runs, with fixed SQL and bound
+//! values, the same text on PostgreSQL and SQLite.
+
+use serde::{Deserialize, Serialize};
+use sqlx::AnyPool;
+use sqlx::any::AnyRow;
+
+/// A stored note.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct Note {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
+}
+
+/// A note to store, as clients send it.
+#[derive(Debug, Deserialize)]
+pub struct NewNote {
+    pub title: String,
+    pub body: String,
+    pub tags: Option<String>,
+}
+
+/// Notes with an id above `after`, oldest first, at most `limit`.
+pub async fn page(pool: &AnyPool, after: i64, limit: i64) -> Result<Vec<Note>, sqlx::Error> {
+    sqlx::query_as::<_, Note>(
+        "SELECT id, title, body, tags FROM notes WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// One note.
+pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Note>, sqlx::Error> {
+    sqlx::query_as::<_, Note>("SELECT id, title, body, tags FROM notes WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Stores a note; its id comes from the database (an identity column), so writers
+/// never wait for each other.
+pub async fn insert(pool: &AnyPool, new: NewNote) -> Result<Note, sqlx::Error> {
+    let row: AnyRow =
+        sqlx::query("INSERT INTO notes (title, body, tags) VALUES ($1, $2, $3) RETURNING id")
+            .bind(&new.title)
+            .bind(&new.body)
+            .bind(&new.tags)
+            .fetch_one(pool)
+            .await?;
+    Ok(Note {
+        id: sqlx::Row::try_get(&row, "id")?,
+        title: new.title,
+        body: new.body,
+        tags: new.tags,
+    })
+}
+
+/// Deletes a note; `false` when there was none.
+pub async fn delete(pool: &AnyPool, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM notes WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

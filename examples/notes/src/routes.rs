@@ -1,0 +1,179 @@
+//! The HTTP API: `/hello`, `/notes` (paginated), `/notes/{id}`.
+//!
+//! Writes need `Authorization: Bearer <token>`, checked before the body is read;
+//! bodies are capped; lists are paged, so no request can make the service hold
+//! every note in memory.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use opskit::secret::{SecretString, secret_eq};
+use opskit::telemetry::HttpMetricsLayer;
+use serde::Deserialize;
+use sqlx::AnyPool;
+
+use crate::notes::{self, NewNote};
+
+/// Largest request body accepted, in bytes.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Notes per page when the client does not say.
+const DEFAULT_PAGE: i64 = 50;
+/// Most notes per page.
+const MAX_PAGE: i64 = 200;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct App {
+    pub pool: AnyPool,
+    pub token: Option<Arc<SecretString>>,
+}
+
+/// The routes, with request metrics labelled by route template.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/hello", get(hello))
+        .route("/notes", get(list).post(create))
+        .route("/notes/{id}", get(fetch).delete(delete))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(app)
+        .layer(HttpMetricsLayer::new())
+}
+
+/// An error as JSON: `{"error": "..."}`.
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// A database failure: 503 with `Retry-After` when the database is out of reach or
+/// busy (the client may retry), 500 otherwise. The details go to the log only.
+fn database_error(err: sqlx::Error) -> Response {
+    tracing::error!(event = "notes.database_error", error = %err, "database error: {err}");
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; retry shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+        _ => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "database error; the service log has the details",
+        ),
+    }
+}
+
+/// Proof that the request carries the API token: an extractor, so axum checks it
+/// before it reads the body.
+pub struct Writer;
+
+impl FromRequestParts<App> for Writer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        let Some(token) = &app.token else {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "writes are disabled: the service has no API token (set NOTES_API_TOKEN or NOTES_API_TOKEN_FILE)",
+            ));
+        };
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if secret_eq(token, presented.as_bytes()) {
+            Ok(Self)
+        } else {
+            Err(error(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong bearer token",
+            ))
+        }
+    }
+}
+
+/// `GET /hello`: which release answers, without touching the database.
+async fn hello() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "service": "notes", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// `?after=ID&limit=N` of `GET /notes`.
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+/// `GET /notes`: a page of notes, oldest first; a full page has a `Link` header
+/// to the next.
+async fn list(State(app): State<App>, Query(page): Query<PageQuery>) -> Response {
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    match notes::page(&app.pool, page.after, limit).await {
+        Ok(notes) => {
+            let next = (notes.len() as i64 == limit)
+                .then(|| notes.last().map(|n| n.id))
+                .flatten();
+            let mut response = Json(notes).into_response();
+            if let Some(last) = next {
+                let link = format!("</notes?after={last}&limit={limit}>; rel=\"next\"");
+                if let Ok(link) = HeaderValue::from_str(&link) {
+                    response.headers_mut().insert(header::LINK, link);
+                }
+            }
+            response
+        }
+        Err(err) => database_error(err),
+    }
+}
+
+/// `POST /notes`: stores a note (201 with the note and its id).
+async fn create(
+    State(app): State<App>,
+    _writer: Writer,
+    new: Result<Json<NewNote>, JsonRejection>,
+) -> Response {
+    let Json(new) = match new {
+        Ok(new) => new,
+        Err(rejection) => return error(rejection.status(), &rejection.body_text()),
+    };
+    if new.title.is_empty() || new.title.chars().count() > 200 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "title must be 1 to 200 characters",
+        );
+    }
+    match notes::insert(&app.pool, new).await {
+        Ok(note) => (StatusCode::CREATED, Json(note)).into_response(),
+        Err(err) => database_error(err),
+    }
+}
+
+/// `GET /notes/{id}`.
+async fn fetch(State(app): State<App>, Path(id): Path<i64>) -> Response {
+    match notes::get(&app.pool, id).await {
+        Ok(Some(note)) => Json(note).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no such note"),
+        Err(err) => database_error(err),
+    }
+}
+
+/// `DELETE /notes/{id}`.
+async fn delete(State(app): State<App>, _writer: Writer, Path(id): Path<i64>) -> Response {
+    match notes::delete(&app.pool, id).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, "no such note"),
+        Err(err) => database_error(err),
+    }
+}

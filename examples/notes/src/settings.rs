@@ -1,0 +1,135 @@
+//! The service's settings: every `NOTES_*` variable, checked at startup.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use opskit::config::{Config, Invalid};
+use opskit::health::HealthSettings;
+use opskit::migrate::Policy;
+use opskit::secret::{ConnectionString, ExposeSecret, SecretString};
+use opskit::telemetry::{HttpSettings, LogSettings};
+use serde::Deserialize;
+
+/// Where the service runs. Production refuses what is only fine on a laptop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Deployment {
+    Local,
+    Staging,
+    Production,
+}
+
+/// Settings of the notes service.
+#[derive(Config)]
+#[config(prefix = "NOTES_", validate = "Settings::check")]
+pub struct Settings {
+    /// Address the HTTP server binds; port 0 picks a free port (service.listening says which).
+    #[config(default = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Where the service runs: local, staging or production (production refuses laptop defaults).
+    #[config(default = "local")]
+    pub deployment: Deployment,
+    /// PostgreSQL URL (postgres://); unset means the embedded SQLite file in NOTES_DATA_DIR.
+    pub database_url: Option<ConnectionString>,
+    /// Directory of the embedded SQLite database, created on first run.
+    #[config(default = "data")]
+    pub data_dir: PathBuf,
+    /// Longest a request waits for a database connection before it gets 503.
+    #[config(default = "3s")]
+    pub database_acquire_timeout: Duration,
+    /// Most database connections the service opens.
+    #[config(default = "10")]
+    pub database_max_connections: u32,
+    /// Token write requests must present as `Authorization: Bearer <token>`; unset refuses writes.
+    pub api_token: Option<SecretString>,
+    /// Migrations at startup: apply (migrate, then serve) or verify (a separate job migrates).
+    #[config(default = "apply")]
+    pub migrate: Policy,
+    /// Shutdown timeline and connection limits.
+    #[config(nested, prefix = "")]
+    pub http: HttpSettings,
+    /// Health endpoints.
+    #[config(nested)]
+    pub health: HealthSettings,
+}
+
+impl Settings {
+    /// Rules no single variable's type checks; each is a problem of its variable,
+    /// in the one report with every other problem.
+    fn check(&self) -> Vec<Invalid> {
+        let mut invalid = Vec::new();
+        if let Some(url) = &self.database_url {
+            let scheme = url.expose_secret().split_once(':').map(|(s, _)| s);
+            if !matches!(scheme, Some("postgres" | "postgresql")) {
+                invalid.push(Invalid::new(
+                    "database_url",
+                    "is not a postgres:// URL, the one database this service connects to by URL; \
+                     leave it unset for the embedded SQLite database",
+                ));
+            }
+        }
+        if self
+            .data_dir
+            .to_str()
+            .is_none_or(|dir| dir.contains(['?', '#', '%']))
+        {
+            invalid.push(Invalid::new(
+                "data_dir",
+                "must be a plain directory path (no '?', '#' or '%', valid UTF-8)",
+            ));
+        }
+        if self.deployment == Deployment::Production {
+            invalid.extend(self.laptop_defaults());
+        }
+        invalid
+    }
+
+    /// What is fine on a laptop but not in production.
+    pub fn laptop_defaults(&self) -> Vec<Invalid> {
+        let mut found = Vec::new();
+        if self.api_token.is_none() {
+            found.push(Invalid::new(
+                "api_token",
+                "is not set, which refuses every write; production needs it: set NOTES_API_TOKEN or NOTES_API_TOKEN_FILE",
+            ));
+        }
+        if self.database_url.is_none() {
+            found.push(Invalid::new(
+                "database_url",
+                "is not set, so notes would live in an SQLite file inside one container; production needs a PostgreSQL URL",
+            ));
+        }
+        let logs = LogSettings::from_env()
+            .map(|l| l.into_inner())
+            .unwrap_or_default();
+        if !logs.is_json(std::io::stdout().is_terminal()) {
+            found.push(Invalid::new(
+                "LOG_FORMAT",
+                "gives human-readable lines, which a log collector cannot parse; production needs LOG_FORMAT=json (or auto off a terminal)",
+            ));
+        }
+        found
+    }
+
+    /// In staging, what production would refuse is logged as a warning.
+    pub fn warn_if_staging(&self) {
+        if self.deployment != Deployment::Staging {
+            return;
+        }
+        for rule in self.laptop_defaults() {
+            let variable = match rule.field {
+                "LOG_FORMAT" => "LOG_FORMAT".to_owned(),
+                field => format!("NOTES_{}", field.to_ascii_uppercase()),
+            };
+            tracing::warn!(
+                event = "config.deployment_warning",
+                variable,
+                deployment = "staging",
+                "{variable} {}; production would refuse to start",
+                rule.reason
+            );
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The API a user copies refuses abuse: writes are authenticated before their body
+//! is read, bodies are capped, lists come in bounded pages.
+
+mod support;
+
+use std::io::{Read, Write};
+
+use support::process::{Service, get, request};
+
+const TOKEN: &str = "t0ken-for-the-api";
+
+fn start() -> (tempfile::TempDir, Service) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let service = Service::start(
+        &support::notes(),
+        dir.path(),
+        &[
+            ("NOTES_LISTEN", "127.0.0.1:0"),
+            ("NOTES_DATA_DIR", data.to_str().unwrap()),
+            ("NOTES_API_TOKEN", TOKEN),
+        ],
+    );
+    (dir, service)
+}
+
+fn post(service: &Service, token: &str, body: &str) -> (u16, String) {
+    let auth = format!("Bearer {token}");
+    request(
+        service.address(),
+        "POST",
+        "/notes",
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ],
+        body,
+    )
+    .unwrap()
+}
+
+/// The raw response to `GET path`, headers included.
+fn raw_get(service: &Service, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(service.address()).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: notes\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn writes_are_refused_before_their_body_is_read() {
+    let (_dir, service) = start();
+    // Not even JSON: a handler that parsed first would answer 400 or 422.
+    let (status, body) = post(&service, "wrong", "{not json");
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = post(&service, TOKEN, "{not json");
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post(&service, TOKEN, r#"{"title":"","body":"b"}"#);
+    assert_eq!(status, 422, "{body}");
+    service.terminate();
+    assert_eq!(service.finish().0, 0);
+}
+
+#[test]
+fn bodies_over_the_cap_are_refused_with_413() {
+    let (_dir, service) = start();
+    let huge = format!(r#"{{"title":"big","body":"{}"}}"#, "x".repeat(100 * 1024));
+    let (status, body) = post(&service, TOKEN, &huge);
+    assert_eq!(status, 413, "{body}");
+    let (status, _) = post(&service, TOKEN, r#"{"title":"small","body":"fits"}"#);
+    assert_eq!(status, 201);
+    service.terminate();
+    assert_eq!(service.finish().0, 0);
+}
+
+#[test]
+fn lists_come_in_pages_linked_to_the_next() {
+    let (_dir, service) = start();
+    for i in 0..5 {
+        let (status, body) = post(
+            &service,
+            TOKEN,
+            &format!(r#"{{"title":"n{i}","body":"b"}}"#),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let first = raw_get(&service, "/notes?limit=2");
+    assert!(
+        first.contains("link: </notes?after=2&limit=2>; rel=\"next\""),
+        "{first}"
+    );
+    let (status, body) = get(service.address(), "/notes?after=2&limit=2").unwrap();
+    assert_eq!(status, 200);
+    let page: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    let ids: Vec<i64> = page.iter().map(|n| n["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [3, 4]);
+    // The last page is short and has no link; a huge limit is clamped, not obeyed.
+    let last = raw_get(&service, "/notes?after=4&limit=1000000");
+    assert!(!last.contains("link:"), "{last}");
+    assert!(last.contains("\"id\":5"), "{last}");
+    service.terminate();
+    assert_eq!(service.finish().0, 0);
+}

@@ -1,0 +1,3 @@
+fn main() {
+    opskit_build::emit_build_info();
+}
