@@ -96,11 +96,14 @@ pub enum GuardError {
 impl GuardError {
     /// The exit code a service should stop with ([`opskit_exit`]): 65 for an
     /// incompatible schema, a failed or invalid migration; 69 when the database is
-    /// unreachable or locked; 64 for a repair that does not apply.
+    /// unreachable or locked; 64 for a repair that does not apply; 78 for a URL of a
+    /// database this build does not support.
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Unreachable { .. } | Self::LockTimeout { .. } => opskit_exit::UNAVAILABLE,
             Self::Repair { .. } => opskit_exit::USAGE,
+            // A URL for a database this build does not speak is a setting to fix.
+            Self::UnsupportedDatabase { .. } => opskit_exit::CONFIG,
             _ => opskit_exit::DATA_ERROR,
         }
     }

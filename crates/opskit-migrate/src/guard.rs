@@ -552,7 +552,14 @@ pub(crate) fn log_status(result: &Result<SchemaStatus, GuardError>, policy: Poli
             );
         }
         Err(err) => {
-            tracing::error!(event = "schema.status", policy, state = "unreachable", compatible = false, error = %err, "{err}");
+            let state = match err {
+                GuardError::Unreachable { .. } => "unreachable",
+                GuardError::LockTimeout { .. } => "locked",
+                GuardError::MigrationFailed { .. } => "migration_failed",
+                GuardError::UnsupportedDatabase { .. } => "unsupported_database",
+                _ => "invalid_migration",
+            };
+            tracing::error!(event = "schema.status", policy, state, compatible = false, error = %err, "{err}");
         }
     }
 }

@@ -743,3 +743,18 @@ async fn a_migration_applied_meanwhile_by_a_tool_without_a_lock_is_not_a_failure
         "no failure recorded"
     );
 }
+
+/// A URL for a database this build does not speak is a setting to fix (78), not a
+/// schema problem (65) nor an outage (69); the message names the schemes it has.
+#[tokio::test]
+async fn an_unsupported_database_url_is_a_configuration_error() {
+    let guard = guard("v1").await;
+    let url: opskit_secret::ConnectionString =
+        "mysql://app:Canary-mysql-pw@db/app".parse().unwrap();
+    let err = guard.run(&url, Policy::Apply).await.unwrap_err();
+    assert_eq!(err.exit_code(), 78);
+    let message = err.to_string();
+    assert!(message.contains("\"mysql\""), "{message}");
+    assert!(message.contains("postgres:"), "{message}");
+    assert!(!message.contains("Canary-mysql-pw"), "{message}");
+}

@@ -89,8 +89,7 @@ async fn main() -> std::io::Result<()> {
         Ok(metrics) => metrics,
         Err(err) => {
             tracing::error!(event = "service.metrics_unavailable", error = %err, "{err}");
-            lifecycle.stopped(&err.to_string(), exit::SOFTWARE);
-            std::process::exit(exit::SOFTWARE);
+            lifecycle.exit(&err.to_string(), exit::SOFTWARE);
         }
     };
     let health = Health::builder()
@@ -106,7 +105,7 @@ async fn main() -> std::io::Result<()> {
                 .interval(Duration::from_secs(5)),
         )
         .build()
-        .expect("the health registry is valid and built inside the runtime");
+        .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
 
     let service = ServiceBuilder::new()
         .layer(metrics.layer())
@@ -119,8 +118,7 @@ async fn main() -> std::io::Result<()> {
         Err(err) => {
             let reason = format!("cannot listen on {}: {err}", settings.listen);
             tracing::error!(event = "service.bind_failed", address = %settings.listen, error = %err, "{reason}");
-            lifecycle.stopped(&reason, exit::OS_ERROR);
-            std::process::exit(exit::OS_ERROR);
+            lifecycle.exit(&reason, exit::OS_ERROR);
         }
     };
     lifecycle.listening("http", listener.local_addr()?);

@@ -187,7 +187,11 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
     let service = Service::start(&previous, dir.path(), &rollback);
     let (status, body) = get(service.address(), "/notes").unwrap();
     assert_eq!(status, 200);
-    assert_eq!(body.matches(r#""body":"on postgres""#).count(), 15, "{body}");
+    assert_eq!(
+        body.matches(r#""body":"on postgres""#).count(),
+        15,
+        "{body}"
+    );
     assert!(!body.contains("tags"), "{body}");
     seen.record("a response body", &body);
     let (status, body) = get(service.address(), "/readyz").unwrap();
