@@ -24,8 +24,10 @@ pub enum Policy {
     Verify,
 }
 
-/// What a connection made from a URL is for.
+/// What a connection made from a URL is for. (Without a database feature, no
+/// driver reads it.)
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(any(feature = "postgres", feature = "_sqlite")), allow(dead_code))]
 enum Action {
     Status,
     Policy(Policy),

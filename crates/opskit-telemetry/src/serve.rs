@@ -39,8 +39,8 @@ pub struct HttpSettings {
     /// Most connections served at once; 0 picks 80% of the open-files limit.
     #[config(default = "0")]
     pub max_connections: usize,
-    /// Longest the service waits for every health check's first run before it logs
-    /// `service.ready` anyway (readiness still says which check has not passed).
+    /// Longest the service waits for every health check's first run before it warns
+    /// that it is not ready yet (`health.not_ready_yet`).
     #[config(default = "10s")]
     pub first_check_timeout: Duration,
 }
@@ -79,7 +79,10 @@ fn open_files_limit() -> Option<usize> {
 ///
 /// 1. bind (`service.bind_failed` and exit 71 when the address is taken), then
 ///    `service.listening` with the address actually bound;
-/// 2. `service.ready` once every health check has run once (startup probe passes);
+/// 2. `service.ready` once readiness first passes (every check has run, none
+///    fails): a database that is down at start delays it, with a
+///    `health.not_ready_yet` warning after the first checks, rather than failing
+///    the start;
 /// 3. on SIGTERM: readiness fails, `service.draining`, new connections are refused
 ///    after the drain delay, in-flight requests get the shutdown timeout;
 /// 4. `service.stopped`, the last line, and the exit code (0, or 71 when the
@@ -150,17 +153,11 @@ where
     let server = tokio::spawn(server);
 
     health.mark_started();
-    if !health
-        .wait_until_checked(settings.first_check_timeout)
-        .await
-    {
-        tracing::warn!(
-            event = "health.slow_first_check",
-            "a health check has not finished its first run after {:?}; /readyz says which",
-            settings.first_check_timeout
-        );
-    }
-    lifecycle.ready();
+    tokio::spawn(announce_ready(
+        lifecycle.clone(),
+        health.clone(),
+        settings.first_check_timeout,
+    ));
 
     let outcome = shutdown.run(server).await;
     let code = match &outcome.result {
@@ -174,6 +171,33 @@ where
         }
     };
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Logs `service.ready` when readiness first passes; warns once if it does not
+/// pass when every check has run once (or after `first_check_timeout`).
+async fn announce_ready(lifecycle: Lifecycle, health: Health, first_check_timeout: Duration) {
+    use opskit_health::Probe;
+    let checked = health.wait_until_checked(first_check_timeout).await;
+    let mut warned = false;
+    loop {
+        if health.status(Probe::Readiness).is_healthy() {
+            lifecycle.ready();
+            return;
+        }
+        if !warned {
+            warned = true;
+            let why = if checked {
+                "a health check fails"
+            } else {
+                "a health check has not finished its first run"
+            };
+            tracing::warn!(
+                event = "health.not_ready_yet",
+                "not ready yet: {why}; /readyz says which. service.ready follows when it passes"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Accepts until `stop` resolves, then waits for the open connections to finish.

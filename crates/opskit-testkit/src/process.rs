@@ -76,10 +76,17 @@ impl Service {
 
     /// Starts and waits until it is ready, remembering its address.
     pub fn start(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Self {
+        let service = Self::start_listening(binary, dir, env);
+        service.wait_for("service.ready");
+        service
+    }
+
+    /// Starts and waits until it listens (it may not be ready: a database it waits
+    /// for, migrations not applied), remembering its address.
+    pub fn start_listening(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut service = Self::spawn(binary, dir, env);
         let listening = service.wait_for("service.listening");
         service.address = Some(listening["address"].as_str().unwrap().parse().unwrap());
-        service.wait_for("service.ready");
         service
     }
 

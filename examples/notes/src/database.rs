@@ -5,6 +5,8 @@
 //! `migrations/sqlite`), with the same versions and meaning: identity columns have
 //! no syntax both share, and a real service keeps one set per database it supports.
 
+use std::time::{Duration, Instant};
+
 use opskit::migrate::{Guard, Policy};
 use opskit::secret::{ConnectionString, ExposeSecret};
 use opskit::telemetry::{Lifecycle, exit};
@@ -56,31 +58,79 @@ pub fn guard(url: &ConnectionString, up_to: Option<i64>) -> Guard {
     Guard::from_migrations(migrations)
 }
 
-/// Brings the schema to what this release needs (or checks it, with
-/// `NOTES_MIGRATE=verify`), then opens the pool. Each failure ends the process:
-/// 65 for a schema this release cannot run against, 69 for a database it cannot
-/// reach.
-pub async fn open(
+/// The service's pools: `app` for requests, `checks` (one connection) for the
+/// health checks, so readiness never queues behind application traffic.
+pub struct Pools {
+    pub app: AnyPool,
+    pub checks: AnyPool,
+}
+
+/// Opens the pools without connecting (they connect on first use, so a database
+/// that is down at start makes the service not ready, not dead) and brings the
+/// schema to what this release needs in the background: see [`migrate`].
+pub fn start(
     settings: &Settings,
     url: &ConnectionString,
     guard: &Guard,
     lifecycle: &Lifecycle,
-) -> AnyPool {
-    if let Err(err) = guard.run(url, settings.migrate).await {
-        lifecycle.exit(&err.to_string(), err.exit_code());
-    }
+) -> Pools {
     sqlx::any::install_default_drivers();
-    let pool = AnyPoolOptions::new()
-        .max_connections(settings.database_max_connections)
-        .acquire_timeout(settings.database_acquire_timeout)
-        .connect(url.expose_secret())
-        .await;
-    match pool {
-        Ok(pool) => pool,
-        Err(err) => lifecycle.exit(
-            &format!("cannot open the database {url}: {err}"),
-            exit::UNAVAILABLE,
-        ),
+    let pool = |max_connections| {
+        AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(settings.database_acquire_timeout)
+            .connect_lazy(url.expose_secret())
+            .unwrap_or_else(|err| {
+                let reason = format!(
+                    "NOTES_DATABASE_URL is not a usable database URL: {}",
+                    url.scrub(&err.to_string())
+                );
+                lifecycle.exit(&reason, exit::CONFIG)
+            })
+    };
+    let pools = Pools {
+        app: pool(settings.database_max_connections),
+        checks: pool(1),
+    };
+    tokio::spawn(migrate(
+        settings.migrate,
+        settings.database_start_deadline,
+        url.clone(),
+        guard.clone(),
+        lifecycle.clone(),
+    ));
+    pools
+}
+
+/// Applies (or, with `NOTES_MIGRATE=verify`, checks) the migrations. While the
+/// database is unreachable it retries with backoff, the service alive and not
+/// ready, until `deadline` (then exit 69); a schema this release cannot run against
+/// ends the process at once (65).
+async fn migrate(
+    policy: Policy,
+    deadline: Duration,
+    url: ConnectionString,
+    guard: Guard,
+    lifecycle: Lifecycle,
+) {
+    let give_up = Instant::now() + deadline;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match guard.run(&url, policy).await {
+            Ok(_) => return,
+            Err(err)
+                if err.exit_code() == exit::UNAVAILABLE && Instant::now() + pause < give_up =>
+            {
+                tracing::warn!(
+                    event = "notes.database_waiting",
+                    retry_in_ms = pause.as_millis() as u64,
+                    "the database is unreachable; not ready, retrying in {pause:?} (NOTES_DATABASE_START_DEADLINE gives up after {deadline:?})"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(err) => lifecycle.exit(&err.to_string(), err.exit_code()),
+        }
     }
 }
 

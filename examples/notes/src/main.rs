@@ -34,15 +34,15 @@ async fn main() -> ExitCode {
     settings.warn_if_staging();
 
     // The schema this release needs (65 if the database holds one it cannot run
-    // against, 69 if unreachable), then the pool.
+    // against; while unreachable the service is alive, not ready), and the pools.
     let url = database::url(&settings, &lifecycle);
     let guard = database::guard(&url, None);
     if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
         database::migrate_only(&url, &guard, &lifecycle).await;
     }
-    let pool = database::open(&settings, &url, &guard, &lifecycle).await;
+    let pools = database::start(&settings, &url, &guard, &lifecycle);
     let info = lifecycle.build_info();
-    let health = health::registry(&settings, info, "notes release N", &pool, guard)
+    let health = health::registry(&settings, info, "notes release N", &pools.checks, guard)
         .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
 
     if settings.api_token.is_none() {
@@ -52,7 +52,7 @@ async fn main() -> ExitCode {
         );
     }
     let app = routes::router(routes::App {
-        pool,
+        pool: pools.app,
         token: settings.api_token.clone().map(Arc::new),
     });
     // Probes and /metrics answer first, outside the application's layers.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use opskit::config::{Config, Invalid};
 use opskit::health::HealthSettings;
 use opskit::migrate::Policy;
-use opskit::secret::{ConnectionString, ExposeSecret, SecretString};
+use opskit::secret::{ConnectionString, SecretString};
 use opskit::telemetry::{HttpSettings, LogSettings};
 use serde::Deserialize;
 
@@ -39,9 +39,13 @@ pub struct Settings {
     /// Longest a request waits for a database connection before it gets 503.
     #[config(default = "3s")]
     pub database_acquire_timeout: Duration,
-    /// Most database connections the service opens.
+    /// Most database connections the service opens (one more serves the health checks).
     #[config(default = "10")]
     pub database_max_connections: u32,
+    /// How long the service waits, alive and not ready, for a database that is down
+    /// at start before it exits 69.
+    #[config(default = "5m")]
+    pub database_start_deadline: Duration,
     /// Token write requests must present as `Authorization: Bearer <token>`; unset refuses writes.
     pub api_token: Option<SecretString>,
     /// Migrations at startup: apply (migrate, then serve) or verify (a separate job migrates).
@@ -60,15 +64,14 @@ impl Settings {
     /// in the one report with every other problem.
     fn check(&self) -> Vec<Invalid> {
         let mut invalid = Vec::new();
-        if let Some(url) = &self.database_url {
-            let scheme = url.expose_secret().split_once(':').map(|(s, _)| s);
-            if !matches!(scheme, Some("postgres" | "postgresql")) {
-                invalid.push(Invalid::new(
-                    "database_url",
-                    "is not a postgres:// URL, the one database this service connects to by URL; \
-                     leave it unset for the embedded SQLite database",
-                ));
-            }
+        if let Some(url) = &self.database_url
+            && !matches!(url.scheme(), "postgres" | "postgresql")
+        {
+            invalid.push(Invalid::new(
+                "database_url",
+                "is not a postgres:// URL, the one database this service connects to by URL; \
+                 leave it unset for the embedded SQLite database",
+            ));
         }
         if self
             .data_dir

@@ -76,7 +76,7 @@ fn canary_secrets_appear_nowhere() {
     seen.process("notes", &lines, &stderr);
 
     // A failing check with details on: its output is served, and swept.
-    let service = Service::start(
+    let service = Service::start_listening(
         &notes,
         dir.path(),
         &[
@@ -87,6 +87,7 @@ fn canary_secrets_appear_nowhere() {
             ("NOTES_MIGRATE", "verify"),
         ],
     );
+    service.wait_for("health.not_ready_yet");
     let (status, body) = seen.response(
         "GET /readyz/schema (failing)",
         get(service.address(), "/readyz/schema").unwrap(),
@@ -99,8 +100,8 @@ fn canary_secrets_appear_nowhere() {
     seen.process("notes (verify)", &lines, &stderr);
 
     // Failure paths: both VAR and VAR_FILE; an invalid setting next to a secret; a
-    // refused production start; a database that cannot be reached, with the
-    // password in the URL and in a file.
+    // refused production start; a database that cannot be reached (retried, then
+    // given up), with the password in the URL and in a file.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -163,6 +164,9 @@ fn canary_secrets_appear_nowhere() {
             69,
         ),
     ] {
+        let mut env = env;
+        // An unreachable database: retried until the deadline, then exit 69.
+        env.push(("NOTES_DATABASE_START_DEADLINE", "1s"));
         let (code, lines, stderr) = Service::spawn(&notes, dir.path(), &env).finish();
         assert_eq!(code, expected, "{env:?}: {stderr}");
         seen.process(&format!("notes exiting {expected}"), &lines, &stderr);

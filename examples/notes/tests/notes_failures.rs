@@ -67,7 +67,19 @@ fn secret_not_mounted_exits_78_naming_the_variable_and_the_path() {
 
 #[test]
 fn migration_not_applied_makes_the_service_not_ready_under_verify() {
-    let (_dir, service) = start_local(&[("NOTES_MIGRATE", "verify")]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let service = Service::start_listening(
+        &notes(),
+        dir.path(),
+        &[
+            ("NOTES_LISTEN", "127.0.0.1:0"),
+            ("NOTES_DATA_DIR", data.to_str().unwrap()),
+            ("NOTES_MIGRATE", "verify"),
+        ],
+    );
+    // Not ready, said once in the log, without a service.ready.
+    service.wait_for("health.not_ready_yet");
     let (status, body) = get(service.address(), "/readyz/schema").unwrap();
     assert_eq!(status, 503, "{body}");
     // Details are off: the response withholds the reason, the log has it.
@@ -230,4 +242,33 @@ fn human_logs_are_refused_in_production_so_the_collector_is_never_fed_text() {
         stderr.contains("LOG_FORMAT gives human-readable lines"),
         "{stderr}"
     );
+}
+
+/// Settings that only look like values: a database this service does not speak, a
+/// URL parameter the driver refuses, a data directory that would not make a URL.
+/// Each is a configuration problem (78) naming its variable, found before anything
+/// is opened.
+#[test]
+fn urls_and_paths_the_service_cannot_use_exit_78_naming_the_variable() {
+    for (variable, value, says) in [
+        (
+            "NOTES_DATABASE_URL",
+            "mysql://app:pw@db/notes",
+            "not a postgres:// URL",
+        ),
+        (
+            "NOTES_DATABASE_URL",
+            "postgres://app:pw@db:99999/notes",
+            "NOTES_DATABASE_URL",
+        ),
+        ("NOTES_DATA_DIR", "d%41", "plain directory path"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::spawn(&notes(), dir.path(), &[(variable, value)]);
+        let (code, _, stderr) = service.finish();
+        assert_eq!(code, 78, "{variable}={value}: {stderr}");
+        assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
+        assert!(stderr.contains(says), "{variable}={value}: {stderr}");
+        assert!(!stderr.contains(":pw@"), "{stderr}");
+    }
 }

@@ -236,8 +236,9 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
     });
     assert_eq!(kept, 15, "no note was lost");
 
-    // 4. A wrong password and a server that is not there: exit 69, the database named
-    //    (masked), the cause given.
+    // 4. A wrong password and a server that is not there: alive and not ready while
+    //    it retries, then, at NOTES_DATABASE_START_DEADLINE, exit 69, the database
+    //    named (masked), the cause given.
     let wrong = Canary::new("wrong-db-password");
     let wrong_url = pg.url.replace(pg.password.value(), wrong.value());
     let closed = {
@@ -256,7 +257,16 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
     ] {
         let mut broken = env.to_vec();
         broken[2] = ("NOTES_DATABASE_URL", url);
-        let (code, lines, stderr) = Service::spawn(&notes, dir.path(), &broken).finish();
+        broken.push(("NOTES_DATABASE_START_DEADLINE", "2s"));
+        let service = Service::start_listening(&notes, dir.path(), &broken);
+        let waiting = service.wait_for("notes.database_waiting");
+        seen.record("notes.database_waiting", waiting.to_string());
+        let (status, body) = get(service.address(), "/livez").unwrap();
+        assert_eq!(status, 200, "alive while it waits: {body}");
+        let (status, body) = get(service.address(), "/readyz").unwrap();
+        assert_eq!(status, 503, "not ready while it waits: {body}");
+        seen.record("GET /readyz (waiting)", &body);
+        let (code, lines, stderr) = service.finish();
         assert_eq!(code, 69, "{stderr}");
         let stopped = event(&lines, "service.stopped");
         let reason = stopped["reason"].as_str().unwrap();
@@ -295,7 +305,8 @@ fn verify_replicas_on_postgresql_wait_for_the_migration_job() {
     let mut seen = Sweep::default();
 
     // A replica starts before the job ran: alive, not ready, the schema check says why.
-    let service = Service::start(&notes, dir.path(), &env);
+    let service = Service::start_listening(&notes, dir.path(), &env);
+    service.wait_for("health.not_ready_yet");
     let address = service.address();
     let (status, body) = get(address, "/livez").unwrap();
     assert_eq!(status, 200);

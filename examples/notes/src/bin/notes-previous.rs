@@ -81,14 +81,14 @@ async fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
         database::migrate_only(&url, &guard, &lifecycle).await;
     }
-    let pool = database::open(&settings, &url, &guard, &lifecycle).await;
+    let pools = database::start(&settings, &url, &guard, &lifecycle);
     let info = lifecycle.build_info();
-    let health = health::registry(&settings, info, "notes release N-1", &pool, guard)
+    let health = health::registry(&settings, info, "notes release N-1", &pools.checks, guard)
         .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
     let app = Router::new()
         .route("/notes", get(list))
         .route("/notes/{id}", get(fetch))
-        .with_state(pool)
+        .with_state(pools.app)
         .layer(HttpMetricsLayer::new());
     let service = tower::ServiceBuilder::new()
         .layer(metrics.layer())
