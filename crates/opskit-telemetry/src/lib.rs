@@ -92,6 +92,8 @@
 mod build_info;
 /// Exit codes, from `sysexits.h`: the one opskit table ([`opskit_exit`]).
 pub use opskit_exit as exit;
+#[cfg(feature = "health")]
+mod connections;
 mod http_metrics;
 mod lifecycle;
 mod logging;

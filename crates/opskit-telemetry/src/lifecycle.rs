@@ -12,7 +12,7 @@ use crate::shutdown::Signal;
 ///
 /// | event | when | fields |
 /// |---|---|---|
-/// | `service.starting` | [`Lifecycle::starting`], right after the configuration loaded | `service`, `version`, `commit`, `dirty`, `profile`, `target`, `rustc_version`, `pid`, `config` (the redacted summary, JSON) |
+/// | `service.starting` | [`Lifecycle::starting`], right after the configuration loaded | `service`, `version`, `commit`, `dirty`, `profile`, `target`, `rustc_version`, `pid`, `log_filter` (the filter in effect), `config` (the redacted summary, JSON) |
 /// | `service.listening` | [`Lifecycle::listening`], after a socket is bound | `listener` (a name: `http`, `admin`), `address` (the address actually bound, so port 0 and wrong-port mistakes show) |
 /// | `service.ready` | [`Lifecycle::ready`], when the service can serve | `startup_ms`: time from process start |
 /// | `service.draining` | [`Lifecycle::draining`], when shutdown begins | `signal`, `drain_delay_ms` |
@@ -38,6 +38,7 @@ impl Lifecycle {
             target = info.target,
             rustc_version = info.rustc_version,
             pid = std::process::id(),
+            log_filter = crate::logging::effective_filter(),
             config = config.as_deref(),
             "starting {info}"
         );

@@ -51,8 +51,11 @@ impl LogLevel {
     }
 }
 
-/// Logging settings, read from `LOG_FORMAT`, `LOG_LEVEL` and `RUST_LOG`.
+/// Logging settings, read from `LOG_FORMAT`, `LOG_LEVEL` and `RUST_LOG`. A
+/// `RUST_LOG` that does not parse as filter directives is a problem of the
+/// configuration report, like any other value.
 #[derive(Debug, Clone, Config)]
+#[config(validate = "LogSettings::check")]
 pub struct LogSettings {
     /// Log format: json, pretty, or auto (JSON when stdout is not a terminal).
     #[config(name = "LOG_FORMAT", default = "auto")]
@@ -76,6 +79,57 @@ impl Default for LogSettings {
 }
 
 impl LogSettings {
+    fn check(&self) -> Vec<opskit_config::Invalid> {
+        match &self.filter {
+            Some(directives) => match EnvFilter::try_new(directives) {
+                Ok(_) => Vec::new(),
+                Err(err) => vec![opskit_config::Invalid::new(
+                    "filter",
+                    format!(
+                        "is not a valid filter ({err}); use directives such as \"info\" or \"info,sqlx=warn\""
+                    ),
+                )],
+            },
+            None => Vec::new(),
+        }
+    }
+
+    /// The filter in effect: `RUST_LOG`, else `LOG_LEVEL`.
+    pub fn effective_filter(&self) -> &str {
+        self.filter.as_deref().unwrap_or(self.level.as_str())
+    }
+
+    /// Whether the filter lets opskit's lifecycle events (`service.starting`, at
+    /// INFO, target `opskit_telemetry::lifecycle`) through. `RUST_LOG=garbage`
+    /// parses as "trace for the target `garbage`" and silences everything else.
+    pub fn shows_lifecycle(&self) -> bool {
+        const TARGET: &str = "opskit_telemetry::lifecycle";
+        let Some(directives) = &self.filter else {
+            return self.level.as_str() != "error" && self.level.as_str() != "warn";
+        };
+        let at_least_info = |level: &str| {
+            matches!(
+                level.trim().to_ascii_lowercase().as_str(),
+                "info" | "debug" | "trace"
+            )
+        };
+        let mut shown = false;
+        for directive in directives.split(',').map(str::trim) {
+            if directive.contains('[') {
+                continue; // span filters: not about this target
+            }
+            match directive.split_once('=') {
+                None if is_level(directive) => shown = at_least_info(directive),
+                None if TARGET.starts_with(directive) && !directive.is_empty() => shown = true,
+                Some((target, level)) if TARGET.starts_with(target.trim()) => {
+                    shown = at_least_info(level);
+                }
+                _ => {}
+            }
+        }
+        shown
+    }
+
     /// Whether lines will be JSON, given whether stdout is a terminal.
     pub fn is_json(&self, stdout_is_terminal: bool) -> bool {
         match self.format {
@@ -84,6 +138,21 @@ impl LogSettings {
             LogFormat::Auto => !stdout_is_terminal,
         }
     }
+}
+
+fn is_level(text: &str) -> bool {
+    matches!(
+        text.to_ascii_lowercase().as_str(),
+        "off" | "error" | "warn" | "info" | "debug" | "trace"
+    )
+}
+
+/// The filter `init_with` installed, for `service.starting`.
+static EFFECTIVE_FILTER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The log filter in effect (`RUST_LOG`, else `LOG_LEVEL`), once logging is set up.
+pub(crate) fn effective_filter() -> Option<&'static str> {
+    EFFECTIVE_FILTER.get().map(String::as_str)
 }
 
 /// Why logging could not be set up.
@@ -138,6 +207,16 @@ pub fn init_with(settings: &LogSettings) -> Result<(), InitError> {
     let subscriber = subscriber(settings, std::io::stdout, terminal)?;
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| InitError::AlreadyInitialized)?;
+    let _ = EFFECTIVE_FILTER.set(settings.effective_filter().to_owned());
+    if !settings.shows_lifecycle() {
+        // The filter hides this warning too: stderr is the one place left.
+        eprintln!(
+            "warning: the log filter {:?} (RUST_LOG, else LOG_LEVEL) hides opskit's lifecycle events \
+             (service.starting, service.ready, ...): a directive such as \"bookmarks=trace\" alone \
+             enables only that target; start it with a level, such as \"info,bookmarks=trace\"",
+            settings.effective_filter()
+        );
+    }
     crate::process::start_time();
     crate::panic::install_panic_hook();
     // Warnings of a configuration loaded before logging (a secret file others can

@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,9 +14,9 @@ use hyper_util::service::TowerToHyperService;
 use opskit_config::Config;
 use opskit_health::Health;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tower_service::Service;
 
+use crate::connections::{Connections, Marked};
 use crate::lifecycle::Lifecycle;
 use crate::shutdown::GracefulShutdown;
 
@@ -33,10 +32,12 @@ pub struct HttpSettings {
     /// Longest in-flight requests may run after new connections are refused.
     #[config(default = "30s")]
     pub shutdown_timeout: Duration,
-    /// Longest a client may take to send a request's headers (slow clients are cut off).
+    /// Longest a client may take to send a request's headers (slow clients are cut
+    /// off); also how long an idle keep-alive connection stays open.
     #[config(default = "10s")]
     pub header_read_timeout: Duration,
-    /// Most connections served at once; 0 picks 80% of the open-files limit.
+    /// Open connections past which the oldest that have not sent a request are closed
+    /// to make room; 0 picks 80% of the open-files limit.
     #[config(default = "0")]
     pub max_connections: usize,
     /// Longest the service waits for every health check's first run before it warns
@@ -88,9 +89,11 @@ fn open_files_limit() -> Option<usize> {
 /// 4. `service.stopped`, the last line, and the exit code (0, or 71 when the
 ///    server failed).
 ///
-/// Every connection has a header-read timeout, and at most
-/// [`HttpSettings::connection_limit`] are served at once, so slow or idle clients
-/// cannot use up the file descriptors the probes need.
+/// Every connection has a header-read timeout, and past
+/// [`HttpSettings::connection_limit`] open connections the oldest that have not
+/// sent a whole request are closed to make room (`http.connections_shed`), so slow
+/// clients cannot use up the file descriptors the probes need: a probe's request
+/// arrives at once and is always served.
 ///
 /// `service` is the whole stack, `health.layer()` and the metrics layer included:
 /// where they sit decides what the probes go through. Outermost (the usual
@@ -221,17 +224,11 @@ async fn accept_loop<S, B>(
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout);
     let limit = settings.connection_limit();
-    let permits = Arc::new(Semaphore::new(limit));
+    let mut connections = Connections::new(limit);
+    let mut last_shed_warning: Option<std::time::Instant> = None;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut stop = std::pin::pin!(stop);
     loop {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = &mut stop => break,
-        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -245,17 +242,32 @@ async fn accept_loop<S, B>(
             },
             () = &mut stop => break,
         };
+        let (handle, shed) = connections.admit();
+        if shed > 0 && last_shed_warning.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
+            last_shed_warning = Some(std::time::Instant::now());
+            tracing::warn!(
+                event = "http.connections_shed",
+                limit,
+                "{limit} connections are open: closing the oldest that have not sent a \
+                 request (slow or idle clients) to keep serving; raise NOFILE or the \
+                 connection limit if this is real traffic"
+            );
+        }
         let _ = stream.set_nodelay(true);
+        let service = Marked {
+            inner: service.clone(),
+            served: handle.served(),
+        };
         let connection = builder
-            .serve_connection_with_upgrades(
-                TokioIo::new(stream),
-                TowerToHyperService::new(service.clone()),
-            )
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            let _ = connection.await;
-            drop(permit);
+            tokio::select! {
+                _ = connection => {}
+                () = handle.closed_by_registry() => {}
+            }
+            drop(handle);
         });
     }
     drop(listener);

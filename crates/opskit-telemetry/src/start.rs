@@ -24,10 +24,10 @@ pub struct Started<S> {
 ///
 /// 1. `--describe` and `--env-example` print the settings (a Markdown table, an
 ///    `.env` template) and exit 0, without starting anything;
-/// 2. logging ([`init`](crate::init)), so everything after is logged (78 on a bad
-///    `LOG_FORMAT` or `RUST_LOG`);
-/// 3. the settings `S`, every problem at once (78, the report on stderr and as one
-///    `config.invalid` event);
+/// 2. logging ([`init`](crate::init)), so everything after is logged;
+/// 3. the settings `S`, every problem at once, `LOG_FORMAT`, `LOG_LEVEL` and
+///    `RUST_LOG`'s included (78, the report on stderr and as one `config.invalid`
+///    event);
 /// 4. `service.starting` with the build info and the redacted settings;
 /// 5. the Prometheus recorder (70 when another recorder is installed).
 ///
@@ -68,8 +68,34 @@ pub fn start<S: Config>(info: BuildInfo) -> Started<S> {
         }
         _ => {}
     }
-    crate::init_or_exit();
-    let settings = S::from_env_or_exit();
+    // Logging settings and the service's in one report: a bad LOG_LEVEL must not
+    // hide the other problems.
+    let log = crate::LogSettings::from_env();
+    let settings = S::from_env();
+    let log_settings = log.as_ref().map(|l| (**l).clone()).unwrap_or_default();
+    if let Err(err) = crate::init_with(&log_settings) {
+        eprintln!("cannot start logging: {err}");
+        std::process::exit(crate::exit::CONFIG);
+    }
+    let settings = match (log, settings) {
+        (Ok(_), Ok(settings)) => {
+            settings.log_warnings();
+            settings
+        }
+        (log, settings) => {
+            let mut problems = Vec::new();
+            if let Err(err) = log {
+                problems.extend_from_slice(err.problems());
+            }
+            if let Err(err) = settings {
+                problems.extend_from_slice(err.problems());
+            }
+            match opskit_config::ConfigError::from_problems(problems) {
+                Some(err) => err.exit(),
+                None => std::process::exit(crate::exit::CONFIG),
+            }
+        }
+    };
     let lifecycle = Lifecycle::starting(info, Some(settings.summary()));
     let metrics = match PrometheusMetrics::install(&info) {
         Ok(metrics) => metrics,

@@ -84,7 +84,18 @@ impl Service {
     /// Starts and waits until it listens (it may not be ready: a database it waits
     /// for, migrations not applied), remembering its address.
     pub fn start_listening(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Self {
-        let mut service = Self::spawn(binary, dir, env);
+        Self::start_listening_with_args(binary, dir, &[], env)
+    }
+
+    /// [`start_listening`](Self::start_listening) with command-line arguments (a
+    /// wrapper such as `prlimit` and the service's path, say).
+    pub fn start_listening_with_args(
+        binary: &Path,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut service = Self::spawn_with_args(binary, dir, args, env);
         let listening = service.wait_for("service.listening");
         service.address = Some(listening["address"].as_str().unwrap().parse().unwrap());
         service

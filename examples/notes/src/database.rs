@@ -65,10 +65,10 @@ pub struct Pools {
     pub checks: AnyPool,
 }
 
-/// Opens the pools without connecting (they connect on first use, so a database
-/// that is down at start makes the service not ready, not dead) and brings the
-/// schema to what this release needs in the background: see [`migrate`].
-pub fn start(
+/// Opens the pools without connecting (they connect on first use) and brings the
+/// schema to what this release needs: at once when the database answers, else in
+/// the background while the service is alive and not ready (see [`migrate`]).
+pub async fn start(
     settings: &Settings,
     url: &ConnectionString,
     guard: &Guard,
@@ -92,20 +92,26 @@ pub fn start(
         app: pool(settings.database_max_connections),
         checks: pool(1),
     };
-    tokio::spawn(migrate(
-        settings.migrate,
-        settings.database_start_deadline,
-        url.clone(),
-        guard.clone(),
-        lifecycle.clone(),
-    ));
+    match guard.run(url, settings.migrate).await {
+        Ok(_) => {}
+        Err(err) if err.exit_code() == exit::UNAVAILABLE => {
+            tokio::spawn(migrate(
+                settings.migrate,
+                settings.database_start_deadline,
+                url.clone(),
+                guard.clone(),
+                lifecycle.clone(),
+            ));
+        }
+        Err(err) => lifecycle.exit(&err.to_string(), err.exit_code()),
+    }
     pools
 }
 
-/// Applies (or, with `NOTES_MIGRATE=verify`, checks) the migrations. While the
-/// database is unreachable it retries with backoff, the service alive and not
-/// ready, until `deadline` (then exit 69); a schema this release cannot run against
-/// ends the process at once (65).
+/// Applies (or, with `NOTES_MIGRATE=verify`, checks) the migrations while the
+/// database is unreachable: retries with backoff, the service alive and not ready,
+/// until `deadline` (then exit 69); a schema this release cannot run against ends
+/// the process at once (65).
 async fn migrate(
     policy: Policy,
     deadline: Duration,
@@ -116,19 +122,17 @@ async fn migrate(
     let give_up = Instant::now() + deadline;
     let mut pause = Duration::from_millis(250);
     loop {
+        tracing::warn!(
+            event = "notes.database_waiting",
+            retry_in_ms = pause.as_millis() as u64,
+            "the database is unreachable; not ready, retrying in {pause:?} (NOTES_DATABASE_START_DEADLINE gives up after {deadline:?})"
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
         match guard.run(&url, policy).await {
             Ok(_) => return,
             Err(err)
-                if err.exit_code() == exit::UNAVAILABLE && Instant::now() + pause < give_up =>
-            {
-                tracing::warn!(
-                    event = "notes.database_waiting",
-                    retry_in_ms = pause.as_millis() as u64,
-                    "the database is unreachable; not ready, retrying in {pause:?} (NOTES_DATABASE_START_DEADLINE gives up after {deadline:?})"
-                );
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(2));
-            }
+                if err.exit_code() == exit::UNAVAILABLE && Instant::now() + pause < give_up => {}
             Err(err) => lifecycle.exit(&err.to_string(), err.exit_code()),
         }
     }

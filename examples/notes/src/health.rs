@@ -3,20 +3,24 @@
 
 use std::time::Duration;
 
+use opskit::health::Outcome;
 use opskit::health::checks::sqlx_pool;
 use opskit::health::{BuildError, CheckOptions, Health, Probe};
 use opskit::migrate::{Guard, schema_check};
+use opskit::secret::ConnectionString;
 use opskit::telemetry::BuildInfo;
 use sqlx::AnyPool;
 
 use crate::settings::Settings;
 
 /// The health registry: `database` (readiness) and `schema` (readiness and
-/// startup), both on the pool kept for checks. Every 2 s, so the service is ready
+/// startup), both on the pool kept for checks, and for the embedded SQLite file
+/// `disk` (readiness fails while its filesystem has no room for writes). Every 2 s, so the service is ready
 /// again within seconds of the database's return; `database` fails readiness after
 /// three misses in a row, so one slow answer under load does not flap it.
 pub fn registry(
     settings: &Settings,
+    url: &ConnectionString,
     info: &BuildInfo,
     release: &'static str,
     pool: &AnyPool,
@@ -27,7 +31,19 @@ pub fn registry(
             .component_type("datastore")
             .interval(Duration::from_secs(2))
     };
-    Health::builder()
+    let mut builder = Health::builder();
+    if url.scheme() == "sqlite" {
+        let dir = settings.data_dir.clone();
+        builder = builder.check(
+            "disk",
+            move || {
+                let dir = dir.clone();
+                async move { disk_room(&dir) }
+            },
+            datastore(),
+        );
+    }
+    builder
         .service_id(info.name)
         .version(info.version)
         .release_id(info.release_id())
@@ -44,4 +60,29 @@ pub fn registry(
             datastore().probes([Probe::Readiness, Probe::Startup]),
         )
         .build()
+}
+
+/// Free space below which SQLite's writes (a page, its journal) may fail.
+const MIN_FREE_BYTES: u64 = 256 * 1024;
+
+/// Whether the filesystem of `dir` has room for writes.
+fn disk_room(dir: &std::path::Path) -> Outcome {
+    match rustix::fs::statvfs(dir) {
+        Ok(stats) => {
+            let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+            if free < MIN_FREE_BYTES {
+                Outcome::fail(format!(
+                    "{} has {} KiB free: writes fail until space is freed",
+                    dir.display(),
+                    free / 1024
+                ))
+            } else {
+                Outcome::pass()
+            }
+        }
+        Err(err) => Outcome::fail(format!(
+            "cannot read the free space of {}: {err}",
+            dir.display()
+        )),
+    }
 }

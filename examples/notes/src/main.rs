@@ -40,10 +40,17 @@ async fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
         database::migrate_only(&url, &guard, &lifecycle).await;
     }
-    let pools = database::start(&settings, &url, &guard, &lifecycle);
+    let pools = database::start(&settings, &url, &guard, &lifecycle).await;
     let info = lifecycle.build_info();
-    let health = health::registry(&settings, info, "notes release N", &pools.checks, guard)
-        .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
+    let health = health::registry(
+        &settings,
+        &url,
+        info,
+        "notes release N",
+        &pools.checks,
+        guard,
+    )
+    .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
 
     if settings.api_token.is_none() {
         tracing::warn!(

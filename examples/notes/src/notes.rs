@@ -44,16 +44,21 @@ pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Note>, sqlx::Error> {
 
 /// Stores a note; its id comes from the database (an identity column), so writers
 /// never wait for each other.
+///
+/// `fetch_all`, not `fetch_one`: SQLite commits an autocommit statement when it
+/// runs to its end, after the `RETURNING` row; reading every row runs it to the end,
+/// so a commit that fails (a full disk) is an error here, never a 201.
 pub async fn insert(pool: &AnyPool, new: NewNote) -> Result<Note, sqlx::Error> {
-    let row: AnyRow =
+    let rows: Vec<AnyRow> =
         sqlx::query("INSERT INTO notes (title, body, tags) VALUES ($1, $2, $3) RETURNING id")
             .bind(&new.title)
             .bind(&new.body)
             .bind(&new.tags)
-            .fetch_one(pool)
+            .fetch_all(pool)
             .await?;
+    let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
     Ok(Note {
-        id: sqlx::Row::try_get(&row, "id")?,
+        id: sqlx::Row::try_get(row, "id")?,
         title: new.title,
         body: new.body,
         tags: new.tags,

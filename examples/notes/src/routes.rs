@@ -50,12 +50,26 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-/// A database failure: 503 with `Retry-After` when the database is out of reach or
-/// busy (the client may retry), 500 otherwise. The details go to the log only.
+/// Whether the error passes: the database is out of reach, busy, or out of space.
+fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+        // SQLite's SQLITE_FULL (13) and SQLITE_BUSY (5); PostgreSQL's
+        // insufficient resources (53xxx) and connection exceptions (08xxx).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            matches!(code.as_ref(), "13" | "5") || code.starts_with("53") || code.starts_with("08")
+        }),
+        _ => false,
+    }
+}
+
+/// A database failure: 503 with `Retry-After` when it passes (the database is out
+/// of reach, busy or out of space: the client may retry), 500 otherwise. The details
+/// go to the log only.
 fn database_error(err: sqlx::Error) -> Response {
     tracing::error!(event = "notes.database_error", error = %err, "database error: {err}");
     match err {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+        ref err if is_transient(err) => {
             let mut response = error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the database is unavailable; retry shortly",

@@ -272,3 +272,75 @@ fn urls_and_paths_the_service_cannot_use_exit_78_naming_the_variable() {
         assert!(!stderr.contains(":pw@"), "{stderr}");
     }
 }
+
+/// Logging's own settings are settings like the others: a bad `LOG_LEVEL` or
+/// `RUST_LOG` is reported with every other problem, in one report; a filter that
+/// hides the lifecycle events is called out on stderr (the log cannot show it);
+/// `service.starting` says which filter is in effect.
+#[test]
+fn log_settings_join_the_one_report_and_a_silencing_filter_is_called_out() {
+    for (log_variable, value) in [("LOG_LEVEL", "loud"), ("RUST_LOG", "info,sqlx=[bad")] {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::spawn(
+            &notes(),
+            dir.path(),
+            &[(log_variable, value), ("NOTES_LISTEN", "nowhere")],
+        );
+        let (code, lines, stderr) = service.finish();
+        assert_eq!(code, 78, "{stderr}");
+        assert!(
+            stderr.contains("invalid configuration: 2 problems"),
+            "{stderr}"
+        );
+        let invalid = event(&lines, "config.invalid");
+        assert_eq!(
+            invalid["variables"],
+            format!("{log_variable},NOTES_LISTEN"),
+            "{stderr}"
+        );
+    }
+
+    let (_dir, service) = start_local(&[("RUST_LOG", "info,sqlx=warn")]);
+    service.terminate();
+    let (code, lines, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        event(&lines, "service.starting")["log_filter"],
+        "info,sqlx=warn"
+    );
+    assert!(
+        !stderr.contains("hides opskit's lifecycle events"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut service = Service::spawn(
+        &notes(),
+        dir.path(),
+        &[
+            ("NOTES_LISTEN", "127.0.0.1:0"),
+            ("NOTES_DATA_DIR", data.to_str().unwrap()),
+            ("RUST_LOG", "garbage"),
+        ],
+    );
+    // Nothing is logged, so wait for the database file instead.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !data.join("notes.db").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(service.is_running());
+    service.terminate();
+    let (code, lines, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(lines.is_empty(), "the filter hides everything: {lines:?}");
+    assert!(
+        stderr.contains("the log filter \"garbage\"")
+            && stderr.contains("hides opskit's lifecycle events"),
+        "{stderr}"
+    );
+}

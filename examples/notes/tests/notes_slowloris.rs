@@ -1,0 +1,132 @@
+//! Slowloris: 1,500 clients that send their headers a line every two seconds,
+//! against the service held to 1,024 open files. The probes must still answer
+//! within a second, every time: otherwise the kubelet restarts a healthy pod.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use support::process::Service;
+
+const ATTACKERS: usize = 1500;
+
+/// A slow client: the request line and one header, then nothing for a while.
+fn open_slow(address: SocketAddr) -> Option<TcpStream> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()?;
+    stream
+        .write_all(b"GET /notes HTTP/1.1\r\nhost: notes\r\n")
+        .ok()?;
+    Some(stream)
+}
+
+/// One probe on a fresh connection: its status, and how long the answer took.
+fn probe(address: SocketAddr, path: &str) -> (Option<u16>, Duration) {
+    let start = Instant::now();
+    let status = (|| {
+        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nhost: notes\r\nconnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).ok()?;
+        std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    })();
+    (status, start.elapsed())
+}
+
+/// Raises this process's own open-files limit, so it can hold the attack.
+fn raise_own_limit() -> bool {
+    std::process::Command::new("prlimit")
+        .arg(format!("--pid={}", std::process::id()))
+        .arg("--nofile=16384:16384")
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn probes_answer_within_a_second_under_a_slowloris_attack() {
+    if !raise_own_limit() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root, which can raise the open-files limit"
+        );
+        eprintln!("skipped: raising the open-files limit needs root (CI runs this)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let notes = support::notes();
+    let service = Service::start_listening_with_args(
+        std::path::Path::new("/usr/bin/prlimit"),
+        dir.path(),
+        &["--nofile=1024:1024", notes.to_str().unwrap()],
+        &[
+            ("NOTES_LISTEN", "127.0.0.1:0"),
+            ("NOTES_DATA_DIR", data.to_str().unwrap()),
+        ],
+    );
+    service.wait_for("service.ready");
+    let address = service.address();
+
+    // The attack: every client trickles a header line every 2 s, and reconnects
+    // when the service closes it, for as long as the probes run.
+    let stop = Arc::new(AtomicBool::new(false));
+    let reconnects = Arc::new(AtomicUsize::new(0));
+    let attack = {
+        let (stop, reconnects) = (stop.clone(), reconnects.clone());
+        std::thread::spawn(move || {
+            let mut clients: Vec<Option<TcpStream>> =
+                (0..ATTACKERS).map(|_| open_slow(address)).collect();
+            let opened = clients.iter().filter(|c| c.is_some()).count();
+            while !stop.load(Ordering::SeqCst) {
+                for client in &mut clients {
+                    let alive = client
+                        .as_mut()
+                        .is_some_and(|s| s.write_all(b"x-slow: 1\r\n").is_ok());
+                    if !alive {
+                        *client = open_slow(address);
+                        reconnects.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            opened
+        })
+    };
+    std::thread::sleep(Duration::from_secs(3));
+
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let path = if i % 2 == 0 { "/livez" } else { "/readyz" };
+        let (status, took) = probe(address, path);
+        assert_eq!(status, Some(200), "probe {i} on {path} after {took:?}");
+        assert!(
+            took < Duration::from_secs(1),
+            "probe {i} on {path} took {took:?}"
+        );
+        slowest = slowest.max(took);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let opened = attack.join().unwrap();
+    println!(
+        "slowloris: {opened} of {ATTACKERS} slow clients connected, {} reconnects; \
+         20 of 20 probes answered, slowest {slowest:?}",
+        reconnects.load(Ordering::Relaxed)
+    );
+
+    service.terminate();
+    let (code, lines, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        lines.iter().any(|l| l.contains("http.connections_shed")),
+        "the shedding is logged"
+    );
+}
