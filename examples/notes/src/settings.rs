@@ -8,7 +8,7 @@ use std::time::Duration;
 use opskit::config::{Config, Invalid};
 use opskit::health::HealthSettings;
 use opskit::migrate::Policy;
-use opskit::secret::{ConnectionString, SecretString};
+use opskit::secret::{ConnectionString, ExposeSecret, SecretString};
 use opskit::telemetry::{HttpSettings, LogSettings};
 use serde::Deserialize;
 
@@ -64,14 +64,23 @@ impl Settings {
     /// in the one report with every other problem.
     fn check(&self) -> Vec<Invalid> {
         let mut invalid = Vec::new();
-        if let Some(url) = &self.database_url
-            && !matches!(url.scheme(), "postgres" | "postgresql")
-        {
-            invalid.push(Invalid::new(
-                "database_url",
-                "is not a postgres:// URL, the one database this service connects to by URL; \
-                 leave it unset for the embedded SQLite database",
-            ));
+        if let Some(url) = &self.database_url {
+            if !matches!(url.scheme(), "postgres" | "postgresql") {
+                invalid.push(Invalid::new(
+                    "database_url",
+                    "is not a postgres:// URL, the one database this service connects to by URL; \
+                     leave it unset for the embedded SQLite database",
+                ));
+            } else if let Some(key) = unread_parameter(url.expose_secret()) {
+                invalid.push(Invalid::new(
+                    "database_url",
+                    format!(
+                        "has the parameter {key:?}, which the PostgreSQL driver does not read and \
+                         would ignore; remove it (NOTES_DATABASE_ACQUIRE_TIMEOUT bounds how long a \
+                         request waits for a connection)"
+                    ),
+                ));
+            }
         }
         if self
             .data_dir
@@ -135,4 +144,39 @@ impl Settings {
             );
         }
     }
+}
+
+/// The query parameters sqlx's PostgreSQL driver reads (sqlx-postgres 0.9,
+/// `options/parse.rs`); it ignores any other with a warning.
+const PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// The first query parameter of `url` the driver would ignore (its name only).
+fn unread_parameter(url: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or(query);
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split('=').next().unwrap_or(pair))
+        .find(|key| !PARAMETERS.contains(key) && !key.starts_with("options["))
+        .map(str::to_owned)
 }

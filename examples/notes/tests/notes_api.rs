@@ -106,3 +106,64 @@ fn lists_come_in_pages_linked_to_the_next() {
     service.terminate();
     assert_eq!(service.finish().0, 0);
 }
+
+/// A burst of 2,000 writes on SQLite (one writer at a time, so requests queue for
+/// the pool): readiness stays 200 throughout, since its checks have a connection
+/// of their own and the database check needs three misses in a row.
+#[test]
+fn readiness_holds_through_a_write_burst() {
+    let (_dir, service) = start();
+    let address = service.address();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                answers.push(get(address, "/readyz").unwrap());
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            answers
+        })
+    };
+    let writers: Vec<_> = (0..16)
+        .map(|w| {
+            std::thread::spawn(move || {
+                (0..125)
+                    .map(|n| {
+                        let auth = format!("Bearer {TOKEN}");
+                        request(
+                            address,
+                            "POST",
+                            "/notes",
+                            &[
+                                ("authorization", auth.as_str()),
+                                ("content-type", "application/json"),
+                            ],
+                            &format!(r#"{{"title":"w{w} n{n}","body":"burst"}}"#),
+                        )
+                        .unwrap()
+                        .0
+                    })
+                    .filter(|status| *status == 201)
+                    .count()
+            })
+        })
+        .collect();
+    let created: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let answers = poller.join().unwrap();
+    assert_eq!(created, 2000);
+    let failed: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status != 200)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} readiness answers failed: {failed:?}",
+        failed.len(),
+        answers.len()
+    );
+    service.terminate();
+    assert_eq!(service.finish().0, 0);
+}

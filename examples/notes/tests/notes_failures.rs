@@ -261,6 +261,11 @@ fn urls_and_paths_the_service_cannot_use_exit_78_naming_the_variable() {
             "postgres://app:pw@db:99999/notes",
             "NOTES_DATABASE_URL",
         ),
+        (
+            "NOTES_DATABASE_URL",
+            "postgres://app:pw@db/notes?connect_timeout=abc",
+            "\"connect_timeout\", which the PostgreSQL driver does not read",
+        ),
         ("NOTES_DATA_DIR", "d%41", "plain directory path"),
     ] {
         let dir = tempfile::tempdir().unwrap();
