@@ -97,6 +97,7 @@ mod connections;
 mod http_metrics;
 mod lifecycle;
 mod logging;
+mod nest;
 mod panic;
 pub mod process;
 mod prometheus;

@@ -9,6 +9,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Registry};
 
+use crate::nest::NestingWriter;
 use crate::redact::RedactingWriter;
 
 /// How log lines are written.
@@ -229,7 +230,8 @@ pub fn init_with(settings: &LogSettings) -> Result<(), InitError> {
 /// logs, or for services that install it themselves.
 ///
 /// JSON lines carry `timestamp` (RFC 3339, UTC), `level`, `target`, `message`, the
-/// event's fields at the top level, and the span context (`span`, `spans`). Every
+/// event's fields at the top level, and the span context (`span`, `spans`);
+/// `service.starting`'s `config` and `config.invalid`'s `problems` are nested JSON. Every
 /// line, whoever wrote it, passes through [`RedactingWriter`]: the secrets
 /// opskit-config loaded never reach the output.
 ///
@@ -259,7 +261,7 @@ where
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(true)
-                    .with_writer(RedactingWriter::new(writer)),
+                    .with_writer(RedactingWriter::new(NestingWriter::new(writer))),
             ),
         )
     } else {

@@ -52,7 +52,9 @@ pub enum MetricsError {
 }
 
 impl PrometheusMetrics {
-    /// Installs the global recorder, sets the `*_build_info` gauge and
+    /// Installs the global recorder, gives every metric opskit registers its `HELP`
+    /// text (Prometheus' `promtool check metrics` wants one), sets the
+    /// `*_build_info` gauge and
     /// `process_start_time_seconds`, and (inside a Tokio runtime) runs the
     /// exporter's upkeep every second: histogram samples queue up until upkeep
     /// folds them into buckets, so under heavy load the interval bounds memory.
@@ -81,6 +83,7 @@ impl PrometheusMetrics {
                 }
             });
         }
+        describe(info);
         info.record_metric();
         crate::process::record_start_time_metric();
         Ok(Self { handle })
@@ -343,4 +346,43 @@ where
             BodyKind::Text { body } => body.size_hint(),
         }
     }
+}
+
+/// The `HELP` text (and unit) of every metric opskit registers: the request
+/// metrics, the build info, the start time and the health checks'.
+fn describe(info: &BuildInfo) {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_histogram!(
+        "http_server_request_duration_seconds",
+        Unit::Seconds,
+        "Duration of HTTP server requests, by method, route template and status code."
+    );
+    describe_gauge!(
+        "http_server_active_requests",
+        Unit::Count,
+        "HTTP server requests being served, by method."
+    );
+    describe_gauge!(
+        info.metric_name(),
+        "Build of the running service (version, revision, profile, compiler as labels); always 1."
+    );
+    describe_gauge!(
+        "process_start_time_seconds",
+        Unit::Seconds,
+        "Start time of the process since the Unix epoch, in seconds."
+    );
+    describe_gauge!(
+        "health_check_status",
+        "Whether each health check passes (1) or fails (0), as its probes report it."
+    );
+    describe_histogram!(
+        "health_check_duration_seconds",
+        Unit::Seconds,
+        "Duration of each health check's runs."
+    );
+    describe_counter!(
+        "health_check_failures_total",
+        Unit::Count,
+        "Failed runs of each health check."
+    );
 }

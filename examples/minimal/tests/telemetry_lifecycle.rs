@@ -51,6 +51,16 @@ fn json_logs_lifecycle_order_metrics_and_no_secret() {
             .get(name)
             .unwrap_or_else(|| panic!("no {name} in:\n{body}"))
     };
+    // Every family has its HELP text, as Prometheus' `promtool check metrics` wants.
+    let without_help: Vec<&String> = families
+        .iter()
+        .filter(|(_, f)| f.help.as_deref().is_none_or(str::is_empty))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        without_help.is_empty(),
+        "no HELP for {without_help:?}:\n{body}"
+    );
 
     let duration = family("http_server_request_duration_seconds");
     assert_eq!(duration.kind, "histogram");
@@ -175,12 +185,15 @@ fn json_logs_lifecycle_order_metrics_and_no_secret() {
     assert_eq!(events.last().unwrap()["event"], "service.stopped");
     assert_eq!(events.last().unwrap()["exit_code"], 0);
     assert!(starting["pid"].as_u64().is_some());
-    assert!(
-        starting["config"]
-            .as_str()
-            .unwrap()
-            .contains("\"APP_API_TOKEN\"")
-    );
+    // The configuration is nested JSON a pipeline reads directly, not JSON text.
+    let token_setting = starting["config"]
+        .as_array()
+        .unwrap_or_else(|| panic!("config is an array: {starting}"))
+        .iter()
+        .find(|s| s["variable"] == "APP_API_TOKEN")
+        .unwrap();
+    assert_eq!(token_setting["value"], "[REDACTED]");
+    assert_eq!(token_setting["secret"], true);
     seen.process("minimal", &lines, &stderr);
     seen.assert_clean(&[token.value()]);
 }
@@ -233,4 +246,42 @@ fn sigterm_under_load_fails_readiness_drains_and_finishes_every_request() {
     let last: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
     assert_eq!(last["event"], "service.stopped");
     assert_eq!(last["reason"], "SIGTERM: drained and stopped");
+}
+
+/// `process_start_time_seconds` and `service.ready`'s `startup_ms` agree, within
+/// 50 ms, with the times this test measured around the process it started.
+#[test]
+fn the_start_time_and_startup_ms_are_true() {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let before = SystemTime::now();
+    let mut service = Service::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_minimal")),
+        &std::env::temp_dir(),
+        &[("APP_LISTEN", "127.0.0.1:0")],
+    );
+    let listening = service.wait_for("service.listening");
+    let ready = service.wait_for("service.ready");
+    let ready_seen = before.elapsed().unwrap();
+    let address: std::net::SocketAddr = listening["address"].as_str().unwrap().parse().unwrap();
+
+    let started = before.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    let (_, body) = get(address, "/metrics").unwrap();
+    let families = prometheus::parse(&body).unwrap();
+    let reported = families["process_start_time_seconds"].samples[0].value;
+    assert!(
+        (reported - started).abs() < 0.05,
+        "process_start_time_seconds {reported:.3} vs spawned at {started:.3}: {:.0} ms apart",
+        (reported - started) * 1000.0
+    );
+
+    let startup_ms = ready["startup_ms"].as_f64().unwrap();
+    let seen_ms = ready_seen.as_secs_f64() * 1000.0;
+    // The line is read a little after it is written, never before.
+    assert!(
+        startup_ms <= seen_ms + 10.0 && seen_ms - startup_ms < 50.0,
+        "startup_ms {startup_ms} vs ready seen {seen_ms:.1} ms after the spawn"
+    );
+    let _ = service.is_running();
+    service.terminate();
+    assert_eq!(service.finish().0, 0);
 }

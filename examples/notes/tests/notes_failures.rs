@@ -43,6 +43,9 @@ fn missing_environment_variable_in_production_exits_78_naming_it() {
     assert!(stderr.contains("NOTES_DATABASE_URL is not set"), "{stderr}");
     let invalid = event(&lines, "config.invalid");
     assert_eq!(invalid["variables"], "NOTES_DATABASE_URL");
+    // The problems are nested JSON, read without a second parse.
+    assert_eq!(invalid["problems"][0]["variable"], "NOTES_DATABASE_URL");
+    assert_eq!(invalid["problems"][0]["kind"], "not_allowed");
 }
 
 #[test]

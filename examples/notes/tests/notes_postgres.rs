@@ -169,7 +169,7 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
     assert_eq!(code, 0, "{stderr}");
     // The operator sees which database, never its password.
     let starting = event(&lines, "service.starting");
-    let config = starting["config"].as_str().unwrap();
+    let config = starting["config"].to_string();
     assert!(
         config.contains(&format!(
             "postgres://{}:***@{}/{}",
