@@ -72,12 +72,19 @@ impl Settings {
                      leave it unset for the embedded SQLite database",
                 ));
             } else if let Some(key) = unread_parameter(url.expose_secret()) {
+                // A parameter's name is shown only when it looks like one: a bare
+                // `?s3cr3t` would otherwise print the secret itself.
+                let named = if looks_like_a_name(&key) {
+                    format!("the parameter {key:?}")
+                } else {
+                    "a parameter (its name is not shown: it does not look like one)".to_owned()
+                };
                 invalid.push(Invalid::new(
                     "database_url",
                     format!(
-                        "has the parameter {key:?}, which the PostgreSQL driver does not read and \
-                         would ignore; remove it (NOTES_DATABASE_ACQUIRE_TIMEOUT bounds how long a \
-                         request waits for a connection)"
+                        "has {named}, which the PostgreSQL driver does not read and would ignore; \
+                         remove it (NOTES_DATABASE_ACQUIRE_TIMEOUT bounds how long a request waits \
+                         for a connection)"
                     ),
                 ));
             }
@@ -179,4 +186,13 @@ fn unread_parameter(url: &str) -> Option<String> {
         .map(|pair| pair.split('=').next().unwrap_or(pair))
         .find(|key| !PARAMETERS.contains(key) && !key.starts_with("options["))
         .map(str::to_owned)
+}
+
+/// A short lowercase identifier, as libpq's parameter names are.
+fn looks_like_a_name(key: &str) -> bool {
+    (1..=32).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }

@@ -10,18 +10,7 @@ use support::process::{Service, get, request};
 const TOKEN: &str = "t0ken-for-the-api";
 
 fn start() -> (tempfile::TempDir, Service) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let service = Service::start(
-        &support::notes(),
-        dir.path(),
-        &[
-            ("NOTES_LISTEN", "127.0.0.1:0"),
-            ("NOTES_DATA_DIR", data.to_str().unwrap()),
-            ("NOTES_API_TOKEN", TOKEN),
-        ],
-    );
-    (dir, service)
+    support::start_local(&[("NOTES_API_TOKEN", TOKEN)])
 }
 
 fn post(service: &Service, token: &str, body: &str) -> (u16, String) {

@@ -9,22 +9,10 @@ use std::net::TcpListener;
 
 use serde_json::Value;
 use support::process::{Service, event, events, get, request};
+use support::start_local;
 
 fn notes() -> std::path::PathBuf {
     support::notes()
-}
-
-/// Release N on a free port and a fresh SQLite file, with `extra` settings; ready.
-fn start_local(extra: &[(&str, &str)]) -> (tempfile::TempDir, Service) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut env = vec![
-        ("NOTES_LISTEN", "127.0.0.1:0"),
-        ("NOTES_DATA_DIR", data.to_str().unwrap()),
-    ];
-    env.extend_from_slice(extra);
-    let service = Service::start(&notes(), dir.path(), &env);
-    (dir, service)
 }
 
 #[test]
@@ -269,6 +257,11 @@ fn urls_and_paths_the_service_cannot_use_exit_78_naming_the_variable() {
             "postgres://app:pw@db/notes?connect_timeout=abc",
             "\"connect_timeout\", which the PostgreSQL driver does not read",
         ),
+        (
+            "NOTES_DATABASE_URL",
+            "postgres://app:pw@db/notes?Canary-Bare-Key-51f3",
+            "has a parameter (its name is not shown",
+        ),
         ("NOTES_DATA_DIR", "d%41", "plain directory path"),
     ] {
         let dir = tempfile::tempdir().unwrap();
@@ -278,6 +271,7 @@ fn urls_and_paths_the_service_cannot_use_exit_78_naming_the_variable() {
         assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
         assert!(stderr.contains(says), "{variable}={value}: {stderr}");
         assert!(!stderr.contains(":pw@"), "{stderr}");
+        assert!(!stderr.contains("Canary-Bare-Key"), "{stderr}");
     }
 }
 

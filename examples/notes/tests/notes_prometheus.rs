@@ -31,18 +31,7 @@ fn prometheus_installed() -> bool {
 }
 
 fn start_notes() -> (tempfile::TempDir, Service) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let service = Service::start(
-        &support::notes(),
-        dir.path(),
-        &[
-            ("NOTES_LISTEN", "127.0.0.1:0"),
-            ("NOTES_DATA_DIR", data.to_str().unwrap()),
-            ("NOTES_API_TOKEN", TOKEN),
-        ],
-    );
-    (dir, service)
+    support::start_local(&[("NOTES_API_TOKEN", TOKEN)])
 }
 
 /// A few requests, so every metric family has samples.

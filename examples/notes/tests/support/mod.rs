@@ -34,3 +34,16 @@ pub async fn next_release(database: &str) -> opskit::migrate::Guard {
     }
     opskit::migrate::Guard::from_migrations(migrations)
 }
+
+/// Release N on a free port and a fresh SQLite file, with `extra` settings; ready.
+pub fn start_local(extra: &[(&str, &str)]) -> (tempfile::TempDir, process::Service) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut env = vec![
+        ("NOTES_LISTEN", "127.0.0.1:0"),
+        ("NOTES_DATA_DIR", data.to_str().unwrap()),
+    ];
+    env.extend_from_slice(extra);
+    let service = process::Service::start(&notes(), dir.path(), &env);
+    (dir, service)
+}
