@@ -50,14 +50,29 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-/// Whether the error passes: the database is out of reach, busy, or out of space.
+/// Whether the error passes: the database is out of reach, busy, restarting or out
+/// of space, so the client may retry.
 fn is_transient(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
-        // SQLite's SQLITE_FULL (13) and SQLITE_BUSY (5); PostgreSQL's
-        // insufficient resources (53xxx) and connection exceptions (08xxx).
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        // A connection cut while it is being set up: sqlx reads the one-byte answer
+        // to PostgreSQL's SSLRequest and reports end-of-stream as "unexpected
+        // response from SSLRequest: 0x00", a protocol error.
+        sqlx::Error::Protocol(_) => true,
+        // SQLite: SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_FULL (13).
+        // PostgreSQL: connection exceptions (08), serialization failure and
+        // deadlock (40001, 40P01), insufficient resources (53), the server
+        // shutting down or starting up (57P01, 57P02, 57P03).
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            matches!(code.as_ref(), "13" | "5") || code.starts_with("53") || code.starts_with("08")
+            matches!(
+                code.as_ref(),
+                "5" | "6" | "13" | "40001" | "40P01" | "57P01" | "57P02" | "57P03"
+            ) || code.starts_with("08")
+                || code.starts_with("53")
         }),
         _ => false,
     }
@@ -189,5 +204,23 @@ async fn delete(State(app): State<App>, _writer: Writer, Path(id): Path<i64>) ->
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, "no such note"),
         Err(err) => database_error(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transient;
+
+    #[test]
+    fn a_cut_connection_is_transient_and_a_bad_query_is_not() {
+        let cut = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        assert!(is_transient(&sqlx::Error::Io(cut)));
+        assert!(is_transient(&sqlx::Error::Protocol(
+            "unexpected response from SSLRequest: 0x00".into()
+        )));
+        assert!(is_transient(&sqlx::Error::Tls("handshake eof".into())));
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+        assert!(!is_transient(&sqlx::Error::ColumnNotFound("title".into())));
     }
 }
