@@ -188,14 +188,14 @@ where
 
 /// A route label: a template shared with the framework (no copy), or a name.
 #[derive(Debug)]
-enum Route {
+pub(crate) enum Route {
     #[cfg(feature = "axum")]
     Matched(axum::extract::MatchedPath),
     Named(Cow<'static, str>),
 }
 
 impl Route {
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             #[cfg(feature = "axum")]
             Self::Matched(matched) => matched.as_str(),
@@ -204,7 +204,7 @@ impl Route {
     }
 }
 
-fn route_label<B>(request: &Request<B>, route_fn: Option<&RouteFn>) -> Route {
+pub(crate) fn route_label<B>(request: &Request<B>, route_fn: Option<&RouteFn>) -> Route {
     #[cfg(feature = "axum")]
     if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
         return Route::Matched(matched.clone());
@@ -216,11 +216,11 @@ fn route_label<B>(request: &Request<B>, route_fn: Option<&RouteFn>) -> Route {
 }
 
 /// The standard methods; anything else is `_OTHER`, as OpenTelemetry prescribes.
-const METHODS: [&str; 10] = [
+pub(crate) const METHODS: [&str; 10] = [
     "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "_OTHER",
 ];
 
-fn method_index(method: &Method) -> usize {
+pub(crate) fn method_index(method: &Method) -> usize {
     match *method {
         Method::GET => 0,
         Method::POST => 1,

@@ -58,7 +58,10 @@
 //! `LOG_FORMAT=json`): `timestamp` (RFC 3339, UTC), `level`, `target`, `message`,
 //! the event's fields at the top level (among them `event`, the stable name), and the
 //! span context (`span`, `spans`). `LOG_LEVEL` sets the level; `RUST_LOG` (filter
-//! directives) wins over it.
+//! directives) wins over it. Inside a request traced by [`RequestTracingLayer`], a
+//! line starts with `request_id` (and, with the `otel` feature, `trace_id` and
+//! `span_id`). [`filter`] and [`format_layer`] are the layers [`init`] stacks;
+//! [`init_with_layer`] adds one of your own under the same filter.
 //!
 //! | event | level | fields |
 //! |---|---|---|
@@ -68,6 +71,8 @@
 //! | `service.draining` | INFO | `signal`, `drain_delay_ms` |
 //! | `service.stopped` | INFO, ERROR when `exit_code` ≠ 0 | `uptime_s`, `reason`, `exit_code` |
 //! | `service.panic` | ERROR | `panic_message`, `location` (`file:line:column`), `thread` |
+//! | `http.request` | INFO, WARN for 5xx ([`RequestLog`]: 5xx only by default) | `http_request_method`, `http_route`, `http_response_status_code`, `http_server_request_duration_seconds` |
+//! | `otel.flush_failed` | WARN | (feature `otel`) queued spans not exported within the timeout at shutdown |
 //!
 //! # Metrics
 //!
@@ -77,6 +82,7 @@
 //! | `http_server_active_requests` | gauge | `http_request_method` |
 //! | `<package>_build_info` | gauge, always 1 | `version`, `revision`, `profile`, `rustc_version` |
 //! | `process_start_time_seconds` | gauge | |
+//! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_threads` | counter, gauges (read at each scrape by `metrics-process`) | |
 //!
 //! # Feature flags
 //!
@@ -84,6 +90,7 @@
 //! |---|---|---|
 //! | `health` | [`GracefulShutdown::health`] drains an opskit-health registry | no |
 //! | `axum` | route labels from axum's `MatchedPath` | no |
+//! | `otel` | OpenTelemetry traces over OTLP/HTTP from the `OTEL_*` variables ([`OtelSettings`], [`tracing_layer`]) | no |
 
 // Feature badges on docs.rs, whose nightly rustdoc has `doc_cfg`; a stable build
 // with `--cfg docsrs` still works, and each gated item says its feature in words.
@@ -94,14 +101,19 @@ mod build_info;
 pub use opskit_exit as exit;
 #[cfg(feature = "health")]
 mod connections;
+mod correlate;
 mod http_metrics;
 mod lifecycle;
 mod logging;
 mod nest;
+#[cfg(feature = "otel")]
+#[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "otel")))]
+mod otel;
 mod panic;
 pub mod process;
 mod prometheus;
 mod redact;
+mod request;
 #[cfg(feature = "health")]
 mod serve;
 mod shutdown;
@@ -111,7 +123,13 @@ pub use build_info::BuildInfo;
 pub use http_metrics::{HttpMetrics, HttpMetricsFuture, HttpMetricsLayer, UNMATCHED_ROUTE};
 pub use lifecycle::Lifecycle;
 pub use logging::{
-    InitError, LogFormat, LogLevel, LogSettings, init, init_or_exit, init_with, subscriber,
+    Filtered, InitError, LogFormat, LogLevel, LogSettings, Logging, filter, format_layer, init,
+    init_or_exit, init_with, init_with_layer, subscriber,
+};
+#[cfg(feature = "otel")]
+#[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "otel")))]
+pub use otel::{
+    OtelError, OtelSettings, SamplerName, TracesExporter, inject_trace_context, tracing_layer,
 };
 pub use panic::install_panic_hook;
 pub use prometheus::{
@@ -119,6 +137,10 @@ pub use prometheus::{
     MetricsFuture, PROMETHEUS_TEXT, PrometheusMetrics,
 };
 pub use redact::{Redacting, RedactingWriter};
+pub use request::{
+    REQUEST_ID_HEADER, RequestId, RequestLog, RequestTracing, RequestTracingFuture,
+    RequestTracingLayer,
+};
 #[cfg(feature = "health")]
 #[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "health")))]
 pub use serve::{HttpSettings, serve};

@@ -97,7 +97,19 @@ impl Lifecycle {
 
     /// Emits `service.stopped`, the last event: why, and the exit code the process
     /// is about to return.
+    ///
+    /// With the `otel` feature and an exporter, the spans still queued are exported
+    /// first, waiting at most `OTEL_EXPORTER_OTLP_TIMEOUT`; when they cannot be
+    /// (the collector is down or slow), `otel.flush_failed` says so and the process
+    /// stops anyway.
     pub fn stopped(&self, reason: &str, exit_code: i32) {
+        #[cfg(feature = "otel")]
+        if let Some(problem) = crate::otel::flush() {
+            tracing::warn!(
+                event = "otel.flush_failed",
+                "traces lost at shutdown: {problem}"
+            );
+        }
         let uptime_s = crate::process::uptime().as_secs_f64();
         if exit_code == 0 {
             tracing::info!(

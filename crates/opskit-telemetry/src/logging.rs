@@ -6,9 +6,11 @@ use opskit_config::{Config, ConfigError};
 use serde::Deserialize;
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::{EnvFilter, Registry};
+use tracing_subscriber::layer::{Layered, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
+use crate::correlate::Correlated;
 use crate::nest::NestingWriter;
 use crate::redact::RedactingWriter;
 
@@ -204,8 +206,37 @@ pub fn init_or_exit() {
 ///
 /// [`InitError::Filter`] or [`InitError::AlreadyInitialized`].
 pub fn init_with(settings: &LogSettings) -> Result<(), InitError> {
+    init_with_layer(settings, tracing_subscriber::layer::Identity::new())
+}
+
+/// [`init_with`], with a layer of your own on top of opskit's filter and format: a
+/// `tracing-opentelemetry` layer, an error reporter's, or several in a `Vec` or a
+/// tuple of `.and_then`s. The filter (`RUST_LOG`, else `LOG_LEVEL`) applies to your
+/// layer too, so a span it never enables costs it nothing.
+///
+/// ```no_run
+/// use opskit_config::Config;
+/// use opskit_telemetry::LogSettings;
+/// use tracing_subscriber::Layer;
+///
+/// let settings = LogSettings::from_env_or_exit().into_inner();
+/// // Any layer: here, one that writes errors to stderr as well.
+/// let errors = tracing_subscriber::fmt::layer()
+///     .with_writer(std::io::stderr)
+///     .with_filter(tracing_subscriber::filter::LevelFilter::ERROR);
+/// opskit_telemetry::init_with_layer(&settings, errors)?;
+/// # Ok::<(), opskit_telemetry::InitError>(())
+/// ```
+///
+/// # Errors
+///
+/// [`InitError::Filter`] or [`InitError::AlreadyInitialized`].
+pub fn init_with_layer<L>(settings: &LogSettings, layer: L) -> Result<(), InitError>
+where
+    L: Layer<Logging> + Send + Sync + 'static,
+{
     let terminal = std::io::stdout().is_terminal();
-    let subscriber = subscriber(settings, std::io::stdout, terminal)?;
+    let subscriber = subscriber(settings, std::io::stdout, terminal)?.with(layer);
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| InitError::AlreadyInitialized)?;
     let _ = EFFECTIVE_FILTER.set(settings.effective_filter().to_owned());
@@ -226,14 +257,89 @@ pub fn init_with(settings: &LogSettings) -> Result<(), InitError> {
     Ok(())
 }
 
-/// The subscriber [`init`] installs, writing to `writer`: for tests that capture
-/// logs, or for services that install it themselves.
+/// The registry with opskit's filter: what [`format_layer`] and your own layers sit
+/// on in [`subscriber`].
+pub type Filtered = Layered<EnvFilter, Registry>;
+
+/// opskit's logging (the filter, then the format), the subscriber your layers stack
+/// on in [`init_with_layer`]. It is a `tracing` subscriber itself.
+pub type Logging = Layered<Box<dyn Layer<Filtered> + Send + Sync>, Filtered>;
+
+/// The filter [`init`] uses: `RUST_LOG`'s directives, else `LOG_LEVEL`.
 ///
-/// JSON lines carry `timestamp` (RFC 3339, UTC), `level`, `target`, `message`, the
-/// event's fields at the top level, and the span context (`span`, `spans`);
-/// `service.starting`'s `config` and `config.invalid`'s `problems` are nested JSON. Every
-/// line, whoever wrote it, passes through [`RedactingWriter`]: the secrets
+/// # Errors
+///
+/// [`InitError::Filter`] when `RUST_LOG` does not parse.
+pub fn filter(settings: &LogSettings) -> Result<EnvFilter, InitError> {
+    match &settings.filter {
+        Some(directives) => {
+            EnvFilter::try_new(directives).map_err(|e| InitError::Filter(e.to_string()))
+        }
+        None => Ok(EnvFilter::new(settings.level.as_str())),
+    }
+}
+
+/// opskit's log lines as a layer, for a subscriber you assemble yourself (put
+/// [`filter`] under it):
+///
+/// - JSON: `timestamp` (RFC 3339, UTC), `level`, `target`, `message`, the event's
+///   fields at the top level, the span context (`span`, `spans`), and inside a
+///   request traced by [`RequestTracingLayer`](crate::RequestTracingLayer) its
+///   `request_id` (and, with the `otel` feature, `trace_id` and `span_id`) at the top
+///   level; `service.starting`'s `config` and `config.invalid`'s `problems` are
+///   nested JSON;
+/// - pretty: human-readable lines, coloured when `stdout_is_terminal`.
+///
+/// Every line, whoever wrote it, passes through [`RedactingWriter`]: the secrets
 /// opskit-config loaded never reach the output.
+///
+/// ```
+/// use opskit_telemetry::LogSettings;
+/// use tracing_subscriber::layer::SubscriberExt;
+///
+/// let settings = LogSettings::default();
+/// let subscriber = tracing_subscriber::registry()
+///     .with(opskit_telemetry::filter(&settings)?)
+///     .with(opskit_telemetry::format_layer(&settings, std::io::stdout, false))
+///     // .with(tracing_opentelemetry::layer().with_tracer(tracer))
+///     ;
+/// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
+/// # Ok::<(), opskit_telemetry::InitError>(())
+/// ```
+pub fn format_layer<S, W>(
+    settings: &LogSettings,
+    writer: W,
+    stdout_is_terminal: bool,
+) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    if settings.is_json(stdout_is_terminal) {
+        let json = tracing_subscriber::fmt::format()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(true);
+        Box::new(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .event_format(Correlated::new(json))
+                .with_writer(RedactingWriter::new(NestingWriter::new(writer))),
+        )
+    } else {
+        Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(stdout_is_terminal)
+                .with_writer(RedactingWriter::new(writer)),
+        )
+    }
+}
+
+/// The subscriber [`init`] installs, writing to `writer`: for tests that capture
+/// logs, or for services that install it themselves. It is [`filter`] and
+/// [`format_layer`] on a registry; add layers of your own with
+/// [`SubscriberExt::with`](tracing_subscriber::layer::SubscriberExt::with).
 ///
 /// # Errors
 ///
@@ -242,35 +348,11 @@ pub fn subscriber<W>(
     settings: &LogSettings,
     writer: W,
     stdout_is_terminal: bool,
-) -> Result<Box<dyn Subscriber + Send + Sync>, InitError>
+) -> Result<Logging, InitError>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = match &settings.filter {
-        Some(directives) => {
-            EnvFilter::try_new(directives).map_err(|e| InitError::Filter(e.to_string()))?
-        }
-        None => EnvFilter::new(settings.level.as_str()),
-    };
-    let registry = Registry::default().with(filter);
-    Ok(if settings.is_json(stdout_is_terminal) {
-        Box::new(
-            registry.with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(true)
-                    .with_writer(RedactingWriter::new(NestingWriter::new(writer))),
-            ),
-        )
-    } else {
-        Box::new(
-            registry.with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(stdout_is_terminal)
-                    .with_writer(RedactingWriter::new(writer)),
-            ),
-        )
-    })
+    Ok(Registry::default()
+        .with(filter(settings)?)
+        .with(format_layer(settings, writer, stdout_is_terminal)))
 }

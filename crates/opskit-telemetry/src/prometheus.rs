@@ -84,14 +84,17 @@ impl PrometheusMetrics {
             });
         }
         describe(info);
+        process_collector().describe();
+        // metrics-process describes the start time too; opskit's text and value win.
+        describe(info);
         info.record_metric();
         crate::process::record_start_time_metric();
         Ok(Self { handle })
     }
 
-    /// The metrics in the Prometheus text format.
+    /// The metrics in the Prometheus text format, the process metrics read now.
     pub fn render(&self) -> String {
-        self.handle.render()
+        render(&self.handle)
     }
 
     /// A layer that answers `GET /metrics` on the application's own port and passes
@@ -206,7 +209,7 @@ where
             let body = if method == Method::HEAD {
                 Bytes::new()
             } else {
-                Bytes::from(self.handle.render())
+                Bytes::from(render(&self.handle))
             };
             let mut response = Response::new(Full::new(body));
             response
@@ -346,6 +349,25 @@ where
             BodyKind::Text { body } => body.size_hint(),
         }
     }
+}
+
+/// The process metrics every exporter has (`process_cpu_seconds_total`,
+/// `process_resident_memory_bytes`, `process_virtual_memory_bytes`,
+/// `process_open_fds`, `process_max_fds`, `process_threads`), read by the
+/// `metrics-process` crate at each scrape.
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: std::sync::OnceLock<metrics_process::Collector> = std::sync::OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// Reads the process metrics, then renders. `metrics-process` also sets
+/// `process_start_time_seconds`, truncated to whole seconds from the boot time;
+/// opskit's own value (right to 10 ms, see [`crate::process::start_time`]) is set
+/// after it.
+fn render(handle: &PrometheusHandle) -> String {
+    process_collector().collect();
+    crate::process::record_start_time_metric();
+    handle.render()
 }
 
 /// The `HELP` text (and unit) of every metric opskit registers: the request

@@ -18,6 +18,7 @@ use tower_service::Service;
 
 use crate::connections::{Connections, Marked};
 use crate::lifecycle::Lifecycle;
+use crate::request::{RequestLog, RequestTracingLayer};
 use crate::shutdown::GracefulShutdown;
 
 /// How [`serve`] serves: the shutdown timeline and the limits on connections. Nest
@@ -44,6 +45,12 @@ pub struct HttpSettings {
     /// that it is not ready yet (`health.not_ready_yet`).
     #[config(default = "10s")]
     pub first_check_timeout: Duration,
+    /// Which requests get an http.request log line: off, errors (5xx) or all.
+    #[config(default = "errors")]
+    pub request_log: RequestLog,
+    /// Whether a caller's x-request-id is kept (true behind a proxy that sets it) or replaced.
+    #[config(default = "true")]
+    pub trust_request_id: bool,
 }
 
 impl Default for HttpSettings {
@@ -54,11 +61,21 @@ impl Default for HttpSettings {
             header_read_timeout: Duration::from_secs(10),
             max_connections: 0,
             first_check_timeout: Duration::from_secs(10),
+            request_log: RequestLog::Errors,
+            trust_request_id: true,
         }
     }
 }
 
 impl HttpSettings {
+    /// The [`RequestTracingLayer`] these settings describe (`request_log`,
+    /// `trust_request_id`), for the router's `Router::layer`.
+    pub fn request_tracing(&self) -> RequestTracingLayer {
+        RequestTracingLayer::new()
+            .request_log(self.request_log)
+            .trust_request_id(self.trust_request_id)
+    }
+
     /// The connection limit: the setting, or 80% of the open-files limit.
     pub fn connection_limit(&self) -> usize {
         if self.max_connections > 0 {

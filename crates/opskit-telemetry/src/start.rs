@@ -26,8 +26,10 @@ pub struct Started<S> {
 ///    `.env` template) and exit 0, without starting anything;
 /// 2. logging ([`init`](crate::init)), so everything after is logged;
 /// 3. the settings `S`, every problem at once, `LOG_FORMAT`, `LOG_LEVEL` and
-///    `RUST_LOG`'s included (78, the report on stderr and as one `config.invalid`
-///    event);
+///    `RUST_LOG`'s included, and with the `otel` feature the `OTEL_*` variables of
+///    [`OtelSettings`](crate::OtelSettings) (78, the report on stderr and as one
+///    `config.invalid` event); with an OTLP endpoint, the trace exporter is part of
+///    the logging set up in step 2 ([`tracing_layer`](crate::tracing_layer));
 /// 4. `service.starting` with the build info and the redacted settings;
 /// 5. the Prometheus recorder (70 when another recorder is installed).
 ///
@@ -71,20 +73,38 @@ pub fn start<S: Config>(info: BuildInfo) -> Started<S> {
     // Logging settings and the service's in one report: a bad LOG_LEVEL must not
     // hide the other problems.
     let log = crate::LogSettings::from_env();
+    #[cfg(feature = "otel")]
+    let otel = crate::OtelSettings::from_env();
     let settings = S::from_env();
     let log_settings = log.as_ref().map(|l| (**l).clone()).unwrap_or_default();
-    if let Err(err) = crate::init_with(&log_settings) {
+    #[cfg(feature = "otel")]
+    let (tracing, otel_error) = match otel.as_ref().map(|o| crate::tracing_layer(o, &info)) {
+        Ok(Ok(layer)) => (layer, None),
+        Ok(Err(err)) => (None, Some(err)),
+        Err(_) => (None, None),
+    };
+    #[cfg(not(feature = "otel"))]
+    let tracing = tracing_subscriber::layer::Identity::new();
+    if let Err(err) = crate::init_with_layer(&log_settings, tracing) {
         eprintln!("cannot start logging: {err}");
         std::process::exit(crate::exit::CONFIG);
     }
+    #[cfg(feature = "otel")]
+    let otel_ok = otel.is_ok();
+    #[cfg(not(feature = "otel"))]
+    let otel_ok = true;
     let settings = match (log, settings) {
-        (Ok(_), Ok(settings)) => {
+        (Ok(_), Ok(settings)) if otel_ok => {
             settings.log_warnings();
             settings
         }
         (log, settings) => {
             let mut problems = Vec::new();
             if let Err(err) = log {
+                problems.extend_from_slice(err.problems());
+            }
+            #[cfg(feature = "otel")]
+            if let Err(err) = &otel {
                 problems.extend_from_slice(err.problems());
             }
             if let Err(err) = settings {
@@ -97,6 +117,10 @@ pub fn start<S: Config>(info: BuildInfo) -> Started<S> {
         }
     };
     let lifecycle = Lifecycle::starting(info, Some(settings.summary()));
+    #[cfg(feature = "otel")]
+    if let Some(err) = otel_error {
+        lifecycle.exit(&err.to_string(), crate::exit::CONFIG);
+    }
     let metrics = match PrometheusMetrics::install(&info) {
         Ok(metrics) => metrics,
         Err(err) => lifecycle.exit(&err.to_string(), crate::exit::SOFTWARE),

@@ -25,6 +25,7 @@
 //! canary secrets in everything a test saw.
 
 pub mod load;
+pub mod otlp;
 pub mod outage;
 pub mod process;
 pub mod prometheus;

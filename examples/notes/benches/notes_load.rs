@@ -6,7 +6,9 @@
 //!   every opskit layer: request metrics, health, /metrics), alternating, two rounds;
 //! - time from process start to the first 200 (`/readyz` for notes, on SQLite,
 //!   `/hello` for the bare router), median of 7 starts;
-//! - peak resident memory (VmHWM) at idle and after the load.
+//! - peak resident memory (VmHWM) at idle and after the load;
+//! - the notes service with a span per request (`LOG_LEVEL=info`): tracing off,
+//!   every request exported to an OTLP receiver on loopback, and the collector down.
 //!
 //! Run with `cargo bench -p example-notes --bench notes_load` (`wrk` from Debian);
 //! `LOAD_SECONDS` sets the length of each load (10 by default). Results in
@@ -113,14 +115,20 @@ fn pinned(role: Role, program: impl AsRef<std::ffi::OsStr>) -> Command {
 }
 
 fn start_notes(binary: &Path, dir: &Path) -> Server {
+    start_notes_with(binary, dir, &[("LOG_LEVEL", "warn")])
+}
+
+/// The notes service with `env` added (at `LOG_LEVEL=info`, each request's span is
+/// on; at `warn`, off).
+fn start_notes_with(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Server {
     let started = Instant::now();
     let mut child = pinned(Role::Server, binary)
         .current_dir(dir)
         .env_clear()
         .env("LOG_FORMAT", "json")
-        .env("LOG_LEVEL", "warn")
         .env("NOTES_LISTEN", "127.0.0.1:0")
         .env("NOTES_DATA_DIR", dir.join("data"))
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -356,6 +364,74 @@ fn main() {
         "anonymous RSS",
         (notes_anon_idle, bare_anon_idle),
         (notes_anon, bare_anon),
+    );
+    drop((notes_server, bare_server));
+    tracing_load(&notes, seconds, rounds);
+}
+
+/// The notes service at `LOG_LEVEL=info` (a span per request) with tracing off,
+/// exporting every request (sampled at 100%) to a receiver on loopback, and with the
+/// collector down (nothing listens at the endpoint): throughput and p99 of each,
+/// alternating, and the ratios to tracing off.
+fn tracing_load(notes: &Path, seconds: u64, rounds: usize) {
+    let receiver = opskit_testkit::otlp::Receiver::start().unwrap();
+    let up = receiver.endpoint();
+    let down = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let info = ("LOG_LEVEL", "info");
+    let sampled = ("OTEL_TRACES_SAMPLER", "always_on");
+    let servers = [
+        start_notes_with(notes, dirs[0].path(), &[info]),
+        start_notes_with(
+            notes,
+            dirs[1].path(),
+            &[info, sampled, ("OTEL_EXPORTER_OTLP_ENDPOINT", up.as_str())],
+        ),
+        start_notes_with(
+            notes,
+            dirs[2].path(),
+            &[
+                info,
+                sampled,
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", down.as_str()),
+            ],
+        ),
+    ];
+    for server in &servers {
+        time_to_200(server, "/readyz");
+    }
+    println!();
+    println!(
+        "| round | tracing off req/s | p99 | exported req/s | p99 | collector down req/s | p99 | exported / off | down / off |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let (mut exported_ratios, mut down_ratios) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let mut order = [0, 1, 2];
+        order.rotate_left(round % 3);
+        let mut results = [(0.0, 0.0); 3];
+        for i in order {
+            results[i] = wrk(servers[i].address, seconds);
+        }
+        let [(off, off_p99), (exported, exported_p99), (down, down_p99)] = results;
+        exported_ratios.push(exported / off);
+        down_ratios.push(down / off);
+        println!(
+            "| {round} | {off:.0} | {off_p99:.2} ms | {exported:.0} | {exported_p99:.2} ms | {down:.0} | {down_p99:.2} ms | {:.3} | {:.3} |",
+            exported / off,
+            down / off
+        );
+    }
+    exported_ratios.sort_by(f64::total_cmp);
+    down_ratios.sort_by(f64::total_cmp);
+    println!(
+        "median of {rounds} rounds: exported / off {:.3}, collector down / off {:.3}; the receiver decoded {} spans",
+        exported_ratios[rounds / 2],
+        down_ratios[rounds / 2],
+        receiver.spans().len()
     );
 }
 

@@ -58,10 +58,13 @@ async fn main() -> ExitCode {
             "NOTES_API_TOKEN is not set: every write is refused with 403 until it is (set NOTES_API_TOKEN or NOTES_API_TOKEN_FILE)"
         );
     }
-    let app = routes::router(routes::App {
-        pool: pools.app,
-        token: settings.api_token.clone().map(Arc::new),
-    });
+    let app = routes::router(
+        routes::App {
+            pool: pools.app,
+            token: settings.api_token.clone().map(Arc::new),
+        },
+        settings.http.request_tracing(),
+    );
     // Probes and /metrics answer first, outside the application's layers.
     let service = ServiceBuilder::new()
         .layer(metrics.layer())

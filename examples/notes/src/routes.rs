@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use opskit::secret::{SecretString, secret_eq};
-use opskit::telemetry::HttpMetricsLayer;
+use opskit::telemetry::{HttpMetricsLayer, RequestTracingLayer};
 use serde::Deserialize;
 use sqlx::AnyPool;
 
@@ -34,8 +34,9 @@ pub struct App {
     pub token: Option<Arc<SecretString>>,
 }
 
-/// The routes, with request metrics labelled by route template.
-pub fn router(app: App) -> Router {
+/// The routes, with request metrics labelled by route template, and a span, a
+/// request id (and, with `OTEL_EXPORTER_OTLP_ENDPOINT` set, a trace) per request.
+pub fn router(app: App, tracing: RequestTracingLayer) -> Router {
     Router::new()
         .route("/hello", get(hello))
         .route("/notes", get(list).post(create))
@@ -43,6 +44,7 @@ pub fn router(app: App) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
         .layer(HttpMetricsLayer::new())
+        .layer(tracing)
 }
 
 /// An error as JSON: `{"error": "..."}`.

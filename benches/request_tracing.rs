@@ -1,0 +1,151 @@
+//! What tracing a request costs: an axum route with the request metrics (tracing
+//! off), then with `RequestTracingLayer` (a span and a request id), then with the
+//! OpenTelemetry layer sampling every request (exported to a receiver on loopback)
+//! or none, all logging JSON through opskit's format into a sink. Allocations per
+//! request are counted for each, outside the timed loops.
+//!
+//! Run with `cargo bench --bench request_tracing --features axum,otel`; results in
+//! `docs/benchmarks.md`.
+
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs, clippy::print_stdout)]
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use http::Request;
+use opskit::telemetry::{
+    HttpMetricsLayer, LogFormat, LogSettings, Logging, OtelSettings, PrometheusMetrics,
+    RequestTracingLayer, SamplerName,
+};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use tower::Service;
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+#[global_allocator]
+static ALLOCATOR: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
+
+/// Calls the router and polls its future once: these handlers answer at once.
+fn call(router: &mut Router, request: Request<Body>) -> http::Response<Body> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(router.call(request)).poll(&mut cx) {
+        Poll::Ready(Ok(response)) => response,
+        _ => unreachable!("the handler answers at once"),
+    }
+}
+
+fn request() -> Request<Body> {
+    Request::get("/notes/42")
+        .header("host", "notes.example")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// opskit's JSON logging into a sink.
+fn logging() -> Logging {
+    let settings = LogSettings {
+        format: LogFormat::Json,
+        ..LogSettings::default()
+    };
+    opskit::telemetry::subscriber(&settings, std::io::sink, false).unwrap()
+}
+
+/// Logging plus the OpenTelemetry layer, sampling by `sampler`, exporting to
+/// `endpoint`.
+fn traced(endpoint: &str, sampler: SamplerName) -> Dispatch {
+    let settings = OtelSettings {
+        endpoint: Some(endpoint.parse().unwrap()),
+        sampler,
+        ..OtelSettings::default()
+    };
+    let layer = opskit::telemetry::tracing_layer(&settings, &opskit::telemetry::build_info!())
+        .unwrap()
+        .expect("an endpoint is set");
+    Dispatch::new(logging().with(layer))
+}
+
+/// Heap allocations per request, over 1,000 requests.
+fn allocations(dispatch: &Dispatch, router: &mut Router) -> f64 {
+    tracing::dispatcher::with_default(dispatch, || {
+        let requests: Vec<_> = (0..1000).map(|_| request()).collect();
+        let region = Region::new(ALLOCATOR);
+        for r in requests {
+            drop(black_box(call(router, r)));
+        }
+        region.change().allocations as f64 / 1000.0
+    })
+}
+
+fn request_tracing(c: &mut Criterion) {
+    let _metrics = PrometheusMetrics::install(&opskit::telemetry::build_info!()).unwrap();
+    let receiver = opskit_testkit::otlp::Receiver::start().unwrap();
+    let routes = || {
+        Router::new()
+            .route("/notes/{id}", get(|| async { "note" }))
+            .layer(HttpMetricsLayer::new())
+    };
+    let off = Dispatch::new(logging());
+    let sampled = traced(&receiver.endpoint(), SamplerName::AlwaysOn);
+    let dropped = traced(&receiver.endpoint(), SamplerName::AlwaysOff);
+    let mut variants = [
+        ("tracing_off", off.clone(), routes()),
+        (
+            "request_span",
+            off,
+            routes().layer(RequestTracingLayer::new()),
+        ),
+        (
+            "otel_sampled",
+            sampled,
+            routes().layer(RequestTracingLayer::new()),
+        ),
+        (
+            "otel_sampled_out",
+            dropped,
+            routes().layer(RequestTracingLayer::new()),
+        ),
+    ];
+    for (name, dispatch, router) in &mut variants {
+        assert_eq!(
+            tracing::dispatcher::with_default(dispatch, || call(router, request())).status(),
+            200
+        );
+        println!(
+            "{name}: {:.1} allocations per request",
+            allocations(dispatch, router)
+        );
+    }
+
+    let mut group = c.benchmark_group("request_tracing");
+    for (name, dispatch, router) in &mut variants {
+        tracing::dispatcher::with_default(dispatch, || {
+            group.bench_function(*name, |b| {
+                b.iter_batched(
+                    request,
+                    |r| black_box(call(router, r)),
+                    BatchSize::SmallInput,
+                )
+            });
+        });
+    }
+    group.finish();
+    println!(
+        "the receiver decoded {} spans in {} exports",
+        receiver.spans().len(),
+        receiver.exports()
+    );
+}
+
+criterion_group!(benches, request_tracing);
+criterion_main!(benches);
