@@ -387,3 +387,18 @@ pub fn inject_trace_context(headers: &mut http::HeaderMap) {
     let context: Context = Span::current().context();
     TraceContextPropagator::new().inject_context(&context, &mut HeaderInjector(headers));
 }
+
+/// Sets what is known once the response is: the status code, and an error status
+/// on 5xx (or no response), on the OpenTelemetry span only (the log lines' copy of
+/// the span's fields is left alone: rewriting it costs more than the whole span).
+pub(crate) fn finish_server_span(span: &Span, status: Option<u16>, failed: bool) {
+    if PROVIDER.get().is_none() || span.is_disabled() {
+        return;
+    }
+    if let Some(code) = status {
+        span.set_attribute("http.response.status_code", i64::from(code));
+    }
+    if failed {
+        span.set_status(opentelemetry::trace::Status::error(""));
+    }
+}

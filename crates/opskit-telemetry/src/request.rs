@@ -17,7 +17,6 @@ use serde::Deserialize;
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Span;
-use tracing::field::Empty;
 
 use crate::correlate::Correlation;
 use crate::http_metrics::{METHODS, Route, method_index, route_label};
@@ -89,11 +88,11 @@ pub enum RequestLog {
 ///
 /// - the span carries OpenTelemetry's semantic-convention fields:
 ///   `http.request.method`, `http.route` (the template, from axum's `MatchedPath`:
-///   apply the layer with `Router::layer`), `url.path`,
-///   `http.response.status_code`, `request_id`, and `otel.name` (`GET /notes/{id}`),
-///   `otel.kind` (`server`), `otel.status_code` (`error` on 5xx) for
-///   `tracing-opentelemetry`; with the `otel` feature, its parent is the caller's
-///   W3C `traceparent`;
+///   apply the layer with `Router::layer`), `url.path`, `request_id`, and
+///   `otel.name` (`GET /notes/{id}`) and `otel.kind` (`server`) for
+///   `tracing-opentelemetry`; with the `otel` feature and an exporter, its parent is
+///   the caller's W3C `traceparent`, and the exported span also has
+///   `http.response.status_code` and an error status on 5xx;
 /// - every log line written inside the request has `request_id` (and, with the
 ///   `otel` feature and an exporter, `trace_id` and `span_id`) at the top level;
 /// - the response carries `x-request-id`;
@@ -183,23 +182,19 @@ where
             .unwrap_or_else(RequestId::generate);
         let method = METHODS[method_index(request.method())];
         let route = route_label(&request, None);
+        // Every field is set here: recording one later makes the JSON formatter
+        // parse and rewrite the span's fields, a dozen allocations each time.
         let span = tracing::info_span!(
             target: "opskit::http",
             "request",
-            otel.name = Empty,
+            otel.name = %format_args!("{method} {}", route.as_str()),
             otel.kind = "server",
-            otel.status_code = Empty,
             http.request.method = method,
             http.route = route.as_str(),
             url.path = request.uri().path(),
-            http.response.status_code = Empty,
             request_id = id.as_str(),
         );
         if !span.is_disabled() {
-            span.record(
-                "otel.name",
-                tracing::field::display(format_args!("{method} {}", route.as_str())),
-            );
             #[cfg(feature = "otel")]
             let trace = crate::otel::continue_trace(&span, request.headers());
             #[cfg(not(feature = "otel"))]
@@ -273,12 +268,8 @@ where
         let mut result = ready!(this.future.poll(cx));
         let status = result.as_ref().ok().map(|r| r.status().as_u16());
         let failed = status.is_none_or(|code| code >= 500);
-        if let Some(code) = status {
-            this.span.record("http.response.status_code", code);
-        }
-        if failed {
-            this.span.record("otel.status_code", "error");
-        }
+        #[cfg(feature = "otel")]
+        crate::otel::finish_server_span(this.span, status, failed);
         if let (Ok(response), Some(header)) = (&mut result, this.header.take()) {
             response.headers_mut().insert(REQUEST_ID_HEADER, header);
         }
