@@ -8,10 +8,11 @@
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
 
-use std::future::Future;
+mod common;
+
+use common::call;
+
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::Router;
@@ -20,16 +21,6 @@ use axum::routing::get;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::Request;
 use opskit::telemetry::{HttpMetricsLayer, PrometheusMetrics};
-use tower::Service;
-
-/// Calls the router and polls its future once: these handlers answer at once.
-fn call(router: &mut Router, request: Request<Body>) -> http::Response<Body> {
-    let mut cx = Context::from_waker(Waker::noop());
-    match pin!(router.call(request)).poll(&mut cx) {
-        Poll::Ready(Ok(response)) => response,
-        _ => unreachable!("the handler answers at once"),
-    }
-}
 
 fn request() -> Request<Body> {
     Request::get("/notes/42")

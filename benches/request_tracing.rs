@@ -10,10 +10,11 @@
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs, clippy::print_stdout)]
 
-use std::future::Future;
+mod common;
+
+use common::call;
+
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use axum::Router;
 use axum::body::Body;
@@ -25,21 +26,11 @@ use opskit::telemetry::{
     RequestTracingLayer, SamplerName,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use tower::Service;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
 #[global_allocator]
 static ALLOCATOR: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
-
-/// Calls the router and polls its future once: these handlers answer at once.
-fn call(router: &mut Router, request: Request<Body>) -> http::Response<Body> {
-    let mut cx = Context::from_waker(Waker::noop());
-    match pin!(router.call(request)).poll(&mut cx) {
-        Poll::Ready(Ok(response)) => response,
-        _ => unreachable!("the handler answers at once"),
-    }
-}
 
 fn request() -> Request<Body> {
     Request::get("/notes/42")

@@ -283,28 +283,26 @@ where
             let route = route.as_ref().map_or("", Route::as_str);
             let status: Cow<'_, str> = status.map_or("error".into(), |c| c.to_string().into());
             let seconds = this.start.elapsed().as_secs_f64();
+            // One line, at WARN for a failure: `event!` needs its level as a constant.
+            macro_rules! request_line {
+                ($level:ident) => {
+                    tracing::event!(
+                        target: "opskit::http",
+                        tracing::Level::$level,
+                        event = "http.request",
+                        http_request_method = *this.method,
+                        http_route = route,
+                        http_response_status_code = %status,
+                        http_server_request_duration_seconds = seconds,
+                        "{} {route} answered {status}",
+                        this.method,
+                    )
+                };
+            }
             if failed {
-                tracing::warn!(
-                    target: "opskit::http",
-                    event = "http.request",
-                    http_request_method = *this.method,
-                    http_route = route,
-                    http_response_status_code = %status,
-                    http_server_request_duration_seconds = seconds,
-                    "{} {route} answered {status}",
-                    this.method,
-                );
+                request_line!(WARN);
             } else {
-                tracing::info!(
-                    target: "opskit::http",
-                    event = "http.request",
-                    http_request_method = *this.method,
-                    http_route = route,
-                    http_response_status_code = %status,
-                    http_server_request_duration_seconds = seconds,
-                    "{} {route} answered {status}",
-                    this.method,
-                );
+                request_line!(INFO);
             }
         }
         Poll::Ready(result)
