@@ -102,6 +102,7 @@ pub use opskit_exit as exit;
 #[cfg(feature = "health")]
 mod connections;
 mod correlate;
+mod fields;
 mod http_metrics;
 mod lifecycle;
 mod logging;

@@ -11,6 +11,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::correlate::Correlated;
+use crate::fields::JsonSpanFields;
 use crate::nest::NestingWriter;
 use crate::redact::RedactingWriter;
 
@@ -324,6 +325,7 @@ where
         Box::new(
             tracing_subscriber::fmt::layer()
                 .json()
+                .fmt_fields(JsonSpanFields)
                 .event_format(Correlated::new(json))
                 .with_writer(RedactingWriter::new(NestingWriter::new(writer))),
         )
