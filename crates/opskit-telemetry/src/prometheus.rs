@@ -107,7 +107,18 @@ impl PrometheusMetrics {
     pub fn layer_at(&self, path: impl Into<String>) -> MetricsEndpointLayer {
         MetricsEndpointLayer {
             handle: self.handle.clone(),
-            path: path.into().into(),
+            path: Some(path.into().into()),
+        }
+    }
+
+    /// [`layer`](Self::layer) when `enabled`, else a layer of the same type that
+    /// passes every request through: for a service that serves `/metrics` on a
+    /// listener of its own ([`serve`](Self::serve)) when one is configured, and on
+    /// the application's port otherwise, with one service stack.
+    pub fn layer_if(&self, enabled: bool) -> MetricsEndpointLayer {
+        MetricsEndpointLayer {
+            handle: self.handle.clone(),
+            path: enabled.then(|| "/metrics".into()),
         }
     }
 
@@ -167,7 +178,8 @@ impl<B> Service<Request<B>> for NotFound {
 #[derive(Debug, Clone)]
 pub struct MetricsEndpointLayer {
     handle: PrometheusHandle,
-    path: std::sync::Arc<str>,
+    /// `None`: pass everything through.
+    path: Option<std::sync::Arc<str>>,
 }
 
 impl<S> Layer<S> for MetricsEndpointLayer {
@@ -187,7 +199,7 @@ impl<S> Layer<S> for MetricsEndpointLayer {
 pub struct MetricsEndpoint<S> {
     inner: S,
     handle: PrometheusHandle,
-    path: std::sync::Arc<str>,
+    path: Option<std::sync::Arc<str>>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MetricsEndpoint<S>
@@ -204,7 +216,8 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let method = request.method();
-        if request.uri().path() == &*self.path && (method == Method::GET || method == Method::HEAD)
+        if self.path.as_deref() == Some(request.uri().path())
+            && (method == Method::GET || method == Method::HEAD)
         {
             let body = if method == Method::HEAD {
                 Bytes::new()

@@ -96,7 +96,13 @@ impl Service {
         env: &[(&str, &str)],
     ) -> Self {
         let mut service = Self::spawn_with_args(binary, dir, args, env);
-        let listening = service.wait_for("service.listening");
+        // The HTTP listener's: a service may open others first (an admin port).
+        let listening = loop {
+            let listening = service.wait_for("service.listening");
+            if listening["listener"] == "http" || listening.get("listener").is_none() {
+                break listening;
+            }
+        };
         service.address = Some(listening["address"].as_str().unwrap().parse().unwrap());
         service
     }
@@ -129,6 +135,17 @@ impl Service {
                 ),
             }
         }
+    }
+
+    /// The address of the listener named `listener` (`service.listening`'s
+    /// `listener` field, such as `metrics`), from the lines read so far.
+    pub fn listener(&self, listener: &str) -> Option<SocketAddr> {
+        self.lines.lock().unwrap().iter().find_map(|line| {
+            let event: Value = serde_json::from_str(line).ok()?;
+            (event["event"] == "service.listening" && event["listener"] == listener)
+                .then(|| event["address"].as_str()?.parse().ok())
+                .flatten()
+        })
     }
 
     /// Whether the process has not exited yet.

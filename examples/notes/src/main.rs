@@ -6,6 +6,7 @@
 //! until `NOTES_API_TOKEN` (or `NOTES_API_TOKEN_FILE`) is set. `RUNBOOK.md` (beside
 //! this package's `Cargo.toml`) is its runbook; `--describe` lists its settings.
 
+mod admin;
 mod database;
 mod health;
 mod notes;
@@ -65,9 +66,11 @@ async fn main() -> ExitCode {
         },
         settings.http.request_tracing(),
     );
-    // Probes and /metrics answer first, outside the application's layers.
+    // Probes and /metrics answer first, outside the application's layers; /metrics
+    // on a port of its own when NOTES_METRICS_LISTEN is set.
+    let metrics_here = admin::serve_metrics(&metrics, settings.metrics_listen, &lifecycle).await;
     let service = ServiceBuilder::new()
-        .layer(metrics.layer())
+        .layer(metrics.layer_if(metrics_here))
         .layer(health.layer())
         .service(app);
     // Bind, ready after the first checks, drain on SIGTERM, service.stopped last.

@@ -28,6 +28,8 @@ pub struct Settings {
     /// Address the HTTP server binds; port 0 picks a free port (service.listening says which).
     #[config(default = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Address of a listener of its own for /metrics (an admin port only the scraper reaches); unset serves /metrics on NOTES_LISTEN.
+    pub metrics_listen: Option<SocketAddr>,
     /// Where the service runs: local, staging or production (production refuses laptop defaults).
     #[config(default = "local")]
     pub deployment: Deployment,

@@ -164,6 +164,48 @@ fn the_deployment_probes_ports_settings_and_secrets_match_the_code() {
     );
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
 
+    // /metrics on its own port, which only the scraper may reach.
+    let metrics_port = container["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "metrics")
+        .expect("a metrics port")["containerPort"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        u64::from(port_of(value(&env, "NOTES_METRICS_LISTEN").unwrap())),
+        metrics_port
+    );
+    let policy = docs
+        .iter()
+        .find(|d| {
+            d["kind"] == "NetworkPolicy"
+                && d["spec"]["podSelector"]["matchLabels"]["app"] == "notes"
+        })
+        .expect("a NetworkPolicy for the service's pods");
+    for rule in policy["spec"]["ingress"].as_array().unwrap() {
+        let opens_metrics = rule["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["port"] == "metrics" || p["port"] == metrics_port);
+        if opens_metrics {
+            assert!(
+                rule["from"].as_array().is_some_and(|from| !from.is_empty()),
+                "the metrics port is open to everyone: {rule}"
+            );
+        }
+    }
+
+    // A node drain or a rolling update never takes more than one replica away.
+    let budget = kind(&docs, "PodDisruptionBudget");
+    assert_eq!(budget["spec"]["selector"], deployment["spec"]["selector"]);
+    assert_eq!(
+        deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+        0
+    );
+
     // The migration Job applies, with the same secrets.
     let job = kind(&docs, "Job");
     let migrate = &job["spec"]["template"]["spec"]["containers"][0];
@@ -174,6 +216,67 @@ fn the_deployment_probes_ports_settings_and_secrets_match_the_code() {
     );
     for (name, _) in env_of(migrate) {
         assert!(known.contains(&name), "{name} in the Job is not a setting");
+    }
+    // Re-appliable with the next release's image: a new name per commit, removed
+    // after it finished.
+    assert!(
+        job["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("-COMMIT"),
+        "the Job's name carries the commit"
+    );
+    assert!(job["spec"]["ttlSecondsAfterFinished"].as_u64().is_some());
+}
+
+/// Pod Security "restricted", for every pod the manifests make, and the secret
+/// files readable by the service's group alone.
+#[test]
+fn every_pod_meets_pod_security_restricted_and_can_read_its_secrets() {
+    let docs = documents();
+    let namespace = kind(&docs, "Namespace");
+    assert_eq!(
+        namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "restricted"
+    );
+    for workload in docs
+        .iter()
+        .filter(|d| d["kind"] == "Deployment" || d["kind"] == "Job")
+    {
+        let name = workload["metadata"]["name"].as_str().unwrap();
+        assert_eq!(workload["metadata"]["namespace"], "notes", "{name}");
+        let pod = &workload["spec"]["template"]["spec"];
+        let security = &pod["securityContext"];
+        assert_eq!(security["runAsNonRoot"], true, "{name}");
+        assert_eq!(
+            security["seccompProfile"]["type"], "RuntimeDefault",
+            "{name}"
+        );
+        assert_eq!(pod["automountServiceAccountToken"], false, "{name}");
+        for container in pod["containers"].as_array().unwrap() {
+            let context = &container["securityContext"];
+            assert_eq!(context["allowPrivilegeEscalation"], false, "{name}");
+            assert_eq!(context["readOnlyRootFilesystem"], true, "{name}");
+            assert_eq!(context["capabilities"]["drop"][0], "ALL", "{name}");
+            for resource in ["cpu", "memory"] {
+                for bound in ["requests", "limits"] {
+                    assert!(
+                        container["resources"][bound][resource].is_string(),
+                        "{name}: no {bound}.{resource}"
+                    );
+                }
+            }
+        }
+        // Secret files are root-owned in the pod: 0400 would lock the service
+        // (uid 10001) out. 0440 with fsGroup gives them to the service's group,
+        // which SecretFile accepts without a warning; others get nothing.
+        for volume in pod["volumes"].as_array().unwrap() {
+            if let Some(mode) = volume["secret"]["defaultMode"].as_u64() {
+                assert_eq!(mode, 0o440, "{name}: secret mode {mode:o}");
+                assert_eq!(security["fsGroup"], security["runAsGroup"], "{name}");
+                assert!(security["fsGroup"].is_u64(), "{name}: no fsGroup");
+            }
+        }
     }
 }
 

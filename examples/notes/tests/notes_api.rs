@@ -156,3 +156,22 @@ fn readiness_holds_through_a_write_burst() {
     service.terminate();
     assert_eq!(service.finish().0, 0);
 }
+
+/// With `NOTES_METRICS_LISTEN`, `/metrics` answers on that port alone: the
+/// application's port, open to every client, does not serve it.
+#[test]
+fn metrics_move_to_their_own_port_when_asked() {
+    let (_dir, service) = support::start_local(&[("NOTES_METRICS_LISTEN", "127.0.0.1:0")]);
+    let admin = service
+        .listener("metrics")
+        .expect("service.listening for the metrics listener");
+    assert_ne!(admin, service.address());
+    let (status, body) = get(admin, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("http_server_request_duration_seconds") || body.contains("notes_build_info"),
+        "{body}"
+    );
+    assert_eq!(get(service.address(), "/metrics").unwrap().0, 404);
+    assert_eq!(get(service.address(), "/readyz").unwrap().0, 200);
+}

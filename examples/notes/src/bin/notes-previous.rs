@@ -5,6 +5,8 @@
 //! Its code is release N's as it was then: the shared modules, and the note
 //! queries of that time below.
 
+#[path = "../admin.rs"]
+mod admin;
 #[path = "../database.rs"]
 mod database;
 #[path = "../health.rs"]
@@ -97,8 +99,9 @@ async fn main() -> ExitCode {
         .route("/notes/{id}", get(fetch))
         .with_state(pools.app)
         .layer(HttpMetricsLayer::new());
+    let metrics_here = admin::serve_metrics(&metrics, settings.metrics_listen, &lifecycle).await;
     let service = tower::ServiceBuilder::new()
-        .layer(metrics.layer())
+        .layer(metrics.layer_if(metrics_here))
         .layer(health.layer())
         .service(app);
     opskit::telemetry::serve(
