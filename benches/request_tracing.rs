@@ -131,6 +131,46 @@ fn request_tracing(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The same span alone (its six fields, entered once, closed), to tell
+    // tracing-opentelemetry's share from opskit's: on a bare registry, under
+    // opskit's JSON format, and under the OpenTelemetry layer alone.
+    let otel_alone = {
+        let settings = OtelSettings {
+            endpoint: Some(receiver.endpoint().parse().unwrap()),
+            sampler: SamplerName::AlwaysOn,
+            ..OtelSettings::default()
+        };
+        let layer = opskit::telemetry::tracing_layer(&settings, &opskit::telemetry::build_info!())
+            .unwrap()
+            .expect("an endpoint is set");
+        Dispatch::new(tracing_subscriber::registry().with(layer))
+    };
+    let mut spans = c.benchmark_group("span_alone");
+    for (name, dispatch) in [
+        ("registry", Dispatch::new(tracing_subscriber::registry())),
+        ("opskit_json", Dispatch::new(logging())),
+        ("otel_layer", otel_alone),
+    ] {
+        tracing::dispatcher::with_default(&dispatch, || {
+            spans.bench_function(name, |b| {
+                b.iter(|| {
+                    let span = tracing::info_span!(
+                        target: "opskit::http",
+                        "request",
+                        otel.name = "GET /notes/{id}",
+                        otel.kind = "server",
+                        http.request.method = "GET",
+                        http.route = "/notes/{id}",
+                        url.path = "/notes/42",
+                        request_id = "4bf92f3577b34da6a3ce929d0e0e4736",
+                    );
+                    let _entered = black_box(&span).enter();
+                })
+            });
+        });
+    }
+    spans.finish();
     println!(
         "the receiver decoded {} spans in {} exports",
         receiver.spans().len(),
