@@ -25,13 +25,16 @@ impl<F> Correlated<F> {
 }
 
 /// What a request's span carries for its log lines: its [`RequestId`] and, when
-/// the request is traced, the trace id and the id of the request's server span
-/// (hex). [`RequestTracing`](crate::RequestTracing) puts it in the span's
-/// extensions.
+/// the request is traced, where to find its OpenTelemetry ids (read only when a line
+/// is written: most requests write none). [`RequestTracing`](crate::RequestTracing)
+/// puts it in the span's extensions.
 #[derive(Debug, Clone)]
 pub(crate) struct Correlation {
     pub(crate) request_id: RequestId,
-    pub(crate) trace: Option<(String, String)>,
+    /// The span and a weak handle on its subscriber (a strong one would keep the
+    /// span open forever: it lives in the span's own extensions).
+    #[cfg(feature = "otel")]
+    pub(crate) traced: Option<(tracing::span::Id, tracing::dispatcher::WeakDispatch)>,
 }
 
 impl Correlation {
@@ -48,10 +51,24 @@ impl Correlation {
     /// escaping needed).
     fn write_fields(&self, out: &mut String) -> fmt::Result {
         write!(out, "\"request_id\":\"{}\",", self.request_id.as_str())?;
-        if let Some((trace, span)) = &self.trace {
+        #[cfg(feature = "otel")]
+        if let Some((trace, span)) = self.trace_ids() {
             write!(out, "\"trace_id\":\"{trace}\",\"span_id\":\"{span}\",")?;
         }
         Ok(())
+    }
+
+    /// The request span's trace id and span id, from tracing-opentelemetry. No
+    /// extension of the span may be borrowed here: it takes them itself.
+    #[cfg(feature = "otel")]
+    fn trace_ids(&self) -> Option<(opentelemetry::TraceId, opentelemetry::SpanId)> {
+        use opentelemetry::trace::TraceContextExt;
+        let (id, weak) = self.traced.as_ref()?;
+        let dispatch = weak.upgrade()?;
+        let context = tracing_opentelemetry::get_otel_context(id, &dispatch)?;
+        let span = context.span();
+        let ids = span.span_context();
+        ids.is_valid().then(|| (ids.trace_id(), ids.span_id()))
     }
 }
 

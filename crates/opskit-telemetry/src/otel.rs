@@ -359,20 +359,18 @@ pub(crate) fn flush() -> Option<String> {
     }
 }
 
-/// Makes `span` continue the trace of the caller's `traceparent`, if it sent one,
-/// and returns its trace id and span id (hex), or `None` when nothing traces it.
-pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) -> Option<(String, String)> {
-    use opentelemetry::trace::TraceContextExt;
+/// Makes `span` continue the trace of the caller's `traceparent`, if it sent one;
+/// whether OpenTelemetry traces it at all (an exporter is set up).
+pub(crate) fn continue_trace(span: &Span, headers: &http::HeaderMap) -> bool {
     // Without an exporter, OpenTelemetry has no layer and the span no trace.
-    PROVIDER.get()?;
+    if PROVIDER.get().is_none() {
+        return false;
+    }
     if headers.contains_key("traceparent") {
         let parent = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
         let _ = span.set_parent(parent);
     }
-    let context = span.context();
-    let ids = context.span().span_context().clone();
-    ids.is_valid()
-        .then(|| (ids.trace_id().to_string(), ids.span_id().to_string()))
+    true
 }
 
 /// Adds the current span's W3C `traceparent` (and `tracestate`) to the headers of an

@@ -219,16 +219,12 @@ where
         );
         if !span.is_disabled() {
             #[cfg(feature = "otel")]
-            let trace = crate::otel::continue_trace(&span, request.headers());
-            #[cfg(not(feature = "otel"))]
-            let trace = None;
-            attach(
-                &span,
-                Correlation {
-                    request_id: id.clone(),
-                    trace,
-                },
-            );
+            let traced = crate::otel::continue_trace(&span, request.headers());
+            attach(&span, |span_id, dispatch| Correlation {
+                request_id: id.clone(),
+                #[cfg(feature = "otel")]
+                traced: traced.then(|| (span_id.clone(), dispatch.downgrade())),
+            });
         }
         let header = Some(id.as_header_value().clone());
         request.extensions_mut().insert(id);
@@ -247,12 +243,12 @@ where
 
 /// Puts the ids in the span's extensions, where the JSON formatter finds them for
 /// every line written inside the span.
-fn attach(span: &Span, ids: Correlation) {
+fn attach(span: &Span, ids: impl FnOnce(&tracing::span::Id, &tracing::Dispatch) -> Correlation) {
     span.with_subscriber(|(span_id, dispatch)| {
         if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
             && let Some(data) = tracing_subscriber::registry::LookupSpan::span(registry, span_id)
         {
-            data.extensions_mut().insert(ids);
+            data.extensions_mut().insert(ids(span_id, dispatch));
         }
     });
 }
