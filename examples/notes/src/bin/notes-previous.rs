@@ -1,7 +1,8 @@
 //! Run with `cargo run -p example-notes --bin notes-previous`.
 //!
 //! Release N-1 of the notes service, kept for the rollback drill: it knows the
-//! migrations up to version 1 (no `tags` column) and serves notes without tags.
+//! migrations up to version 1 (no `tags` column) and serves and stores notes
+//! without tags.
 //! Its code is release N's as it was then: the shared modules, and the note
 //! queries of that time below.
 
@@ -15,12 +16,14 @@ mod health;
 mod settings;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use opskit::secret::{SecretString, secret_eq};
 use opskit::telemetry::{BuildInfo, HttpMetricsLayer, Started, exit};
 use serde::Serialize;
 use sqlx::AnyPool;
@@ -48,21 +51,75 @@ fn answer<T: Serialize>(result: Result<T, sqlx::Error>) -> Response {
     }
 }
 
-async fn list(State(pool): State<AnyPool>) -> Response {
+/// What the handlers share.
+#[derive(Clone)]
+struct App {
+    pool: AnyPool,
+    token: Option<Arc<SecretString>>,
+}
+
+async fn list(State(app): State<App>) -> Response {
     let notes =
         sqlx::query_as::<_, Note>("SELECT id, title, body FROM notes ORDER BY id LIMIT 200")
-            .fetch_all(&pool)
+            .fetch_all(&app.pool)
             .await;
     answer(notes)
 }
 
-async fn fetch(State(pool): State<AnyPool>, Path(id): Path<i64>) -> Response {
+async fn fetch(State(app): State<App>, Path(id): Path<i64>) -> Response {
     let note = sqlx::query_as::<_, Note>("SELECT id, title, body FROM notes WHERE id = $1")
         .bind(id)
-        .fetch_optional(&pool)
+        .fetch_optional(&app.pool)
         .await;
     match note {
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        other => answer(other),
+    }
+}
+
+/// A note to store, as clients of release N-1 sent it (tags, if any, are ignored).
+#[derive(serde::Deserialize)]
+struct NewNote {
+    title: String,
+    body: String,
+}
+
+/// Stores a note, for clients that present the API token.
+async fn create(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    Json(new): Json<NewNote>,
+) -> Response {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let allowed = app
+        .token
+        .as_ref()
+        .is_some_and(|token| secret_eq(token, presented.as_bytes()));
+    if !allowed {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO notes (title, body) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(&new.title)
+    .bind(&new.body)
+    .fetch_all(&app.pool)
+    .await
+    .map(|ids| ids.first().copied());
+    match id {
+        Ok(Some(id)) => (
+            StatusCode::CREATED,
+            Json(Note {
+                id,
+                title: new.title,
+                body: new.body,
+            }),
+        )
+            .into_response(),
         other => answer(other),
     }
 }
@@ -95,9 +152,12 @@ async fn main() -> ExitCode {
     )
     .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
     let app = Router::new()
-        .route("/notes", get(list))
+        .route("/notes", get(list).post(create))
         .route("/notes/{id}", get(fetch))
-        .with_state(pools.app)
+        .with_state(App {
+            pool: pools.app,
+            token: settings.api_token.clone().map(Arc::new),
+        })
         .layer(HttpMetricsLayer::new());
     let metrics_here = admin::serve_metrics(&metrics, settings.metrics_listen, &lifecycle).await;
     let service = tower::ServiceBuilder::new()
