@@ -22,7 +22,7 @@ impl<'writer> FormatFields<'writer> for JsonSpanFields {
         mut writer: Writer<'writer>,
         fields: R,
     ) -> fmt::Result {
-        let mut visitor = Visitor::new(&mut writer, true);
+        let mut visitor = Visitor::open(&mut writer);
         fields.record(&mut visitor);
         visitor.finish()?;
         writer.write_char('}')
@@ -59,8 +59,9 @@ struct Visitor<'a, 'w> {
 }
 
 impl<'a, 'w> Visitor<'a, 'w> {
-    fn new(writer: &'a mut Writer<'w>, open: bool) -> Self {
-        let result = if open { writer.write_char('{') } else { Ok(()) };
+    /// A visitor that opens the object (`{`) first.
+    fn open(writer: &'a mut Writer<'w>) -> Self {
+        let result = writer.write_char('{');
         Self {
             writer,
             first: true,

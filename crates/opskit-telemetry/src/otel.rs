@@ -16,7 +16,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider,
 };
 use opskit_config::{Config, Invalid};
-use opskit_secret::{ExposeSecret, SecretString};
+use opskit_secret::{ConnectionString, ExposeSecret, SecretString};
 use serde::Deserialize;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -41,11 +41,14 @@ pub struct OtelSettings {
     #[config(name = "OTEL_TRACES_EXPORTER", default = "otlp")]
     pub traces_exporter: TracesExporter,
     /// Base URL of the OTLP/HTTP receiver (a collector or agent), such as http://otel-collector:4318; traces go to its /v1/traces.
+    ///
+    /// A URL that may carry credentials: shown with its password masked, never quoted
+    /// in an error.
     #[config(name = "OTEL_EXPORTER_OTLP_ENDPOINT")]
-    pub endpoint: Option<url::Url>,
+    pub endpoint: Option<ConnectionString>,
     /// Full URL traces are sent to; wins over OTEL_EXPORTER_OTLP_ENDPOINT.
     #[config(name = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")]
-    pub traces_endpoint: Option<url::Url>,
+    pub traces_endpoint: Option<ConnectionString>,
     /// OTLP protocol: http/protobuf (the one opskit exports with).
     #[config(name = "OTEL_EXPORTER_OTLP_PROTOCOL", default = "http/protobuf")]
     pub protocol: String,
@@ -187,11 +190,11 @@ impl OtelSettings {
             return None;
         }
         if let Some(url) = &self.traces_endpoint {
-            return Some(url.to_string());
+            return Some(url.expose_secret().to_owned());
         }
         self.endpoint
             .as_ref()
-            .map(|base| format!("{}/v1/traces", base.as_str().trim_end_matches('/')))
+            .map(|base| format!("{}/v1/traces", base.expose_secret().trim_end_matches('/')))
     }
 
     fn sampler(&self) -> Sampler {
@@ -293,9 +296,18 @@ where
         .with_timeout(timeout)
         .with_headers(headers)
         .build()
-        .map_err(|err| OtelError {
-            url: url.clone(),
-            reason: err.to_string(),
+        .map_err(|err| {
+            // The exporter's words may quote the URL: mask its password there too.
+            let masked = ConnectionString::parse(&url).map_or_else(
+                |_| "the OTLP endpoint".to_owned(),
+                |c| c.masked().to_owned(),
+            );
+            let reason = ConnectionString::parse(&url)
+                .map_or_else(|_| err.to_string(), |c| c.scrub(&err.to_string()));
+            OtelError {
+                url: masked,
+                reason,
+            }
         })?;
     let batch = BatchConfigBuilder::default()
         .with_max_queue_size(settings.max_queue_size)
