@@ -44,7 +44,9 @@ where
             match guard.status(&mut *conn).await {
                 Ok(status) => match status.state {
                     State::UpToDate => Outcome::pass(),
-                    State::AheadCompatible => Outcome::warn(status.to_string()),
+                    State::AheadCompatible | State::ContractPending => {
+                        Outcome::warn(status.to_string())
+                    }
                     _ => Outcome::fail(status.to_string()),
                 },
                 Err(err) => Outcome::fail(err.to_string()),

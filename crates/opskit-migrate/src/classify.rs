@@ -123,6 +123,11 @@ pub fn classify(sql: &str, dialect: Dialect) -> Classification {
     }
 }
 
+/// What the file's header declares, if it says expand or contract.
+pub(crate) fn declared(sql: &str) -> Option<Compat> {
+    header(sql).ok().flatten().map(|(compat, _)| compat)
+}
+
 /// A header's classification and reason.
 type Header = (Compat, Option<String>);
 

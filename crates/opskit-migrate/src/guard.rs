@@ -6,7 +6,7 @@ use opskit_secret::{ConnectionString, ExposeSecret};
 use serde::Deserialize;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
-use crate::classify::{Classification, classify};
+use crate::classify::{Classification, Compat, classify, declared};
 use crate::db::{self, GuardConnection, StatusConnection, ToApply};
 use crate::error::GuardError;
 use crate::lint::Dialect;
@@ -22,6 +22,22 @@ pub enum Policy {
     /// Never write: for fleets where a separate job migrates. Pending migrations make
     /// the service not ready (not a refusal to start).
     Verify,
+    /// Apply the pending migrations up to the first contract one, then verify: the
+    /// migration job that runs before a rolling deploy, while the previous release
+    /// still serves. The contract migrations wait for a run with [`Policy::Apply`]
+    /// once no older release runs (see [`State::ContractPending`]).
+    Expand,
+}
+
+impl Policy {
+    /// `apply`, `verify` or `expand`, as settings and events spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Apply => "apply",
+            Self::Verify => "verify",
+            Self::Expand => "expand",
+        }
+    }
 }
 
 /// What a connection made from a URL is for. (Without a database feature, no
@@ -138,6 +154,7 @@ impl Guard {
                 description: &m.description,
                 sql: m.sql.as_str(),
                 checksum: &m.checksum,
+                declared_contract: declared(m.sql.as_str()) == Some(Compat::Contract),
             })
             .collect()
     }
@@ -180,6 +197,33 @@ impl Guard {
     /// reports it); [`GuardError::InvalidMigration`] when a pending migration cannot
     /// be applied as written (nothing is executed, nothing is written).
     pub async fn apply(&self, conn: &mut impl GuardConnection) -> Result<SchemaStatus, GuardError> {
+        self.apply_until(conn, false).await
+    }
+
+    /// Applies the pending migrations up to the first contract one, under the lock,
+    /// as [`apply`](Self::apply) does: the migration job before a rolling deploy. The
+    /// contract migrations left are logged (`schema.contract_held_back`) and wait for
+    /// [`apply`](Self::apply) once the previous release is gone. When they are all
+    /// declared contract in their headers, the status is
+    /// [`State::ContractPending`]: this release runs without them.
+    ///
+    /// # Errors
+    ///
+    /// As [`apply`](Self::apply); [`GuardError::Incompatible`] with
+    /// [`State::Pending`] when a migration held back is contract by the linter only
+    /// (declare it `-- opskit: contract` if this release runs without it).
+    pub async fn apply_expand(
+        &self,
+        conn: &mut impl GuardConnection,
+    ) -> Result<SchemaStatus, GuardError> {
+        self.apply_until(conn, true).await
+    }
+
+    async fn apply_until(
+        &self,
+        conn: &mut impl GuardConnection,
+        expand_only: bool,
+    ) -> Result<SchemaStatus, GuardError> {
         let dialect = conn.dialect();
         // Classification depends only on the files: done before the lock is taken,
         // so a long file never holds other replicas up.
@@ -219,6 +263,18 @@ impl Guard {
                     continue;
                 };
                 let m = &self.migrations[index];
+                if expand_only && classifications[index].compat == Compat::Contract {
+                    for held in status.pending.iter().skip_while(|p| p.version != m.version) {
+                        tracing::info!(
+                            event = "schema.contract_held_back",
+                            version = held.version,
+                            description = %held.description,
+                            "migration {held} is held back: policy expand stops at the first contract migration; \
+                             apply it (policy apply) once no older release runs"
+                        );
+                    }
+                    break;
+                }
                 let migration = ToApply {
                     version: m.version,
                     description: &m.description,
@@ -472,6 +528,7 @@ impl Guard {
         match policy {
             Policy::Apply => self.apply(conn).await,
             Policy::Verify => self.verify(conn).await,
+            Policy::Expand => self.apply_expand(conn).await,
         }
     }
 }
@@ -488,7 +545,7 @@ async fn connect<C: sqlx::Connection>(url: &str) -> Result<C, GuardError> {
 /// `pending_ok`), else the refusal.
 fn refuse_incompatible(status: SchemaStatus, pending_ok: bool) -> Result<SchemaStatus, GuardError> {
     match status.state {
-        State::UpToDate | State::AheadCompatible => Ok(status),
+        State::UpToDate | State::AheadCompatible | State::ContractPending => Ok(status),
         State::Pending if pending_ok => Ok(status),
         _ => Err(GuardError::Incompatible(Box::new(status))),
     }
@@ -496,10 +553,7 @@ fn refuse_incompatible(status: SchemaStatus, pending_ok: bool) -> Result<SchemaS
 
 /// The `schema.status` event.
 pub(crate) fn log_status(result: &Result<SchemaStatus, GuardError>, policy: Policy) {
-    let policy = match policy {
-        Policy::Apply => "apply",
-        Policy::Verify => "verify",
-    };
+    let policy = policy.as_str();
     match result {
         Ok(status) => {
             let ahead: Vec<String> = status

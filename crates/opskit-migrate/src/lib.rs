@@ -40,16 +40,31 @@
 //!
 //! # States
 //!
-//! | state | meaning | `apply` | `verify` |
-//! |---|---|---|---|
-//! | `up_to_date` | database and binary agree | starts | starts |
-//! | `pending` | the binary has migrations the database lacks | applies them | starts, not ready |
-//! | `ahead_compatible` | newer migrations, all recorded expand | starts, warns | starts, warns |
-//! | `ahead_incompatible` | a newer migration is contract or unrecorded | refuses (65) | refuses (65) |
-//! | `modified` | an applied migration's file changed (says when only line endings differ) | refuses (65) | refuses (65) |
-//! | `missing` | an applied migration older than the binary's newest is not in the binary | refuses (65) | refuses (65) |
-//! | `failed` | a migration failed or is partly applied | refuses (65) | refuses (65) |
-//! | unreachable | the database cannot be reached | 69 | 69 |
+//! | state | meaning | `apply` | `expand` | `verify` |
+//! |---|---|---|---|---|
+//! | `up_to_date` | database and binary agree | starts | starts | starts |
+//! | `pending` | the binary has migrations the database lacks | applies them | applies up to the first contract one | starts, not ready |
+//! | `contract_pending` | the only ones lacking are declared contract in their headers | applies them | starts, warns | starts, warns |
+//! | `ahead_compatible` | newer migrations, all recorded expand | starts, warns | starts, warns | starts, warns |
+//! | `ahead_incompatible` | a newer migration is contract or unrecorded | refuses (65) | refuses (65) | refuses (65) |
+//! | `modified` | an applied migration's file changed (says when only line endings differ) | refuses (65) | refuses (65) | refuses (65) |
+//! | `missing` | an applied migration older than the binary's newest is not in the binary | refuses (65) | refuses (65) | refuses (65) |
+//! | `failed` | a migration failed or is partly applied | refuses (65) | refuses (65) | refuses (65) |
+//! | unreachable | the database cannot be reached | 69 | 69 | 69 |
+//!
+//! # Rolling deploys: expand before, contract after
+//!
+//! A release that ships a contract migration rolls out while the previous release
+//! still serves, so the contract step must wait until the rollout is over. The
+//! migration job runs [`Policy::Expand`] before the rollout: it applies the expand
+//! migrations and stops at the first contract one. The new release starts in
+//! `contract_pending` (ready, with a warning): a migration declared
+//! `-- opskit: contract` removes what the *previous* release needs, so the release
+//! that ships it runs without it. After the rollout, a job with [`Policy::Apply`]
+//! applies the rest; from then on the previous release refuses to start (65), and a
+//! rollback means restoring the database. A migration that is contract by the linter
+//! only is not held back silently: `expand` stops before it and refuses, so declare
+//! it once you know this release runs without it.
 //!
 //! Each outcome is a `schema.status` event with `policy`, `state`,
 //! `binary_latest`, `database_latest`, `compatible`, and a message that says what was

@@ -15,6 +15,8 @@ pub(crate) struct Known<'a> {
     pub(crate) description: &'a str,
     pub(crate) sql: &'a str,
     pub(crate) checksum: &'a [u8],
+    /// Its header says `-- opskit: contract`.
+    pub(crate) declared_contract: bool,
 }
 
 /// A row of `_sqlx_migrations`.
@@ -110,6 +112,12 @@ pub enum State {
     AheadIncompatible,
     /// This binary has migrations the database lacks.
     Pending,
+    /// The only migrations the database lacks are ones this binary's files declare
+    /// contract: held back until no older release runs ([`Policy::Expand`]), and
+    /// this binary runs without them, as it did while it rolled out.
+    ///
+    /// [`Policy::Expand`]: crate::Policy::Expand
+    ContractPending,
     /// The database has newer migrations, all expand: this binary can run.
     AheadCompatible,
     /// Database and binary agree.
@@ -125,6 +133,7 @@ impl State {
             Self::Missing => "missing",
             Self::AheadIncompatible => "ahead_incompatible",
             Self::Pending => "pending",
+            Self::ContractPending => "contract_pending",
             Self::AheadCompatible => "ahead_compatible",
             Self::UpToDate => "up_to_date",
         }
@@ -157,10 +166,14 @@ pub struct SchemaStatus {
 }
 
 impl SchemaStatus {
-    /// Whether this binary can run against the schema as it is: up to date, or
-    /// newer migrations that are all expand.
+    /// Whether this binary can run against the schema as it is: up to date, newer
+    /// migrations that are all expand, or only its declared contract migrations
+    /// pending.
     pub fn is_compatible(&self) -> bool {
-        matches!(self.state, State::UpToDate | State::AheadCompatible)
+        matches!(
+            self.state,
+            State::UpToDate | State::AheadCompatible | State::ContractPending
+        )
     }
 
     /// `known` and `applied` are sorted by version (the binary's order, and the
@@ -282,7 +295,18 @@ impl SchemaStatus {
         } else if status.ahead.iter().any(|a| !a.is_compatible()) {
             State::AheadIncompatible
         } else if !status.pending.is_empty() {
-            State::Pending
+            let declared_contract = |version: i64| {
+                known
+                    .iter()
+                    .any(|k| k.version == version && k.declared_contract)
+            };
+            if status.retrying.is_empty()
+                && status.pending.iter().all(|p| declared_contract(p.version))
+            {
+                State::ContractPending
+            } else {
+                State::Pending
+            }
         } else if !status.ahead.is_empty() {
             State::AheadCompatible
         } else {
@@ -324,6 +348,11 @@ impl fmt::Display for SchemaStatus {
                 }
                 Ok(())
             }
+            State::ContractPending => write!(
+                f,
+                "only contract migration(s) wait: {}. They are held back until no older release runs; this release runs without them. Apply them (policy apply, the migration job after the rollout) once the previous release is gone",
+                list(&mut self.pending.iter().map(ToString::to_string))
+            ),
             State::AheadCompatible => write!(
                 f,
                 "the database has newer migrations than this binary ({}); each is recorded as expand, so this binary can run against it",

@@ -184,6 +184,34 @@ fn apply_migrates_and_a_second_apply_finds_nothing_to_do() {
     assert!(stdout.contains("\"up_to_date\""), "{stdout}");
 }
 
+/// The two jobs of a rolling deploy: `expand` before it applies up to the contract
+/// migration (exit 0, `contract_pending`), `apply` after it applies the rest.
+#[test]
+fn expand_holds_back_the_contract_migration_until_apply() {
+    let db = common::sqlite();
+    let v3 = common::migrations("v3");
+    let run = |command: &str| {
+        let (code, stdout, stderr) = cli(&[
+            command,
+            "--migrations",
+            v3.to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{command}: {stdout}{stderr}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
+    };
+    let status = run("expand");
+    assert_eq!(status["state"], "contract_pending");
+    assert_eq!(status["database_latest"], 2);
+    assert_eq!(status["pending"][0]["version"], 3);
+    let status = run("apply");
+    assert_eq!(status["state"], "up_to_date");
+    assert_eq!(status["database_latest"], 3);
+}
+
 /// `repair` never guesses what the database holds, and refuses a migration that
 /// is not partly applied.
 #[test]

@@ -123,6 +123,90 @@ async fn rollback_drill_on_postgres() {
     rollback_drill(&db.url).await;
 }
 
+/// A rolling deploy of a release with a contract migration: the job before the
+/// rollout applies the expand part only; the new release runs with its contract
+/// migration held back while the previous one still runs; the job after the
+/// rollout applies it, and from then on the previous release refuses.
+async fn expand_before_contract_after(url: &str) {
+    guard("v1").await.run(url, Policy::Apply).await.unwrap();
+    let next = guard("v3").await;
+
+    // The job before the rollout: 2 (expand) applied, 3 (contract) held back.
+    for _ in 0..2 {
+        let status = next.run(url, Policy::Expand).await.unwrap();
+        assert_eq!(status.state, State::ContractPending);
+        assert!(status.is_compatible());
+        assert_eq!(status.database_latest, Some(2));
+        let pending: Vec<i64> = status.pending.iter().map(|p| p.version).collect();
+        assert_eq!(pending, [3]);
+        let message = status.to_string();
+        assert!(message.contains("3 (drop body)"), "{message}");
+        assert!(
+            message.contains("once the previous release is gone"),
+            "{message}"
+        );
+    }
+    // What the previous release needs is still there, and both releases run.
+    assert_eq!(
+        scalar(url, "SELECT COUNT(*) FROM notes WHERE body = 'x'").await,
+        1
+    );
+    let status = guard("v1").await.run(url, Policy::Verify).await.unwrap();
+    assert_eq!(status.state, State::AheadCompatible);
+    let status = next.run(url, Policy::Verify).await.unwrap();
+    assert_eq!(status.state, State::ContractPending);
+
+    // The job after the rollout applies the contract migration.
+    let status = next.run(url, Policy::Apply).await.unwrap();
+    assert_eq!(status.state, State::UpToDate);
+    let err = guard("v1")
+        .await
+        .run(url, Policy::Verify)
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 65, "{err}");
+    assert_eq!(err.status().unwrap().state, State::AheadIncompatible);
+}
+
+#[tokio::test]
+async fn expand_before_contract_after_on_sqlite() {
+    expand_before_contract_after(&common::sqlite().url).await;
+}
+
+#[tokio::test]
+async fn expand_before_contract_after_on_postgres() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    expand_before_contract_after(&db.url).await;
+}
+
+#[tokio::test]
+async fn expand_never_holds_back_a_migration_only_the_linter_calls_contract() {
+    // A rename is contract by the linter, without a header: the release that ships
+    // it may need it, so `expand` stops before it and says the schema is behind.
+    let db = common::sqlite();
+    let err = guard("unacknowledged")
+        .await
+        .run(&db.url, Policy::Expand)
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 65, "{err}");
+    let status = err.status().unwrap();
+    assert_eq!(status.state, State::Pending);
+    assert_eq!(status.database_latest, Some(1));
+    assert!(err.to_string().contains("2 (rename)"), "{err}");
+    assert_eq!(
+        scalar(
+            &db.url,
+            "SELECT COUNT(*) FROM pragma_table_info('notes') WHERE name = 'title'"
+        )
+        .await,
+        1,
+        "the rename did not run"
+    );
+}
+
 #[tokio::test]
 async fn pending_migrations_are_applied_once_and_verify_never_writes() {
     let db = common::sqlite();

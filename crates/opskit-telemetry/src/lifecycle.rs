@@ -88,10 +88,18 @@ impl Lifecycle {
     /// failure after `service.starting` takes (an exit code from
     /// [`exit`](crate::exit), such as [`exit::UNAVAILABLE`](crate::exit::UNAVAILABLE)).
     ///
-    /// Stdout is flushed first, so the line is not lost in a pipe's buffer.
+    /// `service.stopped` is the last line: from the moment it is written, this
+    /// thread holds stdout's lock until the process ends, so a line another thread
+    /// logs meanwhile (a health check's change, a request) waits and never comes
+    /// after it. Stdout is flushed, so the line is not lost in a pipe's buffer.
     pub fn exit(&self, reason: &str, exit_code: i32) -> ! {
-        self.stopped(reason, exit_code);
-        let _ = std::io::Write::flush(&mut std::io::stdout());
+        // Queued spans first: their exporter's thread may log, which must not wait
+        // for the lock taken below.
+        self.flush_traces();
+        let mut stdout = std::io::stdout().lock();
+        // The lock is reentrant: this thread's own line goes through.
+        self.log_stopped(reason, exit_code);
+        let _ = std::io::Write::flush(&mut stdout);
         std::process::exit(exit_code)
     }
 
@@ -103,6 +111,12 @@ impl Lifecycle {
     /// (the collector is down or slow), `otel.flush_failed` says so and the process
     /// stops anyway.
     pub fn stopped(&self, reason: &str, exit_code: i32) {
+        self.flush_traces();
+        self.log_stopped(reason, exit_code);
+    }
+
+    /// Exports the spans still queued (feature `otel`), or says they are lost.
+    fn flush_traces(&self) {
         #[cfg(feature = "otel")]
         if let Some(problem) = crate::otel::flush() {
             tracing::warn!(
@@ -110,6 +124,9 @@ impl Lifecycle {
                 "traces lost at shutdown: {problem}"
             );
         }
+    }
+
+    fn log_stopped(&self, reason: &str, exit_code: i32) {
         let uptime_s = crate::process::uptime().as_secs_f64();
         if exit_code == 0 {
             tracing::info!(

@@ -220,6 +220,7 @@ where
         if !span.is_disabled() {
             #[cfg(feature = "otel")]
             let traced = crate::otel::continue_trace(&span, request.headers());
+            #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
             attach(&span, |span_id, dispatch| Correlation {
                 request_id: id.clone(),
                 #[cfg(feature = "otel")]

@@ -138,11 +138,24 @@ async fn migrate(
     }
 }
 
-/// `--migrate-only`: the migration job of a fleet whose replicas only verify.
-/// Ends the process: 0 once applied, else the guard's exit code.
-pub async fn migrate_only(url: &ConnectionString, guard: &Guard, lifecycle: &Lifecycle) {
-    match guard.run(url, Policy::Apply).await {
-        Ok(status) => lifecycle.exit(&format!("migrations applied: {status}"), exit::OK),
+/// `--migrate-only`: the migration job of a fleet whose replicas only verify, with
+/// `NOTES_MIGRATE`'s policy: `expand` before a rolling deploy (the contract
+/// migrations wait), `apply` after it, `verify` to check without writing.
+/// Ends the process: 0 once done, else the guard's exit code.
+pub async fn migrate_only(
+    url: &ConnectionString,
+    guard: &Guard,
+    policy: Policy,
+    lifecycle: &Lifecycle,
+) {
+    match guard.run(url, policy).await {
+        Ok(status) => lifecycle.exit(
+            &format!(
+                "migration job done (NOTES_MIGRATE={}): {status}",
+                policy.as_str()
+            ),
+            exit::OK,
+        ),
         Err(err) => lifecycle.exit(&err.to_string(), err.exit_code()),
     }
 }

@@ -12,8 +12,14 @@ pub struct Note {
     pub id: i64,
     pub title: String,
     pub body: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Stored as `""` when a note has none (migration 3 requires a value); NULL in
+    /// rows release N-1 wrote before it. Either way, no `tags` in the JSON.
+    #[serde(skip_serializing_if = "no_tags")]
     pub tags: Option<String>,
+}
+
+fn no_tags(tags: &Option<String>) -> bool {
+    tags.as_deref().is_none_or(str::is_empty)
 }
 
 /// A note to store, as clients send it.
@@ -46,7 +52,8 @@ pub async fn get(pool: &AnyPool, id: i64) -> Result<Option<Note>, sqlx::Error> {
 }
 
 /// Stores a note; its id comes from the database (an identity column), so writers
-/// never wait for each other.
+/// never wait for each other. A note without tags gets `""`: this release always
+/// writes the column, which is what lets migration 3 (contract) require it.
 ///
 /// `fetch_all`, not `fetch_one`: SQLite commits an autocommit statement when it
 /// runs to its end, after the `RETURNING` row; reading every row runs it to the end,
@@ -56,7 +63,7 @@ pub async fn insert(pool: &AnyPool, new: NewNote) -> Result<Note, sqlx::Error> {
         sqlx::query("INSERT INTO notes (title, body, tags) VALUES ($1, $2, $3) RETURNING id")
             .bind(&new.title)
             .bind(&new.body)
-            .bind(&new.tags)
+            .bind(new.tags.as_deref().unwrap_or(""))
             .fetch_all(pool)
             .instrument(query_span(pool, "INSERT notes"))
             .await?;

@@ -50,7 +50,9 @@ pub struct Settings {
     pub database_start_deadline: Duration,
     /// Token write requests must present as `Authorization: Bearer <token>`; unset refuses writes.
     pub api_token: Option<SecretString>,
-    /// Migrations at startup: apply (migrate, then serve) or verify (a separate job migrates).
+    /// Migrations at startup (and the `--migrate-only` job): apply (all of them), expand
+    /// (up to the first contract one, so release N-1 keeps working; apply the rest once
+    /// it is gone) or verify (a separate job migrates).
     #[config(default = "apply")]
     pub migrate: Policy,
     /// Shutdown timeline and connection limits.

@@ -13,9 +13,14 @@ use serde_json::Value;
 
 const DOCKERFILE: &str = include_str!("../deploy/Dockerfile");
 const MANIFESTS: &str = include_str!("../deploy/kubernetes/notes.yaml");
+const CONTRACT: &str = include_str!("../deploy/kubernetes/notes-contract.yaml");
 
 fn documents() -> Vec<Value> {
-    serde_yaml_ng::Deserializer::from_str(MANIFESTS)
+    parse(MANIFESTS)
+}
+
+fn parse(manifests: &str) -> Vec<Value> {
+    serde_yaml_ng::Deserializer::from_str(manifests)
         .map(|doc| Value::deserialize(doc).expect("valid YAML"))
         .collect()
 }
@@ -206,10 +211,12 @@ fn the_deployment_probes_ports_settings_and_secrets_match_the_code() {
         0
     );
 
-    // The migration Job applies, with the same secrets.
+    // The migration Job applies what the running release tolerates (expand), with
+    // the same secrets.
     let job = kind(&docs, "Job");
     let migrate = &job["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(migrate["args"][0], "--migrate-only");
+    assert_eq!(value(&env_of(migrate), "NOTES_MIGRATE"), Some("expand"));
     assert_eq!(
         migrate["image"], container["image"],
         "the Job migrates with the image it deploys"
@@ -325,6 +332,91 @@ fn the_dockerfile_builds_the_service_as_non_root_and_carries_the_commit() {
     assert!(DOCKERFILE.contains(&format!("NOTES_LISTEN=0.0.0.0:{exposed}")));
 }
 
+/// The contract Job (after the rollout) is the migration Job with policy apply.
+#[test]
+fn the_contract_job_is_the_migration_job_with_policy_apply() {
+    let contract = parse(CONTRACT);
+    let job = kind(&contract, "Job");
+    let mut expected = kind(&documents(), "Job").clone();
+    expected["metadata"]["name"] = "notes-contract-COMMIT".into();
+    expected["metadata"]["labels"]["app"] = "notes-contract".into();
+    expected["spec"]["template"]["metadata"]["labels"]["app"] = "notes-contract".into();
+    let container = &mut expected["spec"]["template"]["spec"]["containers"][0];
+    container["name"] = "contract".into();
+    for variable in container["env"].as_array_mut().unwrap() {
+        if variable["name"] == "NOTES_MIGRATE" {
+            variable["value"] = "apply".into();
+        }
+    }
+    assert_eq!(*job, expected);
+    // Its pod is reached by nothing, like the migration Job's.
+    let policy = kind(&contract, "NetworkPolicy");
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"]["app"],
+        "notes-contract"
+    );
+    assert!(policy["spec"].get("ingress").is_none());
+}
+
+/// `--migrate-only` as the two Jobs run it, on a database release N-1 migrated:
+/// expand applies migration 2 and holds back 3 (contract); apply applies 3.
+#[test]
+fn the_migration_jobs_expand_then_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |binary: std::path::PathBuf, policy: &str| {
+        let output = Command::new(binary)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("LOG_FORMAT", "json")
+            .env("NOTES_DATA_DIR", &data)
+            .env("NOTES_MIGRATE", policy)
+            .arg("--migrate-only")
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let events: Vec<Value> = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let versions = |event: &str| -> Vec<i64> {
+            events
+                .iter()
+                .filter(|e| e["event"] == event)
+                .map(|e| e["version"].as_i64().unwrap())
+                .collect()
+        };
+        let state = events
+            .iter()
+            .find(|e| e["event"] == "schema.status")
+            .map(|e| e["state"].as_str().unwrap().to_owned());
+        (
+            versions("schema.migrated"),
+            versions("schema.contract_held_back"),
+            state,
+        )
+    };
+    assert_eq!(
+        run(support::notes_previous(), "apply"),
+        (vec![1], vec![], Some("up_to_date".to_owned()))
+    );
+    let expand = run(support::notes(), "expand");
+    assert_eq!(
+        expand,
+        (vec![2], vec![3], Some("contract_pending".to_owned()))
+    );
+    assert_eq!(
+        run(support::notes(), "apply"),
+        (vec![3], vec![], Some("up_to_date".to_owned()))
+    );
+}
+
 #[test]
 fn the_migration_job_command_applies_and_exits() {
     let dir = tempfile::tempdir().unwrap();
@@ -353,7 +445,7 @@ fn the_migration_job_command_applies_and_exits() {
             .iter()
             .filter(|e| e["event"] == "schema.migrated")
             .count(),
-        2
+        3
     );
     let last = events.last().unwrap();
     assert_eq!(last["event"], "service.stopped");
@@ -361,7 +453,7 @@ fn the_migration_job_command_applies_and_exits() {
         last["reason"]
             .as_str()
             .unwrap()
-            .starts_with("migrations applied"),
+            .starts_with("migration job done (NOTES_MIGRATE=apply)"),
         "{last}"
     );
 }

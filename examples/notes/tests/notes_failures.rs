@@ -102,7 +102,7 @@ fn migration_not_applied_makes_the_service_not_ready_under_verify() {
         schema["message"]
             .as_str()
             .unwrap()
-            .contains("2 migration(s) not applied yet"),
+            .contains("3 migration(s) not applied yet"),
         "{schema}"
     );
 }

@@ -74,6 +74,8 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
         // Check output in health responses, so the sweep covers it too.
         ("NOTES_HEALTH_DETAILS", "true"),
         ("NOTES_DRAIN_DELAY", "500ms"),
+        // Contract migrations wait, so that release N-1 can still be rolled back to.
+        ("NOTES_MIGRATE", "expand"),
     ];
     // Everything a person or a collector could see of the run, swept at the end.
     let mut seen = Sweep::default();
@@ -221,7 +223,7 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
         refusal["message"]
             .as_str()
             .unwrap()
-            .contains("3 (rename body) is contract"),
+            .contains("4 (rename body) is contract"),
         "{refusal}"
     );
     seen.record("stdout", lines.join("\n"));
@@ -316,7 +318,8 @@ fn verify_replicas_on_postgresql_wait_for_the_migration_job() {
     assert!(body.contains(r#""schema:responseTime""#), "{body}");
     seen.record("GET /readyz (before the job)", &body);
 
-    // The migration job (the Kubernetes Job runs this) applies both migrations.
+    // The migration job (the Kubernetes Job runs this) applies the expand migrations
+    // and holds back the contract one.
     let (code, lines, stderr) = Service::spawn_with_args(
         &notes,
         dir.path(),
@@ -325,6 +328,7 @@ fn verify_replicas_on_postgresql_wait_for_the_migration_job() {
             ("NOTES_DEPLOYMENT", "production"),
             ("NOTES_DATABASE_URL", pg.url.as_str()),
             ("NOTES_API_TOKEN", token.value()),
+            ("NOTES_MIGRATE", "expand"),
         ],
     )
     .finish();

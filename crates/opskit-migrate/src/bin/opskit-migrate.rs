@@ -35,6 +35,8 @@ const USAGE: &str = "usage:
   opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
   opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
   opskit-migrate apply --migrations DIR [--database-url URL] [--format human|json]
+  opskit-migrate expand --migrations DIR [--database-url URL] [--format human|json]
+    (applies up to the first contract migration: before a rolling deploy; `apply` the rest after it)
   opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--format human|json]
 (the database commands read DATABASE_URL when --database-url is not given)";
 
@@ -91,7 +93,7 @@ fn main() -> ExitCode {
     };
     match args.command.as_str() {
         "lint" => lint(&args),
-        "status" | "apply" | "repair" => database(&args),
+        "status" | "apply" | "expand" | "repair" => database(&args),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -198,6 +200,7 @@ fn lint(args: &Args) -> ExitCode {
 enum Action {
     Status,
     Apply,
+    Expand,
     Repair(i64, Repair),
 }
 
@@ -206,6 +209,7 @@ fn action(args: &Args) -> Result<Action, String> {
     match args.command.as_str() {
         "status" => Ok(Action::Status),
         "apply" => Ok(Action::Apply),
+        "expand" => Ok(Action::Expand),
         _ => {
             let version = args
                 .version
@@ -273,6 +277,7 @@ fn database(args: &Args) -> ExitCode {
         match action {
             Action::Status => guard.run(url, Policy::Verify).await,
             Action::Apply => guard.run(url, Policy::Apply).await,
+            Action::Expand => guard.run(url, Policy::Expand).await,
             Action::Repair(version, repair) => guard.repair_at(url, version, repair).await,
         }
     });

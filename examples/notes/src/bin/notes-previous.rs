@@ -138,7 +138,7 @@ async fn main() -> ExitCode {
     let url = database::url(&settings, &lifecycle);
     let guard = database::guard(&url, Some(LAST_MIGRATION));
     if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
-        database::migrate_only(&url, &guard, &lifecycle).await;
+        database::migrate_only(&url, &guard, settings.migrate, &lifecycle).await;
     }
     let pools = database::start(&settings, &url, &guard, &lifecycle).await;
     let info = lifecycle.build_info();
