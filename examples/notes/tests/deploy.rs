@@ -1,6 +1,7 @@
-//! The Dockerfile and the Kubernetes manifests agree with the code. No container
-//! engine runs here, so this reads them: probe paths, ports, settings, secrets,
-//! grace period, the migration job, the build argument that carries the commit.
+//! The Dockerfile and the Kubernetes manifests agree with the code: probe paths,
+//! ports, settings, secrets, grace period, the migration jobs, the build argument
+//! that carries the commit. `deploy/image` (run by .ci/run) builds the image and
+//! runs it as the manifests say; `deploy/check` validates them.
 
 mod support;
 
@@ -311,20 +312,36 @@ fn the_dockerfile_builds_the_service_as_non_root_and_carries_the_commit() {
         include_str!("../../../Cargo.toml").contains("[profile.production]"),
         "the workspace's Cargo.toml defines the production profile"
     );
-    let user = lines
+    // The runtime stage: the commit as the OCI revision label, nothing run in it
+    // (it has no shell), and the user and group the manifests run it as.
+    let runtime = &lines[lines.iter().rposition(|l| l.starts_with("FROM ")).unwrap()..];
+    assert!(
+        runtime.contains(&"ARG GIT_COMMIT=unknown")
+            && DOCKERFILE.contains(r#"org.opencontainers.image.revision="${GIT_COMMIT}""#),
+        "the runtime stage labels the image with its commit"
+    );
+    assert!(
+        !runtime.iter().any(|l| l.starts_with("RUN ")),
+        "the runtime image has no shell to RUN anything with"
+    );
+    let user = runtime
         .iter()
-        .rev()
         .find_map(|l| l.strip_prefix("USER "))
         .expect("a USER");
-    assert!(user != "root" && user != "0", "runs as root");
+    let docs = documents();
+    let deployment = kind(&docs, "Deployment");
+    let security = &deployment["spec"]["template"]["spec"]["securityContext"];
+    assert_eq!(
+        user,
+        format!("{}:{}", security["runAsUser"], security["runAsGroup"]),
+        "the image's user and group are the manifest's"
+    );
     let exposed: u16 = lines
         .iter()
         .find_map(|l| l.strip_prefix("EXPOSE "))
         .unwrap()
         .parse()
         .unwrap();
-    let docs = documents();
-    let deployment = kind(&docs, "Deployment");
     let port = deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
         .as_u64()
         .unwrap();
