@@ -207,6 +207,41 @@ async fn expand_never_holds_back_a_migration_only_the_linter_calls_contract() {
     );
 }
 
+/// A SQLite trigger's body has statements of its own (`BEGIN ...; END`): the guard
+/// applies it as one statement, and the trigger works.
+#[tokio::test]
+async fn a_sqlite_trigger_migration_is_applied_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_create.sql"),
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, tags TEXT);",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2_require_tags.sql"),
+        "-- opskit: contract\n-- reason: older releases write notes without tags\n\
+         CREATE TRIGGER notes_tags_required BEFORE INSERT ON notes\n\
+         FOR EACH ROW WHEN NEW.tags IS NULL\n\
+         BEGIN\n    SELECT RAISE(ABORT, 'notes.tags is required');\nEND;\n\
+         INSERT INTO notes (id, tags) VALUES (1, 'seed');",
+    )
+    .unwrap();
+    let db = common::sqlite();
+    let guard = Guard::from_dir(dir.path()).await.unwrap();
+    let status = guard.run(&db.url, Policy::Apply).await.unwrap();
+    assert_eq!(status.state, State::UpToDate);
+    assert_eq!(scalar(&db.url, "SELECT COUNT(*) FROM notes").await, 1);
+    let mut conn = SqliteConnection::connect(&db.url).await.unwrap();
+    let refused = conn
+        .execute("INSERT INTO notes (id) VALUES (2)")
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("notes.tags is required"),
+        "{refused}"
+    );
+}
+
 #[tokio::test]
 async fn pending_migrations_are_applied_once_and_verify_never_writes() {
     let db = common::sqlite();

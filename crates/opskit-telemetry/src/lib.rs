@@ -72,7 +72,7 @@
 //! | `service.stopped` | INFO, ERROR when `exit_code` ≠ 0 | `uptime_s`, `reason`, `exit_code` |
 //! | `service.panic` | ERROR | `panic_message`, `location` (`file:line:column`), `thread` |
 //! | `http.request` | INFO, WARN for 5xx ([`RequestLog`]: 5xx only by default) | `http_request_method`, `http_route`, `http_response_status_code`, `http_server_request_duration_seconds` |
-//! | `otel.flush_failed` | WARN | (feature `otel`) queued spans not exported within the timeout at shutdown |
+//! | `otel.flush_failed` | WARN | (feature `otel`) at shutdown: queued spans not exported within the timeout, or spans the collector did not take (refused, unreachable) since the start |
 //!
 //! # Metrics
 //!
@@ -110,6 +110,8 @@ mod nest;
 #[cfg(feature = "otel")]
 #[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "otel")))]
 mod otel;
+#[cfg(feature = "otel")]
+mod otel_loss;
 mod panic;
 pub mod process;
 mod prometheus;

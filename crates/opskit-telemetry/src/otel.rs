@@ -2,7 +2,7 @@
 //! variables, read and checked with the rest of the settings.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::propagation::TextMapPropagator;
@@ -25,6 +25,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::build_info::BuildInfo;
+use crate::otel_loss::{Counting, Lost};
 
 /// The OpenTelemetry settings opskit reads: the standard variables of the
 /// OpenTelemetry specification, with their standard defaults. Traces are exported
@@ -253,7 +254,7 @@ pub struct OtelError {
 }
 
 /// The provider [`tracing_layer`] made, for the flush at shutdown.
-static PROVIDER: OnceLock<(SdkTracerProvider, Duration)> = OnceLock::new();
+static PROVIDER: OnceLock<(SdkTracerProvider, Duration, Arc<Lost>)> = OnceLock::new();
 
 /// The `tracing-opentelemetry` layer opskit puts under its logging (see
 /// [`init_with_layer`](crate::init_with_layer)): spans become OpenTelemetry spans,
@@ -314,6 +315,8 @@ where
         .with_max_export_batch_size(settings.max_export_batch_size.min(settings.max_queue_size))
         .with_scheduled_delay(Duration::from_millis(settings.schedule_delay_ms))
         .build();
+    let lost = Arc::new(Lost::default());
+    let exporter = Counting::new(exporter, lost.clone());
     let provider = SdkTracerProvider::builder()
         .with_span_processor(
             BatchSpanProcessor::builder(exporter)
@@ -325,7 +328,7 @@ where
         .build();
     let tracer: SdkTracer = provider.tracer("opskit");
     opentelemetry::global::set_tracer_provider(provider.clone());
-    let _ = PROVIDER.set((provider, timeout));
+    let _ = PROVIDER.set((provider, timeout, lost));
     // The exporter's own stack must not feed spans back into the exporter.
     let not_the_exporter = Targets::new()
         .with_default(tracing::Level::TRACE)
@@ -358,16 +361,22 @@ where
 
 /// Exports the spans still queued and stops the exporter, waiting at most the
 /// export timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`). Returns what went wrong, if
-/// anything; a collector that is down costs this wait, never more.
+/// anything: queued spans not exported in time, or batches the collector did not
+/// take (refused, unreachable), counted since the start. A collector that is down
+/// costs this wait, never more.
 pub(crate) fn flush() -> Option<String> {
-    let (provider, timeout) = PROVIDER.get()?;
+    let (provider, timeout, lost) = PROVIDER.get()?;
     let started = std::time::Instant::now();
-    match provider.shutdown_with_timeout(*timeout) {
-        Ok(()) => None,
-        Err(err) => Some(format!(
+    let timed_out = provider.shutdown_with_timeout(*timeout).err().map(|err| {
+        format!(
             "queued spans were not all exported within {:?} ({err})",
             started.elapsed()
-        )),
+        )
+    });
+    match (timed_out, lost.report()) {
+        (None, None) => None,
+        (Some(problem), None) | (None, Some(problem)) => Some(problem),
+        (Some(timed_out), Some(lost)) => Some(format!("{timed_out}; {lost}")),
     }
 }
 

@@ -30,22 +30,56 @@ impl Signal {
     }
 }
 
-/// Resolves when the process receives `SIGTERM` or `SIGINT`.
+/// The SIGTERM listener [`start`](crate::start) opens before the service serves,
+/// handed to the first [`shutdown_signal`].
+#[cfg(unix)]
+static EARLY: std::sync::Mutex<Option<Option<tokio::signal::unix::Signal>>> =
+    std::sync::Mutex::new(None);
+
+#[cfg(unix)]
+fn listen(
+    kind: tokio::signal::unix::SignalKind,
+    name: &'static str,
+) -> Option<tokio::signal::unix::Signal> {
+    let stream = tokio::signal::unix::signal(kind);
+    if let Err(err) = &stream {
+        tracing::error!(event = "service.signal_unavailable", signal = name, error = %err, "cannot listen for {name}: {err}");
+    }
+    stream.ok()
+}
+
+/// Listens for SIGTERM from now on (inside a tokio runtime; elsewhere it does
+/// nothing). Without it, a SIGTERM that arrives while the service still starts
+/// (Kubernetes stops a pod that is still migrating) takes the default action: the
+/// process dies by the signal, with no `service.stopped`. With it, the signal is
+/// kept, and [`shutdown_signal`] returns it as soon as the service serves: it
+/// drains and stops with exit 0. SIGINT keeps its default until then, so Ctrl-C
+/// still stops a start at a terminal at once.
+pub(crate) fn listen_early() {
+    #[cfg(unix)]
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let terminate = listen(tokio::signal::unix::SignalKind::terminate(), "SIGTERM");
+        *EARLY
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(terminate);
+    }
+}
+
+/// Resolves when the process receives `SIGTERM` or `SIGINT` (with
+/// [`start`](crate::start), also a `SIGTERM` received while the service was
+/// starting).
 ///
 /// If a handler cannot be installed (a platform without the signal), an error event
 /// is logged and that signal is never reported; the other still is.
 pub async fn shutdown_signal() -> Signal {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let listen = |kind: SignalKind, name: &'static str| {
-            let stream = signal(kind);
-            if let Err(err) = &stream {
-                tracing::error!(event = "service.signal_unavailable", signal = name, error = %err, "cannot listen for {name}: {err}");
-            }
-            stream.ok()
-        };
-        let mut terminate = listen(SignalKind::terminate(), "SIGTERM");
+        use tokio::signal::unix::SignalKind;
+        let early = EARLY
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let mut terminate = early.unwrap_or_else(|| listen(SignalKind::terminate(), "SIGTERM"));
         let mut interrupt = listen(SignalKind::interrupt(), "SIGINT");
         async fn next(stream: &mut Option<tokio::signal::unix::Signal>) {
             match stream {

@@ -30,7 +30,11 @@ pub struct Started<S> {
 ///    [`OtelSettings`](crate::OtelSettings) (78, the report on stderr and as one
 ///    `config.invalid` event); with an OTLP endpoint, the trace exporter is part of
 ///    the logging set up in step 2 ([`tracing_layer`](crate::tracing_layer));
-/// 4. `service.starting` with the build info and the redacted settings;
+/// 4. `service.starting` with the build info and the redacted settings (from step
+///    2 on, inside a tokio runtime, a SIGTERM is kept: one that arrives before the
+///    service serves starts its graceful shutdown as soon as it does, instead of
+///    killing the process; a process that never serves, such as a migration job,
+///    runs to its end; SIGINT still stops a start at once);
 /// 5. the Prometheus recorder (70 when another recorder is installed).
 ///
 /// Each step stays usable on its own (`init`, `Config::from_env`,
@@ -89,6 +93,7 @@ pub fn start<S: Config>(info: BuildInfo) -> Started<S> {
         eprintln!("cannot start logging: {err}");
         std::process::exit(crate::exit::CONFIG);
     }
+    crate::shutdown::listen_early();
     #[cfg(feature = "otel")]
     let otel_ok = otel.is_ok();
     #[cfg(not(feature = "otel"))]

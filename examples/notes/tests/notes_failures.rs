@@ -132,6 +132,39 @@ fn a_probe_on_the_wrong_path_is_reported_with_the_right_paths() {
     assert_eq!(service.finish().0, 0);
 }
 
+/// Kubernetes stops a pod that is still starting: the SIGTERM that arrives before the
+/// service serves is not the default action (death by the signal, no last line) but
+/// a graceful stop once it serves.
+#[test]
+fn a_sigterm_while_starting_is_a_graceful_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let service = Service::spawn(
+        &notes(),
+        dir.path(),
+        &[
+            ("NOTES_LISTEN", "127.0.0.1:0"),
+            ("NOTES_DATA_DIR", data.to_str().unwrap()),
+            ("NOTES_DRAIN_DELAY", "0s"),
+        ],
+    );
+    // The first line, long before the migrations and the listener.
+    service.wait_for("service.starting");
+    service.terminate();
+    let (code, lines, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
+    let names: Vec<String> = events(&lines)
+        .iter()
+        .filter_map(|e| e["event"].as_str().map(str::to_owned))
+        .collect();
+    assert!(names.iter().any(|n| n == "service.draining"), "{names:?}");
+    assert_eq!(
+        names.last().map(String::as_str),
+        Some("service.stopped"),
+        "{names:?}"
+    );
+}
+
 #[test]
 fn the_wrong_port_is_visible_and_a_taken_port_exits_71() {
     let dir = tempfile::tempdir().unwrap();

@@ -192,13 +192,17 @@ fn a_collector_down_or_slow_costs_requests_nothing_and_shutdown_at_most_its_time
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())
     };
-    for endpoint in [slow.endpoint(), closed] {
+    // The slow collector gets a batch every 50 ms, so an export is in flight at
+    // shutdown. Nothing listens at the closed one, so a batch sent there fails at
+    // once: spans wait the whole run (60 s delay), and the shutdown flush is what
+    // finds the collector down.
+    for (endpoint, delay) in [(slow.endpoint(), "50"), (closed, "60000")] {
         let (_dir, service) = support::start_local(&[
             ("NOTES_API_TOKEN", TOKEN),
             ("NOTES_DRAIN_DELAY", "0s"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
-            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+            ("OTEL_BSP_SCHEDULE_DELAY", delay),
         ]);
         let address = service.address();
         let mut took: Vec<Duration> = (0..200)

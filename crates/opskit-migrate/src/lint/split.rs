@@ -14,8 +14,10 @@ pub(crate) struct Chunk<'a> {
 /// Chunks holding only whitespace and comments are dropped.
 ///
 /// PostgreSQL's `E'...'` strings take backslash escapes and its block comments nest;
-/// SQLite's do neither. One pass, with the line counted as it goes: linear in the
-/// size of the file.
+/// SQLite's do neither. A SQLite `CREATE TRIGGER` is one statement with its
+/// `BEGIN ...; END` body: inside it, only the `;` after `; END` ends it (as
+/// `sqlite3_complete` decides). One pass, with the line counted as it goes: linear
+/// in the size of the file.
 pub(crate) fn split(sql: &str, dialect: Dialect) -> Vec<Chunk<'_>> {
     let bytes = sql.as_bytes();
     let postgres = dialect == Dialect::Postgres;
@@ -34,6 +36,7 @@ pub(crate) fn split(sql: &str, dialect: Dialect) -> Vec<Chunk<'_>> {
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(sql, i, postgres),
             b'$' => i = skip_dollar_quoted(sql, i),
+            b';' if !postgres && inside_trigger_body(&sql[start..i]) => i += 1,
             b';' => {
                 push(sql, start, i, &mut lines, &mut chunks, postgres);
                 i += 1;
@@ -44,6 +47,32 @@ pub(crate) fn split(sql: &str, dialect: Dialect) -> Vec<Chunk<'_>> {
     }
     push(sql, start, bytes.len(), &mut lines, &mut chunks, postgres);
     chunks
+}
+
+/// Whether `chunk` (a statement up to a `;`) is a SQLite `CREATE [TEMP] TRIGGER`
+/// whose body has not ended: its `;` separates the body's statements unless it
+/// follows `; END`.
+fn inside_trigger_body(chunk: &str) -> bool {
+    let Some(code) = first_code(chunk, false) else {
+        return false;
+    };
+    let mut words = chunk[code..]
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty());
+    let is_word = |w: Option<&str>, name: &str| w.is_some_and(|w| w.eq_ignore_ascii_case(name));
+    let first = words.next();
+    let mut second = words.next();
+    if is_word(second, "temp") || is_word(second, "temporary") {
+        second = words.next();
+    }
+    if !(is_word(first, "create") && is_word(second, "trigger")) {
+        return false;
+    }
+    let text = chunk.trim_end();
+    let ends_with_end = text.len() >= 3
+        && text[text.len() - 3..].eq_ignore_ascii_case("end")
+        && !text[..text.len() - 3].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    !(ends_with_end && text[..text.len() - 3].trim_end().ends_with(';'))
 }
 
 /// Counts lines up to a byte offset, resuming where the last count stopped (offsets
@@ -229,6 +258,37 @@ mod tests {
             .map(|c| c.sql)
             .collect();
         assert_eq!(sqlite, ["SELECT 1", "SELECT 2"]);
+    }
+
+    #[test]
+    fn a_sqlite_trigger_is_one_statement_with_its_body() {
+        let sql = "CREATE TABLE t (a INT);\n\
+                   CREATE TEMP TRIGGER t_check BEFORE INSERT ON t\n\
+                   WHEN NEW.a IS NULL\n\
+                   BEGIN\n\
+                   \x20 SELECT CASE WHEN 1 THEN RAISE(ABORT, 'a; END') END;\n\
+                   \x20 UPDATE t SET a = 0;\n\
+                   end;\n\
+                   DROP TABLE x;";
+        let chunks: Vec<(&str, usize)> = split(sql, Dialect::Sqlite)
+            .into_iter()
+            .map(|c| (c.sql, c.line))
+            .collect();
+        assert_eq!(chunks.len(), 3, "{chunks:?}");
+        assert_eq!(chunks[0], ("CREATE TABLE t (a INT)", 1));
+        assert!(chunks[1].0.starts_with("CREATE TEMP TRIGGER"), "{chunks:?}");
+        assert!(
+            chunks[1].0.ends_with("UPDATE t SET a = 0;\nend"),
+            "{chunks:?}"
+        );
+        assert_eq!(chunks[1].1, 2);
+        assert_eq!(chunks[2], ("DROP TABLE x", 8));
+        // PostgreSQL's triggers call a function: no body to keep together.
+        let postgres = split(
+            "CREATE TRIGGER t BEFORE INSERT ON t EXECUTE FUNCTION f(); DROP TABLE x;",
+            Dialect::Postgres,
+        );
+        assert_eq!(postgres.len(), 2);
     }
 
     #[test]
