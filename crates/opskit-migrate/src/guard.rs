@@ -243,17 +243,9 @@ impl Guard {
             if status.pending.is_empty() {
                 return Ok(status);
             }
-            conn.ensure_tables().await?;
-            for retry in &status.retrying {
-                tracing::warn!(
-                    event = "schema.retrying",
-                    version = retry.migration.version,
-                    description = %retry.migration.description,
-                    last_error = retry.error.as_deref().unwrap_or_default(),
-                    "migration {} failed before and was rolled back; running it again",
-                    retry.migration
-                );
-            }
+            // What this run applies: every pending migration, or with policy expand
+            // those before the first contract one.
+            let mut to_apply = Vec::new();
             for pending in &status.pending {
                 let Some(index) = self
                     .migrations
@@ -262,19 +254,31 @@ impl Guard {
                 else {
                     continue;
                 };
-                let m = &self.migrations[index];
                 if expand_only && classifications[index].compat == Compat::Contract {
-                    for held in status.pending.iter().skip_while(|p| p.version != m.version) {
-                        tracing::info!(
-                            event = "schema.contract_held_back",
-                            version = held.version,
-                            description = %held.description,
-                            "migration {held} is held back: policy expand stops at the first contract migration; \
-                             apply it (policy apply) once no older release runs"
-                        );
-                    }
                     break;
                 }
+                to_apply.push(index);
+            }
+            if !to_apply.is_empty() {
+                conn.ensure_tables().await?;
+            }
+            for retry in &status.retrying {
+                if to_apply
+                    .iter()
+                    .any(|&i| self.migrations[i].version == retry.migration.version)
+                {
+                    tracing::warn!(
+                        event = "schema.retrying",
+                        version = retry.migration.version,
+                        description = %retry.migration.description,
+                        last_error = retry.error.as_deref().unwrap_or_default(),
+                        "migration {} failed before and was rolled back; running it again",
+                        retry.migration
+                    );
+                }
+            }
+            for index in to_apply {
+                let m = &self.migrations[index];
                 let migration = ToApply {
                     version: m.version,
                     description: &m.description,
@@ -298,10 +302,24 @@ impl Guard {
                 }
             }
             let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
-            refuse_incompatible(
+            let status = refuse_incompatible(
                 SchemaStatus::compute(&self.known(), &applied, &records),
                 false,
-            )
+            )?;
+            // Held back only when this release runs without them; otherwise the
+            // refusal above says what is missing.
+            if status.state == State::ContractPending {
+                for held in &status.pending {
+                    tracing::info!(
+                        event = "schema.contract_held_back",
+                        version = held.version,
+                        description = %held.description,
+                        "migration {held} is held back: policy expand stops at the first contract migration; \
+                         apply it (policy apply) once no older release runs"
+                    );
+                }
+            }
+            Ok(status)
         }
         .await;
         let unlocked = conn.unlock().await;

@@ -64,7 +64,10 @@
 //! applies the rest; from then on the previous release refuses to start (65), and a
 //! rollback means restoring the database. A migration that is contract by the linter
 //! only is not held back silently: `expand` stops before it and refuses, so declare
-//! it once you know this release runs without it.
+//! it once you know this release runs without it. For the same reason a release's
+//! contract migrations come after its expand ones: `expand` stops at the first
+//! contract migration, and refuses (65) when anything it leaves pending is not
+//! declared contract.
 //!
 //! Each outcome is a `schema.status` event with `policy`, `state`,
 //! `binary_latest`, `database_latest`, `compatible`, and a message that says what was

@@ -300,9 +300,9 @@ impl SchemaStatus {
                     .iter()
                     .any(|k| k.version == version && k.declared_contract)
             };
-            if status.retrying.is_empty()
-                && status.pending.iter().all(|p| declared_contract(p.version))
-            {
+            // A held-back migration that failed and was rolled back changed
+            // nothing: this release runs as it did before the attempt.
+            if status.pending.iter().all(|p| declared_contract(p.version)) {
                 State::ContractPending
             } else {
                 State::Pending
@@ -348,11 +348,22 @@ impl fmt::Display for SchemaStatus {
                 }
                 Ok(())
             }
-            State::ContractPending => write!(
-                f,
-                "only contract migration(s) wait: {}. They are held back until no older release runs; this release runs without them. Apply them (policy apply, the migration job after the rollout) once the previous release is gone",
-                list(&mut self.pending.iter().map(ToString::to_string))
-            ),
+            State::ContractPending => {
+                write!(
+                    f,
+                    "only contract migration(s) wait: {}. They are held back until no older release runs; this release runs without them. Apply them (policy apply, the migration job after the rollout) once the previous release is gone",
+                    list(&mut self.pending.iter().map(ToString::to_string))
+                )?;
+                for retry in &self.retrying {
+                    write!(
+                        f,
+                        ". {} failed before and was rolled back, nothing of it is applied; fix it and run the contract job again{}",
+                        retry.migration,
+                        retry.error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default()
+                    )?;
+                }
+                Ok(())
+            }
             State::AheadCompatible => write!(
                 f,
                 "the database has newer migrations than this binary ({}); each is recorded as expand, so this binary can run against it",

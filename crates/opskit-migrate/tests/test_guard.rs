@@ -181,6 +181,49 @@ async fn expand_before_contract_after_on_postgres() {
     expand_before_contract_after(&db.url).await;
 }
 
+/// The contract job fails and rolls back: nothing changed, so the release that was
+/// serving stays compatible (a readiness failure here would take every replica out).
+#[tokio::test]
+async fn a_failed_contract_migration_leaves_the_release_compatible() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("1_create.sql"),
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("2_drop_body.sql"),
+        "-- opskit: contract\n-- reason: this release no longer reads body\n\
+         ALTER TABLE notes DROP COLUMN body;\nALTER TABLE no_such_table DROP COLUMN x;",
+    )
+    .unwrap();
+    let db = common::sqlite();
+    let guard = Guard::from_dir(dir.path()).await.unwrap();
+    let status = guard.run(&db.url, Policy::Expand).await.unwrap();
+    assert_eq!(status.state, State::ContractPending);
+    let err = guard.run(&db.url, Policy::Apply).await.unwrap_err();
+    assert_eq!(err.exit_code(), 65, "{err}");
+    for policy in [Policy::Verify, Policy::Expand] {
+        let status = guard.run(&db.url, policy).await.unwrap();
+        assert_eq!(status.state, State::ContractPending, "{policy:?}");
+        let message = status.to_string();
+        assert!(
+            message.contains("failed before and was rolled back")
+                && message.contains("no_such_table"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        scalar(
+            &db.url,
+            "SELECT COUNT(*) FROM pragma_table_info('notes') WHERE name = 'body'"
+        )
+        .await,
+        1,
+        "the failed migration changed nothing"
+    );
+}
+
 #[tokio::test]
 async fn expand_never_holds_back_a_migration_only_the_linter_calls_contract() {
     // A rename is contract by the linter, without a header: the release that ships

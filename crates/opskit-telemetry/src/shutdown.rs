@@ -30,11 +30,10 @@ impl Signal {
     }
 }
 
-/// The SIGTERM listener [`start`](crate::start) opens before the service serves,
-/// handed to the first [`shutdown_signal`].
+/// Set once a SIGTERM arrived, by the listener [`start`](crate::start) opens before
+/// the service serves; every [`shutdown_signal`] sees it, however late it asks.
 #[cfg(unix)]
-static EARLY: std::sync::Mutex<Option<Option<tokio::signal::unix::Signal>>> =
-    std::sync::Mutex::new(None);
+static TERMINATED: std::sync::OnceLock<watch::Receiver<bool>> = std::sync::OnceLock::new();
 
 #[cfg(unix)]
 fn listen(
@@ -57,11 +56,18 @@ fn listen(
 /// still stops a start at a terminal at once.
 pub(crate) fn listen_early() {
     #[cfg(unix)]
-    if tokio::runtime::Handle::try_current().is_ok() {
-        let terminate = listen(tokio::signal::unix::SignalKind::terminate(), "SIGTERM");
-        *EARLY
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(terminate);
+    if tokio::runtime::Handle::try_current().is_ok()
+        && TERMINATED.get().is_none()
+        && let Some(mut terminate) = listen(tokio::signal::unix::SignalKind::terminate(), "SIGTERM")
+    {
+        let (sender, receiver) = watch::channel(false);
+        if TERMINATED.set(receiver).is_ok() {
+            tokio::spawn(async move {
+                while terminate.recv().await.is_some() {
+                    sender.send_replace(true);
+                }
+            });
+        }
     }
 }
 
@@ -75,11 +81,10 @@ pub async fn shutdown_signal() -> Signal {
     #[cfg(unix)]
     {
         use tokio::signal::unix::SignalKind;
-        let early = EARLY
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        let mut terminate = early.unwrap_or_else(|| listen(SignalKind::terminate(), "SIGTERM"));
+        let mut terminate = match TERMINATED.get() {
+            Some(_) => None,
+            None => listen(SignalKind::terminate(), "SIGTERM"),
+        };
         let mut interrupt = listen(SignalKind::interrupt(), "SIGINT");
         async fn next(stream: &mut Option<tokio::signal::unix::Signal>) {
             match stream {
@@ -89,8 +94,16 @@ pub async fn shutdown_signal() -> Signal {
                 None => std::future::pending::<()>().await,
             }
         }
+        let terminated = async {
+            match TERMINATED.get() {
+                Some(terminated) => {
+                    let _ = terminated.clone().wait_for(|&set| set).await;
+                }
+                None => next(&mut terminate).await,
+            }
+        };
         tokio::select! {
-            _ = next(&mut terminate) => Signal::Terminate,
+            _ = terminated => Signal::Terminate,
             _ = next(&mut interrupt) => Signal::Interrupt,
         }
     }

@@ -25,34 +25,78 @@ pub(crate) fn split(sql: &str, dialect: Dialect) -> Vec<Chunk<'_>> {
     let mut lines = LineCounter::default();
     let mut start = 0;
     let mut i = 0;
+    // Whether the current statement is a SQLite trigger (known at its first `;`),
+    // and its last tokens (comments and whitespace are not tokens).
+    let mut trigger: Option<bool> = None;
+    let mut last = Last::Other;
     while i < bytes.len() {
         match bytes[i] {
             b'\'' if postgres && is_escape_string_prefix(bytes, i) => {
                 i = skip_escape_string(bytes, i);
+                last = Last::Other;
             }
-            b'\'' | b'"' | b'`' => i = skip_quoted(bytes, i),
+            b'\'' | b'"' | b'`' => {
+                i = skip_quoted(bytes, i);
+                last = Last::Other;
+            }
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 i = sql[i..].find('\n').map_or(bytes.len(), |n| i + n + 1);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_block_comment(sql, i, postgres),
-            b'$' => i = skip_dollar_quoted(sql, i),
-            b';' if !postgres && inside_trigger_body(&sql[start..i]) => i += 1,
+            b'$' => {
+                i = skip_dollar_quoted(sql, i);
+                last = Last::Other;
+            }
             b';' => {
+                let in_trigger =
+                    !postgres && *trigger.get_or_insert_with(|| is_trigger(&sql[start..i]));
+                if in_trigger && last != Last::SemicolonEnd {
+                    // A statement of the body: the trigger goes on.
+                    last = Last::Semicolon;
+                    i += 1;
+                    continue;
+                }
                 push(sql, start, i, &mut lines, &mut chunks, postgres);
                 i += 1;
                 start = i;
+                trigger = None;
+                last = Last::Other;
             }
-            _ => i += 1,
+            b if b.is_ascii_alphabetic() || b == b'_' => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+                    .map_or(bytes.len(), |n| i + n);
+                last = if last == Last::Semicolon && bytes[i..end].eq_ignore_ascii_case(b"end") {
+                    Last::SemicolonEnd
+                } else {
+                    Last::Other
+                };
+                i = end;
+            }
+            b if b.is_ascii_whitespace() => i += 1,
+            _ => {
+                last = Last::Other;
+                i += 1;
+            }
         }
     }
     push(sql, start, bytes.len(), &mut lines, &mut chunks, postgres);
     chunks
 }
 
-/// Whether `chunk` (a statement up to a `;`) is a SQLite `CREATE [TEMP] TRIGGER`
-/// whose body has not ended: its `;` separates the body's statements unless it
-/// follows `; END`.
-fn inside_trigger_body(chunk: &str) -> bool {
+/// The last tokens of a statement, for where a SQLite trigger's body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Last {
+    Other,
+    /// `;`
+    Semicolon,
+    /// `;` then `END`: the next `;` ends the trigger.
+    SemicolonEnd,
+}
+
+/// Whether `chunk` starts with `CREATE [TEMP|TEMPORARY] TRIGGER` (after comments).
+fn is_trigger(chunk: &str) -> bool {
     let Some(code) = first_code(chunk, false) else {
         return false;
     };
@@ -65,14 +109,7 @@ fn inside_trigger_body(chunk: &str) -> bool {
     if is_word(second, "temp") || is_word(second, "temporary") {
         second = words.next();
     }
-    if !(is_word(first, "create") && is_word(second, "trigger")) {
-        return false;
-    }
-    let text = chunk.trim_end();
-    let ends_with_end = text.len() >= 3
-        && text[text.len() - 3..].eq_ignore_ascii_case("end")
-        && !text[..text.len() - 3].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
-    !(ends_with_end && text[..text.len() - 3].trim_end().ends_with(';'))
+    is_word(first, "create") && is_word(second, "trigger")
 }
 
 /// Counts lines up to a byte offset, resuming where the last count stopped (offsets
@@ -267,7 +304,7 @@ mod tests {
                    WHEN NEW.a IS NULL\n\
                    BEGIN\n\
                    \x20 SELECT CASE WHEN 1 THEN RAISE(ABORT, 'a; END') END;\n\
-                   \x20 UPDATE t SET a = 0;\n\
+                   \x20 UPDATE t SET a = 0; -- the last one\n\
                    end;\n\
                    DROP TABLE x;";
         let chunks: Vec<(&str, usize)> = split(sql, Dialect::Sqlite)
@@ -277,12 +314,15 @@ mod tests {
         assert_eq!(chunks.len(), 3, "{chunks:?}");
         assert_eq!(chunks[0], ("CREATE TABLE t (a INT)", 1));
         assert!(chunks[1].0.starts_with("CREATE TEMP TRIGGER"), "{chunks:?}");
-        assert!(
-            chunks[1].0.ends_with("UPDATE t SET a = 0;\nend"),
-            "{chunks:?}"
-        );
+        assert!(chunks[1].0.ends_with("-- the last one\nend"), "{chunks:?}");
         assert_eq!(chunks[1].1, 2);
         assert_eq!(chunks[2], ("DROP TABLE x", 8));
+        // Text that is not ASCII right before a `;` in the body.
+        let accents = split(
+            "CREATE TRIGGER t AFTER INSERT ON t BEGIN SELECT 1 AS éà; END; SELECT 2",
+            Dialect::Sqlite,
+        );
+        assert_eq!(accents.len(), 2);
         // PostgreSQL's triggers call a function: no body to keep together.
         let postgres = split(
             "CREATE TRIGGER t BEFORE INSERT ON t EXECUTE FUNCTION f(); DROP TABLE x;",
