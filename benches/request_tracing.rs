@@ -19,7 +19,7 @@ use std::hint::black_box;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group};
 use http::Request;
 use opskit::telemetry::{
     HttpMetricsLayer, LogFormat, LogSettings, Logging, OtelSettings, PrometheusMetrics,
@@ -78,9 +78,9 @@ fn allocations(dispatch: &Dispatch, router: &mut Router) -> f64 {
     })
 }
 
-fn request_tracing(c: &mut Criterion) {
-    let _metrics = PrometheusMetrics::install(&opskit::telemetry::build_info!()).unwrap();
-    let receiver = opskit_testkit::otlp::Receiver::start().unwrap();
+/// The four variants, each with the dispatch it runs under; the receiver must
+/// outlive them.
+fn variants(receiver: &opskit_testkit::otlp::Receiver) -> Vec<(&'static str, Dispatch, Router)> {
     let routes = || {
         Router::new()
             .route("/notes/{id}", get(|| async { "note" }))
@@ -89,11 +89,18 @@ fn request_tracing(c: &mut Criterion) {
     let off = Dispatch::new(logging());
     let sampled = traced(&receiver.endpoint(), SamplerName::AlwaysOn);
     let dropped = traced(&receiver.endpoint(), SamplerName::AlwaysOff);
-    let mut variants = [
+    vec![
         ("tracing_off", off.clone(), routes()),
         (
             "request_span",
             off,
+            routes().layer(RequestTracingLayer::new()),
+        ),
+        // Sampled out before sampled: the allocation count counts every thread, and
+        // the sampled variant's exporter works on for seconds after it.
+        (
+            "otel_sampled_out",
+            dropped,
             routes().layer(RequestTracingLayer::new()),
         ),
         (
@@ -101,12 +108,13 @@ fn request_tracing(c: &mut Criterion) {
             sampled,
             routes().layer(RequestTracingLayer::new()),
         ),
-        (
-            "otel_sampled_out",
-            dropped,
-            routes().layer(RequestTracingLayer::new()),
-        ),
-    ];
+    ]
+}
+
+fn request_tracing(c: &mut Criterion) {
+    let _metrics = PrometheusMetrics::install(&opskit::telemetry::build_info!()).unwrap();
+    let receiver = opskit_testkit::otlp::Receiver::start().unwrap();
+    let mut variants = variants(&receiver);
     for (name, dispatch, router) in &mut variants {
         assert_eq!(
             tracing::dispatcher::with_default(dispatch, || call(router, request())).status(),
@@ -179,4 +187,36 @@ fn request_tracing(c: &mut Criterion) {
 }
 
 criterion_group!(benches, request_tracing);
-criterion_main!(benches);
+
+/// `REQUEST_TRACING_ONLY=variant:count` sends `count` requests through one variant
+/// and nothing else, for counting instructions under callgrind (run it with 0 and
+/// with N; the difference over N is the cost of one request; `docs/benchmarks.md`
+/// has the commands).
+fn only(spec: &str) {
+    let (name, count) = spec
+        .split_once(':')
+        .expect("REQUEST_TRACING_ONLY=variant:count");
+    let count: usize = count.parse().expect("a count of requests");
+    // No recorder is installed: valgrind cannot run the process metrics' reader of
+    // the auxiliary vector. The request metrics' layer is in every variant alike.
+    let receiver = opskit_testkit::otlp::Receiver::start().unwrap();
+    let (_, dispatch, mut router) = variants(&receiver)
+        .into_iter()
+        .find(|(variant, ..)| *variant == name)
+        .expect("tracing_off, request_span, otel_sampled_out or otel_sampled");
+    let requests: Vec<_> = (0..count).map(|_| request()).collect();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for r in requests {
+            drop(black_box(call(&mut router, r)));
+        }
+    });
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("REQUEST_TRACING_ONLY") {
+        only(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

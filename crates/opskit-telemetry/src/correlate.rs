@@ -31,10 +31,35 @@ impl<F> Correlated<F> {
 #[derive(Debug, Clone)]
 pub(crate) struct Correlation {
     pub(crate) request_id: RequestId,
-    /// The span and a weak handle on its subscriber (a strong one would keep the
-    /// span open forever: it lives in the span's own extensions).
     #[cfg(feature = "otel")]
-    pub(crate) traced: Option<(tracing::span::Id, tracing::dispatcher::WeakDispatch)>,
+    pub(crate) trace: Trace,
+}
+
+/// Where a request's trace ids are.
+#[cfg(feature = "otel")]
+#[derive(Debug, Clone)]
+pub(crate) enum Trace {
+    /// No OpenTelemetry layer: no trace.
+    None,
+    /// In the OpenTelemetry span of this context, started when the request began.
+    Exported(opentelemetry::Context),
+    /// Here: the sampler dropped the request before any OpenTelemetry span was made.
+    SampledOut(opentelemetry::trace::SpanContext),
+}
+
+/// The trace of the sampled-out request `span` belongs to, if it does.
+#[cfg(feature = "otel")]
+pub(crate) fn sampled_out(span: &tracing::Span) -> Option<opentelemetry::trace::SpanContext> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        LookupSpan::span(registry, id)?.scope().find_map(|span| {
+            match &span.extensions().get::<Correlation>()?.trace {
+                Trace::SampledOut(trace) => Some(Some(trace.clone())),
+                _ => Some(None),
+            }
+        })?
+    })
+    .flatten()
 }
 
 impl Correlation {
@@ -58,17 +83,19 @@ impl Correlation {
         Ok(())
     }
 
-    /// The request span's trace id and span id, from tracing-opentelemetry. No
-    /// extension of the span may be borrowed here: it takes them itself.
+    /// The request's trace id and span id.
     #[cfg(feature = "otel")]
     fn trace_ids(&self) -> Option<(opentelemetry::TraceId, opentelemetry::SpanId)> {
         use opentelemetry::trace::TraceContextExt;
-        let (id, weak) = self.traced.as_ref()?;
-        let dispatch = weak.upgrade()?;
-        let context = tracing_opentelemetry::get_otel_context(id, &dispatch)?;
-        let span = context.span();
-        let ids = span.span_context();
-        ids.is_valid().then(|| (ids.trace_id(), ids.span_id()))
+        match &self.trace {
+            Trace::None => None,
+            Trace::SampledOut(trace) => Some((trace.trace_id(), trace.span_id())),
+            Trace::Exported(context) => {
+                let span = context.span();
+                let ids = span.span_context();
+                ids.is_valid().then(|| (ids.trace_id(), ids.span_id()))
+            }
+        }
     }
 }
 

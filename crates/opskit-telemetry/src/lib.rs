@@ -72,7 +72,7 @@
 //! | `service.stopped` | INFO, ERROR when `exit_code` ≠ 0 | `uptime_s`, `reason`, `exit_code` |
 //! | `service.panic` | ERROR | `panic_message`, `location` (`file:line:column`), `thread` |
 //! | `http.request` | INFO, WARN for 5xx ([`RequestLog`]: 5xx only by default) | `http_request_method`, `http_route`, `http_response_status_code`, `http_server_request_duration_seconds` |
-//! | `otel.flush_failed` | WARN | (feature `otel`) at shutdown: queued spans not exported within the timeout, or spans the collector did not take (refused, unreachable) since the start |
+//! | `otel.flush_failed` | WARN | (feature `otel`) at shutdown: queued spans not exported within the timeout, or spans the collector did not take (refused, unreachable) since the start, and request traces not started while exports failed |
 //!
 //! # Metrics
 //!
@@ -112,6 +112,10 @@ mod nest;
 mod otel;
 #[cfg(feature = "otel")]
 mod otel_loss;
+#[cfg(feature = "otel")]
+mod otel_sampling;
+#[cfg(feature = "otel")]
+mod otel_settings;
 mod panic;
 pub mod process;
 mod prometheus;
@@ -131,9 +135,10 @@ pub use logging::{
 };
 #[cfg(feature = "otel")]
 #[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "otel")))]
-pub use otel::{
-    OtelError, OtelSettings, SamplerName, TracesExporter, inject_trace_context, tracing_layer,
-};
+pub use otel::{OtelError, inject_trace_context, tracing_layer};
+#[cfg(feature = "otel")]
+#[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "otel")))]
+pub use otel_settings::{OtelSettings, SamplerName, TracesExporter};
 pub use panic::install_panic_hook;
 pub use prometheus::{
     HTTP_DURATION_BUCKETS, MetricsBody, MetricsEndpoint, MetricsEndpointLayer, MetricsError,

@@ -205,6 +205,10 @@ where
             .unwrap_or_else(RequestId::generate);
         let method = METHODS[method_index(request.method())];
         let route = route_label(&request, None);
+        // Whether OpenTelemetry exports this request, decided before its span is
+        // made: a request the sampler drops never reaches tracing-opentelemetry.
+        #[cfg(feature = "otel")]
+        let pending = crate::otel_sampling::Pending::new(request.headers());
         // Every field is set here: recording one later makes the JSON formatter
         // parse and rewrite the span's fields, a dozen allocations each time.
         let span = tracing::info_span!(
@@ -217,15 +221,21 @@ where
             url.path = request.uri().path(),
             request_id = id.as_str(),
         );
+        // With an exporter, the span continues the caller's trace and starts here,
+        // before any line is logged inside it.
+        #[cfg(feature = "otel")]
+        let (trace, context) = crate::otel::begin(&span, pending.decision(), request.headers());
+        #[cfg(not(feature = "otel"))]
+        let context: Option<OtelContext> = None;
         if !span.is_disabled() {
-            #[cfg(feature = "otel")]
-            let traced = crate::otel::continue_trace(&span, request.headers());
-            #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
-            attach(&span, |span_id, dispatch| Correlation {
-                request_id: id.clone(),
-                #[cfg(feature = "otel")]
-                traced: traced.then(|| (span_id.clone(), dispatch.downgrade())),
-            });
+            attach(
+                &span,
+                Correlation {
+                    request_id: id.clone(),
+                    #[cfg(feature = "otel")]
+                    trace,
+                },
+            );
         }
         let header = Some(id.as_header_value().clone());
         request.extensions_mut().insert(id);
@@ -233,6 +243,7 @@ where
         RequestTracingFuture {
             future,
             span,
+            context,
             header,
             log: self.log,
             method,
@@ -244,15 +255,22 @@ where
 
 /// Puts the ids in the span's extensions, where the JSON formatter finds them for
 /// every line written inside the span.
-fn attach(span: &Span, ids: impl FnOnce(&tracing::span::Id, &tracing::Dispatch) -> Correlation) {
+fn attach(span: &Span, ids: Correlation) {
     span.with_subscriber(|(span_id, dispatch)| {
         if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
             && let Some(data) = tracing_subscriber::registry::LookupSpan::span(registry, span_id)
         {
-            data.extensions_mut().insert(ids(span_id, dispatch));
+            data.extensions_mut().insert(ids);
         }
     });
 }
+
+/// The OpenTelemetry context of an exported request span (nothing without the
+/// `otel` feature).
+#[cfg(feature = "otel")]
+type OtelContext = opentelemetry::Context;
+#[cfg(not(feature = "otel"))]
+type OtelContext = ();
 
 pin_project! {
     /// Response future of [`RequestTracing`].
@@ -260,6 +278,7 @@ pin_project! {
         #[pin]
         future: F,
         span: Span,
+        context: Option<OtelContext>,
         header: Option<HeaderValue>,
         log: RequestLog,
         method: &'static str,
@@ -289,7 +308,9 @@ where
         let status = result.as_ref().ok().map(|r| r.status().as_u16());
         let failed = status.is_none_or(|code| code >= 500);
         #[cfg(feature = "otel")]
-        crate::otel::finish_server_span(this.span, status, failed);
+        if let Some(context) = this.context.take() {
+            crate::otel::finish_server_span(&context, status, failed);
+        }
         if let (Ok(response), Some(header)) = (&mut result, this.header.take()) {
             response.headers_mut().insert(REQUEST_ID_HEADER, header);
         }

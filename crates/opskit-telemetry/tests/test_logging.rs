@@ -43,6 +43,49 @@ fn json_lines_carry_time_level_target_message_fields_and_spans() {
 }
 
 #[test]
+fn span_fields_of_every_kind_are_json_values_of_that_kind() {
+    #[derive(Debug)]
+    struct Query {
+        #[allow(dead_code)] // read through Debug only
+        sql: &'static str,
+    }
+    let captured = CapturedLogs::default();
+    let subscriber = subscriber(&json(), captured.clone(), false).unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!(
+            "work",
+            text = "a \"quoted\" line\nand a \\ tab\t\u{1}",
+            signed = -7_i64,
+            unsigned = 18_446_744_073_709_551_615_u64,
+            ratio = 0.25,
+            nan = f64::NAN,
+            yes = true,
+            shown = %format_args!("{} {}", "GET", "/notes/{id}"),
+            query = ?Query { sql: "SELECT \"x\"" },
+            later = tracing::field::Empty,
+        );
+        span.record("later", 3);
+        let _entered = span.enter();
+        tracing::info!(event = "work.done");
+    });
+    let line = &captured.events()[0];
+    let span = &line["span"];
+    assert_eq!(
+        span["text"], "a \"quoted\" line\nand a \\ tab\t\u{1}",
+        "{line}"
+    );
+    assert_eq!(span["signed"], -7);
+    assert_eq!(span["unsigned"], u64::MAX);
+    assert_eq!(span["ratio"], 0.25);
+    assert_eq!(span["nan"], "NaN");
+    assert_eq!(span["yes"], true);
+    assert_eq!(span["shown"], "GET /notes/{id}");
+    assert_eq!(span["query"], "Query { sql: \"SELECT \\\"x\\\"\" }");
+    assert_eq!(span["later"], 3);
+    assert_eq!(span["name"], "work");
+}
+
+#[test]
 fn auto_is_json_off_a_terminal_and_text_on_one() {
     let auto = LogSettings::default();
     assert!(auto.is_json(false));

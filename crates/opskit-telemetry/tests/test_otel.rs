@@ -6,10 +6,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use http::Request;
-use opskit_telemetry::{LogFormat, LogSettings, OtelSettings, RequestTracingLayer, subscriber};
+use opskit_telemetry::{
+    LogFormat, LogSettings, OtelSettings, RequestTracingLayer, SamplerName, subscriber,
+};
 use opskit_testkit::CapturedLogs;
 use opskit_testkit::otlp::Receiver;
 use tower::ServiceExt;
+use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
@@ -45,7 +48,11 @@ async fn a_handler_passes_the_requests_trace_on_to_the_service_it_calls() {
                 let mut outgoing = http::HeaderMap::new();
                 opskit_telemetry::inject_trace_context(&mut outgoing);
                 tracing::info!(event = "calling.next");
-                outgoing["traceparent"].to_str().unwrap().to_owned()
+                format!(
+                    "{} {}",
+                    outgoing["traceparent"].to_str().unwrap(),
+                    outgoing["tracestate"].to_str().unwrap()
+                )
             }),
         )
         .layer(RequestTracingLayer::new());
@@ -53,6 +60,7 @@ async fn a_handler_passes_the_requests_trace_on_to_the_service_it_calls() {
         .oneshot(
             Request::get("/call")
                 .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN_ID}-01"))
+                .header("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7")
                 .body(axum::body::Body::empty())
                 .unwrap(),
         )
@@ -61,7 +69,12 @@ async fn a_handler_passes_the_requests_trace_on_to_the_service_it_calls() {
     let body = axum::body::to_bytes(response.into_body(), 1024)
         .await
         .unwrap();
-    let sent = String::from_utf8(body.to_vec()).unwrap();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let (sent, state) = body.split_once(' ').unwrap();
+    assert_eq!(
+        state, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+        "the caller's tracestate goes on"
+    );
     let parts: Vec<&str> = sent.split('-').collect();
     assert_eq!(parts.len(), 4, "{sent}");
     assert_eq!(parts[1], TRACE_ID, "the same trace goes on: {sent}");
@@ -89,4 +102,172 @@ async fn a_handler_passes_the_requests_trace_on_to_the_service_it_calls() {
         .unwrap();
     assert_eq!(line["trace_id"], TRACE_ID, "{line}");
     assert_eq!(line["span_id"], server.span_id.as_str(), "{line}");
+}
+
+/// A handler that does what handlers do inside a request: a child span, a span with
+/// the request's span as its explicit parent, a task of its own in the request's
+/// span, a log line, and a call to another service, whose `traceparent` it answers
+/// with.
+fn calling_app() -> Router {
+    Router::new()
+        .route(
+            "/call",
+            get(|| async {
+                let request = tracing::Span::current();
+                tokio::spawn(
+                    async { tracing::info_span!("spawned.work").in_scope(|| ()) }
+                        .instrument(request.clone()),
+                )
+                .await
+                .unwrap();
+                let query = tracing::info_span!("db.query");
+                let _query = query.enter();
+                let _explicit = tracing::info_span!(parent: &request, "cache.get").entered();
+                tracing::info!(event = "calling.next");
+                let mut outgoing = http::HeaderMap::new();
+                opskit_telemetry::inject_trace_context(&mut outgoing);
+                outgoing
+                    .get("traceparent")
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .unwrap_or_default()
+            }),
+        )
+        .layer(RequestTracingLayer::new())
+}
+
+async fn call(app: &Router, traceparent: Option<&str>) -> String {
+    let mut request = Request::get("/call");
+    if let Some(traceparent) = traceparent {
+        request = request.header("traceparent", traceparent);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 1024)
+        .await
+        .unwrap();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_request_the_caller_did_not_sample_exports_nothing_and_passes_the_decision_on() {
+    let receiver = Receiver::start().unwrap();
+    let settings = OtelSettings {
+        endpoint: Some(receiver.endpoint().parse().unwrap()),
+        schedule_delay_ms: 50,
+        ..OtelSettings::default()
+    };
+    let layer = opskit_telemetry::tracing_layer(&settings, &opskit_telemetry::build_info!())
+        .unwrap()
+        .expect("an endpoint is set");
+    let captured = CapturedLogs::default();
+    let json = LogSettings {
+        format: LogFormat::Json,
+        ..LogSettings::default()
+    };
+    let _default = tracing::subscriber::set_default(
+        subscriber(&json, captured.clone(), false)
+            .unwrap()
+            .with(layer),
+    );
+    let app = calling_app();
+
+    // parentbased_always_on, the default: the caller said "not sampled".
+    let dropped = "1f2e3d4c5b6a79880f1e2d3c4b5a6978";
+    let sent = call(&app, Some(&format!("00-{dropped}-{CALLER_SPAN_ID}-00"))).await;
+    let parts: Vec<&str> = sent.split('-').collect();
+    assert_eq!(
+        parts.len(),
+        4,
+        "the next service gets a traceparent: {sent:?}"
+    );
+    assert_eq!(parts[1], dropped, "the same trace goes on: {sent}");
+    assert_eq!(parts[3], "00", "not sampled, as the caller decided: {sent}");
+    let line = captured
+        .events()
+        .into_iter()
+        .find(|l| l["event"] == "calling.next")
+        .unwrap();
+    assert_eq!(line["trace_id"], dropped, "{line}");
+    assert_eq!(line["span_id"], parts[2], "{line}");
+
+    // A sampled request after it: once its spans are in, the dropped one's would be.
+    let sent = call(&app, Some(&format!("00-{TRACE_ID}-{CALLER_SPAN_ID}-01"))).await;
+    assert!(sent.ends_with("-01"), "{sent}");
+    let spans = receiver
+        .wait_for(Duration::from_secs(10), |s| {
+            s.trace_id == TRACE_ID && s.name == "GET /call"
+        })
+        .expect("the sampled request is exported");
+    let mut names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["GET /call", "cache.get", "db.query", "spawned.work"],
+        "{spans:#?}"
+    );
+    assert!(
+        spans.iter().all(|s| s.trace_id == TRACE_ID),
+        "nothing of the dropped request is exported, not even as a trace of its own: {spans:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_ratio_sampler_exports_the_share_it_is_set_to_with_every_child() {
+    let receiver = Receiver::start().unwrap();
+    let settings = OtelSettings {
+        endpoint: Some(receiver.endpoint().parse().unwrap()),
+        sampler: SamplerName::ParentbasedTraceidratio,
+        sampler_arg: Some(0.5),
+        schedule_delay_ms: 50,
+        ..OtelSettings::default()
+    };
+    let layer = opskit_telemetry::tracing_layer(&settings, &opskit_telemetry::build_info!())
+        .unwrap()
+        .expect("an endpoint is set");
+    let _default = tracing::subscriber::set_default(
+        subscriber(&LogSettings::default(), std::io::sink, false)
+            .unwrap()
+            .with(layer),
+    );
+    let app = calling_app();
+    let mut sampled = std::collections::BTreeSet::new();
+    let mut not_sampled = std::collections::BTreeSet::new();
+    let mut last = String::new();
+    for _ in 0..400 {
+        let sent = call(&app, None).await;
+        let parts: Vec<&str> = sent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{sent:?}");
+        if parts[3] == "01" {
+            last = parts[1].to_owned();
+            sampled.insert(last.clone());
+        } else {
+            not_sampled.insert(parts[1].to_owned());
+        }
+    }
+    // The decision is taken once, on the trace id the trace then has: a second one
+    // by the SDK on another id would export a quarter.
+    assert!(
+        (140..260).contains(&sampled.len()),
+        "{} of 400 sampled at 0.5",
+        sampled.len()
+    );
+    receiver
+        .wait_for(Duration::from_secs(10), |s| {
+            s.trace_id == last && s.name == "GET /call"
+        })
+        .expect("the sampled requests are exported");
+    // Batches are exported in order: every earlier one is in.
+    let spans = receiver.spans();
+    let exported: std::collections::BTreeSet<String> =
+        spans.iter().map(|s| s.trace_id.clone()).collect();
+    assert_eq!(exported, sampled, "exactly the traces sent on as sampled");
+    assert_eq!(
+        spans.len(),
+        4 * sampled.len(),
+        "each with its three children"
+    );
+    assert!(exported.is_disjoint(&not_sampled));
 }

@@ -8,7 +8,9 @@
 //!   `/hello` for the bare router), median of 7 starts;
 //! - peak resident memory (VmHWM) at idle and after the load;
 //! - the notes service with a span per request (`LOG_LEVEL=info`): tracing off,
-//!   every request exported to an OTLP receiver on loopback, and the collector down.
+//!   every request exported to an OTLP receiver on loopback, and the collector down
+//!   (after the exported server's rounds the bench waits for the receiver, which
+//!   decodes in this process, to finish).
 //!
 //! Run with `cargo bench -p example-notes --bench notes_load` (`wrk` from Debian);
 //! `LOAD_SECONDS` sets the length of each load (10 by default). Results in
@@ -415,6 +417,11 @@ fn tracing_load(notes: &Path, seconds: u64, rounds: usize) {
         let mut results = [(0.0, 0.0); 3];
         for i in order {
             results[i] = wrk(servers[i].address, seconds);
+            if i == 1 {
+                // The receiver decodes the exported spans in this process, on the
+                // same CPUs: let it finish before the next server is measured.
+                settle(&receiver);
+            }
         }
         let [(off, off_p99), (exported, exported_p99), (down, down_p99)] = results;
         exported_ratios.push(exported / off);
@@ -433,6 +440,21 @@ fn tracing_load(notes: &Path, seconds: u64, rounds: usize) {
         down_ratios[rounds / 2],
         receiver.spans().len()
     );
+}
+
+/// Waits until the receiver has taken no export for half a second (at most 30 s):
+/// the exported server's full batches are in.
+fn settle(receiver: &opskit_testkit::otlp::Receiver) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = receiver.exports();
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = receiver.exports();
+        if now == seen {
+            return;
+        }
+        seen = now;
+    }
 }
 
 /// One line of the memory report: (notes, bare) in KiB at idle and after the load.

@@ -195,14 +195,21 @@ fn a_collector_down_or_slow_costs_requests_nothing_and_shutdown_at_most_its_time
     // The slow collector gets a batch every 50 ms, so an export is in flight at
     // shutdown. Nothing listens at the closed one, so a batch sent there fails at
     // once: spans wait the whole run (60 s delay), and the shutdown flush is what
-    // finds the collector down.
-    for (endpoint, delay) in [(slow.endpoint(), "50"), (closed, "60000")] {
+    // finds the collector down. The third finds it down within the run (a queue of
+    // 4, a batch every 100 ms), and from then on starts no more traces than the
+    // queue can hold.
+    for (endpoint, delay, queue) in [
+        (slow.endpoint(), "50", "2048"),
+        (closed.clone(), "60000", "2048"),
+        (closed, "100", "4"),
+    ] {
         let (_dir, service) = support::start_local(&[
             ("NOTES_API_TOKEN", TOKEN),
             ("NOTES_DRAIN_DELAY", "0s"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
             ("OTEL_BSP_SCHEDULE_DELAY", delay),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", queue),
         ]);
         let address = service.address();
         let mut took: Vec<Duration> = (0..200)
@@ -236,10 +243,17 @@ fn a_collector_down_or_slow_costs_requests_nothing_and_shutdown_at_most_its_time
             "the last line"
         );
         assert_eq!(all.last().unwrap()["exit_code"], 0);
-        assert!(
-            all.iter().any(|e| e["event"] == "otel.flush_failed"),
-            "the spans lost at shutdown are not reported"
-        );
+        let flush = all
+            .iter()
+            .find(|e| e["event"] == "otel.flush_failed")
+            .expect("the spans lost at shutdown are reported");
+        if queue == "4" {
+            let message = flush["message"].as_str().unwrap();
+            assert!(
+                message.contains("sampled request trace(s) were not started"),
+                "{message}"
+            );
+        }
         println!(
             "collector at {endpoint}: median request {median:?}, slowest {slowest:?}, shutdown {shutdown:?}"
         );

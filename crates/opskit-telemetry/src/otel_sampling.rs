@@ -1,0 +1,523 @@
+//! The sampling decision for a request, taken before its span exists.
+//!
+//! tracing-opentelemetry copies every field of a span into a span builder when the
+//! span is made, and the SDK's sampler only runs when the span starts: a request the
+//! sampler drops would pay for the builder, its attributes and a non-recording span
+//! all the same. [`RequestTracing`](crate::RequestTracing) asks [`Sampling`] first,
+//! with the same sampler the SDK has; a request it drops gets its span (for the log
+//! lines) but tracing-opentelemetry never sees it, nor any span or event inside
+//! it ([`SampledRequests`], the layer's filter). Its trace id and the decision still travel on: log lines
+//! carry them and [`inject_trace_context`](crate::inject_trace_context) sends them to
+//! the next service, which decides as it would have.
+//!
+//! While the collector refuses or cannot be reached, at most `OTEL_BSP_MAX_QUEUE_SIZE`
+//! request traces are started per `OTEL_BSP_SCHEDULE_DELAY` (what the queue can hold
+//! until the next export tries again); the rest would be dropped by the full queue,
+//! and are dropped here instead, before they cost anything, and counted.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
+use opentelemetry_sdk::trace::{
+    IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample,
+};
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::otel_loss::Lost;
+use crate::otel_settings::{OtelSettings, SamplerName};
+
+thread_local! {
+    /// The caller's trace, while `RequestTracing` makes a request's span.
+    static PENDING_PARENT: Cell<Option<Option<SpanContext>>> = const { Cell::new(None) };
+    /// The sampler's decision for that span.
+    static DECISION: Cell<Option<Decision>> = const { Cell::new(None) };
+    /// The trace id the sampler decided on, for the root span about to start.
+    static PLANNED_TRACE_ID: Cell<Option<TraceId>> = const { Cell::new(None) };
+}
+
+/// What [`Sampling::decide`] says about one request.
+#[derive(Debug, Clone)]
+pub(crate) enum Decision {
+    /// Traced and exported: the span goes to tracing-opentelemetry.
+    Export {
+        /// The caller's trace, from a valid `traceparent`, to continue.
+        parent: Option<SpanContext>,
+        /// The trace id a new trace must start with: the one the sampler saw.
+        planned: Option<TraceId>,
+    },
+    /// Not exported: the request's trace (not sampled, or sampled when the
+    /// collector could not take it) for its log lines and the next service.
+    SampledOut(SpanContext),
+}
+
+/// The sampler of one OpenTelemetry layer, and its collector's state.
+#[derive(Debug)]
+pub(crate) struct Sampling {
+    sampler: SamplerName,
+    ratio: f64,
+    lost: Arc<Lost>,
+    window_ms: u64,
+    per_window: u64,
+    epoch: Instant,
+    window: AtomicU64,
+    admitted: AtomicU64,
+}
+
+impl Sampling {
+    pub(crate) fn new(settings: &OtelSettings, lost: Arc<Lost>) -> Self {
+        Self {
+            sampler: settings.sampler,
+            ratio: settings.sampler_arg.unwrap_or(1.0),
+            lost,
+            window_ms: settings.schedule_delay_ms.max(1),
+            per_window: settings.max_queue_size as u64,
+            epoch: Instant::now(),
+            window: AtomicU64::new(0),
+            admitted: AtomicU64::new(0),
+        }
+    }
+
+    /// The sampler's decision for a request with this caller's trace, as the SDK
+    /// will take it when the span starts (the same sampler, parent and trace id).
+    fn decide(&self, parent: Option<SpanContext>) -> Decision {
+        let ids = RandomIdGenerator::default();
+        let trace_id = parent
+            .as_ref()
+            .map_or_else(|| ids.new_trace_id(), SpanContext::trace_id);
+        let parent_based = matches!(
+            self.sampler,
+            SamplerName::ParentbasedAlwaysOn
+                | SamplerName::ParentbasedAlwaysOff
+                | SamplerName::ParentbasedTraceidratio
+        );
+        let sampled = match (&parent, self.sampler) {
+            (Some(parent), _) if parent_based => parent.is_sampled(),
+            (_, SamplerName::AlwaysOn | SamplerName::ParentbasedAlwaysOn) => true,
+            (_, SamplerName::AlwaysOff | SamplerName::ParentbasedAlwaysOff) => false,
+            (_, SamplerName::Traceidratio | SamplerName::ParentbasedTraceidratio) => {
+                Sampler::TraceIdRatioBased(self.ratio)
+                    .should_sample(None, trace_id, "", &SpanKind::Server, &[], &[])
+                    .decision
+                    != SamplingDecision::Drop
+            }
+        };
+        if sampled && self.admit() {
+            return Decision::Export {
+                planned: parent.is_none().then_some(trace_id),
+                parent,
+            };
+        }
+        let flags = if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        Decision::SampledOut(SpanContext::new(
+            trace_id,
+            ids.new_span_id(),
+            flags,
+            false,
+            TraceState::default(),
+        ))
+    }
+
+    /// Whether a sampled request may start its trace: always, unless the last
+    /// export failed and this window's share is taken.
+    fn admit(&self) -> bool {
+        if !self.lost.failing() {
+            return true;
+        }
+        let now = self.epoch.elapsed().as_millis() as u64 / self.window_ms;
+        let window = self.window.load(Ordering::Relaxed);
+        if window != now
+            && self
+                .window
+                .compare_exchange(window, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.admitted.store(0, Ordering::Relaxed);
+        }
+        if self.admitted.fetch_add(1, Ordering::Relaxed) < self.per_window {
+            return true;
+        }
+        self.lost.not_started();
+        false
+    }
+}
+
+/// The caller's `traceparent`, read by the rules of the SDK's W3C propagator
+/// (`TraceContextPropagator`), without allocating: a request the sampler drops
+/// must cost nothing. Its `tracestate` is not read; the propagator reads it for
+/// the requests that are exported.
+fn remote_parent(headers: &http::HeaderMap) -> Option<SpanContext> {
+    const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+    let value = headers.get(TRACEPARENT)?.to_str().ok()?.trim();
+    if let Some(parent) = canonical(value.as_bytes()) {
+        return parent;
+    }
+    let mut parts = value.split_terminator('-');
+    let (version, trace, span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let version = u8::from_str_radix(version, 16).ok()?;
+    if version == u8::MAX || (version == 0 && parts.next().is_some()) {
+        return None;
+    }
+    let lowercase = |s: &str| !s.bytes().any(|b| b.is_ascii_uppercase());
+    if !(lowercase(trace) && lowercase(span) && lowercase(flags)) {
+        return None;
+    }
+    let trace_id = TraceId::from_hex(trace).ok()?;
+    let span_id = SpanId::from_hex(span).ok()?;
+    let flags = TraceFlags::new(u8::from_str_radix(flags, 16).ok()?) & TraceFlags::SAMPLED;
+    let parent = SpanContext::new(trace_id, span_id, flags, true, TraceState::default());
+    parent.is_valid().then_some(parent)
+}
+
+/// A version 00 `traceparent` as W3C Trace Context writes it (55 characters,
+/// lowercase hex), decoded without the generic parsers: `None` when it is not in
+/// that form (the general reader then decides), else what the propagator makes of
+/// it.
+fn canonical(value: &[u8]) -> Option<Option<SpanContext>> {
+    /// Up to 16 lowercase hex digits.
+    fn hex(text: &[u8]) -> Option<u64> {
+        text.iter().try_fold(0u64, |n, &b| {
+            let digit = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                _ => return None,
+            };
+            Some(n << 4 | u64::from(digit))
+        })
+    }
+    if value.len() != 55 || &value[..3] != b"00-" || value[35] != b'-' || value[52] != b'-' {
+        return None;
+    }
+    let trace = u128::from(hex(&value[3..19])?) << 64 | u128::from(hex(&value[19..35])?);
+    let span = hex(&value[36..52])?;
+    let flags = u8::try_from(hex(&value[53..55])?).ok()?;
+    let parent = SpanContext::new(
+        TraceId::from(trace),
+        SpanId::from(span),
+        TraceFlags::new(flags) & TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    );
+    Some(parent.is_valid().then_some(parent))
+}
+
+/// Hands the caller's trace to the sampler while `RequestTracing` makes the
+/// request's span, and takes back the decision, if an OpenTelemetry layer took one.
+pub(crate) struct Pending(());
+
+impl Pending {
+    pub(crate) fn new(headers: &http::HeaderMap) -> Self {
+        // Without an OpenTelemetry layer nobody takes it: the header is not read.
+        if LAYERS.load(Ordering::Relaxed) {
+            PENDING_PARENT.set(Some(remote_parent(headers)));
+        }
+        Self(())
+    }
+
+    /// The decision, once the span is made: `None` without an OpenTelemetry layer
+    /// (or when the span is disabled).
+    pub(crate) fn decision(self) -> Option<Decision> {
+        DECISION.take()
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        PENDING_PARENT.set(None);
+        DECISION.set(None);
+    }
+}
+
+/// Gives the next trace started on this thread the id the sampler decided on,
+/// until dropped.
+pub(crate) struct PlannedTraceId;
+
+impl PlannedTraceId {
+    pub(crate) fn new(planned: Option<TraceId>) -> Option<Self> {
+        planned.map(|id| {
+            PLANNED_TRACE_ID.set(Some(id));
+            Self
+        })
+    }
+}
+
+impl Drop for PlannedTraceId {
+    fn drop(&mut self) {
+        PLANNED_TRACE_ID.set(None);
+    }
+}
+
+/// The SDK's random ids, except a trace id planned by [`PlannedTraceId`]: so the
+/// SDK's sampler sees the trace id `RequestTracing`'s decision was taken on.
+#[derive(Debug, Default)]
+pub(crate) struct PlannedIds(RandomIdGenerator);
+
+impl IdGenerator for PlannedIds {
+    fn new_trace_id(&self) -> TraceId {
+        PLANNED_TRACE_ID
+            .take()
+            .unwrap_or_else(|| self.0.new_trace_id())
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        self.0.new_span_id()
+    }
+}
+
+/// The per-layer filter of the tracing-opentelemetry layer: a request span gets
+/// the sampler's decision; a span or event inside a request the sampler dropped
+/// (a span the layer has not seen) is not passed on.
+#[derive(Debug)]
+pub(crate) struct SampledRequests {
+    sampling: Sampling,
+}
+
+impl SampledRequests {
+    pub(crate) fn new(sampling: Sampling) -> Self {
+        LAYERS.store(true, Ordering::Relaxed);
+        Self { sampling }
+    }
+}
+
+/// Whether any OpenTelemetry layer was made in this process.
+static LAYERS: AtomicBool = AtomicBool::new(false);
+
+impl<S> Filter<S> for SampledRequests
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        if meta.is_span()
+            && meta.name() == "request"
+            && meta.target() == "opskit::http"
+            && let Some(parent) = PENDING_PARENT.take()
+        {
+            let decision = self.sampling.decide(parent);
+            let export = matches!(decision, Decision::Export { .. });
+            DECISION.set(Some(decision));
+            return export;
+        }
+        // Inside a span this layer did not see (a sampled-out request, or the
+        // exporter's own work), nothing is passed on. (A span with an explicit parent
+        // is judged by the current span too: the filter is not told the parent.)
+        cx.current_span()
+            .id()
+            .is_none_or(|current| cx.span(current).is_some())
+    }
+
+    fn callsite_enabled(&self, _meta: &'static Metadata<'static>) -> Interest {
+        // Decided for each span and event, by the request it belongs to.
+        Interest::sometimes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TraceContextExt;
+    use opentelemetry_http::HeaderExtractor;
+    use opentelemetry_sdk::propagation::TraceContextPropagator;
+
+    use super::*;
+
+    /// What the SDK's propagator makes of a `traceparent`: (trace, span, sampled).
+    fn propagator(headers: &http::HeaderMap) -> Option<(TraceId, SpanId, bool)> {
+        let context = TraceContextPropagator::new().extract(&HeaderExtractor(headers));
+        let span = context.span();
+        let parent = span.span_context();
+        parent
+            .is_valid()
+            .then(|| (parent.trace_id(), parent.span_id(), parent.is_sampled()))
+    }
+
+    #[test]
+    fn the_callers_trace_is_read_as_the_sdks_propagator_reads_it() {
+        let trace = "0af7651916cd43dd8448eb211c80319c";
+        let span = "b7ad6b7169203331";
+        let cases = [
+            format!("00-{trace}-{span}-01"),
+            format!("00-{trace}-{span}-00"),
+            format!("00-{trace}-{span}-03"),
+            format!("  00-{trace}-{span}-01  "),
+            format!("00-{trace}-{span}-01-extra"),
+            format!("01-{trace}-{span}-01-extra"),
+            format!("cc-{trace}-{span}-01"),
+            format!("ff-{trace}-{span}-01"),
+            format!("00-{}-{span}-01", trace.to_uppercase()),
+            format!("00-{trace}-{}-01", span.to_uppercase()),
+            format!("00-{trace}-{span}-0A"),
+            format!("00-{}-{span}-01", "0".repeat(32)),
+            format!("00-{trace}-{}-01", "0".repeat(16)),
+            format!("00-{trace}-{span}"),
+            format!("00-{trace}-{span}-01-"),
+            format!("00-{}-{span}-01", &trace[1..]),
+            format!("0-{trace}-{span}-01"),
+            format!("00-{trace}-{span}-zz"),
+            "garbage".to_owned(),
+            String::new(),
+        ];
+        for case in cases {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("traceparent", case.parse().unwrap());
+            let ours = remote_parent(&headers).map(|p| (p.trace_id(), p.span_id(), p.is_sampled()));
+            assert_eq!(ours, propagator(&headers), "traceparent {case:?}");
+        }
+        assert_eq!(remote_parent(&http::HeaderMap::new()), None);
+
+        // Canonical headers, and each with one character changed: the fast reader
+        // and the propagator agree on every one.
+        let ids = RandomIdGenerator::default();
+        let alphabet = b"0123456789abcdefABCDEF-+ xz";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for round in 0..2000 {
+            let flags = ["00", "01", "03", "ff"][round % 4];
+            let mut text =
+                format!("00-{}-{}-{flags}", ids.new_trace_id(), ids.new_span_id()).into_bytes();
+            if round % 3 != 0 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = (seed % 55) as usize;
+                text[at] = alphabet[(seed >> 8) as usize % alphabet.len()];
+            }
+            let text = String::from_utf8(text).unwrap();
+            let mut headers = http::HeaderMap::new();
+            headers.insert("traceparent", text.parse().unwrap());
+            let ours = remote_parent(&headers).map(|p| (p.trace_id(), p.span_id(), p.is_sampled()));
+            assert_eq!(ours, propagator(&headers), "traceparent {text:?}");
+        }
+    }
+
+    fn settings(sampler: SamplerName, ratio: Option<f64>) -> OtelSettings {
+        OtelSettings {
+            sampler,
+            sampler_arg: ratio,
+            max_queue_size: 3,
+            schedule_delay_ms: 200,
+            ..OtelSettings::default()
+        }
+    }
+
+    fn parent(sampled: bool) -> Option<SpanContext> {
+        let flags = if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        };
+        Some(SpanContext::new(
+            TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c),
+            SpanId::from(0xb7ad_6b71_6920_3331),
+            flags,
+            true,
+            TraceState::default(),
+        ))
+    }
+
+    fn exported(decision: &Decision) -> bool {
+        matches!(decision, Decision::Export { .. })
+    }
+
+    #[test]
+    fn decisions_are_the_samplers_of_the_specification() {
+        let lost = Arc::new(Lost::default());
+        let on = Sampling::new(&settings(SamplerName::AlwaysOn, None), lost.clone());
+        let off = Sampling::new(&settings(SamplerName::AlwaysOff, None), lost.clone());
+        let follow = Sampling::new(
+            &settings(SamplerName::ParentbasedAlwaysOn, None),
+            lost.clone(),
+        );
+        assert!(
+            exported(&on.decide(parent(false))),
+            "always_on ignores the parent"
+        );
+        assert!(
+            !exported(&off.decide(parent(true))),
+            "always_off ignores the parent"
+        );
+        assert!(exported(&follow.decide(None)), "a new trace: always_on");
+        assert!(
+            !exported(&follow.decide(parent(false))),
+            "the caller's decision"
+        );
+        assert!(
+            exported(&follow.decide(parent(true))),
+            "the caller's decision"
+        );
+
+        // A dropped request keeps the caller's trace, not sampled, for the next service.
+        let Decision::SampledOut(trace) = follow.decide(parent(false)) else {
+            panic!("sampled out");
+        };
+        assert_eq!(trace.trace_id(), parent(false).unwrap().trace_id());
+        assert!(!trace.is_sampled() && trace.is_valid());
+
+        // A ratio decides by the trace id, which the SDK then starts the trace with.
+        let half = Sampling::new(&settings(SamplerName::Traceidratio, Some(0.5)), lost);
+        let mut kept = 0;
+        for _ in 0..1000 {
+            match half.decide(None) {
+                Decision::Export { parent, planned } => {
+                    assert!(parent.is_none());
+                    let id = planned.expect("a new trace has its id planned");
+                    let rule = Sampler::TraceIdRatioBased(0.5)
+                        .should_sample(None, id, "", &SpanKind::Server, &[], &[])
+                        .decision;
+                    assert_eq!(rule, SamplingDecision::RecordAndSample, "{id}");
+                    kept += 1;
+                }
+                Decision::SampledOut(trace) => assert!(!trace.is_sampled()),
+            }
+        }
+        assert!((400..600).contains(&kept), "{kept} of 1000 kept at 0.5");
+    }
+
+    #[test]
+    fn while_exports_fail_a_windows_worth_of_traces_is_started_and_the_rest_counted() {
+        let lost = Arc::new(Lost::default());
+        let sampling = Sampling::new(&settings(SamplerName::AlwaysOn, None), lost.clone());
+        assert!(
+            (0..10).all(|_| exported(&sampling.decide(None))),
+            "exports work"
+        );
+        lost.set_failing(true);
+        // A window starts at a multiple of 200 ms since the sampler was made: wait for
+        // the start of one, so that the next four decisions fall in it.
+        let window = Duration::from_millis(200);
+        let into = sampling.epoch.elapsed().as_nanos() % window.as_nanos();
+        std::thread::sleep(window - Duration::from_nanos(into as u64) + Duration::from_millis(5));
+        let decisions: Vec<bool> = (0..5).map(|_| exported(&sampling.decide(None))).collect();
+        assert_eq!(decisions, [true, true, true, false, false]);
+        assert!(
+            lost.report()
+                .unwrap()
+                .contains("2 sampled request trace(s) were not started")
+        );
+        // Sampled-out requests keep the sampler's decision for the next service.
+        let Decision::SampledOut(trace) = sampling.decide(None) else {
+            panic!("the window is taken");
+        };
+        assert!(trace.is_sampled());
+        std::thread::sleep(window);
+        assert!(
+            exported(&sampling.decide(None)),
+            "the next window starts again"
+        );
+        lost.set_failing(false);
+        assert!(
+            (0..10).all(|_| exported(&sampling.decide(None))),
+            "exports work again"
+        );
+    }
+}
