@@ -48,8 +48,8 @@ static PROVIDER: OnceLock<(SdkTracerProvider, Duration, Arc<Lost>)> = OnceLock::
 /// span: a request the sampler drops never becomes an OpenTelemetry span, nor does
 /// any span made inside it, and costs what the request's span alone costs. While
 /// exports fail, at most `OTEL_BSP_MAX_QUEUE_SIZE` request traces are started per
-/// `OTEL_BSP_SCHEDULE_DELAY` (what the queue could hold anyway); the rest are not
-/// started, and counted in the flush's report.
+/// `OTEL_BSP_SCHEDULE_DELAY` (a queue's worth, if each had one span); the rest are
+/// not started, and counted in the flush's report.
 /// `None` when no endpoint is set. Spans of the exporter's own HTTP stack are left
 /// out, so exporting never traces itself.
 ///
@@ -243,15 +243,26 @@ pub fn inject_trace_context(headers: &mut http::HeaderMap) {
 
 /// Continues the caller's trace on an exported request's span and starts it, with
 /// the trace id the sampler decided on: what the request's log lines and its
-/// response need.
+/// response need. A sampled-out request gets a context too, with its trace and the
+/// decision (not exported), attached while the request is polled for code that
+/// propagates from `opentelemetry::Context::current()`.
 pub(crate) fn begin(
     span: &Span,
     decision: Option<Decision>,
     headers: &http::HeaderMap,
 ) -> (Trace, Option<Context>) {
+    if span.is_disabled() {
+        return (Trace::None, None);
+    }
     match decision {
         None => (Trace::None, None),
-        Some(Decision::SampledOut(trace)) => (Trace::SampledOut(trace), None),
+        Some(Decision::SampledOut { trace, not_started }) => {
+            if let Some(lost) = not_started {
+                lost.not_started();
+            }
+            let context = Context::new().with_remote_span_context(trace.clone());
+            (Trace::SampledOut(trace), Some(context))
+        }
         Some(Decision::Export { parent, planned }) => {
             if let Some(parent) = &parent {
                 continue_trace(span, parent, headers);

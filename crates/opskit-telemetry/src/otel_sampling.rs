@@ -11,8 +11,8 @@
 //! the next service, which decides as it would have.
 //!
 //! While the collector refuses or cannot be reached, at most `OTEL_BSP_MAX_QUEUE_SIZE`
-//! request traces are started per `OTEL_BSP_SCHEDULE_DELAY` (what the queue can hold
-//! until the next export tries again); the rest would be dropped by the full queue,
+//! request traces are started per `OTEL_BSP_SCHEDULE_DELAY` (a queue's worth, if
+//! each had one span); past that, most would be dropped by the full queue anyway,
 //! and are dropped here instead, before they cost anything, and counted.
 
 use std::cell::Cell;
@@ -20,7 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+};
 use opentelemetry_sdk::trace::{
     IdGenerator, RandomIdGenerator, Sampler, SamplingDecision, ShouldSample,
 };
@@ -53,7 +55,13 @@ pub(crate) enum Decision {
     },
     /// Not exported: the request's trace (not sampled, or sampled when the
     /// collector could not take it) for its log lines and the next service.
-    SampledOut(SpanContext),
+    SampledOut {
+        /// The trace, its id and the decision.
+        trace: SpanContext,
+        /// Where to count it when the sampler kept it but the collector could not
+        /// take it (counted once the span is known to exist).
+        not_started: Option<Arc<Lost>>,
+    },
 }
 
 /// The sampler of one OpenTelemetry layer, and its collector's state.
@@ -85,7 +93,18 @@ impl Sampling {
 
     /// The sampler's decision for a request with this caller's trace, as the SDK
     /// will take it when the span starts (the same sampler, parent and trace id).
-    fn decide(&self, parent: Option<SpanContext>) -> Decision {
+    /// Without a caller's trace, the parent is the OpenTelemetry context current on
+    /// this thread, as it is for the SDK: a request served inside a traced span.
+    fn decide(&self, remote: Option<SpanContext>) -> Decision {
+        let local = if remote.is_none() {
+            let current = opentelemetry::Context::current();
+            let span = current.span();
+            let context = span.span_context();
+            context.is_valid().then(|| context.clone())
+        } else {
+            None
+        };
+        let parent = remote.clone().or(local);
         let ids = RandomIdGenerator::default();
         let trace_id = parent
             .as_ref()
@@ -110,7 +129,7 @@ impl Sampling {
         if sampled && self.admit() {
             return Decision::Export {
                 planned: parent.is_none().then_some(trace_id),
-                parent,
+                parent: remote,
             };
         }
         let flags = if sampled {
@@ -118,13 +137,16 @@ impl Sampling {
         } else {
             TraceFlags::default()
         };
-        Decision::SampledOut(SpanContext::new(
-            trace_id,
-            ids.new_span_id(),
-            flags,
-            false,
-            TraceState::default(),
-        ))
+        Decision::SampledOut {
+            trace: SpanContext::new(
+                trace_id,
+                ids.new_span_id(),
+                flags,
+                false,
+                TraceState::default(),
+            ),
+            not_started: sampled.then(|| self.lost.clone()),
+        }
     }
 
     /// Whether a sampled request may start its trace: always, unless the last
@@ -135,7 +157,9 @@ impl Sampling {
         }
         let now = self.epoch.elapsed().as_millis() as u64 / self.window_ms;
         let window = self.window.load(Ordering::Relaxed);
-        if window != now
+        // Windows only move forward: a thread that read the clock before another
+        // moved the window cannot move it back and reset the count again.
+        if now > window
             && self
                 .window
                 .compare_exchange(window, now, Ordering::Relaxed, Ordering::Relaxed)
@@ -143,11 +167,7 @@ impl Sampling {
         {
             self.admitted.store(0, Ordering::Relaxed);
         }
-        if self.admitted.fetch_add(1, Ordering::Relaxed) < self.per_window {
-            return true;
-        }
-        self.lost.not_started();
-        false
+        self.admitted.fetch_add(1, Ordering::Relaxed) < self.per_window
     }
 }
 
@@ -457,7 +477,7 @@ mod tests {
         );
 
         // A dropped request keeps the caller's trace, not sampled, for the next service.
-        let Decision::SampledOut(trace) = follow.decide(parent(false)) else {
+        let Decision::SampledOut { trace, .. } = follow.decide(parent(false)) else {
             panic!("sampled out");
         };
         assert_eq!(trace.trace_id(), parent(false).unwrap().trace_id());
@@ -477,7 +497,7 @@ mod tests {
                     assert_eq!(rule, SamplingDecision::RecordAndSample, "{id}");
                     kept += 1;
                 }
-                Decision::SampledOut(trace) => assert!(!trace.is_sampled()),
+                Decision::SampledOut { trace, .. } => assert!(!trace.is_sampled()),
             }
         }
         assert!((400..600).contains(&kept), "{kept} of 1000 kept at 0.5");
@@ -497,15 +517,26 @@ mod tests {
         let window = Duration::from_millis(200);
         let into = sampling.epoch.elapsed().as_nanos() % window.as_nanos();
         std::thread::sleep(window - Duration::from_nanos(into as u64) + Duration::from_millis(5));
-        let decisions: Vec<bool> = (0..5).map(|_| exported(&sampling.decide(None))).collect();
-        assert_eq!(decisions, [true, true, true, false, false]);
+        let decisions: Vec<Decision> = (0..5).map(|_| sampling.decide(None)).collect();
+        let started: Vec<bool> = decisions.iter().map(exported).collect();
+        assert_eq!(started, [true, true, true, false, false]);
+        for decision in decisions {
+            // Counted where the request's span is made (`otel::begin`).
+            if let Decision::SampledOut {
+                not_started: Some(lost),
+                ..
+            } = decision
+            {
+                lost.not_started();
+            }
+        }
         assert!(
             lost.report()
                 .unwrap()
                 .contains("2 sampled request trace(s) were not started")
         );
         // Sampled-out requests keep the sampler's decision for the next service.
-        let Decision::SampledOut(trace) = sampling.decide(None) else {
+        let Decision::SampledOut { trace, .. } = sampling.decide(None) else {
             panic!("the window is taken");
         };
         assert!(trace.is_sampled());

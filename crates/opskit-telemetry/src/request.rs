@@ -225,8 +225,12 @@ where
         // before any line is logged inside it.
         #[cfg(feature = "otel")]
         let (trace, context) = crate::otel::begin(&span, pending.decision(), request.headers());
+        // tracing-opentelemetry makes an exported span's context current while it is
+        // entered; a sampled-out request's is made current here.
+        #[cfg(feature = "otel")]
+        let current = matches!(trace, crate::correlate::Trace::SampledOut(_));
         #[cfg(not(feature = "otel"))]
-        let context: Option<OtelContext> = None;
+        let (context, current): (Option<OtelContext>, bool) = (None, false);
         if !span.is_disabled() {
             attach(
                 &span,
@@ -239,11 +243,15 @@ where
         }
         let header = Some(id.as_header_value().clone());
         request.extensions_mut().insert(id);
-        let future = span.in_scope(|| self.inner.call(request));
+        let future = {
+            let _current = make_current(current, context.as_ref());
+            span.in_scope(|| self.inner.call(request))
+        };
         RequestTracingFuture {
             future,
             span,
             context,
+            current,
             header,
             log: self.log,
             method,
@@ -265,8 +273,25 @@ fn attach(span: &Span, ids: Correlation) {
     });
 }
 
-/// The OpenTelemetry context of an exported request span (nothing without the
-/// `otel` feature).
+/// Makes `context` the current OpenTelemetry context until the guard is dropped,
+/// when `current` says so.
+#[cfg(feature = "otel")]
+fn make_current(
+    current: bool,
+    context: Option<&OtelContext>,
+) -> Option<opentelemetry::ContextGuard> {
+    context
+        .filter(|_| current)
+        .map(|context| context.clone().attach())
+}
+
+#[cfg(not(feature = "otel"))]
+fn make_current(_current: bool, _context: Option<&OtelContext>) -> Option<()> {
+    None
+}
+
+/// The OpenTelemetry context of a request span (nothing without the `otel`
+/// feature).
 #[cfg(feature = "otel")]
 type OtelContext = opentelemetry::Context;
 #[cfg(not(feature = "otel"))]
@@ -279,6 +304,7 @@ pin_project! {
         future: F,
         span: Span,
         context: Option<OtelContext>,
+        current: bool,
         header: Option<HeaderValue>,
         log: RequestLog,
         method: &'static str,
@@ -304,6 +330,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _entered = this.span.enter();
+        let _current = make_current(*this.current, this.context.as_ref());
         let mut result = ready!(this.future.poll(cx));
         let status = result.as_ref().ok().map(|r| r.status().as_u16());
         let failed = status.is_none_or(|code| code >= 500);

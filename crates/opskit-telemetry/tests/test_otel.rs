@@ -6,6 +6,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use http::Request;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry_http::HeaderInjector;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opskit_telemetry::{
     LogFormat, LogSettings, OtelSettings, RequestTracingLayer, SamplerName, subscriber,
 };
@@ -126,15 +129,28 @@ fn calling_app() -> Router {
                 tracing::info!(event = "calling.next");
                 let mut outgoing = http::HeaderMap::new();
                 opskit_telemetry::inject_trace_context(&mut outgoing);
-                outgoing
-                    .get("traceparent")
-                    .map(|v| v.to_str().unwrap().to_owned())
-                    .unwrap_or_default()
+                // What a library that propagates OpenTelemetry's current context
+                // would send.
+                let mut theirs = http::HeaderMap::new();
+                TraceContextPropagator::new().inject_context(
+                    &opentelemetry::Context::current(),
+                    &mut HeaderInjector(&mut theirs),
+                );
+                let traceparent = |headers: &http::HeaderMap| {
+                    headers
+                        .get("traceparent")
+                        .map(|v| v.to_str().unwrap().to_owned())
+                        .unwrap_or_default()
+                };
+                format!("{} {}", traceparent(&outgoing), traceparent(&theirs))
             }),
         )
         .layer(RequestTracingLayer::new())
 }
 
+/// What the handler of [`calling_app`] sends on: its `traceparent`, from
+/// `inject_trace_context` (the same from OpenTelemetry's current context is
+/// checked to be equal).
 async fn call(app: &Router, traceparent: Option<&str>) -> String {
     let mut request = Request::get("/call");
     if let Some(traceparent) = traceparent {
@@ -148,7 +164,10 @@ async fn call(app: &Router, traceparent: Option<&str>) -> String {
     let body = axum::body::to_bytes(response.into_body(), 1024)
         .await
         .unwrap();
-    String::from_utf8(body.to_vec()).unwrap()
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let (ours, theirs) = body.split_once(' ').unwrap();
+    assert_eq!(ours, theirs, "both ways of propagating agree");
+    ours.to_owned()
 }
 
 #[tokio::test]
@@ -270,4 +289,46 @@ async fn a_ratio_sampler_exports_the_share_it_is_set_to_with_every_child() {
         "each with its three children"
     );
     assert!(exported.is_disjoint(&not_sampled));
+}
+
+#[tokio::test]
+async fn a_request_served_inside_a_traced_span_continues_its_trace() {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let receiver = Receiver::start().unwrap();
+    let settings = OtelSettings {
+        endpoint: Some(receiver.endpoint().parse().unwrap()),
+        sampler: SamplerName::ParentbasedTraceidratio,
+        sampler_arg: Some(0.5),
+        schedule_delay_ms: 50,
+        ..OtelSettings::default()
+    };
+    let layer = opskit_telemetry::tracing_layer(&settings, &opskit_telemetry::build_info!())
+        .unwrap()
+        .expect("an endpoint is set");
+    let _default = tracing::subscriber::set_default(
+        subscriber(&LogSettings::default(), std::io::sink, false)
+            .unwrap()
+            .with(layer),
+    );
+    let app = calling_app();
+    for _ in 0..40 {
+        // A job of this service's own serves a request in-process.
+        let job = tracing::info_span!("job");
+        let outer = job.context().span().span_context().clone();
+        let sent = call(&app, None).instrument(job).await;
+        let parts: Vec<&str> = sent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{sent:?}");
+        assert_eq!(
+            parts[1],
+            outer.trace_id().to_string(),
+            "the job's trace goes on"
+        );
+        assert_eq!(
+            parts[3] == "01",
+            outer.is_sampled(),
+            "the request follows the job's decision"
+        );
+    }
 }
