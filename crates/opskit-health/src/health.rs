@@ -48,6 +48,15 @@ impl Health {
         self.shared.set_flag(Flag::Draining, true);
     }
 
+    /// Stops the registry for good, at the end of a shutdown: its checks no longer
+    /// run and nothing of it is logged any more (a run finishing meanwhile is
+    /// waited for). The probes keep answering with the last state. opskit's
+    /// `GracefulShutdown` calls it before `service.stopped`, which must be the last
+    /// line.
+    pub fn stop(&self) {
+        self.shared.stop();
+    }
+
     /// Whether [`drain`](Self::drain) was called.
     pub fn is_draining(&self) -> bool {
         self.shared.flag(Flag::Draining)

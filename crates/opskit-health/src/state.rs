@@ -117,6 +117,10 @@ pub(crate) struct Shared {
     rendered: RwLock<[Rendered; 3]>,
     /// Background tasks, aborted when the last handle goes.
     pub(crate) tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Set by [`stop`](Self::stop): from then on nothing is recorded or logged. A
+    /// run being recorded holds the read side, so `stop` returns only once no
+    /// event of this registry can follow.
+    stopped: RwLock<bool>,
 }
 
 /// Why a probe fails before its checks are even looked at.
@@ -153,8 +157,9 @@ impl Shared {
             maintenance: AtomicBool::new(false),
             rendered: RwLock::new([placeholder(), placeholder(), placeholder()]),
             tasks: Mutex::new(Vec::new()),
+            stopped: RwLock::new(false),
         };
-        shared.rerender();
+        shared.rerender_unguarded();
         shared
     }
 
@@ -204,8 +209,27 @@ impl Shared {
         .load(Ordering::Acquire)
     }
 
+    /// Stops the checks and every event of this registry: once it returns, no
+    /// line of the registry is logged any more (a run finishing meanwhile is
+    /// waited for, or dropped).
+    pub(crate) fn stop(&self) {
+        *self.stopped.write().unwrap_or_else(PoisonError::into_inner) = true;
+        for task in self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
+
     /// Records a run of check `index`, logs transitions, updates metrics, re-renders.
     pub(crate) fn record(&self, index: usize, outcome: Outcome, duration: Duration) {
+        let stopped = self.stopped.read().unwrap_or_else(PoisonError::into_inner);
+        if *stopped {
+            return;
+        }
         let failed = !outcome.status.is_healthy();
         let (name, transition, reported, output) = {
             let mut checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
@@ -222,12 +246,21 @@ impl Shared {
         if let Some((from, to)) = transition {
             crate::observe::check_changed(&name, from, to, output.as_deref());
         }
-        self.rerender();
+        self.rerender_unguarded();
+        drop(stopped);
     }
 
     /// Renders the three probe responses from the current state, logging probe-level
-    /// transitions.
+    /// transitions (nothing once stopped).
     pub(crate) fn rerender(&self) {
+        let stopped = self.stopped.read().unwrap_or_else(PoisonError::into_inner);
+        if !*stopped {
+            self.rerender_unguarded();
+        }
+    }
+
+    /// [`rerender`](Self::rerender) for a caller that holds the stop guard.
+    fn rerender_unguarded(&self) {
         let checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
         let mut fresh: Vec<Rendered> = Probe::ALL
             .iter()

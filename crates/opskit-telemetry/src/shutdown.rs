@@ -130,9 +130,12 @@ enum Phase {
 ///    balancer noticed still succeed;
 /// 3. after the drain delay, tell the server to stop accepting
 ///    ([`stop_accepting`](Self::stop_accepting) resolves);
-/// 4. let in-flight requests finish, up to the timeout ([`run`](Self::run) returns).
+/// 4. let in-flight requests finish, up to the timeout, then stop the health
+///    registry ([`stop`]: no check runs or logs after it) and return from
+///    [`run`](Self::run), so that `service.stopped` can be the last line.
 ///
 /// [`drain`]: opskit_health::Health::drain
+/// [`stop`]: opskit_health::Health::stop
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -285,14 +288,25 @@ impl GracefulShutdown {
                     Phase::Running => None,
                     Phase::Draining(s) | Phase::Closing(s) => Some(s),
                 };
+                self.stop_health();
                 return ShutdownOutcome { signal, result: Some(result) };
             }
             signal = closing => signal,
         };
         let result = tokio::time::timeout(self.timeout, server).await.ok();
+        self.stop_health();
         ShutdownOutcome {
             signal: Some(signal),
             result,
+        }
+    }
+
+    /// The server is done: the health registry's checks stop, and nothing of it is
+    /// logged after this (`service.stopped` comes next, the last line).
+    fn stop_health(&self) {
+        #[cfg(feature = "health")]
+        if let Some(health) = &self.health {
+            health.stop();
         }
     }
 }

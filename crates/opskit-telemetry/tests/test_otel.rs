@@ -18,30 +18,41 @@ use tower::ServiceExt;
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
+/// opskit's JSON logging into `captured` with the OpenTelemetry layer of `settings`,
+/// exporting to `receiver` every 50 ms, as this thread's subscriber until the
+/// guard is dropped.
+fn traced(
+    receiver: &Receiver,
+    settings: OtelSettings,
+    captured: &CapturedLogs,
+) -> tracing::subscriber::DefaultGuard {
+    let settings = OtelSettings {
+        endpoint: Some(receiver.endpoint().parse().unwrap()),
+        schedule_delay_ms: 50,
+        ..settings
+    };
+    let layer = opskit_telemetry::tracing_layer(&settings, &opskit_telemetry::build_info!())
+        .unwrap()
+        .expect("an endpoint is set");
+    let json = LogSettings {
+        format: LogFormat::Json,
+        ..LogSettings::default()
+    };
+    tracing::subscriber::set_default(
+        subscriber(&json, captured.clone(), false)
+            .unwrap()
+            .with(layer),
+    )
+}
+
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 const CALLER_SPAN_ID: &str = "b7ad6b7169203331";
 
 #[tokio::test]
 async fn a_handler_passes_the_requests_trace_on_to_the_service_it_calls() {
     let receiver = Receiver::start().unwrap();
-    let settings = OtelSettings {
-        endpoint: Some(receiver.endpoint().parse().unwrap()),
-        schedule_delay_ms: 50,
-        ..OtelSettings::default()
-    };
-    let layer = opskit_telemetry::tracing_layer(&settings, &opskit_telemetry::build_info!())
-        .unwrap()
-        .expect("an endpoint is set");
     let captured = CapturedLogs::default();
-    let json = LogSettings {
-        format: LogFormat::Json,
-        ..LogSettings::default()
-    };
-    let _default = tracing::subscriber::set_default(
-        subscriber(&json, captured.clone(), false)
-            .unwrap()
-            .with(layer),
-    );
+    let _default = traced(&receiver, OtelSettings::default(), &captured);
 
     // The handler calls another service: what would it send?
     let app = Router::new()
@@ -173,24 +184,8 @@ async fn call(app: &Router, traceparent: Option<&str>) -> String {
 #[tokio::test]
 async fn a_request_the_caller_did_not_sample_exports_nothing_and_passes_the_decision_on() {
     let receiver = Receiver::start().unwrap();
-    let settings = OtelSettings {
-        endpoint: Some(receiver.endpoint().parse().unwrap()),
-        schedule_delay_ms: 50,
-        ..OtelSettings::default()
-    };
-    let layer = opskit_telemetry::tracing_layer(&settings, &opskit_telemetry::build_info!())
-        .unwrap()
-        .expect("an endpoint is set");
     let captured = CapturedLogs::default();
-    let json = LogSettings {
-        format: LogFormat::Json,
-        ..LogSettings::default()
-    };
-    let _default = tracing::subscriber::set_default(
-        subscriber(&json, captured.clone(), false)
-            .unwrap()
-            .with(layer),
-    );
+    let _default = traced(&receiver, OtelSettings::default(), &captured);
     let app = calling_app();
 
     // parentbased_always_on, the default: the caller said "not sampled".
@@ -237,20 +232,11 @@ async fn a_request_the_caller_did_not_sample_exports_nothing_and_passes_the_deci
 async fn a_ratio_sampler_exports_the_share_it_is_set_to_with_every_child() {
     let receiver = Receiver::start().unwrap();
     let settings = OtelSettings {
-        endpoint: Some(receiver.endpoint().parse().unwrap()),
         sampler: SamplerName::ParentbasedTraceidratio,
         sampler_arg: Some(0.5),
-        schedule_delay_ms: 50,
         ..OtelSettings::default()
     };
-    let layer = opskit_telemetry::tracing_layer(&settings, &opskit_telemetry::build_info!())
-        .unwrap()
-        .expect("an endpoint is set");
-    let _default = tracing::subscriber::set_default(
-        subscriber(&LogSettings::default(), std::io::sink, false)
-            .unwrap()
-            .with(layer),
-    );
+    let _default = traced(&receiver, settings, &CapturedLogs::default());
     let app = calling_app();
     let mut sampled = std::collections::BTreeSet::new();
     let mut not_sampled = std::collections::BTreeSet::new();
@@ -298,20 +284,11 @@ async fn a_request_served_inside_a_traced_span_continues_its_trace() {
 
     let receiver = Receiver::start().unwrap();
     let settings = OtelSettings {
-        endpoint: Some(receiver.endpoint().parse().unwrap()),
         sampler: SamplerName::ParentbasedTraceidratio,
         sampler_arg: Some(0.5),
-        schedule_delay_ms: 50,
         ..OtelSettings::default()
     };
-    let layer = opskit_telemetry::tracing_layer(&settings, &opskit_telemetry::build_info!())
-        .unwrap()
-        .expect("an endpoint is set");
-    let _default = tracing::subscriber::set_default(
-        subscriber(&LogSettings::default(), std::io::sink, false)
-            .unwrap()
-            .with(layer),
-    );
+    let _default = traced(&receiver, settings, &CapturedLogs::default());
     let app = calling_app();
     for _ in 0..40 {
         // A job of this service's own serves a request in-process.
