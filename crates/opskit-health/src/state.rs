@@ -214,14 +214,7 @@ impl Shared {
     /// waited for, or dropped).
     pub(crate) fn stop(&self) {
         *self.stopped.write().unwrap_or_else(PoisonError::into_inner) = true;
-        for task in self
-            .tasks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain(..)
-        {
-            task.abort();
-        }
+        abort(&mut self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     /// Records a run of check `index`, logs transitions, updates metrics, re-renders.
@@ -296,14 +289,14 @@ pub(crate) enum Flag {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        for task in self
-            .tasks
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain(..)
-        {
-            task.abort();
-        }
+        abort(self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// Aborts the registry's background tasks.
+fn abort(tasks: &mut Vec<tokio::task::AbortHandle>) {
+    for task in tasks.drain(..) {
+        task.abort();
     }
 }
 

@@ -45,6 +45,16 @@ fn traced(
     )
 }
 
+/// [`traced`] with `parentbased_traceidratio` at 0.5, logs unread.
+fn half_sampled(receiver: &Receiver) -> tracing::subscriber::DefaultGuard {
+    let settings = OtelSettings {
+        sampler: SamplerName::ParentbasedTraceidratio,
+        sampler_arg: Some(0.5),
+        ..OtelSettings::default()
+    };
+    traced(receiver, settings, &CapturedLogs::default())
+}
+
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 const CALLER_SPAN_ID: &str = "b7ad6b7169203331";
 
@@ -231,12 +241,7 @@ async fn a_request_the_caller_did_not_sample_exports_nothing_and_passes_the_deci
 #[tokio::test]
 async fn a_ratio_sampler_exports_the_share_it_is_set_to_with_every_child() {
     let receiver = Receiver::start().unwrap();
-    let settings = OtelSettings {
-        sampler: SamplerName::ParentbasedTraceidratio,
-        sampler_arg: Some(0.5),
-        ..OtelSettings::default()
-    };
-    let _default = traced(&receiver, settings, &CapturedLogs::default());
+    let _default = half_sampled(&receiver);
     let app = calling_app();
     let mut sampled = std::collections::BTreeSet::new();
     let mut not_sampled = std::collections::BTreeSet::new();
@@ -283,12 +288,7 @@ async fn a_request_served_inside_a_traced_span_continues_its_trace() {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
     let receiver = Receiver::start().unwrap();
-    let settings = OtelSettings {
-        sampler: SamplerName::ParentbasedTraceidratio,
-        sampler_arg: Some(0.5),
-        ..OtelSettings::default()
-    };
-    let _default = traced(&receiver, settings, &CapturedLogs::default());
+    let _default = half_sampled(&receiver);
     let app = calling_app();
     for _ in 0..40 {
         // A job of this service's own serves a request in-process.
