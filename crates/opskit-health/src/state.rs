@@ -253,6 +253,11 @@ impl Shared {
     }
 
     /// [`rerender`](Self::rerender) for a caller that holds the stop guard.
+    ///
+    /// The checks' lock is held until the responses are published: two runs
+    /// finishing together would otherwise each render, and the older render could
+    /// be written last, leaving the probes on a state that has passed (a check
+    /// back to "not checked yet" after the service was announced ready).
     fn rerender_unguarded(&self) {
         let checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
         let mut fresh: Vec<Rendered> = Probe::ALL
@@ -262,7 +267,6 @@ impl Shared {
                 view.render()
             })
             .collect();
-        drop(checks);
         let mut rendered = self
             .rendered
             .write()
@@ -276,6 +280,8 @@ impl Shared {
             }
             *old = new;
         }
+        drop(rendered);
+        drop(checks);
     }
 }
 
@@ -358,6 +364,40 @@ mod tests {
             run(&mut s, Outcome::warn("slow")),
             Some((Some(Status::Fail), Status::Warn))
         );
+    }
+
+    /// Checks finishing together: whatever the interleaving, the published
+    /// response is the one of the newest state, never an older render written last.
+    #[test]
+    fn runs_finishing_together_leave_the_newest_render() {
+        const CHECKS: usize = 4;
+        for round in 0..300 {
+            let checks = (0..CHECKS)
+                .map(|i| CheckState::new(format!("c{i}").into(), CheckOptions::new()))
+                .collect();
+            let shared = Arc::new(Shared::new(Identity::default(), false, checks));
+            shared.set_flag(Flag::Started, true);
+            let barrier = Arc::new(std::sync::Barrier::new(CHECKS));
+            let runs: Vec<_> = (0..CHECKS)
+                .map(|index| {
+                    let (shared, barrier) = (shared.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        shared.record(index, Outcome::pass(), Duration::ZERO);
+                    })
+                })
+                .collect();
+            for run in runs {
+                run.join().unwrap();
+            }
+            let readiness = shared.rendered(Probe::Readiness);
+            assert_eq!(
+                readiness.status,
+                Status::Pass,
+                "round {round}: every check passed, yet /readyz says {}",
+                String::from_utf8_lossy(&readiness.body)
+            );
+        }
     }
 
     #[test]
