@@ -13,7 +13,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider,
 };
-use opskit_secret::{ConnectionString, ExposeSecret};
+use opskit_secret::ConnectionString;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
@@ -24,7 +24,7 @@ use crate::build_info::BuildInfo;
 use crate::correlate::Trace;
 use crate::otel_loss::{Counting, Lost, Watching};
 use crate::otel_sampling::{Decision, PlannedIds, PlannedTraceId, SampledRequests, Sampling};
-use crate::otel_settings::{OtelSettings, parse_headers};
+use crate::otel_settings::OtelSettings;
 
 /// Why the exporter could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -70,12 +70,8 @@ where
     let Some(url) = settings.traces_url() else {
         return Ok(None);
     };
-    let timeout = Duration::from_millis(settings.timeout_ms);
-    let headers = settings
-        .headers
-        .as_ref()
-        .and_then(|h| parse_headers(h.expose_secret()))
-        .unwrap_or_default();
+    let timeout = settings.export_timeout();
+    let headers = settings.export_headers();
     for value in headers.values() {
         opskit_secret::redaction::register(value);
     }

@@ -2,6 +2,7 @@
 //! read and checked with the rest of a service's settings.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
@@ -41,9 +42,15 @@ pub struct OtelSettings {
     /// Headers sent with every export, as key=value pairs separated by commas (API keys: a secret).
     #[config(name = "OTEL_EXPORTER_OTLP_HEADERS")]
     pub headers: Option<SecretString>,
+    /// Headers for trace exports only, as key=value pairs separated by commas; each wins over OTEL_EXPORTER_OTLP_HEADERS' header of the same name.
+    #[config(name = "OTEL_EXPORTER_OTLP_TRACES_HEADERS")]
+    pub traces_headers: Option<SecretString>,
     /// Longest one export may take, in milliseconds; also bounds the flush at shutdown.
     #[config(name = "OTEL_EXPORTER_OTLP_TIMEOUT", default = "10000")]
     pub timeout_ms: u64,
+    /// Longest one trace export may take, in milliseconds; wins over OTEL_EXPORTER_OTLP_TIMEOUT.
+    #[config(name = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")]
+    pub traces_timeout_ms: Option<u64>,
     /// service.name of the resource; the service's package name when unset.
     #[config(name = "OTEL_SERVICE_NAME")]
     pub service_name: Option<String>,
@@ -104,7 +111,9 @@ impl Default for OtelSettings {
             traces_endpoint: None,
             protocol: "http/protobuf".to_owned(),
             headers: None,
+            traces_headers: None,
             timeout_ms: 10_000,
+            traces_timeout_ms: None,
             service_name: None,
             resource_attributes: BTreeMap::new(),
             sampler: SamplerName::ParentbasedAlwaysOn,
@@ -151,13 +160,18 @@ impl OtelSettings {
                 "must be a ratio between 0 and 1, such as 0.25",
             ));
         }
-        if let Some(headers) = &self.headers
-            && parse_headers(headers.expose_secret()).is_none()
-        {
-            problems.push(Invalid::new(
-                "headers",
-                "must be key=value pairs separated by commas, with header names of letters, digits and '-'",
-            ));
+        for (field, headers) in [
+            ("headers", &self.headers),
+            ("traces_headers", &self.traces_headers),
+        ] {
+            if let Some(headers) = headers
+                && parse_headers(headers.expose_secret()).is_none()
+            {
+                problems.push(Invalid::new(
+                    field,
+                    "must be key=value pairs separated by commas, with header names of letters, digits and '-'",
+                ));
+            }
         }
         if self.max_queue_size == 0 || self.max_export_batch_size == 0 {
             let field = if self.max_queue_size == 0 {
@@ -181,6 +195,29 @@ impl OtelSettings {
         self.endpoint
             .as_ref()
             .map(|base| format!("{}/v1/traces", base.expose_secret().trim_end_matches('/')))
+    }
+
+    /// The longest one trace export may take: `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`,
+    /// else `OTEL_EXPORTER_OTLP_TIMEOUT`. It also bounds the flush at shutdown.
+    pub fn export_timeout(&self) -> Duration {
+        Duration::from_millis(self.traces_timeout_ms.unwrap_or(self.timeout_ms))
+    }
+
+    /// The headers sent with every trace export: `OTEL_EXPORTER_OTLP_HEADERS`, with
+    /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` added over it (its header wins where
+    /// both name one), as the specification has signal-specific settings win.
+    /// Header names are lowercase, as HTTP/2 sends them and as a collector sees them.
+    pub(crate) fn export_headers(&self) -> HashMap<String, String> {
+        let mut headers = HashMap::new();
+        for text in [&self.headers, &self.traces_headers].into_iter().flatten() {
+            headers.extend(
+                parse_headers(text.expose_secret())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(name, value)| (name.to_ascii_lowercase(), value)),
+            );
+        }
+        headers
     }
 
     pub(crate) fn sampler(&self) -> Sampler {
@@ -226,4 +263,58 @@ pub(crate) fn parse_headers(text: &str) -> Option<HashMap<String, String>> {
         headers.insert(key.to_owned(), value.into_owned());
     }
     Some(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<OtelSettings, opskit_config::ConfigError> {
+        OtelSettings::from_pairs(pairs.iter().copied()).map(opskit_config::Loaded::into_inner)
+    }
+
+    #[test]
+    fn trace_settings_win_over_the_general_ones() {
+        let settings = load(&[
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "X-Api-Key=general-key,x-tenant=all",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "X-Tenant=traces%20team",
+            ),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "7000"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1500"),
+        ])
+        .unwrap();
+        let headers = settings.export_headers();
+        assert_eq!(headers.len(), 2, "{:?}", headers.keys());
+        assert_eq!(headers["x-api-key"], "general-key");
+        assert_eq!(headers["x-tenant"], "traces team");
+        assert_eq!(settings.export_timeout(), Duration::from_millis(1500));
+
+        let general = load(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "7000")]).unwrap();
+        assert_eq!(general.export_timeout(), Duration::from_millis(7000));
+        assert!(general.export_headers().is_empty());
+        assert_eq!(
+            OtelSettings::default().export_timeout(),
+            Duration::from_secs(10),
+            "the specification's default"
+        );
+    }
+
+    #[test]
+    fn malformed_trace_headers_are_named_and_never_quoted() {
+        let canary = "canary-traces-header-71c0";
+        let err = load(&[(
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            &format!("authorization={canary}, broken"),
+        )])
+        .unwrap_err();
+        let text = format!("{err}\n{err:?}");
+        assert!(text.contains("OTEL_EXPORTER_OTLP_TRACES_HEADERS"), "{text}");
+        assert!(text.contains("key=value pairs"), "{text}");
+        assert!(!text.contains(canary), "{text}");
+    }
 }

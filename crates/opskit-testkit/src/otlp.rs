@@ -53,6 +53,7 @@ pub struct Receiver {
     address: SocketAddr,
     spans: Arc<Mutex<Vec<ReceivedSpan>>>,
     exports: Arc<Mutex<usize>>,
+    headers: Arc<Mutex<BTreeMap<String, String>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -74,20 +75,22 @@ impl Receiver {
             address: listener.local_addr()?,
             spans: Arc::default(),
             exports: Arc::default(),
+            headers: Arc::default(),
             stop: Arc::default(),
         };
-        let (spans, exports, stop) = (
-            receiver.spans.clone(),
-            receiver.exports.clone(),
-            receiver.stop.clone(),
-        );
+        let received = Received {
+            spans: receiver.spans.clone(),
+            exports: receiver.exports.clone(),
+            headers: receiver.headers.clone(),
+        };
+        let stop = receiver.stop.clone();
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (spans, exports) = (spans.clone(), exports.clone());
+                        let received = received.clone();
                         std::thread::spawn(move || {
-                            let _ = serve(stream, behaviour, &spans, &exports);
+                            let _ = serve(stream, behaviour, &received);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -110,6 +113,11 @@ impl Receiver {
     /// How many export requests arrived.
     pub fn exports(&self) -> usize {
         *self.exports.lock().unwrap()
+    }
+
+    /// The HTTP headers of the latest export, names in lowercase.
+    pub fn headers(&self) -> BTreeMap<String, String> {
+        self.headers.lock().unwrap().clone()
     }
 
     /// Waits up to `timeout` until some received span satisfies `found`, and
@@ -139,13 +147,16 @@ impl Drop for Receiver {
     }
 }
 
+/// What the connections record, shared with the [`Receiver`].
+#[derive(Clone)]
+struct Received {
+    spans: Arc<Mutex<Vec<ReceivedSpan>>>,
+    exports: Arc<Mutex<usize>>,
+    headers: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
 /// Serves one connection's requests (keep-alive) until the client closes it.
-fn serve(
-    stream: TcpStream,
-    behaviour: Behaviour,
-    spans: &Mutex<Vec<ReceivedSpan>>,
-    exports: &Mutex<usize>,
-) -> io::Result<()> {
+fn serve(stream: TcpStream, behaviour: Behaviour, received: &Received) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
@@ -155,6 +166,7 @@ fn serve(
             return Ok(());
         }
         let mut length = 0usize;
+        let mut headers = BTreeMap::new();
         loop {
             let mut line = String::new();
             reader.read_line(&mut line)?;
@@ -162,10 +174,12 @@ fn serve(
             if line.is_empty() {
                 break;
             }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
+            if let Some((name, value)) = line.split_once(':') {
+                let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+                if name == "content-length" {
+                    length = value.parse().unwrap_or(0);
+                }
+                headers.insert(name, value.to_owned());
             }
         }
         let mut body = vec![0; length];
@@ -176,8 +190,9 @@ fn serve(
         let status = if request_line.starts_with("POST /v1/traces ") {
             match ExportTraceServiceRequest::decode(body.as_slice()) {
                 Ok(request) => {
-                    *exports.lock().unwrap() += 1;
-                    spans.lock().unwrap().extend(flatten(request));
+                    *received.exports.lock().unwrap() += 1;
+                    *received.headers.lock().unwrap() = headers;
+                    received.spans.lock().unwrap().extend(flatten(request));
                     "200 OK"
                 }
                 Err(_) => "400 Bad Request",

@@ -17,6 +17,8 @@ const TOKEN: &str = "notes-trace-token";
 /// The caller's trace: a trace id and the id of its span that made the call.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
+/// The collector's API key: a secret, sent with exports and shown nowhere.
+const API_KEY: &str = "canary-otlp-key-4e1b";
 
 /// A raw request: status, head and body.
 fn exchange(
@@ -78,6 +80,15 @@ fn a_request_is_one_trace_from_the_callers_traceparent_to_the_log_lines() {
         // Nothing is exported before the shutdown's flush: the test sees that the
         // flush sends what is queued.
         ("OTEL_BSP_SCHEDULE_DELAY", "60000"),
+        // A collector's API key, and a header the traces' own setting overrides.
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            &format!("X-Api-Key={API_KEY},x-tenant=everything"),
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "x-tenant=notes%20traces",
+        ),
     ]);
     let address = service.address();
     let id = create_note(address);
@@ -116,7 +127,16 @@ fn a_request_is_one_trace_from_the_callers_traceparent_to_the_log_lines() {
     let (code, lines, stderr) = service.finish();
     assert_eq!(code, 0, "{stderr}");
 
-    // The flush at shutdown exported the queue.
+    // The flush at shutdown exported the queue, with the configured headers; the
+    // key is on no line.
+    let headers = receiver.headers();
+    assert_eq!(headers.get("x-api-key").map(String::as_str), Some(API_KEY));
+    assert_eq!(
+        headers.get("x-tenant").map(String::as_str),
+        Some("notes traces")
+    );
+    let everything = format!("{}\n{stderr}", lines.join("\n"));
+    assert!(!everything.contains(API_KEY), "{everything}");
     let spans = receiver.spans();
     let server = spans
         .iter()
