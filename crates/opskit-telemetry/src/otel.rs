@@ -194,28 +194,39 @@ pub(crate) fn flush() -> Option<String> {
 }
 
 /// Makes `span` continue the caller's trace: its `traceparent` as the sampler read
-/// it, and its `tracestate`, read as the W3C propagator reads it.
+/// it, and its `tracestate`.
 pub(crate) fn continue_trace(
     span: &Span,
     parent: &opentelemetry::trace::SpanContext,
     headers: &http::HeaderMap,
 ) {
+    let parent = with_callers_state(parent, headers, true);
+    let _ = span.set_parent(Context::new().with_remote_span_context(parent));
+}
+
+/// `trace` with the caller's `tracestate`, read as the W3C propagator reads it
+/// (a malformed one is dropped), when the caller sent one; else `trace` as it is.
+/// Read only when a request has one: most have none, and pay nothing.
+fn with_callers_state(
+    trace: &opentelemetry::trace::SpanContext,
+    headers: &http::HeaderMap,
+    remote: bool,
+) -> opentelemetry::trace::SpanContext {
     use opentelemetry::trace::{SpanContext, TraceState};
     let state = headers
         .get(http::HeaderName::from_static("tracestate"))
         .and_then(|value| value.to_str().ok())
         .map(|text| text.parse().unwrap_or_else(|_| TraceState::default()));
-    let parent = match state {
+    match state {
         Some(state) => SpanContext::new(
-            parent.trace_id(),
-            parent.span_id(),
-            parent.trace_flags(),
-            true,
+            trace.trace_id(),
+            trace.span_id(),
+            trace.trace_flags(),
+            remote,
             state,
         ),
-        None => parent.clone(),
-    };
-    let _ = span.set_parent(Context::new().with_remote_span_context(parent));
+        None => trace.clone(),
+    }
 }
 
 /// Adds the current span's W3C `traceparent` (and `tracestate`) to the headers of an
@@ -252,10 +263,21 @@ pub(crate) fn begin(
     }
     match decision {
         None => (Trace::None, None),
-        Some(Decision::SampledOut { trace, not_started }) => {
+        Some(Decision::SampledOut {
+            trace,
+            not_started,
+            from_caller,
+        }) => {
             if let Some(lost) = not_started {
                 lost.not_started();
             }
+            // The caller's vendors' state goes on to the next service, whatever
+            // was decided here.
+            let trace = if from_caller {
+                with_callers_state(&trace, headers, false)
+            } else {
+                trace
+            };
             let context = Context::new().with_remote_span_context(trace.clone());
             (Trace::SampledOut(trace), Some(context))
         }

@@ -61,6 +61,9 @@ pub(crate) enum Decision {
         /// Where to count it when the sampler kept it but the collector could not
         /// take it (counted once the span is known to exist).
         not_started: Option<Arc<Lost>>,
+        /// Whether the trace is the caller's (from its `traceparent`): its
+        /// `tracestate` then goes on with it.
+        from_caller: bool,
     },
 }
 
@@ -143,9 +146,15 @@ impl Sampling {
                 ids.new_span_id(),
                 flags,
                 false,
-                TraceState::default(),
+                // A local parent's vendors' state goes on; the caller's is read
+                // from its header once the span exists.
+                parent
+                    .as_ref()
+                    .map(|parent| parent.trace_state().clone())
+                    .unwrap_or_default(),
             ),
             not_started: sampled.then(|| self.lost.clone()),
+            from_caller: remote.is_some(),
         }
     }
 
@@ -173,8 +182,8 @@ impl Sampling {
 
 /// The caller's `traceparent`, read by the rules of the SDK's W3C propagator
 /// (`TraceContextPropagator`), without allocating: a request the sampler drops
-/// must cost nothing. Its `tracestate` is not read; the propagator reads it for
-/// the requests that are exported.
+/// must cost nothing. Its `tracestate` is read later, and only when there is one,
+/// to go on with the request's trace (`otel::begin`).
 fn remote_parent(headers: &http::HeaderMap) -> Option<SpanContext> {
     const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
     let value = headers.get(TRACEPARENT)?.to_str().ok()?.trim();

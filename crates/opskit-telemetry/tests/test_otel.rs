@@ -157,13 +157,16 @@ fn calling_app() -> Router {
                     &opentelemetry::Context::current(),
                     &mut HeaderInjector(&mut theirs),
                 );
-                let traceparent = |headers: &http::HeaderMap| {
-                    headers
-                        .get("traceparent")
-                        .map(|v| v.to_str().unwrap().to_owned())
-                        .unwrap_or_default()
+                let sent = |headers: &http::HeaderMap| {
+                    let header = |name| {
+                        headers
+                            .get(name)
+                            .map(|v| v.to_str().unwrap().to_owned())
+                            .unwrap_or_default()
+                    };
+                    format!("{};{}", header("traceparent"), header("tracestate"))
                 };
-                format!("{} {}", traceparent(&outgoing), traceparent(&theirs))
+                format!("{} {}", sent(&outgoing), sent(&theirs))
             }),
         )
         .layer(RequestTracingLayer::new())
@@ -173,9 +176,19 @@ fn calling_app() -> Router {
 /// `inject_trace_context` (the same from OpenTelemetry's current context is
 /// checked to be equal).
 async fn call(app: &Router, traceparent: Option<&str>) -> String {
+    let headers: Vec<(&str, &str)> = traceparent
+        .map(|t| ("traceparent", t))
+        .into_iter()
+        .collect();
+    call_with(app, &headers).await.0
+}
+
+/// [`call`] with these request headers: the `traceparent` and `tracestate` the
+/// handler sends on.
+async fn call_with(app: &Router, headers: &[(&str, &str)]) -> (String, String) {
     let mut request = Request::get("/call");
-    if let Some(traceparent) = traceparent {
-        request = request.header("traceparent", traceparent);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let response = app
         .clone()
@@ -188,7 +201,8 @@ async fn call(app: &Router, traceparent: Option<&str>) -> String {
     let body = String::from_utf8(body.to_vec()).unwrap();
     let (ours, theirs) = body.split_once(' ').unwrap();
     assert_eq!(ours, theirs, "both ways of propagating agree");
-    ours.to_owned()
+    let (traceparent, tracestate) = ours.split_once(';').unwrap();
+    (traceparent.to_owned(), tracestate.to_owned())
 }
 
 #[tokio::test]
@@ -198,9 +212,19 @@ async fn a_request_the_caller_did_not_sample_exports_nothing_and_passes_the_deci
     let _default = traced(&receiver, OtelSettings::default(), &captured);
     let app = calling_app();
 
-    // parentbased_always_on, the default: the caller said "not sampled".
+    // parentbased_always_on, the default: the caller said "not sampled". Its
+    // vendors' state goes on with the trace all the same, as W3C Trace Context
+    // asks of every participant.
     let dropped = "1f2e3d4c5b6a79880f1e2d3c4b5a6978";
-    let sent = call(&app, Some(&format!("00-{dropped}-{CALLER_SPAN_ID}-00"))).await;
+    let (sent, state) = call_with(
+        &app,
+        &[
+            ("traceparent", &format!("00-{dropped}-{CALLER_SPAN_ID}-00")),
+            ("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+        ],
+    )
+    .await;
+    assert_eq!(state, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
     let parts: Vec<&str> = sent.split('-').collect();
     assert_eq!(
         parts.len(),
