@@ -13,8 +13,12 @@ use crate::lint::Dialect;
 use crate::status::{Known, SchemaStatus, State};
 
 /// What the guard does at startup.
+///
+/// New policies may come (as [`Policy::Expand`] did): a `match` on it needs a
+/// wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Policy {
     /// Apply pending migrations under a lock, then verify: for a single service or
     /// the embedded SQLite database.

@@ -97,8 +97,12 @@ pub struct Failed {
 }
 
 /// Where the schema stands, worst first.
+///
+/// New states may come (as [`State::ContractPending`] did): match with a wildcard
+/// arm, or ask [`SchemaStatus::is_compatible`] rather than listing states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum State {
     /// A migration is partly applied (it failed outside a transaction, or sqlx
     /// marked it dirty): an operator must record what the database holds
@@ -325,6 +329,24 @@ fn line_endings_only(sql: &str, applied: &[u8]) -> bool {
         .any(|variant| Sha384::digest(variant.as_bytes())[..] == *applied)
 }
 
+impl SchemaStatus {
+    /// One sentence per pending migration that failed before and was rolled back,
+    /// ending with what happens to it (`next`) and its last error.
+    fn write_retries(&self, f: &mut fmt::Formatter<'_>, next: &str) -> fmt::Result {
+        for retry in &self.retrying {
+            write!(
+                f,
+                ". {} failed before and was rolled back, nothing of it is applied; {next}",
+                retry.migration
+            )?;
+            if let Some(error) = &retry.error {
+                write!(f, " (last error: {error})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for SchemaStatus {
     /// What was found, what it means, and what to do.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -338,15 +360,7 @@ impl fmt::Display for SchemaStatus {
                     self.pending.len(),
                     list(&mut self.pending.iter().map(ToString::to_string))
                 )?;
-                for retry in &self.retrying {
-                    write!(
-                        f,
-                        ". {} failed before and was rolled back, nothing of it is applied; it runs again{}",
-                        retry.migration,
-                        retry.error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default()
-                    )?;
-                }
-                Ok(())
+                self.write_retries(f, "it runs again")
             }
             State::ContractPending => {
                 write!(
@@ -354,15 +368,7 @@ impl fmt::Display for SchemaStatus {
                     "only contract migration(s) wait: {}. They are held back until no older release runs; this release runs without them. Apply them (policy apply, the migration job after the rollout) once the previous release is gone",
                     list(&mut self.pending.iter().map(ToString::to_string))
                 )?;
-                for retry in &self.retrying {
-                    write!(
-                        f,
-                        ". {} failed before and was rolled back, nothing of it is applied; fix it and run the contract job again{}",
-                        retry.migration,
-                        retry.error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default()
-                    )?;
-                }
-                Ok(())
+                self.write_retries(f, "fix it and run the contract job again")
             }
             State::AheadCompatible => write!(
                 f,

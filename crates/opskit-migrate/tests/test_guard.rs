@@ -208,8 +208,10 @@ async fn a_failed_contract_migration_leaves_the_release_compatible() {
         assert_eq!(status.state, State::ContractPending, "{policy:?}");
         let message = status.to_string();
         assert!(
-            message.contains("failed before and was rolled back")
-                && message.contains("no_such_table"),
+            message.contains(
+                "2 (drop body) failed before and was rolled back, nothing of it is applied; \
+                 fix it and run the contract job again (last error: "
+            ) && message.contains("no_such_table"),
             "{message}"
         );
     }

@@ -382,26 +382,7 @@ fn the_migration_jobs_expand_then_contract() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let run = |binary: std::path::PathBuf, policy: &str| {
-        let output = Command::new(binary)
-            .current_dir(dir.path())
-            .env_clear()
-            .env("LOG_FORMAT", "json")
-            .env("NOTES_DATA_DIR", &data)
-            .env("NOTES_MIGRATE", policy)
-            .arg("--migrate-only")
-            .output()
-            .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let events: Vec<Value> = String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let events = migrate_only(&binary, dir.path(), &data, Some(policy));
         let versions = |event: &str| -> Vec<i64> {
             events
                 .iter()
@@ -434,29 +415,43 @@ fn the_migration_jobs_expand_then_contract() {
     );
 }
 
-#[test]
-fn the_migration_job_command_applies_and_exits() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let output = Command::new(support::notes())
-        .current_dir(dir.path())
+/// Runs `binary --migrate-only` from a clean environment on the SQLite database in
+/// `data` (with `NOTES_MIGRATE=policy` when given), asserts it exits 0, and
+/// returns its JSON log lines.
+fn migrate_only(
+    binary: &std::path::Path,
+    dir: &std::path::Path,
+    data: &std::path::Path,
+    policy: Option<&str>,
+) -> Vec<Value> {
+    let mut command = Command::new(binary);
+    command
+        .current_dir(dir)
         .env_clear()
         .env("LOG_FORMAT", "json")
-        .env("NOTES_DATA_DIR", &data)
-        .arg("--migrate-only")
-        .output()
-        .unwrap();
+        .env("NOTES_DATA_DIR", data);
+    if let Some(policy) = policy {
+        command.env("NOTES_MIGRATE", policy);
+    }
+    let output = command.arg("--migrate-only").output().unwrap();
     assert_eq!(
         output.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let events: Vec<Value> = stdout
+    String::from_utf8(output.stdout)
+        .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_migration_job_command_applies_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let events = migrate_only(&support::notes(), dir.path(), &data, None);
     assert_eq!(
         events
             .iter()
