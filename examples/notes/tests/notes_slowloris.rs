@@ -1,6 +1,7 @@
 //! Slowloris: 1,500 clients that send their headers a line every two seconds,
 //! against the service held to 1,024 open files. The probes must still answer
-//! within a second, every time: otherwise the kubelet restarts a healthy pod.
+//! within a second, every time: otherwise the kubelet restarts a healthy pod. And
+//! the header-read timeout that cuts each slow client, however its bytes trickle.
 
 mod support;
 
@@ -129,4 +130,76 @@ fn probes_answer_within_a_second_under_a_slowloris_attack() {
         lines.iter().any(|l| l.contains("http.connections_shed")),
         "the shedding is logged"
     );
+}
+
+/// Waits for the service to close `stream` (end of stream or reset), writing
+/// `trickle` every 200 ms meanwhile; returns how long that took, or `None` when it
+/// is still open after `limit`.
+fn closed_within(mut stream: TcpStream, trickle: &[u8], limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buffer = [0u8; 512];
+    while start.elapsed() < limit {
+        match stream.read(&mut buffer) {
+            Ok(0) => return Some(start.elapsed()),
+            // Whatever the service says before closing (an error status) is fine.
+            Ok(_) => {}
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if !trickle.is_empty() && stream.write_all(trickle).is_err() {
+                    return Some(start.elapsed());
+                }
+            }
+            Err(_) => return Some(start.elapsed()),
+        }
+    }
+    None
+}
+
+/// `NOTES_HEADER_READ_TIMEOUT` bounds the whole request head, however the bytes
+/// trickle in, and how long a keep-alive connection may sit idle; a client that
+/// sends its request in time is served on the same connection.
+#[test]
+fn the_header_read_timeout_cuts_slow_and_idle_clients() {
+    let (_dir, service) = support::start_local(&[("NOTES_HEADER_READ_TIMEOUT", "1s")]);
+    let address = service.address();
+    let limit = Duration::from_secs(5);
+
+    // A byte every 200 ms never completes the head: cut at the timeout, not reset
+    // by each byte.
+    let slow = open_slow(address).unwrap();
+    let took = closed_within(slow, b"x", limit).expect("a trickling client is cut off");
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_secs(3),
+        "a trickling client was cut after {took:?}; the timeout is 1 s"
+    );
+
+    // Served, then idle on a keep-alive connection: closed after the timeout.
+    let mut idle = TcpStream::connect(address).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    for _ in 0..2 {
+        idle.write_all(b"GET /livez HTTP/1.1\r\nhost: notes\r\n\r\n")
+            .unwrap();
+        let mut head = [0u8; 12];
+        idle.read_exact(&mut head).unwrap();
+        assert_eq!(&head[9..12], b"200", "a timely request is served");
+        // The rest of that response.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut rest = [0u8; 4096];
+        let _ = idle.read(&mut rest);
+    }
+    let took = closed_within(idle, b"", limit).expect("an idle connection is closed");
+    assert!(
+        took < Duration::from_secs(2),
+        "an idle keep-alive connection stayed open {took:?} past its last response"
+    );
+    service.terminate();
+    let (code, _, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
 }
