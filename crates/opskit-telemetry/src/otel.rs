@@ -200,7 +200,7 @@ pub(crate) fn continue_trace(
     parent: &opentelemetry::trace::SpanContext,
     headers: &http::HeaderMap,
 ) {
-    let parent = with_callers_state(parent, headers, true);
+    let parent = with_callers_state(parent, headers);
     let _ = span.set_parent(Context::new().with_remote_span_context(parent));
 }
 
@@ -210,7 +210,6 @@ pub(crate) fn continue_trace(
 fn with_callers_state(
     trace: &opentelemetry::trace::SpanContext,
     headers: &http::HeaderMap,
-    remote: bool,
 ) -> opentelemetry::trace::SpanContext {
     use opentelemetry::trace::{SpanContext, TraceState};
     let state = headers
@@ -222,7 +221,7 @@ fn with_callers_state(
             trace.trace_id(),
             trace.span_id(),
             trace.trace_flags(),
-            remote,
+            trace.is_remote(),
             state,
         ),
         None => trace.clone(),
@@ -274,7 +273,7 @@ pub(crate) fn begin(
             // The caller's vendors' state goes on to the next service, whatever
             // was decided here.
             let trace = if from_caller {
-                with_callers_state(&trace, headers, false)
+                with_callers_state(&trace, headers)
             } else {
                 trace
             };

@@ -80,20 +80,14 @@ async fn a_handler_passes_the_requests_trace_on_to_the_service_it_calls() {
             }),
         )
         .layer(RequestTracingLayer::new());
-    let response = app
-        .oneshot(
-            Request::get("/call")
-                .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN_ID}-01"))
-                .header("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let body = axum::body::to_bytes(response.into_body(), 1024)
-        .await
-        .unwrap();
-    let body = String::from_utf8(body.to_vec()).unwrap();
+    let body = get_call(
+        &app,
+        &[
+            ("traceparent", &format!("00-{TRACE_ID}-{CALLER_SPAN_ID}-01")),
+            ("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+        ],
+    )
+    .await;
     let (sent, state) = body.split_once(' ').unwrap();
     assert_eq!(
         state, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
@@ -183,9 +177,8 @@ async fn call(app: &Router, traceparent: Option<&str>) -> String {
     call_with(app, &headers).await.0
 }
 
-/// [`call`] with these request headers: the `traceparent` and `tracestate` the
-/// handler sends on.
-async fn call_with(app: &Router, headers: &[(&str, &str)]) -> (String, String) {
+/// `GET /call` on `app` with these request headers: the response's body.
+async fn get_call(app: &Router, headers: &[(&str, &str)]) -> String {
     let mut request = Request::get("/call");
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -198,7 +191,13 @@ async fn call_with(app: &Router, headers: &[(&str, &str)]) -> (String, String) {
     let body = axum::body::to_bytes(response.into_body(), 1024)
         .await
         .unwrap();
-    let body = String::from_utf8(body.to_vec()).unwrap();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+/// [`call`] with these request headers: the `traceparent` and `tracestate` the
+/// handler sends on.
+async fn call_with(app: &Router, headers: &[(&str, &str)]) -> (String, String) {
+    let body = get_call(app, headers).await;
     let (ours, theirs) = body.split_once(' ').unwrap();
     assert_eq!(ours, theirs, "both ways of propagating agree");
     let (traceparent, tracestate) = ours.split_once(';').unwrap();

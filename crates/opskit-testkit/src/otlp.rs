@@ -51,9 +51,7 @@ enum Behaviour {
 #[derive(Debug)]
 pub struct Receiver {
     address: SocketAddr,
-    spans: Arc<Mutex<Vec<ReceivedSpan>>>,
-    exports: Arc<Mutex<usize>>,
-    headers: Arc<Mutex<BTreeMap<String, String>>>,
+    received: Received,
     stop: Arc<AtomicBool>,
 }
 
@@ -73,16 +71,10 @@ impl Receiver {
         listener.set_nonblocking(true)?;
         let receiver = Self {
             address: listener.local_addr()?,
-            spans: Arc::default(),
-            exports: Arc::default(),
-            headers: Arc::default(),
+            received: Received::default(),
             stop: Arc::default(),
         };
-        let received = Received {
-            spans: receiver.spans.clone(),
-            exports: receiver.exports.clone(),
-            headers: receiver.headers.clone(),
-        };
+        let received = receiver.received.clone();
         let stop = receiver.stop.clone();
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
@@ -107,17 +99,17 @@ impl Receiver {
 
     /// Every span received so far.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        self.spans.lock().unwrap().clone()
+        self.received.spans.lock().unwrap().clone()
     }
 
     /// How many export requests arrived.
     pub fn exports(&self) -> usize {
-        *self.exports.lock().unwrap()
+        *self.received.exports.lock().unwrap()
     }
 
     /// The HTTP headers of the latest export, names in lowercase.
     pub fn headers(&self) -> BTreeMap<String, String> {
-        self.headers.lock().unwrap().clone()
+        self.received.headers.lock().unwrap().clone()
     }
 
     /// Waits up to `timeout` until some received span satisfies `found`, and
@@ -148,7 +140,7 @@ impl Drop for Receiver {
 }
 
 /// What the connections record, shared with the [`Receiver`].
-#[derive(Clone)]
+#[derive(Debug, Clone, Default)]
 struct Received {
     spans: Arc<Mutex<Vec<ReceivedSpan>>>,
     exports: Arc<Mutex<usize>>,
