@@ -4,55 +4,154 @@
 //! A slow client (slowloris) holds a connection by sending its request headers a
 //! byte at a time; enough of them use up the file descriptors, and then the
 //! kubelet's probe cannot connect and the pod is restarted. Past the connection
-//! limit, the oldest connections that have not sent a whole request yet are closed
-//! to make room: a probe, whose request arrives at once, is always served.
+//! limit, the oldest connections that are waiting for the rest of a request are
+//! closed to make room: a probe, whose request arrives at once, is always served.
+//!
+//! A connection is let go only when all three hold:
+//!
+//! - the server has read everything its client sent and is waiting for more (so a
+//!   request sitting unread in the socket, as in a burst of new connections the
+//!   server has not got to yet, is never lost);
+//! - no whole request has arrived on it;
+//! - it has been open for at least [`SHED_GRACE`], so a client that connects and
+//!   sends its request a moment later is not mistaken for a slow one.
+//!
+//! When the registry tells a connection to close, its task reads once more before
+//! closing; a whole request that arrived in between is served after all.
+//!
+//! The count of open connections leaves out the ones already told to close, so a
+//! connection that is being closed is never made room for twice.
+//!
+//! # At shutdown
+//!
+//! From SIGTERM on, every HTTP/1 response says `Connection: close`, so a client
+//! moves to another replica after the answer it is waiting for, and HTTP/2
+//! connections get a GOAWAY. When the server stops accepting, connections that
+//! have served a request are closed once their in-flight request is answered
+//! (idle ones at once: the client has had the whole drain delay to see the
+//! `Connection: close`); a connection whose first request has not arrived yet is
+//! left to send it, and is answered with `Connection: close`.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use http::Request;
-use tokio::sync::Notify;
+use http::{HeaderValue, Request, Response, Version, header};
+use pin_project_lite::pin_project;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{Notify, watch};
 use tower_service::Service;
 
-/// One open connection, as the registry sees it.
+use crate::shutdown::Phase;
+
+/// How long a new connection has to send its first request before it may be closed
+/// to make room.
+pub(crate) const SHED_GRACE: Duration = Duration::from_secs(1);
+
+/// What the registry and a connection's task both know of the connection.
 #[derive(Debug)]
-struct Tracked {
+struct State {
+    /// When it was accepted.
+    opened: Instant,
     /// A whole request arrived on it.
-    served: Arc<AtomicBool>,
-    /// It ended (or is being closed).
-    closed: Arc<AtomicBool>,
+    served: AtomicBool,
+    /// It speaks HTTP/2.
+    http2: AtomicBool,
+    /// The server read everything the client had sent and waited for more.
+    waited: AtomicBool,
+    /// It ended, or the registry told it to close.
+    closing: AtomicBool,
     /// Wakes its task to close it.
-    close: Arc<Notify>,
+    close: Notify,
+}
+
+impl State {
+    /// Whether the registry may close it to make room.
+    fn sheddable(&self, now: Instant, grace: Duration) -> bool {
+        !self.served.load(Ordering::SeqCst)
+            && self.waited.load(Ordering::SeqCst)
+            && !self.closing.load(Ordering::SeqCst)
+            && now.saturating_duration_since(self.opened) >= grace
+    }
 }
 
 /// What a connection's task holds: signals its end, and whether to close early.
 #[derive(Debug)]
 pub(crate) struct Handle {
-    served: Arc<AtomicBool>,
-    closed: Arc<AtomicBool>,
-    close: Arc<Notify>,
+    state: Arc<State>,
     open: Arc<AtomicUsize>,
+    draining: Arc<AtomicBool>,
+    phase: watch::Receiver<Phase>,
 }
 
 impl Handle {
-    /// Whether a whole request arrived: set by [`Marked`].
-    pub(crate) fn served(&self) -> Arc<AtomicBool> {
-        self.served.clone()
+    /// The connection's stream, watched so the registry knows when the server is
+    /// waiting for its client.
+    pub(crate) fn watch<T>(&self, inner: T) -> Watched<T> {
+        Watched {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+
+    /// The service of this connection, marking it served when a whole request
+    /// arrives.
+    pub(crate) fn mark<S>(&self, inner: S) -> Marked<S> {
+        Marked {
+            inner,
+            state: self.state.clone(),
+            draining: self.draining.clone(),
+        }
+    }
+
+    /// The server's shutdown phase, seen as changed once at first so that a
+    /// connection accepted during the drain acts on it at once.
+    pub(crate) fn phase(&self) -> watch::Receiver<Phase> {
+        let mut phase = self.phase.clone();
+        phase.mark_changed();
+        phase
+    }
+
+    /// Whether the connection should be shut down gracefully (its in-flight request
+    /// answered, then closed; HTTP/2: GOAWAY) in this phase.
+    pub(crate) fn closes_in(&self, phase: Phase) -> bool {
+        let http2 = self.state.http2.load(Ordering::SeqCst);
+        match phase {
+            Phase::Running => false,
+            Phase::Draining(_) => http2,
+            Phase::Closing(_) => http2 || self.state.served.load(Ordering::SeqCst),
+        }
     }
 
     /// Resolves when the registry closes this connection to make room.
     pub(crate) async fn closed_by_registry(&self) {
-        self.close.notified().await;
+        self.state.close.notified().await;
+    }
+
+    /// After [`closed_by_registry`](Self::closed_by_registry) resolved and the
+    /// connection was read once more: whether a whole request arrived after all, in
+    /// which case the connection stays open and counts again.
+    pub(crate) fn reprieve(&self) -> bool {
+        if !self.state.served.load(Ordering::SeqCst) {
+            return false;
+        }
+        if self.state.closing.swap(false, Ordering::SeqCst) {
+            self.open.fetch_add(1, Ordering::SeqCst);
+        }
+        true
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.closed.store(true, Ordering::SeqCst);
-        self.open.fetch_sub(1, Ordering::SeqCst);
+        if !self.state.closing.swap(true, Ordering::SeqCst) {
+            self.open.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -60,53 +159,79 @@ impl Drop for Handle {
 #[derive(Debug)]
 pub(crate) struct Connections {
     limit: usize,
+    grace: Duration,
+    /// Open connections not told to close.
     open: Arc<AtomicUsize>,
-    tracked: VecDeque<Tracked>,
+    tracked: VecDeque<Arc<State>>,
+    /// Set from SIGTERM on: responses say `Connection: close`.
+    draining: Arc<AtomicBool>,
+    phase: watch::Receiver<Phase>,
 }
 
 impl Connections {
-    pub(crate) fn new(limit: usize) -> Self {
+    /// Connections up to `limit`, following the server's shutdown `phase`.
+    pub(crate) fn new(limit: usize, phase: watch::Receiver<Phase>) -> Self {
+        Self::with_grace(limit, SHED_GRACE, phase)
+    }
+
+    fn with_grace(limit: usize, grace: Duration, phase: watch::Receiver<Phase>) -> Self {
         Self {
             limit,
+            grace,
             open: Arc::new(AtomicUsize::new(0)),
             tracked: VecDeque::new(),
+            draining: Arc::new(AtomicBool::new(false)),
+            phase,
         }
     }
 
+    /// From now on, responses say `Connection: close`.
+    pub(crate) fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
     /// Registers a new connection; past the limit, first closes the oldest ones
-    /// that have not sent a whole request. Returns the handle and how many were
-    /// closed.
+    /// that may be let go. Returns the handle and how many were closed.
     pub(crate) fn admit(&mut self) -> (Handle, usize) {
+        let shed = self.make_room(1);
+        let state = Arc::new(State {
+            opened: Instant::now(),
+            served: AtomicBool::new(false),
+            http2: AtomicBool::new(false),
+            waited: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            close: Notify::new(),
+        });
+        self.open.fetch_add(1, Ordering::SeqCst);
+        self.tracked.push_back(state.clone());
+        let handle = Handle {
+            state,
+            open: self.open.clone(),
+            draining: self.draining.clone(),
+            phase: self.phase.clone(),
+        };
+        (handle, shed)
+    }
+
+    /// Closes the oldest connections that may be let go until `room` more fit
+    /// under the limit (or none is left to close); returns how many it closed.
+    pub(crate) fn make_room(&mut self, room: usize) -> usize {
         self.forget_closed();
+        let open = self.open.load(Ordering::SeqCst);
+        let excess = (open + room).saturating_sub(self.limit);
+        let now = Instant::now();
         let mut shed = 0;
-        if self.open.load(Ordering::SeqCst) >= self.limit {
-            let excess = self.open.load(Ordering::SeqCst) + 1 - self.limit;
-            for tracked in &self.tracked {
-                if shed == excess {
-                    break;
-                }
-                if !tracked.served.load(Ordering::SeqCst)
-                    && !tracked.closed.swap(true, Ordering::SeqCst)
-                {
-                    tracked.close.notify_one();
-                    shed += 1;
-                }
+        for state in &self.tracked {
+            if shed == excess {
+                break;
+            }
+            if state.sheddable(now, self.grace) && !state.closing.swap(true, Ordering::SeqCst) {
+                self.open.fetch_sub(1, Ordering::SeqCst);
+                state.close.notify_one();
+                shed += 1;
             }
         }
-        let tracked = Tracked {
-            served: Arc::new(AtomicBool::new(false)),
-            closed: Arc::new(AtomicBool::new(false)),
-            close: Arc::new(Notify::new()),
-        };
-        self.open.fetch_add(1, Ordering::SeqCst);
-        let handle = Handle {
-            served: tracked.served.clone(),
-            closed: tracked.closed.clone(),
-            close: tracked.close.clone(),
-            open: self.open.clone(),
-        };
-        self.tracked.push_back(tracked);
-        (handle, shed)
+        shed
     }
 
     /// Drops the entries of ended connections: from the front at once, and all of
@@ -115,38 +240,130 @@ impl Connections {
         while self
             .tracked
             .front()
-            .is_some_and(|t| t.closed.load(Ordering::SeqCst))
+            .is_some_and(|t| t.closing.load(Ordering::SeqCst))
         {
             self.tracked.pop_front();
         }
         if self.tracked.len() > self.limit.saturating_mul(2) {
-            self.tracked.retain(|t| !t.closed.load(Ordering::SeqCst));
+            self.tracked.retain(|t| !t.closing.load(Ordering::SeqCst));
         }
     }
 }
 
-/// The service of one connection, marking it served when a whole request arrives.
+/// The service of one connection: marks it served when a whole request arrives,
+/// and from SIGTERM on tells HTTP/1 clients the connection closes after the answer.
 #[derive(Debug, Clone)]
 pub(crate) struct Marked<S> {
-    pub(crate) inner: S,
-    pub(crate) served: Arc<AtomicBool>,
+    inner: S,
+    state: Arc<State>,
+    draining: Arc<AtomicBool>,
 }
 
-impl<S, B> Service<Request<B>> for Marked<S>
+impl<S, B, R> Service<Request<B>> for Marked<S>
 where
-    S: Service<Request<B>, Error = Infallible>,
+    S: Service<Request<B>, Response = Response<R>, Error = Infallible>,
 {
-    type Response = S::Response;
+    type Response = Response<R>;
     type Error = Infallible;
-    type Future = S::Future;
+    type Future = MarkedFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        self.served.store(true, Ordering::Relaxed);
-        self.inner.call(request)
+        self.state.served.store(true, Ordering::SeqCst);
+        let http1 = request.version() < Version::HTTP_2;
+        if !http1 {
+            self.state.http2.store(true, Ordering::SeqCst);
+        }
+        MarkedFuture {
+            inner: self.inner.call(request),
+            draining: http1.then(|| self.draining.clone()),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Marked`].
+    pub(crate) struct MarkedFuture<F> {
+        #[pin]
+        inner: F,
+        // HTTP/1 only: HTTP/2 has no Connection header (it gets a GOAWAY).
+        draining: Option<Arc<AtomicBool>>,
+    }
+}
+
+impl<F, R> std::future::Future for MarkedFuture<F>
+where
+    F: std::future::Future<Output = Result<Response<R>, Infallible>>,
+{
+    type Output = Result<Response<R>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut response) = std::task::ready!(this.inner.poll(cx));
+        if this
+            .draining
+            .as_ref()
+            .is_some_and(|draining| draining.load(Ordering::Relaxed))
+        {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// A connection's stream, noting when the server has read all its client sent.
+#[derive(Debug)]
+pub(crate) struct Watched<T> {
+    inner: T,
+    state: Arc<State>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if polled.is_pending() {
+            self.state.waited.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 
@@ -154,27 +371,95 @@ where
 mod tests {
     use super::*;
 
+    fn running() -> watch::Receiver<Phase> {
+        watch::channel(Phase::Running).1
+    }
+
+    /// A connection whose client sent part of a request, and the server waits.
+    fn silent(connections: &mut Connections) -> Handle {
+        let (handle, _) = connections.admit();
+        handle.state.waited.store(true, Ordering::SeqCst);
+        handle
+    }
+
+    fn closing(handle: &Handle) -> bool {
+        handle.state.closing.load(Ordering::SeqCst)
+    }
+
     #[test]
     fn past_the_limit_the_oldest_connections_without_a_request_are_closed() {
-        let mut connections = Connections::new(3);
-        let (first, _) = connections.admit();
-        let (second, _) = connections.admit();
-        let (third, _) = connections.admit();
+        let mut connections = Connections::with_grace(3, Duration::ZERO, running());
+        let first = silent(&mut connections);
+        let second = silent(&mut connections);
+        let third = silent(&mut connections);
         // The first sent a request: it stays.
-        first.served().store(true, Ordering::SeqCst);
+        first.state.served.store(true, Ordering::SeqCst);
         let (_fourth, shed) = connections.admit();
         assert_eq!(shed, 1);
-        assert!(
-            second.closed.load(Ordering::SeqCst),
-            "the oldest silent one"
-        );
-        assert!(!third.closed.load(Ordering::SeqCst));
-        assert!(!first.closed.load(Ordering::SeqCst));
-        // Its task ends: the count follows.
+        assert!(closing(&second), "the oldest silent one");
+        assert!(!closing(&third));
+        assert!(!closing(&first));
+        // Its task ends: the count does not change again.
         drop(second);
         assert_eq!(connections.open.load(Ordering::SeqCst), 3);
         let (_fifth, shed) = connections.admit();
         assert_eq!(shed, 1, "the third, now the oldest silent one");
-        assert!(third.closed.load(Ordering::SeqCst));
+        assert!(closing(&third));
+    }
+
+    #[test]
+    fn a_connection_being_closed_is_not_made_room_for_twice() {
+        let mut connections = Connections::with_grace(3, Duration::ZERO, running());
+        let first = silent(&mut connections);
+        let second = silent(&mut connections);
+        let third = silent(&mut connections);
+        let (_fourth, shed) = connections.admit();
+        assert_eq!(shed, 1);
+        assert!(closing(&first));
+        // The first's task has not run yet: its handle is alive. The next
+        // connection still needs room for one, not two.
+        let (fifth, shed) = connections.admit();
+        assert_eq!(shed, 1);
+        assert!(closing(&second));
+        assert!(!closing(&third), "closed although the limit held");
+        assert!(!closing(&fifth));
+        drop((first, second));
+        assert_eq!(connections.open.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_request_the_server_has_not_read_yet_keeps_its_connection() {
+        let mut connections = Connections::with_grace(2, Duration::ZERO, running());
+        // Accepted in a burst: the server has not read from either yet.
+        let (unread, _) = connections.admit();
+        let (also_unread, _) = connections.admit();
+        let (_third, shed) = connections.admit();
+        assert_eq!(shed, 0);
+        assert!(!closing(&unread) && !closing(&also_unread));
+    }
+
+    #[test]
+    fn a_new_connection_has_a_grace_period_to_send_its_request() {
+        let mut connections = Connections::with_grace(1, Duration::from_secs(3600), running());
+        let young = silent(&mut connections);
+        let (_next, shed) = connections.admit();
+        assert_eq!(shed, 0);
+        assert!(!closing(&young));
+    }
+
+    #[test]
+    fn a_request_that_arrives_as_the_connection_is_closed_is_served() {
+        let mut connections = Connections::with_grace(1, Duration::ZERO, running());
+        let slow = silent(&mut connections);
+        let (_next, shed) = connections.admit();
+        assert_eq!(shed, 1);
+        // The task reads once more and finds a whole request.
+        assert!(!slow.reprieve(), "nothing arrived yet");
+        slow.state.served.store(true, Ordering::SeqCst);
+        assert!(slow.reprieve());
+        assert!(!closing(&slow));
+        assert_eq!(connections.open.load(Ordering::SeqCst), 2);
+        drop(slow);
+        assert_eq!(connections.open.load(Ordering::SeqCst), 1);
     }
 }

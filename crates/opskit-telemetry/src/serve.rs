@@ -16,10 +16,10 @@ use opskit_health::Health;
 use tokio::net::TcpListener;
 use tower_service::Service;
 
-use crate::connections::{Connections, Marked};
+use crate::connections::Connections;
 use crate::lifecycle::Lifecycle;
 use crate::request::{RequestLog, RequestTracingLayer};
-use crate::shutdown::GracefulShutdown;
+use crate::shutdown::{GracefulShutdown, Phase};
 
 /// How [`serve`] serves: the shutdown timeline and the limits on connections. Nest
 /// it in a service's settings with `#[config(nested, prefix = "")]` to read
@@ -102,15 +102,35 @@ fn open_files_limit() -> Option<usize> {
 ///    `health.not_ready_yet` warning after the first checks, rather than failing
 ///    the start;
 /// 3. on SIGTERM: readiness fails, `service.draining`, new connections are refused
-///    after the drain delay, in-flight requests get the shutdown timeout;
+///    after the drain delay, in-flight requests get the shutdown timeout (see
+///    below);
 /// 4. `service.stopped`, the last line, and the exit code (0, or 71 when the
 ///    server failed).
 ///
 /// Every connection has a header-read timeout, and past
 /// [`HttpSettings::connection_limit`] open connections the oldest that have not
-/// sent a whole request are closed to make room (`http.connections_shed`), so slow
-/// clients cannot use up the file descriptors the probes need: a probe's request
-/// arrives at once and is always served.
+/// sent a whole request within a second are closed to make room
+/// (`http.connections_shed`), so slow clients cannot use up the file descriptors
+/// the probes need: a probe's request arrives at once and is always served. A
+/// request that has arrived whole is never dropped to make room, however many
+/// connections come at once: a burst past the limit waits in the listen queue
+/// and is served in turn.
+///
+/// From SIGTERM on, keep-alive clients are moved off without losing a request:
+///
+/// - every HTTP/1 response says `Connection: close`, and the connection closes
+///   after it; HTTP/2 connections get a GOAWAY and finish their streams;
+/// - when the drain delay ends, connections the kernel has already queued are
+///   accepted and served before the listener closes, so none is reset; a client
+///   that connects after that is refused (what remains is the instant between
+///   the last accept and the close);
+/// - a connection that has served requests is closed once it is idle, never in
+///   the middle of a request; one whose first request has not arrived yet is left
+///   to send it (up to the header-read timeout), and is answered.
+///
+/// A connection idle since before SIGTERM is closed when the drain delay ends: a
+/// client that sends on it at that instant sees it closed, as with any HTTP/1.1
+/// server closing an idle connection (clients retry such requests).
 ///
 /// `service` is the whole stack, `health.layer()` and the metrics layer included:
 /// where they sit decides what the probes go through. Outermost (the usual
@@ -164,12 +184,7 @@ where
     let shutdown = GracefulShutdown::new(settings.drain_delay, settings.shutdown_timeout)
         .health(health.clone())
         .lifecycle(lifecycle.clone());
-    let server = accept_loop(
-        listener,
-        service,
-        settings.clone(),
-        shutdown.stop_accepting(),
-    );
+    let server = accept_loop(listener, service, settings.clone(), shutdown.clone());
     let server = tokio::spawn(server);
 
     health.mark_started();
@@ -220,12 +235,14 @@ async fn announce_ready(lifecycle: Lifecycle, health: Health, first_check_timeou
     }
 }
 
-/// Accepts until `stop` resolves, then waits for the open connections to finish.
+/// Accepts until the shutdown stops accepting, then serves what the kernel had
+/// already queued, closes the listener and waits for the open connections to
+/// finish.
 async fn accept_loop<S, B>(
     listener: TcpListener,
     service: S,
     settings: HttpSettings,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: GracefulShutdown,
 ) where
     S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
         + Clone
@@ -241,27 +258,100 @@ async fn accept_loop<S, B>(
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout);
     let limit = settings.connection_limit();
-    let mut connections = Connections::new(limit);
-    let mut last_shed_warning: Option<std::time::Instant> = None;
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut stop = std::pin::pin!(stop);
+    let mut phase = shutdown.phase();
+    let mut server = Server {
+        builder,
+        service,
+        connections: Connections::new(limit, phase.clone()),
+        limit,
+        last_shed_warning: None,
+        open: tokio::sync::mpsc::channel(1),
+    };
+    let mut stop = std::pin::pin!(shutdown.stop_accepting());
     loop {
-        let stream = tokio::select! {
+        tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => server.serve(stream),
                 Err(err) => {
-                    // Out of file descriptors, most often: wait for some to free up
-                    // rather than spin or stop serving.
+                    // Out of file descriptors, most often: make room if slow clients
+                    // hold them, and wait for some to free up rather than spin or
+                    // stop serving.
+                    server.connections.make_room(1);
                     tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
+            Ok(()) = phase.changed() => {
+                if matches!(*phase.borrow_and_update(), Phase::Draining(_)) {
+                    server.connections.drain();
+                }
+            }
             () = &mut stop => break,
-        };
-        let (handle, shed) = connections.admit();
-        if shed > 0 && last_shed_warning.is_none_or(|at| at.elapsed() > Duration::from_secs(10)) {
-            last_shed_warning = Some(std::time::Instant::now());
+        }
+    }
+    server.connections.drain();
+    // Connections the kernel completed before this point wait in the listen queue:
+    // serve them rather than reset them by closing the listener.
+    match listener.into_std() {
+        Ok(listener) => loop {
+            match listener.accept() {
+                Ok((stream, _)) => match stream
+                    .set_nonblocking(true)
+                    .and_then(|()| tokio::net::TcpStream::from_std(stream))
+                {
+                    Ok(stream) => server.serve(stream),
+                    Err(err) => {
+                        tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}")
+                    }
+                },
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        },
+        Err(err) => {
+            tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}");
+        }
+    }
+    // Every connection task holds a sender: the channel closes with the last one.
+    let (sender, mut receiver) = server.open;
+    drop(sender);
+    let _ = receiver.recv().await;
+}
+
+/// What [`accept_loop`] serves each connection with.
+struct Server<S> {
+    builder: auto::Builder<TokioExecutor>,
+    service: S,
+    connections: Connections,
+    limit: usize,
+    last_shed_warning: Option<std::time::Instant>,
+    /// Cloned into each connection's task, to wait for them all at the end.
+    open: (
+        tokio::sync::mpsc::Sender<()>,
+        tokio::sync::mpsc::Receiver<()>,
+    ),
+}
+
+impl<S, B> Server<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    /// Admits `stream` (making room past the limit) and serves it on its own task.
+    fn serve(&mut self, stream: tokio::net::TcpStream) {
+        let (handle, shed) = self.connections.admit();
+        let limit = self.limit;
+        if shed > 0
+            && self
+                .last_shed_warning
+                .is_none_or(|at| at.elapsed() > Duration::from_secs(10))
+        {
+            self.last_shed_warning = Some(std::time::Instant::now());
             tracing::warn!(
                 event = "http.connections_shed",
                 limit,
@@ -271,22 +361,39 @@ async fn accept_loop<S, B>(
             );
         }
         let _ = stream.set_nodelay(true);
-        let service = Marked {
-            inner: service.clone(),
-            served: handle.served(),
-        };
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+        let connection = self
+            .builder
+            .serve_connection_with_upgrades(
+                TokioIo::new(handle.watch(stream)),
+                TowerToHyperService::new(handle.mark(self.service.clone())),
+            )
             .into_owned();
-        let connection = graceful.watch(connection);
+        let open = self.open.0.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                _ = connection => {}
-                () = handle.closed_by_registry() => {}
+            let mut connection = std::pin::pin!(connection);
+            let mut phase = handle.phase();
+            let mut shutting_down = false;
+            loop {
+                tokio::select! {
+                    // The connection first: when the registry closes it, whatever
+                    // its client sent meanwhile is read before the close.
+                    biased;
+                    _ = connection.as_mut() => break,
+                    () = handle.closed_by_registry() => {
+                        if !handle.reprieve() {
+                            break;
+                        }
+                    }
+                    changed = phase.changed(), if !shutting_down => {
+                        let now = *phase.borrow_and_update();
+                        if changed.is_err() || handle.closes_in(now) {
+                            connection.as_mut().graceful_shutdown();
+                            shutting_down = true;
+                        }
+                    }
+                }
             }
-            drop(handle);
+            drop((handle, open));
         });
     }
-    drop(listener);
-    graceful.shutdown().await;
 }

@@ -116,7 +116,7 @@ pub async fn shutdown_signal() -> Signal {
 
 /// Where a shutdown is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     Running,
     Draining(Signal),
     Closing(Signal),
@@ -259,6 +259,12 @@ impl GracefulShutdown {
             tokio::time::sleep(this.drain_delay).await;
             this.phase.send_replace(Phase::Closing(signal));
         }
+    }
+
+    /// Where the shutdown is, from now on: what [`serve`](crate::serve)'s
+    /// connections follow.
+    pub(crate) fn phase(&self) -> watch::Receiver<Phase> {
+        self.phase.subscribe()
     }
 
     /// Drives `server` (which must be polling [`stop_accepting`](Self::stop_accepting))

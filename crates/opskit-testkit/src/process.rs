@@ -148,6 +148,11 @@ impl Service {
         })
     }
 
+    /// Its process id (to send it other signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process has not exited yet.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
@@ -183,6 +188,17 @@ impl Service {
         let lines = self.lines.lock().unwrap().clone();
         let stderr = String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned();
         (status.code().unwrap_or(-1), lines, stderr)
+    }
+}
+
+/// A test that ends early (a failed assertion) leaves no process behind: it is
+/// killed and reaped.
+impl Drop for Service {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -130,6 +131,125 @@ fn probes_answer_within_a_second_under_a_slowloris_attack() {
         lines.iter().any(|l| l.contains("http.connections_shed")),
         "the shedding is logged"
     );
+}
+
+/// 2,000 clients at once, each sending a whole request as it connects, against a
+/// service held to 1,024 open files (a connection limit of 819): more than it can
+/// hold open, so the rest wait in the listen queue. Every request that was sent in full gets an
+/// answer; none is closed unanswered to make room.
+#[test]
+fn a_burst_past_the_connection_limit_answers_every_request_sent() {
+    const CLIENTS: usize = 2000;
+    const ROUNDS: usize = 5;
+    if !raise_own_limit() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root, which can raise the open-files limit"
+        );
+        eprintln!("skipped: raising the open-files limit needs root (CI runs this)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let notes = support::notes();
+    let service = Service::start_listening_with_args(
+        std::path::Path::new("/usr/bin/prlimit"),
+        dir.path(),
+        &["--nofile=1024:1024", notes.to_str().unwrap()],
+        &[
+            ("NOTES_LISTEN", "127.0.0.1:0"),
+            ("NOTES_DATA_DIR", data.to_str().unwrap()),
+        ],
+    );
+    service.wait_for("service.ready");
+    let address = service.address();
+    for round in 1..=ROUNDS {
+        // Every client connects and sends its whole request at once, as real
+        // clients do; the answers are read once all are sent, so up to 2,000
+        // connections are open together.
+        let started = Instant::now();
+        let (sent, statuses, unanswered) = burst(address, CLIENTS);
+        let sending = started.elapsed();
+        println!(
+            "burst round {round}: {sent} of {CLIENTS} requests sent in full in {sending:?}, \
+             {} answered ({statuses:?})",
+            sent - unanswered.len()
+        );
+        assert!(
+            unanswered.is_empty(),
+            "round {round}: {} of {sent} requests sent in full got no answer: {:?}",
+            unanswered.len(),
+            unanswered.iter().take(5).collect::<Vec<_>>()
+        );
+        assert!(
+            statuses
+                .keys()
+                .all(|&status| status == 200 || status == 503),
+            "round {round}: {statuses:?}"
+        );
+    }
+    service.terminate();
+    let (code, _, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
+}
+
+/// Connects and sends one whole `GET /livez` on each of `count` connections, one
+/// right after the other, then reads every answer: the statuses, and the errors
+/// of the requests that got none.
+fn burst(
+    address: SocketAddr,
+    count: usize,
+) -> (usize, BTreeMap<u16, usize>, Vec<std::io::ErrorKind>) {
+    let mut clients: Vec<TcpStream> = (0..count)
+        .filter_map(|_| {
+            let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(20)).ok()?;
+            stream
+                .write_all(b"GET /livez HTTP/1.1\r\nhost: notes\r\nconnection: close\r\n\r\n")
+                .ok()?;
+            Some(stream)
+        })
+        .collect();
+    let mut statuses = BTreeMap::<u16, usize>::new();
+    let mut unanswered = Vec::new();
+    for stream in &mut clients {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut head = [0u8; 12];
+        match stream.read_exact(&mut head) {
+            Ok(()) => {
+                let status = std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap();
+                *statuses.entry(status).or_default() += 1;
+            }
+            Err(err) => unanswered.push(err.kind()),
+        }
+    }
+    (clients.len(), statuses, unanswered)
+}
+
+/// Past `NOTES_MAX_CONNECTIONS`, connections whose request has arrived but not
+/// been read yet (the server accepts faster than it reads) are not closed to make
+/// room: 10 times the limit at once, every request answered.
+#[test]
+fn requests_that_arrived_are_answered_past_the_connection_limit() {
+    let (_dir, service) = support::start_local(&[("NOTES_MAX_CONNECTIONS", "32")]);
+    let address = service.address();
+    for round in 1..=3 {
+        let (sent, statuses, unanswered) = burst(address, 320);
+        println!(
+            "over the limit, round {round}: {sent} sent, {statuses:?}, {} unanswered",
+            unanswered.len()
+        );
+        assert!(
+            unanswered.is_empty(),
+            "round {round}: {} of {sent} requests got no answer: {:?}",
+            unanswered.len(),
+            unanswered.iter().take(5).collect::<Vec<_>>()
+        );
+    }
+    service.terminate();
+    let (code, _, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
 }
 
 /// Waits for the service to close `stream` (end of stream or reset), writing
