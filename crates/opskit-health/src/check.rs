@@ -113,6 +113,52 @@ pub type CheckFuture = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
 pub trait Check: Send + Sync + 'static {
     /// Starts one run of the check.
     fn run(&self) -> CheckFuture;
+
+    /// Failed runs in a row before this check, once passing, reports failing, when
+    /// its [`CheckOptions`] do not set [`failure_threshold`](CheckOptions::failure_threshold).
+    /// 1 unless the check says otherwise; the checks opskit ships (a database pool,
+    /// a TCP connection, the schema) say 3, because one run that is slow while the
+    /// service is busy is not a failed dependency. [`Tolerant`] gives any check
+    /// such a default.
+    fn default_failure_threshold(&self) -> u32 {
+        1
+    }
+}
+
+/// A check whose failure threshold defaults to more than one run: see
+/// [`Check::default_failure_threshold`]. [`CheckOptions::failure_threshold`] still
+/// wins over it.
+///
+/// ```
+/// use opskit_health::{Check, Outcome, Tolerant};
+///
+/// let check = Tolerant::new(|| async { Outcome::pass() }, 3);
+/// assert_eq!(check.default_failure_threshold(), 3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Tolerant<C> {
+    check: C,
+    failures: u32,
+}
+
+impl<C> Tolerant<C> {
+    /// `check`, reporting failing after `failures` failed runs in a row (at least 1).
+    pub fn new(check: C, failures: u32) -> Self {
+        Self {
+            check,
+            failures: failures.max(1),
+        }
+    }
+}
+
+impl<C: Check> Check for Tolerant<C> {
+    fn run(&self) -> CheckFuture {
+        self.check.run()
+    }
+
+    fn default_failure_threshold(&self) -> u32 {
+        self.failures
+    }
 }
 
 impl<F, Fut, O> Check for F
@@ -169,7 +215,9 @@ impl fmt::Display for Probe {
 /// How a check is scheduled and which probes it counts for.
 ///
 /// By default a check counts for **readiness only**, runs every 10 seconds with a
-/// 2 second timeout, and flips on the first failure and the first success.
+/// 2 second timeout, reports failing after the check's own
+/// [default](Check::default_failure_threshold) of failed runs in a row (3 for the
+/// checks opskit ships, 1 for a closure) and passing again on the first success.
 ///
 /// Liveness is opt-in for a reason: a liveness probe that checks a database
 /// restarts every replica when the database blinks, which turns a database
@@ -194,7 +242,8 @@ impl fmt::Display for Probe {
 pub struct CheckOptions {
     pub(crate) interval: Duration,
     pub(crate) timeout: Duration,
-    pub(crate) failure_threshold: u32,
+    /// `None`: the check's own default.
+    pub(crate) failure_threshold: Option<u32>,
     pub(crate) success_threshold: u32,
     pub(crate) probes: [bool; 3],
     pub(crate) component_type: Option<String>,
@@ -207,12 +256,13 @@ impl Default for CheckOptions {
 }
 
 impl CheckOptions {
-    /// Readiness only, every 10 s, 2 s timeout, thresholds 1 and 1.
+    /// Readiness only, every 10 s, 2 s timeout, the check's own failure threshold,
+    /// success threshold 1.
     pub fn new() -> Self {
         Self {
             interval: Duration::from_secs(10),
             timeout: Duration::from_secs(2),
-            failure_threshold: 1,
+            failure_threshold: None,
             success_threshold: 1,
             probes: [false, true, false],
             component_type: None,
@@ -233,10 +283,11 @@ impl CheckOptions {
         self
     }
 
-    /// Consecutive failed runs before a passing check reports failing.
+    /// Consecutive failed runs before a passing check reports failing (replacing
+    /// the check's [own default](Check::default_failure_threshold)).
     #[must_use]
     pub fn failure_threshold(mut self, runs: u32) -> Self {
-        self.failure_threshold = runs;
+        self.failure_threshold = Some(runs);
         self
     }
 

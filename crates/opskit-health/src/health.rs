@@ -214,8 +214,11 @@ impl HealthBuilder {
         mut self,
         name: impl Into<String>,
         check: impl Check,
-        options: CheckOptions,
+        mut options: CheckOptions,
     ) -> Self {
+        options
+            .failure_threshold
+            .get_or_insert_with(|| check.default_failure_threshold());
         self.checks.push((name.into(), Arc::new(check), options));
         self
     }

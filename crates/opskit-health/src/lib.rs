@@ -101,7 +101,7 @@
 //! |---|---|---|---|
 //! | liveness | `/livez` | every liveness check passes or warns | restarts the container |
 //! | readiness | `/readyz` | started, not draining, not in maintenance, every readiness check passes or warns (and has run at least once) | stops sending traffic |
-//! | startup | `/startupz` | [`Health::mark_started`] was called and every startup check passes | holds off the other probes, then restarts |
+//! | startup | `/startupz` | [`Health::mark_started`] was called and every startup check passes; once it has passed, it passes for good (Kubernetes stops asking; a check failing later fails readiness) | holds off the other probes, then restarts |
 //!
 //! Checks count for **readiness** unless [`CheckOptions::probes`] says otherwise.
 //! Liveness must not check external dependencies: when a shared database blinks, a
@@ -129,8 +129,13 @@
 //! Each check runs in a task of its own: a run that passes its timeout is cancelled
 //! and counts as a failure; a run that panics counts as a failure and the service
 //! goes on. Until a readiness check has finished its first run, readiness fails
-//! ("not checked yet"). [`CheckOptions::failure_threshold`] and
-//! [`CheckOptions::success_threshold`] keep a flapping check from flapping the probe.
+//! ("not checked yet"). A check's first run reports what it finds; after that a
+//! passing check reports failing only after [`CheckOptions::failure_threshold`]
+//! failed runs in a row, by default the check's own
+//! ([`Check::default_failure_threshold`]: 3 for the checks opskit ships, so one run
+//! that is slow because the service is busy does not fail readiness; 1 for a
+//! closure, or wrap it in [`Tolerant`]). [`CheckOptions::success_threshold`] does
+//! the same the other way.
 //!
 //! # Observability
 //!
@@ -169,7 +174,7 @@ mod settings;
 mod state;
 
 pub use body::ResponseBody;
-pub use check::{Check, CheckFuture, CheckOptions, Outcome, Probe, Status};
+pub use check::{Check, CheckFuture, CheckOptions, Outcome, Probe, Status, Tolerant};
 pub use health::{BuildError, Health, HealthBuilder};
 pub use layer::{HEALTH_JSON, HealthLayer, HealthService, ResponseFuture};
 #[cfg(feature = "config")]

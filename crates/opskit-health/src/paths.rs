@@ -44,11 +44,27 @@ pub(crate) fn path_problem<'a>(
         Some("a probe path is a path only, without '?' or '#'")
     } else if path.contains(char::is_whitespace) {
         Some("a probe path has no spaces")
+    } else if path == "/metrics" || path.starts_with("/metrics/") {
+        Some("the path of the Prometheus endpoint, which answers before the probes would")
     } else if earlier.any(|other| other == path) {
         Some("the path is used twice")
     } else {
         None
     }
+}
+
+/// Whether a probe at `probe` would answer requests for the application's route
+/// `route` (a path, or a template such as `/notes/{id}` whose `{...}` segments match
+/// any segment): the probe answers its path and its path plus one segment.
+pub(crate) fn takes_over(probe: &str, route: &str) -> bool {
+    let probe: Vec<&str> = probe.trim_matches('/').split('/').collect();
+    let route: Vec<&str> = route.trim_matches('/').split('/').collect();
+    let reaches = route.len() == probe.len() || route.len() == probe.len() + 1;
+    reaches
+        && probe
+            .iter()
+            .zip(&route)
+            .all(|(p, r)| p == r || (r.starts_with('{') && r.ends_with('}')))
 }
 
 /// A request path that names a probe, and maybe one check of it.
@@ -138,6 +154,21 @@ impl Paths {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_probe_takes_over_the_routes_it_would_answer() {
+        use super::takes_over;
+        assert!(takes_over("/notes", "/notes"));
+        assert!(
+            takes_over("/notes", "/notes/{id}"),
+            "/notes/5 would be a check's name"
+        );
+        assert!(takes_over("/notes/5", "/notes/{id}"));
+        assert!(!takes_over("/notes", "/notes/{id}/tags/{tag}"));
+        assert!(!takes_over("/readyz", "/notes"));
+        assert!(!takes_over("/notes/live", "/notes"));
+        assert!(takes_over("/hello", "/hello/"));
+    }
+
     use super::*;
 
     #[test]

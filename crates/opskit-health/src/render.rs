@@ -48,10 +48,14 @@ impl<'a> ProbeView<'a> {
         }
     }
 
-    /// The probe's status: a closed gate fails it, else the worst of its checks.
+    /// The probe's status: a closed gate fails it, else the worst of its checks; a
+    /// startup probe that has passed once passes from then on.
     fn status(&self) -> (Status, Option<&'static str>) {
         if let Some(gate) = self.shared.gate(self.probe) {
             return (Status::Fail, Some(gate.output()));
+        }
+        if self.probe == Probe::Startup && self.shared.startup_passed() {
+            return (Status::Pass, None);
         }
         let worst = self
             .checks

@@ -10,9 +10,10 @@ use crate::health::HealthBuilder;
 /// the field name `health`).
 ///
 /// The paths are checked when the configuration loads, with the rules
-/// [`HealthBuilder::build`] applies (a path, starting with `/`, each used once): a
-/// bad one is a configuration problem naming its variable (exit 78), never a
-/// failure later in startup.
+/// [`HealthBuilder::build`] applies (a path, starting with `/`, each used once, not
+/// `/metrics`): a bad one is a configuration problem naming its variable (exit 78),
+/// never a failure later in startup. [`route_conflicts`](Self::route_conflicts)
+/// adds the service's own routes to the rules.
 ///
 /// Needs the `config` feature.
 ///
@@ -89,6 +90,74 @@ impl HealthSettings {
                 ));
             }
             seen.push(path);
+        }
+        invalid
+    }
+}
+
+impl HealthSettings {
+    /// The probe paths that would take over one of `routes`, the paths the
+    /// service's own router serves (templates such as `/notes/{id}` allowed), as
+    /// problems for the service's `#[config(validate = "...")]` rule: a probe
+    /// answers before the application, so `GET /notes` would get a health response
+    /// and `POST /notes` a 405.
+    ///
+    /// The problems name the variables of settings nested as `health`
+    /// (`#[config(nested)] health: HealthSettings`, so `APP_HEALTH_STARTUP_PATH`).
+    /// `/metrics` and paths used twice are refused when the settings load, without
+    /// this.
+    ///
+    /// ```
+    /// use opskit_config::{Config, Invalid};
+    /// use opskit_health::HealthSettings;
+    ///
+    /// /// The service's settings.
+    /// #[derive(Config)]
+    /// #[config(prefix = "APP_", validate = "Settings::check")]
+    /// struct Settings {
+    ///     /// Health endpoints.
+    ///     #[config(nested)]
+    ///     health: HealthSettings,
+    /// }
+    ///
+    /// impl Settings {
+    ///     fn check(&self) -> Vec<Invalid> {
+    ///         self.health.route_conflicts(&["/notes", "/notes/{id}"])
+    ///     }
+    /// }
+    ///
+    /// let err = Settings::from_pairs([("APP_HEALTH_STARTUP_PATH", "/notes")]).unwrap_err();
+    /// assert_eq!(err.problems()[0].variable, "APP_HEALTH_STARTUP_PATH");
+    /// assert!(err.to_string().contains("takes over the route /notes"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn route_conflicts(&self, routes: &[&str]) -> Vec<Invalid> {
+        let paths = [
+            ("health_liveness_path", self.liveness_path.as_str()),
+            ("health_readiness_path", self.readiness_path.as_str()),
+            ("health_startup_path", self.startup_path.as_str()),
+        ]
+        .into_iter()
+        .chain(
+            self.readiness_aliases
+                .iter()
+                .map(|alias| ("health_readiness_aliases", alias.as_str())),
+        );
+        let mut invalid = Vec::new();
+        for (field, path) in paths {
+            if let Some(route) = routes
+                .iter()
+                .find(|route| crate::paths::takes_over(path, route))
+            {
+                invalid.push(Invalid::new(
+                    field,
+                    format!(
+                        "the probe path {path} takes over the route {route} of the service \
+                         (probes answer first); choose a path the service does not serve, \
+                         such as /readyz"
+                    ),
+                ));
+            }
         }
         invalid
     }

@@ -64,7 +64,7 @@ impl CheckState {
         let after = match before {
             None => outcome.status,
             Some(current) if current.is_healthy() && !healthy => {
-                if self.consecutive_failures >= self.options.failure_threshold.max(1) {
+                if self.consecutive_failures >= self.options.failure_threshold.unwrap_or(1).max(1) {
                     Status::Fail
                 } else {
                     current
@@ -111,6 +111,9 @@ pub(crate) struct Shared {
     pub(crate) details: bool,
     pub(crate) checks: Mutex<Vec<CheckState>>,
     started: AtomicBool,
+    /// The startup probe has passed once: it passes from then on, as Kubernetes
+    /// stops asking it (a check that fails later fails readiness, not startup).
+    startup_passed: AtomicBool,
     draining: AtomicBool,
     maintenance: AtomicBool,
     /// The full response of each probe, re-rendered whenever anything changes.
@@ -153,6 +156,7 @@ impl Shared {
             details,
             checks: Mutex::new(checks),
             started: AtomicBool::new(false),
+            startup_passed: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             maintenance: AtomicBool::new(false),
             rendered: RwLock::new([placeholder(), placeholder(), placeholder()]),
@@ -186,6 +190,11 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// Whether the startup probe has passed once.
+    pub(crate) fn startup_passed(&self) -> bool {
+        self.startup_passed.load(Ordering::Acquire)
     }
 
     /// Sets a lifecycle flag; re-renders and logs when the value changed.
@@ -267,6 +276,9 @@ impl Shared {
                 view.render()
             })
             .collect();
+        if fresh[Probe::Startup.index()].status.is_healthy() {
+            self.startup_passed.store(true, Ordering::Release);
+        }
         let mut rendered = self
             .rendered
             .write()

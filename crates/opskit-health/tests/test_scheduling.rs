@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use opskit_health::{CheckOptions, Health, Outcome, Probe, Status};
+use opskit_health::{CheckOptions, Health, Outcome, Probe, Status, Tolerant};
 use tower::{ServiceExt, service_fn};
 
 type App = tower::util::BoxCloneService<
@@ -212,6 +212,80 @@ async fn thresholds_keep_a_flapping_check_from_flapping_readiness() {
     }
     use Status::{Fail as F, Pass as P};
     assert_eq!(seen, [P, P, P, P, P, P, F, F, P]);
+}
+
+/// A check that says it tolerates slow runs (as opskit's own do) fails readiness
+/// only after its threshold of failed runs, with no option set; options still win.
+#[tokio::test(start_paused = true)]
+async fn a_check_brings_its_own_failure_threshold_and_options_override_it() {
+    use Outcome as O;
+    let script = || vec![O::pass(), O::fail("1"), O::fail("2"), O::fail("3")];
+    let (tolerant, _) = scripted(script());
+    let (strict, _) = scripted(script());
+    let every_second = || CheckOptions::new().interval(Duration::from_secs(1));
+    let tolerant_health = Health::builder()
+        .check("db", Tolerant::new(tolerant, 3), every_second())
+        .build()
+        .unwrap();
+    let overridden_health = Health::builder()
+        .check(
+            "db",
+            Tolerant::new(strict, 3),
+            every_second().failure_threshold(1),
+        )
+        .build()
+        .unwrap();
+    tolerant_health.mark_started();
+    overridden_health.mark_started();
+    let mut seen = Vec::new();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..4 {
+        seen.push((
+            tolerant_health.status(Probe::Readiness),
+            overridden_health.status(Probe::Readiness),
+        ));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    use Status::{Fail as F, Pass as P};
+    assert_eq!(seen, [(P, P), (P, F), (P, F), (F, F)]);
+}
+
+/// The startup probe passes for good once it has passed: Kubernetes stops asking,
+/// and a startup check that fails later (a busy database) fails readiness only.
+#[tokio::test(start_paused = true)]
+async fn a_startup_probe_that_passed_does_not_fail_again() {
+    let (schema, _) = scripted(vec![Outcome::pass(), Outcome::fail("timed out")]);
+    let health = Health::builder()
+        .check(
+            "schema",
+            schema,
+            CheckOptions::new()
+                .interval(Duration::from_secs(1))
+                .probes([Probe::Readiness, Probe::Startup]),
+        )
+        .build()
+        .unwrap();
+    let app = app(&health);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        get(&app, "/startupz").await.0,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not started yet"
+    );
+    health.mark_started();
+    assert_eq!(get(&app, "/startupz").await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        get(&app, "/readyz").await.0,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the check fails now"
+    );
+    let (status, body) = get(&app, "/startupz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["checks"]["schema:responseTime"][0]["status"], "fail",
+        "the check's own status is shown"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use opskit_health::{Check, Outcome};
+use opskit_health::{Check, Outcome, Tolerant};
 
 use crate::db::StatusConnection;
 use crate::guard::Guard;
@@ -11,7 +11,10 @@ use crate::status::State;
 /// A check that passes while the schema is compatible with this binary: register it
 /// for readiness and startup. Pending migrations fail it (the service is not ready
 /// until the migration job ran), as does a contract migration applied by a newer
-/// release.
+/// release. It reports failing after 3 failed runs in a row (a run that is slow
+/// while the database is busy is not an incompatible schema) unless the options set
+/// another [`failure_threshold`](opskit_health::CheckOptions::failure_threshold);
+/// its first run reports what it finds at once.
 ///
 /// Needs the `health` feature.
 ///
@@ -31,7 +34,7 @@ where
     DB::Connection: StatusConnection,
 {
     let guard = Arc::new(guard);
-    move || {
+    let check = move || {
         let guard = guard.clone();
         let pool = pool.clone();
         async move {
@@ -52,5 +55,6 @@ where
                 Err(err) => Outcome::fail(err.to_string()),
             }
         }
-    }
+    };
+    Tolerant::new(check, 3)
 }

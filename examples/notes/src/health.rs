@@ -16,8 +16,9 @@ use crate::settings::Settings;
 /// The health registry: `database` (readiness) and `schema` (readiness and
 /// startup), both on the pool kept for checks, and for the embedded SQLite file
 /// `disk` (readiness fails while its filesystem has no room for writes). Every 2 s, so the service is ready
-/// again within seconds of the database's return; `database` fails readiness after
-/// three misses in a row, so one slow answer under load does not flap it.
+/// again within seconds of the database's return; `database` and `schema` fail
+/// readiness after three misses in a row (their default), so one slow answer under
+/// load does not flap it.
 pub fn registry(
     settings: &Settings,
     url: &ConnectionString,
@@ -49,11 +50,7 @@ pub fn registry(
         .release_id(info.release_id())
         .description(release)
         .settings(&settings.health)
-        .check(
-            "database",
-            sqlx_pool(pool.clone()),
-            datastore().failure_threshold(3),
-        )
+        .check("database", sqlx_pool(pool.clone()), datastore())
         .check(
             "schema",
             schema_check(guard, pool.clone()),

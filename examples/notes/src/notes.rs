@@ -1,6 +1,7 @@
 //! Notes in the database: every query the service runs, with fixed SQL and bound
 //! values, the same text on PostgreSQL and SQLite.
 
+use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 use sqlx::any::AnyRow;
@@ -30,14 +31,34 @@ pub struct NewNote {
     pub tags: Option<String>,
 }
 
-/// Notes with an id above `after`, oldest first, at most `limit`.
-pub async fn page(pool: &AnyPool, after: i64, limit: i64) -> Result<Vec<Note>, sqlx::Error> {
-    sqlx::query_as::<_, Note>(
-        "SELECT id, title, body, tags FROM notes WHERE id > $1 ORDER BY id LIMIT $2",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
+/// Notes with an id above `after`, oldest first: at most `limit`, and no more once
+/// their text (titles, bodies and tags) reaches `max_bytes` (at least one note).
+/// The flag says whether more may follow: the page was cut by the limit or by size.
+pub async fn page(
+    pool: &AnyPool,
+    after: i64,
+    limit: i64,
+    max_bytes: usize,
+) -> Result<(Vec<Note>, bool), sqlx::Error> {
+    async {
+        let mut rows = sqlx::query_as::<_, Note>(
+            "SELECT id, title, body, tags FROM notes WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch(pool);
+        let mut notes = Vec::new();
+        let mut bytes = 0;
+        while let Some(note) = rows.try_next().await? {
+            bytes += note.title.len() + note.body.len() + note.tags.as_ref().map_or(0, String::len);
+            notes.push(note);
+            if bytes >= max_bytes {
+                return Ok((notes, true));
+            }
+        }
+        let full = i64::try_from(notes.len()).is_ok_and(|n| n == limit);
+        Ok((notes, full))
+    }
     .instrument(query_span(pool, "SELECT notes"))
     .await
 }

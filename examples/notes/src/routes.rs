@@ -1,15 +1,19 @@
 //! The HTTP API: `/hello`, `/notes` (paginated), `/notes/{id}`.
 //!
 //! Writes need `Authorization: Bearer <token>`, checked before the body is read;
-//! bodies are capped; lists are paged, so no request can make the service hold
-//! every note in memory.
+//! bodies are capped; lists are paged, each page capped in notes and in bytes, and
+//! only a few pages are built at once (the rest wait a moment, then get 503 with
+//! `Retry-After`), so no burst of requests can make the service hold more than a
+//! few pages in memory.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -17,6 +21,7 @@ use opskit::secret::{SecretString, secret_eq};
 use opskit::telemetry::{HttpMetricsLayer, RequestTracingLayer};
 use serde::Deserialize;
 use sqlx::AnyPool;
+use tokio::sync::Semaphore;
 
 use crate::notes::{self, NewNote};
 
@@ -26,6 +31,12 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 const DEFAULT_PAGE: i64 = 50;
 /// Most notes per page.
 const MAX_PAGE: i64 = 200;
+/// Most note text per page, in bytes: a page of large notes ends early, with a
+/// `Link` to the rest.
+const MAX_PAGE_BYTES: usize = 512 * 1024;
+/// Most pages built at once (each holds its notes and their JSON); a request for
+/// one more waits for its turn ([`AtMost`]).
+const MAX_PAGES_AT_ONCE: usize = 8;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -39,12 +50,59 @@ pub struct App {
 pub fn router(app: App, tracing: RequestTracingLayer) -> Router {
     Router::new()
         .route("/hello", get(hello))
-        .route("/notes", get(list).post(create))
+        .route(
+            "/notes",
+            get(list)
+                .layer(middleware::from_fn_with_state(
+                    AtMost::new(MAX_PAGES_AT_ONCE),
+                    at_most,
+                ))
+                .post(create),
+        )
         .route("/notes/{id}", get(fetch).delete(delete))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
         .layer(HttpMetricsLayer::new())
         .layer(tracing)
+}
+
+/// At most a number of requests of a route at once: one more waits up to 3 s for
+/// its turn (as long as a request waits for a database connection by default),
+/// then is answered 503 with `Retry-After: 1`. Memory stays
+/// bounded however many clients ask, and a short burst of cheap requests only
+/// waits. The pattern for any request that is expensive in memory or time.
+#[derive(Clone)]
+pub struct AtMost {
+    permits: Arc<Semaphore>,
+}
+
+impl AtMost {
+    /// Up to `requests` at once.
+    pub fn new(requests: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(requests)),
+        }
+    }
+}
+
+/// How long a request waits for its turn under [`AtMost`].
+const TURN_WAIT: Duration = Duration::from_secs(3);
+
+/// The middleware of [`AtMost`].
+async fn at_most(State(limit): State<AtMost>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(TURN_WAIT, limit.permits.acquire()).await {
+        Ok(Ok(_turn)) => next.run(request).await,
+        _ => {
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many requests of this kind at once; retry shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+    }
 }
 
 /// An error as JSON: `{"error": "..."}`.
@@ -147,16 +205,32 @@ struct PageQuery {
     limit: Option<i64>,
 }
 
-/// `GET /notes`: a page of notes, oldest first; a full page has a `Link` header
-/// to the next.
+/// `GET /notes`: a page of notes, oldest first; a page cut by its limit or its
+/// size has a `Link` header to the next.
 async fn list(State(app): State<App>, Query(page): Query<PageQuery>) -> Response {
     let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-    match notes::page(&app.pool, page.after, limit).await {
-        Ok(notes) => {
-            let next = (notes.len() as i64 == limit)
-                .then(|| notes.last().map(|n| n.id))
-                .flatten();
-            let mut response = Json(notes).into_response();
+    match notes::page(&app.pool, page.after, limit, MAX_PAGE_BYTES).await {
+        Ok((notes, more)) => {
+            let next = more.then(|| notes.last().map(|n| n.id)).flatten();
+            // Up to a megabyte of JSON: written on a blocking thread, so the
+            // runtime's threads stay free for the probes and other requests.
+            let json = match tokio::task::spawn_blocking(move || serde_json::to_vec(&notes)).await {
+                Ok(Ok(json)) => json,
+                _ => {
+                    return error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "could not write the page; the service log has the details",
+                    );
+                }
+            };
+            let mut response = (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                json,
+            )
+                .into_response();
             if let Some(last) = next {
                 let link = format!("</notes?after={last}&limit={limit}>; rel=\"next\"");
                 if let Ok(link) = HeaderValue::from_str(&link) {

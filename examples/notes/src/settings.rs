@@ -21,6 +21,10 @@ pub enum Deployment {
     Production,
 }
 
+/// The paths the router serves (`routes::router`): a probe path may not take
+/// any of them over (`NOTES_HEALTH_*_PATH`, exit 78).
+pub const ROUTES: [&str; 3] = ["/hello", "/notes", "/notes/{id}"];
+
 /// Settings of the notes service.
 #[derive(Config)]
 #[config(prefix = "NOTES_", validate = "Settings::check")]
@@ -103,6 +107,7 @@ impl Settings {
                 "must be a plain directory path (no '?', '#' or '%', valid UTF-8)",
             ));
         }
+        invalid.extend(self.health.route_conflicts(&ROUTES));
         if self.deployment == Deployment::Production {
             invalid.extend(self.laptop_defaults());
         }

@@ -308,6 +308,42 @@ fn urls_and_paths_the_service_cannot_use_exit_78_naming_the_variable() {
     }
 }
 
+/// A probe path that would answer for one of the service's routes (or for
+/// `/metrics`, which answers before the probes) is refused at start, naming its
+/// variable: `GET /notes` must never become a health response.
+#[test]
+fn a_probe_path_that_takes_over_a_route_exits_78_naming_the_variable() {
+    for (variable, value, says) in [
+        (
+            "NOTES_HEALTH_STARTUP_PATH",
+            "/notes",
+            "takes over the route /notes",
+        ),
+        (
+            "NOTES_HEALTH_READINESS_ALIASES",
+            "/healthz,/hello",
+            "takes over the route /hello",
+        ),
+        (
+            "NOTES_HEALTH_READINESS_PATH",
+            "/notes/ready",
+            "takes over the route /notes/{id}",
+        ),
+        (
+            "NOTES_HEALTH_LIVENESS_PATH",
+            "/metrics",
+            "Prometheus endpoint",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Service::spawn(&notes(), dir.path(), &[(variable, value)]);
+        let (code, _, stderr) = service.finish();
+        assert_eq!(code, 78, "{variable}={value}: {stderr}");
+        assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
+        assert!(stderr.contains(says), "{variable}={value}: {stderr}");
+    }
+}
+
 /// Logging's own settings are settings like the others: a bad `LOG_LEVEL` or
 /// `RUST_LOG` is reported with every other problem, in one report; a filter that
 /// hides the lifecycle events is called out on stderr (the log cannot show it);

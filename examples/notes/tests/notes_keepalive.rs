@@ -29,6 +29,8 @@ struct Answer {
     status: u16,
     /// It said `Connection: close`.
     close: bool,
+    /// The body, when the status is not a success (to say why).
+    error: Option<String>,
 }
 
 /// Reads one response (with a `Content-Length` body) from `reader`.
@@ -68,7 +70,13 @@ fn read_answer(reader: &mut BufReader<TcpStream>) -> std::io::Result<Answer> {
     }
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
-    Ok(Answer { status, close })
+    let error =
+        (!(200..300).contains(&status)).then(|| String::from_utf8_lossy(&body).into_owned());
+    Ok(Answer {
+        status,
+        close,
+        error,
+    })
 }
 
 /// One request as a client saw it.
@@ -241,11 +249,10 @@ fn keep_alive_clients_lose_nothing_at_sigterm(database: Option<&str>) {
             .iter()
             .filter(|s| s.result.as_ref().is_ok_and(|a| !a.close))
             .count();
-        let failed_status: Vec<u16> = sent
+        let failed_status: Vec<String> = sent
             .iter()
             .filter_map(|s| s.result.as_ref().ok())
-            .map(|a| a.status)
-            .filter(|status| !(200..300).contains(status))
+            .filter_map(|a| a.error.as_ref().map(|body| format!("{}: {body}", a.status)))
             .collect();
         println!(
             "run {run}: {} requests to the stopping replica ({} after draining began), \

@@ -1,13 +1,15 @@
 use sqlx::{Database, Executor, Pool};
 
-use crate::check::{Check, Outcome};
+use crate::check::{Check, Outcome, Tolerant};
 
 /// A check that acquires a connection from an sqlx pool and runs `SELECT 1` on it.
 ///
 /// It fails when the pool cannot hand out a connection (database down, pool
 /// exhausted) or the query fails; the run's timeout bounds both. It belongs to
 /// readiness (the default), never to liveness: a database outage must not restart
-/// every replica.
+/// every replica. One failed run is not enough to report failing: it takes 3 in a
+/// row (a pool busy serving requests answers late once in a while), unless the
+/// options set another [`failure_threshold`](crate::CheckOptions::failure_threshold).
 ///
 /// Needs the `sqlx` feature; it works with any sqlx 0.9 database (the `opskit`
 /// facade turns it on with `postgres` or `sqlite`).
@@ -27,7 +29,7 @@ where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
-    move || {
+    let check = move || {
         let pool = pool.clone();
         async move {
             let mut connection = match pool.acquire().await {
@@ -41,5 +43,6 @@ where
                 Err(err) => Outcome::fail(format!("SELECT 1 failed: {err}")),
             }
         }
-    }
+    };
+    Tolerant::new(check, 3)
 }

@@ -1,10 +1,12 @@
-use crate::check::{Check, Outcome};
+use crate::check::{Check, Outcome, Tolerant};
 
 /// A check that opens a TCP connection to `address` (`host:port`) and closes it.
 ///
 /// It proves that something listens there, not that it works: prefer a check that
 /// speaks the protocol (such as [`sqlx_pool`](crate::checks::sqlx_pool)) where there
-/// is one. The run's timeout bounds the connect.
+/// is one. The run's timeout bounds the connect. It reports failing after 3 failed
+/// runs in a row unless the options set another
+/// [`failure_threshold`](crate::CheckOptions::failure_threshold).
 ///
 /// ```
 /// use opskit_health::{CheckOptions, Health, checks::tcp_connect};
@@ -17,7 +19,7 @@ use crate::check::{Check, Outcome};
 /// ```
 pub fn tcp_connect(address: impl Into<String>) -> impl Check {
     let address: std::sync::Arc<str> = address.into().into();
-    move || {
+    let check = move || {
         let address = address.clone();
         async move {
             match tokio::net::TcpStream::connect(&*address).await {
@@ -25,5 +27,6 @@ pub fn tcp_connect(address: impl Into<String>) -> impl Check {
                 Err(err) => Outcome::fail(format!("cannot connect to {address}: {err}")),
             }
         }
-    }
+    };
+    Tolerant::new(check, 3)
 }
