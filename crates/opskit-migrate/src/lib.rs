@@ -113,7 +113,10 @@ pub use check::schema_check;
 pub use classify::{Classification, ClassifiedBy, Compat, classify};
 pub use db::{GuardConnection, StatusConnection};
 pub use error::GuardError;
-pub use guard::{DatabaseUrl, Guard, Policy, Repair};
+pub use guard::Guard;
+pub use guard::policy::Policy;
+pub use guard::repair::Repair;
+pub use guard::url::DatabaseUrl;
 /// Exit codes, from `sysexits.h`: the one opskit table ([`opskit_exit`]).
 pub use opskit_exit as exit;
 pub use status::{Ahead, Failed, Modified, Named, SchemaStatus, State};

@@ -1,16 +1,20 @@
-//! `opskit-migrate`: lint migrations, apply them (what a migration job runs), report
-//! a database's schema status, and record an operator's repair.
+//! `opskit-migrate`: lint migrations, apply them (what a migration job runs, all of
+//! them or, with `expand`, those before the first contract one), report a database's
+//! schema status, and record an operator's repair.
 //!
 //! ```text
 //! opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
 //! opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
 //! opskit-migrate apply --migrations DIR [--database-url URL] [--format human|json]
+//! opskit-migrate expand --migrations DIR [--database-url URL] [--format human|json]
 //! opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--format human|json]
 //! ```
 //!
 //! The database commands read `DATABASE_URL` when `--database-url` is not given; the
 //! URL's password appears nowhere in the output. `status` never writes. `apply`
-//! applies pending migrations under the lock, as the guard's `apply` policy does.
+//! applies pending migrations under the lock, as the guard's `apply` policy does;
+//! `expand` applies those before the first contract migration, as the `expand`
+//! policy does (the job before a rolling deploy; `apply` runs the rest after it).
 //! `repair` is for a migration that failed outside a transaction: after checking
 //! which of its statements took effect and finishing or undoing them by hand, say
 //! which (`--as applied` or `--as not-applied`); there is no default.

@@ -2,10 +2,10 @@
 //! schema lookup of the database behind it, and columns cast to types that decode
 //! alike from both.
 
-use sqlx::{AnyConnection, AssertSqlSafe};
+use sqlx::{Any, AnyConnection};
 
 use super::private::Reader;
-use super::{RECORDS_QUERY, RecordTuple, record_row};
+use super::queries::{fetch_descriptions, fetch_records};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
@@ -60,18 +60,10 @@ impl Reader for AnyConnection {
     }
 
     async fn descriptions(&mut self, versions: &[i64]) -> Result<Vec<(i64, String)>, GuardError> {
-        sqlx::query_as(AssertSqlSafe(super::descriptions_query(versions)))
-            .fetch_all(&mut *self)
-            .await
-            .map_err(unreachable("reading _sqlx_migrations"))
+        fetch_descriptions::<Any>(self, versions).await
     }
 
     async fn records(&mut self, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
-        let rows: Vec<RecordTuple> = sqlx::query_as(RECORDS_QUERY)
-            .bind(latest)
-            .fetch_all(&mut *self)
-            .await
-            .map_err(unreachable("reading _opskit_migrations"))?;
-        Ok(rows.into_iter().map(record_row).collect())
+        fetch_records::<Any>(self, latest).await
     }
 }

@@ -1,5 +1,6 @@
 //! What the guard does on a database: one trait for what differs per database
-//! ([`Driver`](private::Driver)), one file per database, as sqlx's own `migrate/`.
+//! ([`Driver`](private::Driver)), one file per database, as sqlx's own `migrate/`,
+//! and the queries they all run alike written once (`queries`).
 
 // Without a database feature, nothing drives the shared parts.
 #![cfg_attr(
@@ -11,7 +12,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::classify::Classification;
-use crate::error::GuardError;
+use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::{AppliedRow, RecordRow};
 
@@ -19,6 +20,7 @@ use crate::status::{AppliedRow, RecordRow};
 mod any;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod queries;
 #[cfg(feature = "_sqlite")]
 mod sqlite;
 
@@ -106,10 +108,16 @@ pub(crate) mod private {
 
     /// What differs per database when writing. Sealed like [`Reader`].
     pub trait Driver: Reader {
-        /// Creates the bookkeeping tables that are missing (never issuing a
-        /// `CREATE` for one that exists, so PostgreSQL logs no notice), and takes a
-        /// concurrent creation by a tool without the lock as success.
-        fn ensure_tables(&mut self) -> impl Future<Output = Result<(), GuardError>> + Send;
+        /// Which of the three bookkeeping tables exist: sqlx's, the guard's
+        /// records, the history.
+        fn existing(&mut self) -> impl Future<Output = Result<[bool; 3], GuardError>> + Send;
+
+        /// Creates bookkeeping table `table` of [`existing`](Driver::existing)'s
+        /// three, as this database spells its columns.
+        fn create_table(
+            &mut self,
+            table: usize,
+        ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
         /// Takes the migration lock, waiting at most `timeout`.
         fn lock(
@@ -201,6 +209,28 @@ pub(crate) async fn read<C: StatusConnection + ?Sized>(
     Ok((applied, records))
 }
 
+/// Creates the bookkeeping tables that are missing (never issuing a `CREATE` for one
+/// that exists, so PostgreSQL logs no notice), and takes a concurrent creation by a
+/// tool without the lock as success.
+pub(crate) async fn ensure_tables<C: GuardConnection + ?Sized>(
+    conn: &mut C,
+) -> Result<(), GuardError> {
+    let present = conn.existing().await?;
+    for (i, exists) in present.into_iter().enumerate() {
+        if exists {
+            continue;
+        }
+        if let Err(err) = conn.create_table(i).await {
+            // Another process without the lock (sqlx-cli takes none) created it
+            // meanwhile: that is what was wanted.
+            if !conn.existing().await?[i] {
+                return Err(unreachable("creating the migration tables")(err));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Applies one migration with its record in one transaction (the SQLite one
 /// exclusive), unless another process applied it meanwhile. Returns whether it
 /// applied it. A failure rolls back and then writes a failure record.
@@ -237,154 +267,4 @@ pub(crate) async fn apply<C: GuardConnection + ?Sized>(
             })
         }
     }
-}
-
-/// Maps a database error around a migration to [`Failure::Database`].
-fn db_error(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Failure {
-    move |err| Failure::Database(crate::error::unreachable(doing)(err))
-}
-
-/// Reads a `_opskit_migrations` row.
-type RecordTuple = (i64, String, String, String, Option<String>);
-
-fn record_row((version, compat, summary, outcome, error): RecordTuple) -> RecordRow {
-    RecordRow {
-        version,
-        compat,
-        summary,
-        outcome,
-        error,
-    }
-}
-
-/// A query with its arguments bound, ready to run on either database.
-type Bound<DB> = sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>;
-
-/// The bookkeeping queries' arguments, on either database.
-pub(crate) trait Encodes<DB: sqlx::Database>:
-    for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB> + Send + 'static
-{
-}
-
-impl<DB: sqlx::Database, T> Encodes<DB> for T where
-    T: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB> + Send + 'static
-{
-}
-
-/// The guard's record of `m`, replacing an earlier one of the same version.
-fn record_upsert<DB: sqlx::Database>(
-    m: &ToApply<'_>,
-    outcome: &str,
-    error: Option<&str>,
-) -> Bound<DB>
-where
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
-{
-    let c = &m.classification;
-    sqlx::query(
-        "INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, \
-         classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
-         error = excluded.error, recorded_at = CURRENT_TIMESTAMP",
-    )
-    .bind(m.version)
-    .bind(c.compat.as_str().to_owned())
-    .bind(c.by.as_str().to_owned())
-    .bind(c.summary())
-    .bind(outcome.to_owned())
-    .bind(error.map(str::to_owned))
-}
-
-/// An entry of the history of failures and repairs, which nothing ever rewrites.
-fn history_insert<DB: sqlx::Database>(version: i64, event: &str, detail: &str) -> Bound<DB>
-where
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
-{
-    sqlx::query(
-        "INSERT INTO _opskit_migration_history (version, event, detail) VALUES ($1, $2, $3)",
-    )
-    .bind(version)
-    .bind(event.to_owned())
-    .bind(detail.to_owned())
-}
-
-/// sqlx's row for `m`, as sqlx writes it; with `repair`, a dirty row turns clean.
-fn sqlx_row<DB: sqlx::Database>(m: &ToApply<'_>, elapsed_ns: i64, repair: bool) -> Bound<DB>
-where
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
-{
-    let sql = if repair {
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES ($1, $2, TRUE, $3, $4) ON CONFLICT (version) DO UPDATE SET success = TRUE, checksum = excluded.checksum"
-    } else {
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES ($1, $2, TRUE, $3, $4)"
-    };
-    sqlx::query(sql)
-        .bind(m.version)
-        .bind(m.description.to_owned())
-        .bind(m.checksum.to_vec())
-        .bind(elapsed_ns)
-}
-
-/// Removes a dirty sqlx row, as a repair of a migration undone by hand.
-fn sqlx_dirty_delete<DB: sqlx::Database>(version: i64) -> Bound<DB>
-where
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
-{
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1 AND NOT success").bind(version)
-}
-
-/// What a repair writes: `(sqlx's row or its removal, the record, the history)`.
-fn repair_queries<DB: sqlx::Database>(m: &ToApply<'_>, applied: bool, note: &str) -> [Bound<DB>; 3]
-where
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
-{
-    let (sqlx_change, outcome, event) = if applied {
-        (sqlx_row::<DB>(m, 0, true), "applied", "repaired_applied")
-    } else {
-        (
-            sqlx_dirty_delete::<DB>(m.version),
-            "failed",
-            "repaired_not_applied",
-        )
-    };
-    [
-        sqlx_change,
-        record_upsert::<DB>(m, outcome, Some(note)),
-        history_insert::<DB>(m.version, event, note),
-    ]
-}
-
-/// The query both databases run to read the guard's records.
-const RECORDS_QUERY: &str = "SELECT version, compat, summary, outcome, error FROM _opskit_migrations \
-     WHERE version > $1 OR outcome <> 'applied' ORDER BY version";
-
-/// The re-check under the lock (or inside the migration's transaction), so a replica
-/// that waited for another applies nothing twice.
-const ALREADY_APPLIED_QUERY: &str = "SELECT version FROM _sqlx_migrations WHERE version = $1";
-
-/// The descriptions of `versions` from `_sqlx_migrations`, in one query.
-fn descriptions_query(versions: &[i64]) -> String {
-    // Integers formatted by us: nothing to inject.
-    let list: Vec<String> = versions.iter().map(i64::to_string).collect();
-    format!(
-        "SELECT version, description FROM _sqlx_migrations WHERE version IN ({}) ORDER BY version",
-        list.join(",")
-    )
 }

@@ -3,13 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use sqlx::{Connection, Executor, PgConnection, Postgres};
 
 use super::private::{Driver, Reader};
-use super::{
-    ALREADY_APPLIED_QUERY, Failure, RECORDS_QUERY, RecordTuple, ToApply, db_error, history_insert,
-    record_row, record_upsert, repair_queries, sqlx_row,
+use super::queries::{
+    already_applied, db_error, fetch_applied, fetch_descriptions, fetch_records, insert_rows,
+    record_failure, record_repair,
 };
+use super::{Failure, ToApply};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
@@ -60,47 +61,34 @@ impl Reader for PgConnection {
     }
 
     async fn applied(&mut self) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
-        sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(&mut *self)
-            .await
-            .map_err(unreachable("reading _sqlx_migrations"))
+        fetch_applied::<Postgres>(self).await
     }
 
     async fn descriptions(&mut self, versions: &[i64]) -> Result<Vec<(i64, String)>, GuardError> {
-        sqlx::query_as(AssertSqlSafe(super::descriptions_query(versions)))
-            .fetch_all(&mut *self)
-            .await
-            .map_err(unreachable("reading _sqlx_migrations"))
+        fetch_descriptions::<Postgres>(self, versions).await
     }
 
     async fn records(&mut self, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
-        let rows: Vec<RecordTuple> = sqlx::query_as(RECORDS_QUERY)
-            .bind(latest)
-            .fetch_all(&mut *self)
-            .await
-            .map_err(unreachable("reading _opskit_migrations"))?;
-        Ok(rows.into_iter().map(record_row).collect())
+        fetch_records::<Postgres>(self, latest).await
     }
 }
 
 // The sealed trait speaks of crate types: nothing outside can call it.
 #[allow(private_interfaces)]
 impl Driver for PgConnection {
-    async fn ensure_tables(&mut self) -> Result<(), GuardError> {
-        let present = existing(self).await?;
-        for (i, sql) in TABLES.into_iter().enumerate() {
-            if present[i] {
-                continue;
-            }
-            if let Err(err) = self.execute(sql).await {
-                // Another process without the lock (sqlx-cli takes none) created it
-                // meanwhile: that is what was wanted.
-                if !existing(self).await?[i] {
-                    return Err(unreachable("creating the migration tables")(err));
-                }
-            }
-        }
-        Ok(())
+    /// Which of the three bookkeeping tables exist.
+    async fn existing(&mut self) -> Result<[bool; 3], GuardError> {
+        let (a, b, c): (bool, bool, bool) = sqlx::query_as(
+            "SELECT to_regclass('_sqlx_migrations') IS NOT NULL, to_regclass('_opskit_migrations') IS NOT NULL, to_regclass('_opskit_migration_history') IS NOT NULL",
+        )
+        .fetch_one(&mut *self)
+        .await
+        .map_err(unreachable("reading the schema"))?;
+        Ok([a, b, c])
+    }
+
+    async fn create_table(&mut self, table: usize) -> Result<(), sqlx::Error> {
+        self.execute(TABLES[table]).await.map(drop)
     }
 
     /// Takes sqlx's advisory lock (the same key `sqlx migrate run` uses), polling so
@@ -142,26 +130,26 @@ impl Driver for PgConnection {
 
     async fn apply_one(&mut self, m: &ToApply<'_>, start: Instant) -> Result<bool, Failure> {
         if m.no_tx {
-            if already_applied(self, m.version).await? {
+            if already_applied::<Postgres>(self, m.version).await? {
                 return Ok(false);
             }
             self.execute(m.sql.clone())
                 .await
                 .map_err(|e| Failure::Migration(e.to_string()))?;
-            insert_rows(self, m, start).await?;
+            insert_rows::<Postgres>(self, m, start).await?;
             return Ok(true);
         }
         let mut tx = self
             .begin()
             .await
             .map_err(db_error("starting a transaction"))?;
-        if already_applied(&mut tx, m.version).await? {
+        if already_applied::<Postgres>(&mut tx, m.version).await? {
             return Ok(false);
         }
         tx.execute(m.sql.clone())
             .await
             .map_err(|e| Failure::Migration(e.to_string()))?;
-        insert_rows(&mut tx, m, start).await?;
+        insert_rows::<Postgres>(&mut tx, m, start).await?;
         tx.commit()
             .await
             .map_err(db_error("committing a migration"))?;
@@ -174,17 +162,7 @@ impl Driver for PgConnection {
         outcome: &'static str,
         message: &str,
     ) -> Result<(), GuardError> {
-        let doing = "recording a failed migration";
-        for query in [
-            record_upsert::<sqlx::Postgres>(m, outcome, Some(message)),
-            history_insert::<sqlx::Postgres>(m.version, outcome, message),
-        ] {
-            query
-                .execute(&mut *self)
-                .await
-                .map_err(unreachable(doing))?;
-        }
-        Ok(())
+        record_failure::<Postgres>(self, m, outcome, message).await
     }
 
     fn may_be_partial(&self, m: &ToApply<'_>) -> bool {
@@ -197,51 +175,8 @@ impl Driver for PgConnection {
         applied: bool,
         note: &str,
     ) -> Result<(), GuardError> {
-        let doing = "recording a repair";
-        let mut tx = self.begin().await.map_err(unreachable(doing))?;
-        for query in repair_queries::<sqlx::Postgres>(m, applied, note) {
-            query.execute(&mut *tx).await.map_err(unreachable(doing))?;
-        }
-        tx.commit().await.map_err(unreachable(doing))
+        record_repair::<Postgres>(self, m, applied, note).await
     }
-}
-
-async fn already_applied(conn: &mut PgConnection, version: i64) -> Result<bool, Failure> {
-    let done: Option<i64> = sqlx::query_scalar(ALREADY_APPLIED_QUERY)
-        .bind(version)
-        .fetch_optional(conn)
-        .await
-        .map_err(db_error("reading _sqlx_migrations"))?;
-    Ok(done.is_some())
-}
-
-/// Which of the three bookkeeping tables exist.
-async fn existing(conn: &mut PgConnection) -> Result<[bool; 3], GuardError> {
-    let (a, b, c): (bool, bool, bool) = sqlx::query_as(
-        "SELECT to_regclass('_sqlx_migrations') IS NOT NULL, to_regclass('_opskit_migrations') IS NOT NULL, to_regclass('_opskit_migration_history') IS NOT NULL",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(unreachable("reading the schema"))?;
-    Ok([a, b, c])
-}
-
-/// Inserts the `_sqlx_migrations` row and the guard's record, in the caller's
-/// transaction (or none, for a `-- no-transaction` migration).
-async fn insert_rows(
-    conn: &mut PgConnection,
-    m: &ToApply<'_>,
-    start: Instant,
-) -> Result<(), Failure> {
-    sqlx_row::<sqlx::Postgres>(m, ToApply::elapsed_ns(start), false)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error("recording a migration in _sqlx_migrations"))?;
-    record_upsert::<sqlx::Postgres>(m, "applied", None)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error("recording a migration in _opskit_migrations"))?;
-    Ok(())
 }
 
 /// sqlx's advisory-lock key for the connection's database.

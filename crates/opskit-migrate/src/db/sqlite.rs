@@ -2,13 +2,14 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::{AssertSqlSafe, Connection, Executor, SqliteConnection};
+use sqlx::{Executor, Sqlite, SqliteConnection};
 
 use super::private::{Driver, Reader};
-use super::{
-    ALREADY_APPLIED_QUERY, Failure, RECORDS_QUERY, RecordTuple, ToApply, db_error, history_insert,
-    record_row, record_upsert, repair_queries, sqlx_row,
+use super::queries::{
+    already_applied, db_error, fetch_applied, fetch_descriptions, fetch_records, insert_rows,
+    record_failure, record_repair,
 };
+use super::{Failure, ToApply};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
@@ -69,47 +70,33 @@ impl Reader for SqliteConnection {
     }
 
     async fn applied(&mut self) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
-        sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(&mut *self)
-            .await
-            .map_err(unreachable("reading _sqlx_migrations"))
+        fetch_applied::<Sqlite>(self).await
     }
 
     async fn descriptions(&mut self, versions: &[i64]) -> Result<Vec<(i64, String)>, GuardError> {
-        sqlx::query_as(AssertSqlSafe(super::descriptions_query(versions)))
-            .fetch_all(&mut *self)
-            .await
-            .map_err(unreachable("reading _sqlx_migrations"))
+        fetch_descriptions::<Sqlite>(self, versions).await
     }
 
     async fn records(&mut self, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
-        let rows: Vec<RecordTuple> = sqlx::query_as(RECORDS_QUERY)
-            .bind(latest)
-            .fetch_all(&mut *self)
-            .await
-            .map_err(unreachable("reading _opskit_migrations"))?;
-        Ok(rows.into_iter().map(record_row).collect())
+        fetch_records::<Sqlite>(self, latest).await
     }
 }
 
 // The sealed trait speaks of crate types: nothing outside can call it.
 #[allow(private_interfaces)]
 impl Driver for SqliteConnection {
-    async fn ensure_tables(&mut self) -> Result<(), GuardError> {
-        let present = existing(self).await?;
-        for (i, sql) in TABLES.into_iter().enumerate() {
-            if present[i] {
-                continue;
-            }
-            if let Err(err) = self.execute(sql).await {
-                // Another process without the lock (sqlx-cli takes none) created it
-                // meanwhile: that is what was wanted.
-                if !existing(self).await?[i] {
-                    return Err(unreachable("creating the migration tables")(err));
-                }
-            }
-        }
-        Ok(())
+    async fn existing(&mut self) -> Result<[bool; 3], GuardError> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('_sqlx_migrations', '_opskit_migrations', '_opskit_migration_history')",
+        )
+        .fetch_all(&mut *self)
+        .await
+        .map_err(unreachable("reading the schema"))?;
+        Ok(TABLE_NAMES.map(|table| names.iter().any(|n| n == table)))
+    }
+
+    async fn create_table(&mut self, table: usize) -> Result<(), sqlx::Error> {
+        self.execute(TABLES[table]).await.map(drop)
     }
 
     /// SQLite locks per migration, in [`apply_one`](Driver::apply_one).
@@ -128,18 +115,13 @@ impl Driver for SqliteConnection {
             .await
             .map_err(db_error("locking the SQLite database"))?;
         let result = async {
-            let done: Option<i64> = sqlx::query_scalar(ALREADY_APPLIED_QUERY)
-                .bind(m.version)
-                .fetch_optional(&mut *self)
-                .await
-                .map_err(db_error("reading _sqlx_migrations"))?;
-            if done.is_some() {
+            if already_applied::<Sqlite>(self, m.version).await? {
                 return Ok(false);
             }
             self.execute(m.sql.clone())
                 .await
                 .map_err(|e| Failure::Migration(e.to_string()))?;
-            insert_rows(self, m, start).await?;
+            insert_rows::<Sqlite>(self, m, start).await?;
             Ok(true)
         }
         .await;
@@ -163,17 +145,7 @@ impl Driver for SqliteConnection {
         outcome: &'static str,
         message: &str,
     ) -> Result<(), GuardError> {
-        let doing = "recording a failed migration";
-        for query in [
-            record_upsert::<sqlx::Sqlite>(m, outcome, Some(message)),
-            history_insert::<sqlx::Sqlite>(m.version, outcome, message),
-        ] {
-            query
-                .execute(&mut *self)
-                .await
-                .map_err(unreachable(doing))?;
-        }
-        Ok(())
+        record_failure::<Sqlite>(self, m, outcome, message).await
     }
 
     /// Every migration runs inside `BEGIN EXCLUSIVE` on SQLite, `-- no-transaction`
@@ -188,40 +160,6 @@ impl Driver for SqliteConnection {
         applied: bool,
         note: &str,
     ) -> Result<(), GuardError> {
-        let doing = "recording a repair";
-        let mut tx = self.begin().await.map_err(unreachable(doing))?;
-        for query in repair_queries::<sqlx::Sqlite>(m, applied, note) {
-            query.execute(&mut *tx).await.map_err(unreachable(doing))?;
-        }
-        tx.commit().await.map_err(unreachable(doing))
+        record_repair::<Sqlite>(self, m, applied, note).await
     }
-}
-
-/// Which of the three bookkeeping tables exist.
-async fn existing(conn: &mut SqliteConnection) -> Result<[bool; 3], GuardError> {
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('_sqlx_migrations', '_opskit_migrations', '_opskit_migration_history')",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(unreachable("reading the schema"))?;
-    Ok(TABLE_NAMES.map(|table| names.iter().any(|n| n == table)))
-}
-
-/// Inserts the `_sqlx_migrations` row and the guard's record, in the caller's
-/// transaction.
-async fn insert_rows(
-    conn: &mut SqliteConnection,
-    m: &ToApply<'_>,
-    start: Instant,
-) -> Result<(), Failure> {
-    sqlx_row::<sqlx::Sqlite>(m, ToApply::elapsed_ns(start), false)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error("recording a migration in _sqlx_migrations"))?;
-    record_upsert::<sqlx::Sqlite>(m, "applied", None)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error("recording a migration in _opskit_migrations"))?;
-    Ok(())
 }

@@ -1,7 +1,7 @@
 //! Splitting a migration file into statements, so one statement that does not parse
 //! does not hide the others.
 
-use super::Dialect;
+use super::dialect::Dialect;
 
 /// A statement's text and the line it starts on (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]

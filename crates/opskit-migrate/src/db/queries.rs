@@ -1,0 +1,311 @@
+//! The bookkeeping queries every database runs alike, written once: generic over the
+//! sqlx database, as each driver (`postgres`, `sqlite`, `any`) calls them. What
+//! differs per database stays in the driver's file.
+
+use std::time::Instant;
+
+use sqlx::{AssertSqlSafe, Connection, Executor, IntoArguments};
+
+use super::{Failure, ToApply};
+use crate::error::{GuardError, unreachable};
+use crate::status::RecordRow;
+
+/// Maps a database error around a migration to [`Failure::Database`].
+pub(super) fn db_error(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Failure {
+    move |err| Failure::Database(unreachable(doing)(err))
+}
+
+/// Reads a `_opskit_migrations` row.
+type RecordTuple = (i64, String, String, String, Option<String>);
+
+fn record_row((version, compat, summary, outcome, error): RecordTuple) -> RecordRow {
+    RecordRow {
+        version,
+        compat,
+        summary,
+        outcome,
+        error,
+    }
+}
+
+/// A query with its arguments bound, ready to run on either database.
+type Bound<DB> = sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>;
+
+/// The bookkeeping queries' arguments, on either database.
+pub(super) trait Encodes<DB: sqlx::Database>:
+    for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB> + Send + 'static
+{
+}
+
+impl<DB: sqlx::Database, T> Encodes<DB> for T where
+    T: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB> + Send + 'static
+{
+}
+
+/// The guard's record of `m`, replacing an earlier one of the same version.
+fn record_upsert<DB: sqlx::Database>(
+    m: &ToApply<'_>,
+    outcome: &str,
+    error: Option<&str>,
+) -> Bound<DB>
+where
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    let c = &m.classification;
+    sqlx::query(
+        "INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, \
+         classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
+         error = excluded.error, recorded_at = CURRENT_TIMESTAMP",
+    )
+    .bind(m.version)
+    .bind(c.compat.as_str().to_owned())
+    .bind(c.by.as_str().to_owned())
+    .bind(c.summary())
+    .bind(outcome.to_owned())
+    .bind(error.map(str::to_owned))
+}
+
+/// An entry of the history of failures and repairs, which nothing ever rewrites.
+fn history_insert<DB: sqlx::Database>(version: i64, event: &str, detail: &str) -> Bound<DB>
+where
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    sqlx::query(
+        "INSERT INTO _opskit_migration_history (version, event, detail) VALUES ($1, $2, $3)",
+    )
+    .bind(version)
+    .bind(event.to_owned())
+    .bind(detail.to_owned())
+}
+
+/// sqlx's row for `m`, as sqlx writes it; with `repair`, a dirty row turns clean.
+fn sqlx_row<DB: sqlx::Database>(m: &ToApply<'_>, elapsed_ns: i64, repair: bool) -> Bound<DB>
+where
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    let sql = if repair {
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, $2, TRUE, $3, $4) ON CONFLICT (version) DO UPDATE SET success = TRUE, checksum = excluded.checksum"
+    } else {
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, $2, TRUE, $3, $4)"
+    };
+    sqlx::query(sql)
+        .bind(m.version)
+        .bind(m.description.to_owned())
+        .bind(m.checksum.to_vec())
+        .bind(elapsed_ns)
+}
+
+/// Removes a dirty sqlx row, as a repair of a migration undone by hand.
+fn sqlx_dirty_delete<DB: sqlx::Database>(version: i64) -> Bound<DB>
+where
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1 AND NOT success").bind(version)
+}
+
+/// What a repair writes: `(sqlx's row or its removal, the record, the history)`.
+fn repair_queries<DB: sqlx::Database>(m: &ToApply<'_>, applied: bool, note: &str) -> [Bound<DB>; 3]
+where
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    let (sqlx_change, outcome, event) = if applied {
+        (sqlx_row::<DB>(m, 0, true), "applied", "repaired_applied")
+    } else {
+        (
+            sqlx_dirty_delete::<DB>(m.version),
+            "failed",
+            "repaired_not_applied",
+        )
+    };
+    [
+        sqlx_change,
+        record_upsert::<DB>(m, outcome, Some(note)),
+        history_insert::<DB>(m.version, event, note),
+    ]
+}
+
+/// The query both databases run to read the guard's records.
+const RECORDS_QUERY: &str = "SELECT version, compat, summary, outcome, error FROM _opskit_migrations \
+     WHERE version > $1 OR outcome <> 'applied' ORDER BY version";
+
+/// The re-check under the lock (or inside the migration's transaction), so a replica
+/// that waited for another applies nothing twice.
+const ALREADY_APPLIED_QUERY: &str = "SELECT version FROM _sqlx_migrations WHERE version = $1";
+
+/// The descriptions of `versions` from `_sqlx_migrations`, in one query.
+fn descriptions_query(versions: &[i64]) -> String {
+    // Integers formatted by us: nothing to inject.
+    let list: Vec<String> = versions.iter().map(i64::to_string).collect();
+    format!(
+        "SELECT version, description FROM _sqlx_migrations WHERE version IN ({}) ORDER BY version",
+        list.join(",")
+    )
+}
+
+/// Every row of `_sqlx_migrations`: version, success, checksum. (The `Any` driver
+/// reads `success` through a cast instead.)
+pub(super) async fn fetch_applied<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    (i64, bool, Vec<u8>): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(unreachable("reading _sqlx_migrations"))
+}
+
+/// Descriptions of the applied migrations of `versions`.
+pub(super) async fn fetch_descriptions<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    versions: &[i64],
+) -> Result<Vec<(i64, String)>, GuardError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    (i64, String): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    sqlx::query_as(AssertSqlSafe(descriptions_query(versions)))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(unreachable("reading _sqlx_migrations"))
+}
+
+/// The guard's records of migrations newer than `latest`, and of failures.
+pub(super) async fn fetch_records<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    latest: i64,
+) -> Result<Vec<RecordRow>, GuardError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    RecordTuple: for<'r> sqlx::FromRow<'r, DB::Row>,
+    i64: Encodes<DB>,
+{
+    let rows: Vec<RecordTuple> = sqlx::query_as(RECORDS_QUERY)
+        .bind(latest)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(unreachable("reading _opskit_migrations"))?;
+    Ok(rows.into_iter().map(record_row).collect())
+}
+
+/// Whether `version` is applied: the re-check under the lock (or inside the
+/// migration's transaction).
+pub(super) async fn already_applied<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    version: i64,
+) -> Result<bool, Failure>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    i64: Encodes<DB>,
+{
+    let done: Option<i64> = sqlx::query_scalar(ALREADY_APPLIED_QUERY)
+        .bind(version)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error("reading _sqlx_migrations"))?;
+    Ok(done.is_some())
+}
+
+/// Inserts the `_sqlx_migrations` row and the guard's record, in the caller's
+/// transaction (or none, for a PostgreSQL `-- no-transaction` migration).
+pub(super) async fn insert_rows<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    m: &ToApply<'_>,
+    start: Instant,
+) -> Result<(), Failure>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    sqlx_row::<DB>(m, ToApply::elapsed_ns(start), false)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error("recording a migration in _sqlx_migrations"))?;
+    record_upsert::<DB>(m, "applied", None)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error("recording a migration in _opskit_migrations"))?;
+    Ok(())
+}
+
+/// Records a failed migration (`outcome` `failed` or `failed_partial`), and the
+/// attempt in the history.
+pub(super) async fn record_failure<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    m: &ToApply<'_>,
+    outcome: &'static str,
+    message: &str,
+) -> Result<(), GuardError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    let doing = "recording a failed migration";
+    for query in [
+        record_upsert::<DB>(m, outcome, Some(message)),
+        history_insert::<DB>(m.version, outcome, message),
+    ] {
+        query
+            .execute(&mut *conn)
+            .await
+            .map_err(unreachable(doing))?;
+    }
+    Ok(())
+}
+
+/// Records what an operator verified after a partial failure, in one transaction
+/// (see [`Driver::repair`](super::private::Driver::repair)).
+pub(super) async fn record_repair<DB: sqlx::Database>(
+    conn: &mut DB::Connection,
+    m: &ToApply<'_>,
+    applied: bool,
+    note: &str,
+) -> Result<(), GuardError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+{
+    let doing = "recording a repair";
+    let mut tx = conn.begin().await.map_err(unreachable(doing))?;
+    for query in repair_queries::<DB>(m, applied, note) {
+        query.execute(&mut *tx).await.map_err(unreachable(doing))?;
+    }
+    tx.commit().await.map_err(unreachable(doing))
+}
