@@ -128,10 +128,14 @@ mod de;
 mod describe;
 mod duration;
 mod env;
-mod load;
+mod field_spec;
+mod loaded;
+mod loader;
+mod read;
 mod report;
 mod summary;
 mod typo;
+mod warnings;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -141,10 +145,10 @@ use std::ffi::OsString;
 
 pub use describe::{Description, Requirement, Setting};
 pub use duration::parse_duration;
-pub use load::Loaded;
-pub use load::log_pending_warnings;
-pub use report::{ConfigError, Invalid, Problem, ProblemKind, Warning, WarningKind};
+pub use loaded::Loaded;
+pub use report::{ConfigError, Invalid, Problem, ProblemKind};
 pub use summary::{Source, Summary, SummaryEntry};
+pub use warnings::{Warning, WarningKind, log_pending_warnings};
 
 /// Derives [`Config`](trait@Config) for a struct with named fields. See the
 /// [crate docs](crate) for the attributes.
@@ -179,7 +183,11 @@ pub trait Config: Sized {
     ///
     /// A [`ConfigError`] listing every problem found.
     fn from_env() -> Result<Loaded<Self>, ConfigError> {
-        load::load(&env::Environment::from_process())
+        loader::load(
+            &env::Environment::from_process(),
+            Self::PREFIX,
+            Self::__load,
+        )
     }
 
     /// Loads the configuration from the given name/value pairs instead of the
@@ -195,7 +203,11 @@ pub trait Config: Sized {
         K: Into<OsString>,
         V: Into<OsString>,
     {
-        load::load(&env::Environment::from_pairs(pairs))
+        loader::load(
+            &env::Environment::from_pairs(pairs),
+            Self::PREFIX,
+            Self::__load,
+        )
     }
 
     /// Loads the configuration from the process environment, or stops the process.

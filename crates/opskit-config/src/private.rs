@@ -8,69 +8,10 @@ use zeroize::Zeroize;
 
 use crate::de::from_missing;
 use crate::describe::{Requirement, Setting};
+use crate::summary::REDACTED;
 
-pub use crate::load::Loader;
-
-/// How a field's variable is named.
-#[derive(Debug, Clone, Copy)]
-pub enum VarName {
-    /// The prefix followed by this (the field name in SCREAMING_SNAKE_CASE).
-    Suffix(&'static str),
-    /// Exactly this name, from `#[config(name = "...")]`; no prefix.
-    Exact(&'static str),
-}
-
-impl VarName {
-    /// The full variable name under `prefix`.
-    pub fn full(self, prefix: &str) -> String {
-        match self {
-            Self::Suffix(suffix) => {
-                let mut name = String::with_capacity(prefix.len() + suffix.len());
-                name.push_str(prefix);
-                name.push_str(suffix);
-                name
-            }
-            Self::Exact(name) => name.to_owned(),
-        }
-    }
-
-    /// Appends the full variable name under `prefix` to `out`.
-    pub fn push_full(self, prefix: &str, out: &mut String) {
-        match self {
-            Self::Suffix(suffix) => {
-                out.push_str(prefix);
-                out.push_str(suffix);
-            }
-            Self::Exact(name) => out.push_str(name),
-        }
-    }
-}
-
-/// A field's default.
-#[derive(Debug, Clone, Copy)]
-pub enum DefaultSpec {
-    /// No default.
-    None,
-    /// `#[config(default = "...")]`: parsed like a value.
-    Literal(&'static str),
-    /// `#[config(default)]`: the type's `Default`.
-    TypeDefault,
-}
-
-/// What the derive knows about a field.
-#[derive(Debug)]
-pub struct FieldSpec {
-    /// The Rust field name.
-    pub field: &'static str,
-    /// The variable name.
-    pub name: VarName,
-    /// The type as written.
-    pub ty: &'static str,
-    /// The first paragraph of the doc comment.
-    pub doc: &'static str,
-    /// The default.
-    pub default: DefaultSpec,
-}
+pub use crate::field_spec::{DefaultSpec, FieldSpec, VarName};
+pub use crate::loader::Loader;
 
 /// The prefix of a nested struct: the parent's prefix followed by the sub-prefix.
 pub fn join(prefix: &str, sub_prefix: &str) -> String {
@@ -102,13 +43,11 @@ pub fn describe_field<T: DeserializeOwned>(
             crate::de::from_value::<T>(literal)
                 .ok()
                 .and_then(|value| redact(&value))
-                .unwrap_or_else(|| crate::load::REDACTED.to_owned())
+                .unwrap_or_else(|| REDACTED.to_owned())
                 .into(),
         )),
         DefaultSpec::Literal(literal) => Requirement::Default(Some(literal.into())),
-        DefaultSpec::TypeDefault if secret => {
-            Requirement::Default(Some(crate::load::REDACTED.into()))
-        }
+        DefaultSpec::TypeDefault if secret => Requirement::Default(Some(REDACTED.into())),
         DefaultSpec::TypeDefault => {
             Requirement::Default(type_default.and_then(|d| show(&d())).map(Into::into))
         }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::warnings::{Warning, log_warnings};
+
 /// What is wrong with one variable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -97,83 +99,6 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Something suspicious that does not stop the service: a variable with the
-/// config's prefix that no setting reads (a typo, most often), or a secret file
-/// that others can read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Warning {
-    /// The variable at fault.
-    pub variable: String,
-    /// What is wrong with it.
-    #[serde(flatten)]
-    pub kind: WarningKind,
-}
-
-/// What a [`Warning`] is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum WarningKind {
-    /// The variable carries the prefix but no setting reads it.
-    UnknownVariable {
-        /// The known variable it most likely meant, if one is close.
-        suggestion: Option<String>,
-    },
-    /// The variable is `NAME_FILE` for a setting that is not a secret (only secrets
-    /// are read from files).
-    NotASecret {
-        /// The setting's own variable.
-        setting: String,
-    },
-    /// The variable names a secret file that users other than the service's can
-    /// read (see [`SharedSecretFile`](opskit_secret::SharedSecretFile)).
-    SharedSecretFile {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Its permission bits, such as `0o644`.
-        mode: u32,
-    },
-}
-
-impl Warning {
-    /// The `event` field the warning is logged with: `config.unknown_variable` or
-    /// `secret.file_permissions`.
-    pub fn event(&self) -> &'static str {
-        match self.kind {
-            WarningKind::SharedSecretFile { .. } => "secret.file_permissions",
-            _ => "config.unknown_variable",
-        }
-    }
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let variable = &self.variable;
-        match &self.kind {
-            WarningKind::NotASecret { setting } => write!(
-                f,
-                "{variable} is not a setting: {setting} is not a secret, so it is read only from {setting}"
-            ),
-            WarningKind::UnknownVariable {
-                suggestion: Some(suggestion),
-            } => write!(f, "{variable} is not a setting; did you mean {suggestion}?"),
-            WarningKind::UnknownVariable { suggestion: None } => write!(
-                f,
-                "{variable} is not a setting of this service and is ignored"
-            ),
-            WarningKind::SharedSecretFile { path, mode } => write!(
-                f,
-                "{variable}: {}",
-                opskit_secret::SharedSecretFile {
-                    path: path.clone(),
-                    mode: *mode,
-                }
-            ),
-        }
-    }
-}
-
 /// Every problem found by one load, with the warnings.
 ///
 /// `Display` writes the human report, one problem per line with its doc line under
@@ -229,7 +154,7 @@ impl ConfigError {
     pub fn exit(&self) -> ! {
         self.log();
         eprintln!("{self}");
-        std::process::exit(crate::exit::CONFIG)
+        std::process::exit(opskit_exit::CONFIG)
     }
 
     /// The problems, in the order of the struct's fields. Never empty.
@@ -245,7 +170,7 @@ impl ConfigError {
 
     /// The exit code a service should stop with: [`exit::CONFIG`](crate::exit::CONFIG) (78).
     pub fn exit_code(&self) -> i32 {
-        crate::exit::CONFIG
+        opskit_exit::CONFIG
     }
 
     /// Emits the report as one `tracing` error event, `event = "config.invalid"`, with
@@ -253,7 +178,7 @@ impl ConfigError {
     /// (a JSON array of [`Problem`]s), and each warning as a warning event (see
     /// [`Warning::event`]).
     pub fn log(&self) {
-        crate::load::log_warnings(&self.warnings);
+        log_warnings(&self.warnings);
         let variables: Vec<&str> = self.problems.iter().map(|p| p.variable.as_str()).collect();
         let problems = serde_json::to_string(&self.problems)
             .unwrap_or_else(|e| format!("[problems could not be serialized: {e}]"));
