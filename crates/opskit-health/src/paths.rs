@@ -56,6 +56,7 @@ pub(crate) fn path_problem<'a>(
 /// Whether a probe at `probe` would answer requests for the application's route
 /// `route` (a path, or a template such as `/notes/{id}` whose `{...}` segments match
 /// any segment): the probe answers its path and its path plus one segment.
+#[cfg_attr(not(feature = "config"), allow(dead_code))]
 pub(crate) fn takes_over(probe: &str, route: &str) -> bool {
     let probe: Vec<&str> = probe.trim_matches('/').split('/').collect();
     let route: Vec<&str> = route.trim_matches('/').split('/').collect();

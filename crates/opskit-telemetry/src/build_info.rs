@@ -63,7 +63,7 @@ impl BuildInfo {
 
     /// Sets the build-info gauge to 1, with labels `version`, `revision`, `profile`
     /// and `rustc_version`. Call it after installing the metrics recorder
-    /// ([`PrometheusMetrics::install`](crate::PrometheusMetrics::install) does).
+    /// ([`PrometheusMetrics::install`](crate::metrics::PrometheusMetrics::install) does).
     pub fn record_metric(&self) {
         metrics::gauge!(
             self.metric_name(),

@@ -21,7 +21,9 @@ use hyper_util::service::TowerToHyperService;
 use opskit::config::Config;
 use opskit::health::{CheckOptions, Health, HealthSettings, Outcome, Probe};
 use opskit::secret::SecretString;
-use opskit::telemetry::{GracefulShutdown, HttpMetricsLayer, Lifecycle, PrometheusMetrics, exit};
+use opskit::telemetry::exit;
+use opskit::telemetry::metrics::{HttpMetricsLayer, PrometheusMetrics};
+use opskit::telemetry::serving::{GracefulShutdown, Lifecycle};
 use tower::{ServiceBuilder, service_fn};
 
 /// Settings of the minimal service.
@@ -73,14 +75,14 @@ fn route(_method: &http::Method, uri: &http::Uri) -> Cow<'static, str> {
     Cow::Borrowed(match uri.path() {
         "/" => "/",
         "/slow" => "/slow",
-        _ => opskit::telemetry::UNMATCHED_ROUTE,
+        _ => opskit::telemetry::metrics::UNMATCHED_ROUTE,
     })
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     // Logging first: a configuration failure below is logged, not only printed.
-    opskit::telemetry::init_or_exit();
+    opskit::telemetry::logs::init_or_exit();
     let settings = Settings::from_env_or_exit();
     let info = opskit::telemetry::build_info!();
     let lifecycle = Lifecycle::starting(info, Some(settings.summary()));

@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 
-use opskit::telemetry::{Lifecycle, PrometheusMetrics, exit};
+use opskit::telemetry::exit;
+use opskit::telemetry::metrics::PrometheusMetrics;
+use opskit::telemetry::serving::Lifecycle;
 use tokio::net::TcpListener;
 
 /// With `address` (`NOTES_METRICS_LISTEN`): binds it (exit 71 when it cannot), says

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use opskit::migrate::{Guard, Policy};
 use opskit::secret::{ConnectionString, ExposeSecret};
-use opskit::telemetry::{Lifecycle, exit};
+use opskit::telemetry::exit;
+use opskit::telemetry::serving::Lifecycle;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;

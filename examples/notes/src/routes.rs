@@ -18,7 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use opskit::secret::{SecretString, secret_eq};
-use opskit::telemetry::{HttpMetricsLayer, RequestTracingLayer};
+use opskit::telemetry::metrics::HttpMetricsLayer;
+use opskit::telemetry::traces::RequestTracingLayer;
 use serde::Deserialize;
 use sqlx::AnyPool;
 use tokio::sync::Semaphore;
@@ -92,17 +93,17 @@ const TURN_WAIT: Duration = Duration::from_secs(3);
 async fn at_most(State(limit): State<AtMost>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(TURN_WAIT, limit.permits.acquire()).await {
         Ok(Ok(_turn)) => next.run(request).await,
-        _ => {
-            let mut response = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many requests of this kind at once; retry shortly",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            response
-        }
+        _ => unavailable("too many requests of this kind at once; retry shortly"),
     }
+}
+
+/// 503 with `Retry-After: 1`: the client may retry in a second.
+fn unavailable(message: &str) -> Response {
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// An error as JSON: `{"error": "..."}`.
@@ -144,16 +145,7 @@ fn is_transient(err: &sqlx::Error) -> bool {
 fn database_error(err: sqlx::Error) -> Response {
     tracing::error!(event = "notes.database_error", error = %err, "database error: {err}");
     match err {
-        ref err if is_transient(err) => {
-            let mut response = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the database is unavailable; retry shortly",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            response
-        }
+        ref err if is_transient(err) => unavailable("the database is unavailable; retry shortly"),
         _ => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "database error; the service log has the details",

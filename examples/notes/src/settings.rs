@@ -9,7 +9,8 @@ use opskit::config::{Config, Invalid};
 use opskit::health::HealthSettings;
 use opskit::migrate::Policy;
 use opskit::secret::{ConnectionString, ExposeSecret, SecretString};
-use opskit::telemetry::{HttpSettings, LogSettings};
+use opskit::telemetry::HttpSettings;
+use opskit::telemetry::logs::LogSettings;
 use serde::Deserialize;
 
 /// Where the service runs. Production refuses what is only fine on a laptop.

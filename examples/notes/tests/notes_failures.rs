@@ -268,6 +268,18 @@ fn human_logs_are_refused_in_production_so_the_collector_is_never_fed_text() {
     );
 }
 
+/// Starts the service with `variable=value` alone: it must exit 78 with a report
+/// naming the variable and saying `says`. Returns stderr.
+fn exits_78_naming(variable: &str, value: &str, says: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::spawn(&notes(), dir.path(), &[(variable, value)]);
+    let (code, _, stderr) = service.finish();
+    assert_eq!(code, 78, "{variable}={value}: {stderr}");
+    assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
+    assert!(stderr.contains(says), "{variable}={value}: {stderr}");
+    stderr
+}
+
 /// Settings that only look like values: a database this service does not speak, a
 /// URL parameter the driver refuses, a data directory that would not make a URL.
 /// Each is a configuration problem (78) naming its variable, found before anything
@@ -297,12 +309,7 @@ fn urls_and_paths_the_service_cannot_use_exit_78_naming_the_variable() {
         ),
         ("NOTES_DATA_DIR", "d%41", "plain directory path"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let service = Service::spawn(&notes(), dir.path(), &[(variable, value)]);
-        let (code, _, stderr) = service.finish();
-        assert_eq!(code, 78, "{variable}={value}: {stderr}");
-        assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
-        assert!(stderr.contains(says), "{variable}={value}: {stderr}");
+        let stderr = exits_78_naming(variable, value, says);
         assert!(!stderr.contains(":pw@"), "{stderr}");
         assert!(!stderr.contains("Canary-Bare-Key"), "{stderr}");
     }
@@ -335,12 +342,7 @@ fn a_probe_path_that_takes_over_a_route_exits_78_naming_the_variable() {
             "Prometheus endpoint",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let service = Service::spawn(&notes(), dir.path(), &[(variable, value)]);
-        let (code, _, stderr) = service.finish();
-        assert_eq!(code, 78, "{variable}={value}: {stderr}");
-        assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
-        assert!(stderr.contains(says), "{variable}={value}: {stderr}");
+        exits_78_naming(variable, value, says);
     }
 }
 

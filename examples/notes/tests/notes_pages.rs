@@ -43,6 +43,24 @@ fn header<'a>(lines: &'a [String], name: &str) -> Option<&'a str> {
     })
 }
 
+/// Stores `NOTES` notes of about `NOTE_BYTES` each.
+fn store_large_notes(address: SocketAddr) {
+    let body = "n".repeat(NOTE_BYTES - 200);
+    for i in 0..NOTES {
+        let json = format!(r#"{{"title":"large {i}","body":"{body}"}}"#);
+        let (status, _, _) = exchange(
+            address,
+            &format!(
+                "POST /notes HTTP/1.1\r\nhost: notes\r\nconnection: close\r\n\
+                 authorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\n\r\n{json}",
+                json.len()
+            ),
+        );
+        assert_eq!(status, 201);
+    }
+}
+
 /// A `/proc/PID/status` figure in KiB (`VmRSS`, `VmHWM`).
 fn memory_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -58,20 +76,7 @@ fn concurrent_full_pages_keep_memory_bounded_and_probes_answering() {
     let (_dir, service) = support::start_local(&[("NOTES_API_TOKEN", TOKEN)]);
     let address = service.address();
     let pid = service.pid();
-    let body = "n".repeat(NOTE_BYTES - 200);
-    for i in 0..NOTES {
-        let json = format!(r#"{{"title":"large {i}","body":"{body}"}}"#);
-        let (status, _, _) = exchange(
-            address,
-            &format!(
-                "POST /notes HTTP/1.1\r\nhost: notes\r\nconnection: close\r\n\
-                 authorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\n\
-                 content-length: {}\r\n\r\n{json}",
-                json.len()
-            ),
-        );
-        assert_eq!(status, 201);
-    }
+    store_large_notes(address);
     let page = "GET /notes?limit=200 HTTP/1.1\r\nhost: notes\r\nconnection: close\r\n\r\n";
     // One page first: what a page holds, and the service warmed up.
     let (status, lines, body) = exchange(address, page);
@@ -192,20 +197,7 @@ fn readiness_and_startup_hold_under_200_concurrent_pages() {
         .unwrap_or(10);
     let (_dir, service) = support::start_local(&[("NOTES_API_TOKEN", TOKEN)]);
     let address = service.address();
-    let body = "n".repeat(NOTE_BYTES - 200);
-    for i in 0..NOTES {
-        let json = format!(r#"{{"title":"large {i}","body":"{body}"}}"#);
-        let (status, _, _) = exchange(
-            address,
-            &format!(
-                "POST /notes HTTP/1.1\r\nhost: notes\r\nconnection: close\r\n\
-                 authorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\n\
-                 content-length: {}\r\n\r\n{json}",
-                json.len()
-            ),
-        );
-        assert_eq!(status, 201);
-    }
+    store_large_notes(address);
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..200)
         .map(|_| {

@@ -7,7 +7,8 @@ use opskit::health::checks::sqlx_pool;
 use opskit::health::{CheckOptions, Health, HealthSettings};
 use opskit::migrate::{Guard, Policy};
 use opskit::secret::{ConnectionString, ExposeSecret};
-use opskit::telemetry::{BuildInfo, HttpMetricsLayer, HttpSettings, Started, exit};
+use opskit::telemetry::metrics::HttpMetricsLayer;
+use opskit::telemetry::{BuildInfo, HttpSettings, Started, exit};
 use tower::ServiceBuilder;
 
 /// Settings of the bookmarks service.

@@ -24,7 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use opskit::secret::{SecretString, secret_eq};
-use opskit::telemetry::{BuildInfo, HttpMetricsLayer, Started, exit};
+use opskit::telemetry::metrics::HttpMetricsLayer;
+use opskit::telemetry::{BuildInfo, Started, exit};
 use serde::Serialize;
 use sqlx::AnyPool;
 

@@ -88,7 +88,7 @@ impl PrometheusMetrics {
         // metrics-process describes the start time too; opskit's text and value win.
         describe(info);
         info.record_metric();
-        crate::process::record_start_time_metric();
+        super::process::record_start_time_metric();
         Ok(Self { handle })
     }
 
@@ -375,11 +375,11 @@ fn process_collector() -> &'static metrics_process::Collector {
 
 /// Reads the process metrics, then renders. `metrics-process` also sets
 /// `process_start_time_seconds`, truncated to whole seconds from the boot time;
-/// opskit's own value (right to 10 ms, see [`crate::process::start_time`]) is set
+/// opskit's own value (right to 10 ms, see [`super::process::start_time`]) is set
 /// after it.
 fn render(handle: &PrometheusHandle) -> String {
     process_collector().collect();
-    crate::process::record_start_time_metric();
+    super::process::record_start_time_metric();
     handle.render()
 }
 

@@ -1,4 +1,4 @@
-//! The open connections of [`serve`](crate::serve), and which to let go when there
+//! The open connections of [`serve`](super::serve), and which to let go when there
 //! are too many.
 //!
 //! A slow client (slowloris) holds a connection by sending its request headers a
@@ -47,7 +47,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, watch};
 use tower_service::Service;
 
-use crate::shutdown::Phase;
+use super::shutdown::Phase;
 
 /// How long a new connection has to send its first request before it may be closed
 /// to make room.

@@ -15,10 +15,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// The route label of requests that matched no route template.
-pub const UNMATCHED_ROUTE: &str = "unmatched";
-
-type RouteFn = Arc<dyn Fn(&Method, &Uri) -> Cow<'static, str> + Send + Sync>;
+use crate::route::{METHODS, Route, RouteFn, method_index, route_label};
 
 /// Layer that applies [`HttpMetrics`]: records, for every request,
 ///
@@ -36,7 +33,7 @@ type RouteFn = Arc<dyn Fn(&Method, &Uri) -> Cow<'static, str> + Send + Sync>;
 ///
 /// The layer registers each label set with the metrics recorder the first time it
 /// sees it and keeps the handle, so install the recorder
-/// ([`PrometheusMetrics::install`](crate::PrometheusMetrics::install)) before serving.
+/// ([`PrometheusMetrics::install`](crate::metrics::PrometheusMetrics::install)) before serving.
 #[derive(Clone, Default)]
 pub struct HttpMetricsLayer {
     route_fn: Option<RouteFn>,
@@ -186,55 +183,6 @@ where
     }
 }
 
-/// A route label: a template shared with the framework (no copy), or a name.
-#[derive(Debug)]
-pub(crate) enum Route {
-    #[cfg(feature = "axum")]
-    Matched(axum::extract::MatchedPath),
-    Named(Cow<'static, str>),
-}
-
-impl Route {
-    pub(crate) fn as_str(&self) -> &str {
-        match self {
-            #[cfg(feature = "axum")]
-            Self::Matched(matched) => matched.as_str(),
-            Self::Named(name) => name,
-        }
-    }
-}
-
-pub(crate) fn route_label<B>(request: &Request<B>, route_fn: Option<&RouteFn>) -> Route {
-    #[cfg(feature = "axum")]
-    if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
-        return Route::Matched(matched.clone());
-    }
-    match route_fn {
-        Some(f) => Route::Named(f(request.method(), request.uri())),
-        None => Route::Named(Cow::Borrowed(UNMATCHED_ROUTE)),
-    }
-}
-
-/// The standard methods; anything else is `_OTHER`, as OpenTelemetry prescribes.
-pub(crate) const METHODS: [&str; 10] = [
-    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "_OTHER",
-];
-
-pub(crate) fn method_index(method: &Method) -> usize {
-    match *method {
-        Method::GET => 0,
-        Method::POST => 1,
-        Method::PUT => 2,
-        Method::DELETE => 3,
-        Method::HEAD => 4,
-        Method::OPTIONS => 5,
-        Method::PATCH => 6,
-        Method::CONNECT => 7,
-        Method::TRACE => 8,
-        _ => 9,
-    }
-}
-
 /// Decrements the active-requests gauge when the request ends, however it ends
 /// (response, error, or the client going away and the future being dropped).
 struct Active {
@@ -328,11 +276,6 @@ mod tests {
 
     #[test]
     fn labels_are_bounded() {
-        assert_eq!(METHODS[method_index(&Method::GET)], "GET");
-        assert_eq!(
-            METHODS[method_index(&Method::from_bytes(b"PURGE").unwrap())],
-            "_OTHER"
-        );
         assert_eq!(status_label(404), "404");
         assert_eq!(status_label(418), "418");
     }

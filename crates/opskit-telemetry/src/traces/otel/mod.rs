@@ -1,6 +1,13 @@
 //! OpenTelemetry traces over OTLP/HTTP: the layer, its exporter, the flush at
 //! shutdown, and the trace context in and out.
 
+pub(crate) mod loss;
+pub(crate) mod sampling;
+mod settings;
+mod traceparent;
+
+pub use settings::{OtelSettings, SamplerName, TracesExporter};
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -20,11 +27,10 @@ use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{FilterExt as _, Targets};
 use tracing_subscriber::registry::LookupSpan;
 
+use self::loss::{Counting, Lost, Watching};
+use self::sampling::{Decision, PlannedIds, PlannedTraceId, SampledRequests, Sampling};
 use crate::build_info::BuildInfo;
-use crate::correlate::Trace;
-use crate::otel_loss::{Counting, Lost, Watching};
-use crate::otel_sampling::{Decision, PlannedIds, PlannedTraceId, SampledRequests, Sampling};
-use crate::otel_settings::OtelSettings;
+use crate::traces::correlate::Trace;
 
 /// Why the exporter could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +46,10 @@ pub struct OtelError {
 static PROVIDER: OnceLock<(SdkTracerProvider, Duration, Arc<Lost>)> = OnceLock::new();
 
 /// The `tracing-opentelemetry` layer opskit puts under its logging (see
-/// [`init_with_layer`](crate::init_with_layer)): spans become OpenTelemetry spans,
+/// [`init_with_layer`](crate::logs::init_with_layer)): spans become OpenTelemetry spans,
 /// batched (a bounded queue, `OTEL_BSP_*`) and exported over OTLP/HTTP by a thread
 /// of their own, so a collector that is slow or down costs requests nothing;
-/// callers' `traceparent` headers are honoured ([`RequestTracingLayer`](crate::RequestTracingLayer)).
+/// callers' `traceparent` headers are honoured ([`RequestTracingLayer`](crate::traces::RequestTracingLayer)).
 /// `RequestTracingLayer` asks this layer's sampler before it makes a request's
 /// span: a request the sampler drops never becomes an OpenTelemetry span, nor does
 /// any span made inside it, and costs what the request's span alone costs. While
@@ -53,8 +59,8 @@ static PROVIDER: OnceLock<(SdkTracerProvider, Duration, Arc<Lost>)> = OnceLock::
 /// `None` when no endpoint is set. Spans of the exporter's own HTTP stack are left
 /// out, so exporting never traces itself.
 ///
-/// [`start`](crate::start) calls it with the settings it loaded; the flush at
-/// shutdown is part of [`Lifecycle::stopped`](crate::Lifecycle::stopped).
+/// [`start`](crate::serving::start) calls it with the settings it loaded; the flush at
+/// shutdown is part of [`Lifecycle::stopped`](crate::serving::Lifecycle::stopped).
 ///
 /// # Errors
 ///
@@ -240,7 +246,7 @@ pub fn inject_trace_context(headers: &mut http::HeaderMap) {
     let span = Span::current();
     // A request the sampler dropped has no OpenTelemetry span: its trace and the
     // decision go on from what the request's span keeps.
-    let context: Context = crate::correlate::sampled_out(&span).map_or_else(
+    let context: Context = crate::traces::correlate::sampled_out(&span).map_or_else(
         || span.context(),
         |trace| Context::new().with_remote_span_context(trace),
     );

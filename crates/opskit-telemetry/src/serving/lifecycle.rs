@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use opskit_config::Summary;
 
+use super::signal::Signal;
 use crate::build_info::BuildInfo;
-use crate::shutdown::Signal;
 
 /// Emits the lifecycle events of a service, in the order they happen:
 ///
@@ -38,7 +38,7 @@ impl Lifecycle {
             target = info.target,
             rustc_version = info.rustc_version,
             pid = std::process::id(),
-            log_filter = crate::logging::effective_filter(),
+            log_filter = crate::logs::effective_filter(),
             config = config.as_deref(),
             "starting {info}"
         );
@@ -62,7 +62,7 @@ impl Lifecycle {
 
     /// Emits `service.ready`, with the time since the process started.
     pub fn ready(&self) {
-        let startup = crate::process::uptime();
+        let startup = crate::metrics::process::uptime();
         tracing::info!(
             event = "service.ready",
             startup_ms = millis(startup),
@@ -86,7 +86,7 @@ impl Lifecycle {
 
     /// Emits `service.stopped` and ends the process with `exit_code`: the step every
     /// failure after `service.starting` takes (an exit code from
-    /// [`exit`](crate::exit), such as [`exit::UNAVAILABLE`](crate::exit::UNAVAILABLE)).
+    /// [`exit`](opskit_exit), such as [`exit::UNAVAILABLE`](opskit_exit::UNAVAILABLE)).
     ///
     /// `service.stopped` is the last line: from the moment it is written, this
     /// thread holds stdout's lock until the process ends, so a line another thread
@@ -118,7 +118,7 @@ impl Lifecycle {
     /// Exports the spans still queued (feature `otel`), or says they are lost.
     fn flush_traces(&self) {
         #[cfg(feature = "otel")]
-        if let Some(problem) = crate::otel::flush() {
+        if let Some(problem) = crate::traces::otel::flush() {
             tracing::warn!(
                 event = "otel.flush_failed",
                 "traces lost at shutdown: {problem}"
@@ -127,7 +127,7 @@ impl Lifecycle {
     }
 
     fn log_stopped(&self, reason: &str, exit_code: i32) {
-        let uptime_s = crate::process::uptime().as_secs_f64();
+        let uptime_s = crate::metrics::process::uptime().as_secs_f64();
         if exit_code == 0 {
             tracing::info!(
                 event = "service.stopped",

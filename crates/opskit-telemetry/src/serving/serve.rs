@@ -16,10 +16,10 @@ use opskit_health::Health;
 use tokio::net::TcpListener;
 use tower_service::Service;
 
-use crate::connections::Connections;
-use crate::lifecycle::Lifecycle;
-use crate::request::{RequestLog, RequestTracingLayer};
-use crate::shutdown::{GracefulShutdown, Phase};
+use super::connections::Connections;
+use super::lifecycle::Lifecycle;
+use super::shutdown::{GracefulShutdown, Phase};
+use crate::traces::{RequestLog, RequestTracingLayer};
 
 /// How [`serve`] serves: the shutdown timeline and the limits on connections. Nest
 /// it in a service's settings with `#[config(nested, prefix = "")]` to read
@@ -174,12 +174,12 @@ where
         Err(err) => {
             let reason = format!("cannot listen on {listen}: {err}");
             tracing::error!(event = "service.bind_failed", address = %listen, error = %err, "{reason}");
-            lifecycle.exit(&reason, crate::exit::OS_ERROR);
+            lifecycle.exit(&reason, opskit_exit::OS_ERROR);
         }
     };
     match listener.local_addr() {
         Ok(address) => lifecycle.listening("http", address),
-        Err(err) => lifecycle.exit(&err.to_string(), crate::exit::OS_ERROR),
+        Err(err) => lifecycle.exit(&err.to_string(), opskit_exit::OS_ERROR),
     }
     let shutdown = GracefulShutdown::new(settings.drain_delay, settings.shutdown_timeout)
         .health(health.clone())
@@ -197,12 +197,12 @@ where
     let outcome = shutdown.run(server).await;
     let code = match &outcome.result {
         Some(Err(err)) => {
-            lifecycle.stopped(&format!("the server failed: {err}"), crate::exit::OS_ERROR);
-            crate::exit::OS_ERROR
+            lifecycle.stopped(&format!("the server failed: {err}"), opskit_exit::OS_ERROR);
+            opskit_exit::OS_ERROR
         }
         _ => {
-            lifecycle.stopped(&outcome.reason(), crate::exit::OK);
-            crate::exit::OK
+            lifecycle.stopped(&outcome.reason(), opskit_exit::OK);
+            opskit_exit::OK
         }
     };
     std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -8,7 +8,7 @@ use tracing_subscriber::fmt::MakeWriter;
 /// Wraps a [`MakeWriter`] so that each log line passes through
 /// [`opskit_secret::redaction::redact_bytes`] on its way out: the secrets opskit-config
 /// loaded (and any a service registered) never reach the output, even in lines a
-/// dependency writes. [`subscriber`](crate::subscriber) installs it; use it directly
+/// dependency writes. [`subscriber`](crate::logs::subscriber) installs it; use it directly
 /// when building a subscriber of your own.
 ///
 /// ```

@@ -8,7 +8,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::request::RequestId;
+use crate::traces::request_id::RequestId;
 
 /// Wraps a JSON event formatter: a line written inside a span that carries a
 /// [`Correlation`] starts with `"request_id"` (and `"trace_id"` and `"span_id"`);
@@ -26,7 +26,7 @@ impl<F> Correlated<F> {
 
 /// What a request's span carries for its log lines: its [`RequestId`] and, when
 /// the request is traced, where to find its OpenTelemetry ids (read only when a line
-/// is written: most requests write none). [`RequestTracing`](crate::RequestTracing)
+/// is written: most requests write none). [`RequestTracing`](crate::traces::RequestTracing)
 /// puts it in the span's extensions.
 #[derive(Debug, Clone)]
 pub(crate) struct Correlation {

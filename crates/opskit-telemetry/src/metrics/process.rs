@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// On Linux it is read from `/proc` (the process's start in clock ticks after boot,
 /// against the time since boot now), so it is right, to 10 ms, even when called
 /// late; elsewhere, or if `/proc` cannot be read, it is the time of the first call.
-/// [`init`](crate::init) makes that first call.
+/// [`init`](crate::logs::init) makes that first call.
 pub fn start_time() -> SystemTime {
     static START: OnceLock<SystemTime> = OnceLock::new();
     *START.get_or_init(|| from_proc().unwrap_or_else(SystemTime::now))

@@ -7,7 +7,7 @@ use std::sync::Once;
 /// (`event = "service.panic"`, with `panic_message`, `location` and `thread`; the
 /// event's `message` reads "panic in thread T: M") and then
 /// runs the hook that was there before (which prints to stderr). Installing twice
-/// is harmless. [`init`](crate::init) calls it.
+/// is harmless. [`init`](crate::logs::init) calls it.
 pub fn install_panic_hook() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {

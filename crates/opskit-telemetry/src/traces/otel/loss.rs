@@ -1,7 +1,7 @@
 //! Spans the exporter could not deliver, counted, so that shutdown can say traces
 //! were lost: the SDK's shutdown reports a timeout, not a batch the collector
 //! refused or never received. Whether the collector takes exports is what
-//! [`Sampling`](crate::otel_sampling::Sampling) admits request traces by: known at
+//! [`Sampling`](crate::traces::otel::sampling::Sampling) admits request traces by: known at
 //! each attempt ([`Watching`]), not once the exporter's retries (up to a second)
 //! have run out.
 

@@ -10,10 +10,10 @@ use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::correlate::Correlated;
-use crate::fields::JsonSpanFields;
-use crate::nest::NestingWriter;
-use crate::redact::RedactingWriter;
+use super::fields::JsonSpanFields;
+use super::nest::NestingWriter;
+use super::redact::RedactingWriter;
+use crate::traces::correlate::Correlated;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -179,7 +179,7 @@ pub enum InitError {
 }
 
 /// Sets up logging from `LOG_FORMAT`, `LOG_LEVEL` and `RUST_LOG`, writing to
-/// stdout, and installs the [panic hook](crate::install_panic_hook).
+/// stdout, and installs the [panic hook](crate::logs::install_panic_hook).
 ///
 /// Call it first in `main`, before loading the configuration, so a configuration
 /// failure is logged too.
@@ -250,8 +250,8 @@ where
             settings.effective_filter()
         );
     }
-    crate::process::start_time();
-    crate::panic::install_panic_hook();
+    crate::metrics::process::start_time();
+    super::panic::install_panic_hook();
     // Warnings of a configuration loaded before logging (a secret file others can
     // read, a mistyped variable) are not lost.
     opskit_config::log_pending_warnings();
@@ -285,7 +285,7 @@ pub fn filter(settings: &LogSettings) -> Result<EnvFilter, InitError> {
 ///
 /// - JSON: `timestamp` (RFC 3339, UTC), `level`, `target`, `message`, the event's
 ///   fields at the top level, the span context (`span`, `spans`), and inside a
-///   request traced by [`RequestTracingLayer`](crate::RequestTracingLayer) its
+///   request traced by [`RequestTracingLayer`](crate::traces::RequestTracingLayer) its
 ///   `request_id` (and, with the `otel` feature, `trace_id` and `span_id`) at the top
 ///   level; `service.starting`'s `config` and `config.invalid`'s `problems` are
 ///   nested JSON;

@@ -3,9 +3,9 @@
 
 use opskit_config::{Config, Loaded};
 
+use super::lifecycle::Lifecycle;
 use crate::build_info::BuildInfo;
-use crate::lifecycle::Lifecycle;
-use crate::prometheus::PrometheusMetrics;
+use crate::metrics::PrometheusMetrics;
 
 /// What [`start`] leaves running: the loaded settings, the lifecycle (for the events
 /// still to come and for [`Lifecycle::exit`]), and the installed metrics recorder.
@@ -24,12 +24,12 @@ pub struct Started<S> {
 ///
 /// 1. `--describe` and `--env-example` print the settings (a Markdown table, an
 ///    `.env` template) and exit 0, without starting anything;
-/// 2. logging ([`init`](crate::init)), so everything after is logged;
+/// 2. logging ([`init`](crate::logs::init)), so everything after is logged;
 /// 3. the settings `S`, every problem at once, `LOG_FORMAT`, `LOG_LEVEL` and
 ///    `RUST_LOG`'s included, and with the `otel` feature the `OTEL_*` variables of
-///    [`OtelSettings`](crate::OtelSettings) (78, the report on stderr and as one
+///    [`OtelSettings`](crate::traces::OtelSettings) (78, the report on stderr and as one
 ///    `config.invalid` event); with an OTLP endpoint, the trace exporter is part of
-///    the logging set up in step 2 ([`tracing_layer`](crate::tracing_layer));
+///    the logging set up in step 2 ([`tracing_layer`](crate::traces::tracing_layer));
 /// 4. `service.starting` with the build info and the redacted settings (from step
 ///    2 on, inside a tokio runtime, a SIGTERM is kept: one that arrives before the
 ///    service serves starts its graceful shutdown as soon as it does, instead of
@@ -66,34 +66,37 @@ pub fn start<S: Config>(info: BuildInfo) -> Started<S> {
     match std::env::args().nth(1).as_deref() {
         Some("--describe") => {
             print!("{}", S::describe().to_markdown());
-            std::process::exit(crate::exit::OK);
+            std::process::exit(opskit_exit::OK);
         }
         Some("--env-example") => {
             print!("{}", S::describe().to_env_example());
-            std::process::exit(crate::exit::OK);
+            std::process::exit(opskit_exit::OK);
         }
         _ => {}
     }
     // Logging settings and the service's in one report: a bad LOG_LEVEL must not
     // hide the other problems.
-    let log = crate::LogSettings::from_env();
+    let log = crate::logs::LogSettings::from_env();
     #[cfg(feature = "otel")]
-    let otel = crate::OtelSettings::from_env();
+    let otel = crate::traces::OtelSettings::from_env();
     let settings = S::from_env();
     let log_settings = log.as_ref().map(|l| (**l).clone()).unwrap_or_default();
     #[cfg(feature = "otel")]
-    let (tracing, otel_error) = match otel.as_ref().map(|o| crate::tracing_layer(o, &info)) {
+    let (tracing, otel_error) = match otel
+        .as_ref()
+        .map(|o| crate::traces::tracing_layer(o, &info))
+    {
         Ok(Ok(layer)) => (layer, None),
         Ok(Err(err)) => (None, Some(err)),
         Err(_) => (None, None),
     };
     #[cfg(not(feature = "otel"))]
     let tracing = tracing_subscriber::layer::Identity::new();
-    if let Err(err) = crate::init_with_layer(&log_settings, tracing) {
+    if let Err(err) = crate::logs::init_with_layer(&log_settings, tracing) {
         eprintln!("cannot start logging: {err}");
-        std::process::exit(crate::exit::CONFIG);
+        std::process::exit(opskit_exit::CONFIG);
     }
-    crate::shutdown::listen_early();
+    super::signal::listen_early();
     #[cfg(feature = "otel")]
     let otel_ok = otel.is_ok();
     #[cfg(not(feature = "otel"))]
@@ -117,18 +120,18 @@ pub fn start<S: Config>(info: BuildInfo) -> Started<S> {
             }
             match opskit_config::ConfigError::from_problems(problems) {
                 Some(err) => err.exit(),
-                None => std::process::exit(crate::exit::CONFIG),
+                None => std::process::exit(opskit_exit::CONFIG),
             }
         }
     };
     let lifecycle = Lifecycle::starting(info, Some(settings.summary()));
     #[cfg(feature = "otel")]
     if let Some(err) = otel_error {
-        lifecycle.exit(&err.to_string(), crate::exit::CONFIG);
+        lifecycle.exit(&err.to_string(), opskit_exit::CONFIG);
     }
     let metrics = match PrometheusMetrics::install(&info) {
         Ok(metrics) => metrics,
-        Err(err) => lifecycle.exit(&err.to_string(), crate::exit::SOFTWARE),
+        Err(err) => lifecycle.exit(&err.to_string(), opskit_exit::SOFTWARE),
     };
     Started {
         settings,
