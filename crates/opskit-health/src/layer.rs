@@ -21,6 +21,13 @@ use crate::state::Rendered;
 /// The media type of health responses.
 pub const HEALTH_JSON: &str = "application/health+json";
 
+impl Health {
+    /// The tower layer that answers the probe paths from this registry.
+    pub fn layer(&self) -> HealthLayer {
+        HealthLayer::new(self.clone())
+    }
+}
+
 /// Layer that applies [`HealthService`]: answers the probe paths of a [`Health`]
 /// and passes every other request to the inner service untouched. See the
 /// [crate docs](crate).

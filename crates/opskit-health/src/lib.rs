@@ -163,6 +163,8 @@
 mod body;
 mod check;
 pub mod checks;
+mod error;
+mod gate;
 mod health;
 mod layer;
 mod observe;
@@ -175,7 +177,8 @@ mod state;
 
 pub use body::ResponseBody;
 pub use check::{Check, CheckFuture, CheckOptions, Outcome, Probe, Status, Tolerant};
-pub use health::{BuildError, Health, HealthBuilder};
+pub use error::BuildError;
+pub use health::{Health, HealthBuilder};
 pub use layer::{HEALTH_JSON, HealthLayer, HealthService, ResponseFuture};
 #[cfg(feature = "config")]
 #[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "config")))]

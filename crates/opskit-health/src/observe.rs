@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use crate::check::{Probe, Status};
-use crate::state::Gate;
+use crate::gate::Gate;
 
 pub(crate) fn run(
     check: &str,

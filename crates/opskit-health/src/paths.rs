@@ -1,7 +1,7 @@
 //! Which request paths are probes.
 
 use crate::check::Probe;
-use crate::health::BuildError;
+use crate::error::BuildError;
 
 /// The probe paths and their aliases.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use crate::check::{CheckOptions, Outcome, Probe, Status};
+use crate::gate::Gate;
 use crate::render;
 
 /// The state of one check as the probes see it.
@@ -124,24 +125,6 @@ pub(crate) struct Shared {
     /// run being recorded holds the read side, so `stop` returns only once no
     /// event of this registry can follow.
     stopped: RwLock<bool>,
-}
-
-/// Why a probe fails before its checks are even looked at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Gate {
-    Starting,
-    Draining,
-    Maintenance,
-}
-
-impl Gate {
-    pub(crate) fn output(self) -> &'static str {
-        match self {
-            Self::Starting => "starting: the service has not finished starting",
-            Self::Draining => "draining: the service is shutting down",
-            Self::Maintenance => "maintenance: the service was marked not ready",
-        }
-    }
 }
 
 impl Shared {
