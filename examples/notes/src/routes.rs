@@ -69,9 +69,11 @@ pub fn router(app: App, tracing: RequestTracingLayer) -> Router {
 
 /// At most a number of requests of a route at once: one more waits up to 3 s for
 /// its turn (as long as a request waits for a database connection by default),
-/// then is answered 503 with `Retry-After: 1`. Memory stays
-/// bounded however many clients ask, and a short burst of cheap requests only
-/// waits. The pattern for any request that is expensive in memory or time.
+/// then is answered 503 with `Retry-After: 1`. Memory stays bounded however many
+/// clients ask, and a short burst of cheap requests only waits. A turn ends when the
+/// handler returns its response: a slow client still reading a page holds that one
+/// page on its connection, never more. The pattern for any request that is
+/// expensive in memory or time.
 #[derive(Clone)]
 pub struct AtMost {
     permits: Arc<Semaphore>,
@@ -204,16 +206,13 @@ async fn list(State(app): State<App>, Query(page): Query<PageQuery>) -> Response
     match notes::page(&app.pool, page.after, limit, MAX_PAGE_BYTES).await {
         Ok((notes, more)) => {
             let next = more.then(|| notes.last().map(|n| n.id)).flatten();
-            // Up to a megabyte of JSON: written on a blocking thread, so the
+            // Up to half a megabyte of JSON: written on a blocking thread, so the
             // runtime's threads stay free for the probes and other requests.
-            let json = match tokio::task::spawn_blocking(move || serde_json::to_vec(&notes)).await {
+            let written = tokio::task::spawn_blocking(move || serde_json::to_vec(&notes)).await;
+            let json = match written {
                 Ok(Ok(json)) => json,
-                _ => {
-                    return error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "could not write the page; the service log has the details",
-                    );
-                }
+                Ok(Err(err)) => return page_failed(&err),
+                Err(err) => return page_failed(&err),
             };
             let mut response = (
                 [(
@@ -233,6 +232,15 @@ async fn list(State(app): State<App>, Query(page): Query<PageQuery>) -> Response
         }
         Err(err) => database_error(err),
     }
+}
+
+/// A page that could not be written as JSON: logged, and 500.
+fn page_failed(err: &dyn std::fmt::Display) -> Response {
+    tracing::error!(event = "notes.page_failed", error = %err, "could not write a page of notes: {err}");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "could not write the page; the service log has the details",
+    )
 }
 
 /// `POST /notes`: stores a note (201 with the note and its id).

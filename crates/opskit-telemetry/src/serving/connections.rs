@@ -185,6 +185,11 @@ impl Connections {
         }
     }
 
+    /// Open connections past which the oldest slow ones are closed.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// From now on, responses say `Connection: close`.
     pub(crate) fn drain(&self) {
         self.draining.store(true, Ordering::SeqCst);

@@ -263,7 +263,6 @@ async fn accept_loop<S, B>(
         builder,
         service,
         connections: Connections::new(limit, phase.clone()),
-        limit,
         last_shed_warning: None,
         open: tokio::sync::mpsc::channel(1),
     };
@@ -323,7 +322,6 @@ struct Server<S> {
     builder: auto::Builder<TokioExecutor>,
     service: S,
     connections: Connections,
-    limit: usize,
     last_shed_warning: Option<std::time::Instant>,
     /// Cloned into each connection's task, to wait for them all at the end.
     open: (
@@ -345,7 +343,7 @@ where
     /// Admits `stream` (making room past the limit) and serves it on its own task.
     fn serve(&mut self, stream: tokio::net::TcpStream) {
         let (handle, shed) = self.connections.admit();
-        let limit = self.limit;
+        let limit = self.connections.limit();
         if shed > 0
             && self
                 .last_shed_warning
