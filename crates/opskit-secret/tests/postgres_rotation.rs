@@ -11,13 +11,15 @@ use std::time::Duration;
 
 use opskit_secret::canary::{Canary, assert_no_leak};
 use opskit_secret::rotation::{WatchOptions, WatchedSecret};
-use opskit_secret::{ExposeSecret, SecretFile, SecretString};
+use opskit_secret::{ConnectionString, ExposeSecret, SecretFile, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection};
 use support::{Capture, KubeletVolume, wait_until};
 
-/// The role this test creates, unique to this test.
+/// The role the password test creates, unique to it.
 const ROLE: &str = "secret_rotation_canary_app";
+/// The role the URL test creates.
+const URL_ROLE: &str = "secret_rotation_canary_url";
 
 fn admin_options() -> Option<PgConnectOptions> {
     let Ok(url) = std::env::var("OPSKIT_TEST_POSTGRES_URL") else {
@@ -38,14 +40,13 @@ fn admin_options() -> Option<PgConnectOptions> {
     )
 }
 
-async fn set_password(admin: &mut PgConnection, password: &str) {
+async fn set_password(admin: &mut PgConnection, role: &str, password: &str) {
     // Canary values are letters, digits and `-`: safe inside a literal.
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "ALTER ROLE {ROLE} PASSWORD '{password}'"
-    )))
-    .execute(admin)
-    .await
-    .unwrap();
+    let sql = format!("ALTER ROLE {role} PASSWORD '{password}'");
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(admin)
+        .await
+        .unwrap();
 }
 
 /// A connection the pool opens now (none is idle: each is closed after use), and
@@ -106,7 +107,7 @@ async fn a_pool_wired_to_a_watched_password_opens_new_connections_with_the_new_p
 
     // The database's password changes first: the pool's new connections fail,
     // which is what the file's rotation must repair.
-    set_password(&mut admin, new.value()).await;
+    set_password(&mut admin, ROLE, new.value()).await;
     let refused = new_connection(&pool).await.unwrap_err();
     let refused = format!("{refused} {refused:?}");
     assert!(
@@ -149,6 +150,72 @@ async fn a_pool_wired_to_a_watched_password_opens_new_connections_with_the_new_p
 
     pool.close().await;
     sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE {ROLE}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_wired_to_a_watched_url_follows_a_whole_new_url() {
+    let Some(admin_options) = admin_options() else {
+        return;
+    };
+    let (logs, _guard) = Capture::start();
+    let (old, new) = (Canary::new("pg-url-old"), Canary::new("pg-url-new"));
+    let mut admin = PgConnection::connect_with(&admin_options).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DROP ROLE IF EXISTS {URL_ROLE}; CREATE ROLE {URL_ROLE} LOGIN PASSWORD '{}'",
+        old.value()
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let url_with = |password: &str| {
+        format!(
+            "postgres://{URL_ROLE}:{password}@{}:{}/postgres",
+            admin_options.get_host(),
+            admin_options.get_port()
+        )
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut volume = KubeletVolume::new(dir.path(), &[("database_url", &url_with(old.value()))]);
+    let url: WatchedSecret<ConnectionString> = SecretFile::new(volume.path("database_url"))
+        .watch_with(
+            "APP_DATABASE_URL",
+            WatchOptions::default().interval(Duration::from_millis(20)),
+        )
+        .unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect(url.current().expose_secret())
+        .await
+        .unwrap();
+    opskit_secret::sqlx::rotate_pool_url(&pool, &url);
+    new_connection(&pool).await.unwrap();
+
+    set_password(&mut admin, URL_ROLE, new.value()).await;
+    let refused = new_connection(&pool).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("password authentication failed"),
+        "{refused}"
+    );
+    volume.update(&[("database_url", &url_with(new.value()))]);
+    wait_until("the rotation", || url.rotations() == 1);
+    new_connection(&pool).await.unwrap();
+
+    let seen = format!(
+        "{}\n{refused}\n{pool:?}\n{url:?}\n{:?}\n{}",
+        logs.text(),
+        url.current(),
+        url.current()
+    );
+    for canary in [&old, &new] {
+        assert_no_leak(&seen, canary.value(), "the logs, errors and Debug output");
+    }
+    pool.close().await;
+    sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE {URL_ROLE}")))
         .execute(&mut admin)
         .await
         .unwrap();

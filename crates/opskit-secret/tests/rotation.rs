@@ -327,6 +327,26 @@ fn a_rotation_is_counted_in_metrics() {
 }
 
 #[test]
+fn a_subscriber_that_panics_is_logged_and_the_others_still_hear_of_the_rotation() {
+    let (logs, _guard) = Capture::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("api_token");
+    fs::write(&path, "before-panic").unwrap();
+    let token = watch_token(&path);
+    token.on_rotate(|_: &SecretString| panic!("subscriber bug"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    token.on_rotate(move |value: &SecretString| {
+        tx.send(value.expose_secret().to_owned()).unwrap();
+    });
+    for value in ["after-panic-1", "after-panic-2"] {
+        replace(&path, value);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(60)).unwrap(), value);
+    }
+    assert_eq!(logs.events("secret.subscriber_panicked").len(), 2);
+    assert_eq!(token.current().expose_secret(), "after-panic-2");
+}
+
+#[test]
 fn the_first_read_is_checked_as_every_later_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("api_token");

@@ -482,7 +482,8 @@ impl<T> fmt::Debug for WatchedSecret<T> {
 }
 
 /// The current value of a [`WatchedSecret`], borrowed for a moment: dereferences to
-/// the value. `Debug` is the value's own (redacted for the secret types).
+/// the value. `Debug` and `Display` are the value's own (redacted or masked for the
+/// secret types).
 ///
 /// ```
 /// use opskit_secret::rotation::WatchedSecret;
@@ -506,5 +507,12 @@ impl<T> Deref for Current<T> {
 impl<T: fmt::Debug> fmt::Debug for Current<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.0.current, f)
+    }
+}
+
+/// The value's own `Display`: the masked URL of a [`ConnectionString`](crate::ConnectionString).
+impl<T: fmt::Display> fmt::Display for Current<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0.current, f)
     }
 }
