@@ -54,6 +54,7 @@
 //! same counts are on the handle: [`WatchedSecret::rotations`],
 //! [`WatchedSecret::rotation_failures`], [`WatchedSecret::is_failing`].
 
+mod options;
 mod poller;
 mod token;
 mod value;
@@ -62,9 +63,10 @@ mod watched;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use options::{DEFAULT_POLL_INTERVAL, DEFAULT_SETTLE, WatchOptions};
 pub use token::TokenCheck;
 pub use value::SecretValue;
-pub use watched::{Current, DEFAULT_POLL_INTERVAL, DEFAULT_SETTLE, WatchOptions, WatchedSecret};
+pub use watched::{Current, WatchedSecret};
 
 use crate::SecretFileError;
 
