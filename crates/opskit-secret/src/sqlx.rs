@@ -130,13 +130,16 @@ where
 /// (any option the pool had beyond the URL is replaced; use [`rotate_pool`] to keep
 /// some).
 ///
+/// It works for any pool, `AnyPool` included:
+///
 /// ```no_run
 /// use opskit_secret::rotation::WatchedSecret;
-/// use opskit_secret::ConnectionString;
-/// use sqlx::PgPool;
+/// use opskit_secret::{ConnectionString, ExposeSecret};
+/// use sqlx::any::AnyPoolOptions;
 ///
-/// # fn run(pool: PgPool) -> Result<(), Box<dyn std::error::Error>> {
+/// # fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let url: WatchedSecret<ConnectionString> = WatchedSecret::from_env("APP_DATABASE_URL")?;
+/// let pool = AnyPoolOptions::new().connect_lazy(url.current().expose_secret())?;
 /// opskit_secret::sqlx::rotate_pool_url(&pool, &url);
 /// # Ok(())
 /// # }
