@@ -212,6 +212,49 @@ fn broken_rotations_keep_the_old_value_say_why_and_the_next_good_value_is_taken(
 }
 
 #[test]
+fn a_file_still_being_written_is_refused_until_it_holds_still() {
+    let (logs, _guard) = Capture::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("api_token");
+    fs::write(&path, "before-the-writer").unwrap();
+    let options = WatchOptions::default()
+        .interval(Duration::from_millis(10))
+        .settle(Duration::from_millis(200));
+    let token: WatchedSecret<SecretString> = SecretFile::new(&path)
+        .watch_with("APP_API_TOKEN", options)
+        .unwrap();
+
+    // A writer that appends to the file a byte at a time, as a slow copy would.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (path, stop) = (path.clone(), stop.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut file = fs::File::create(&path).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                file.write_all(b"x").unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    wait_until("the refusal of a changing file", || {
+        logs.events("secret.rotation_failed").iter().any(|event| {
+            event["fields"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("still being written")
+        })
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+
+    replace(&path, "after-the-writer");
+    wait_until("the finished file", || {
+        token.current().expose_secret() == "after-the-writer"
+    });
+}
+
+#[test]
 fn a_file_restored_to_the_value_in_use_ends_the_failure_without_a_rotation() {
     let (logs, _guard) = Capture::start();
     let dir = tempfile::tempdir().unwrap();
