@@ -65,7 +65,7 @@
 //!
 //! | Name | Description | Default? |
 //! |---|---|---|
-//! | `sqlx` | [`sqlx`]: one call makes an sqlx 0.9 pool open new connections with a rotated password or URL; any database, no driver turned on; needs Rust 1.94 | no |
+//! | `sqlx` | the `sqlx` module: one call makes an sqlx 0.9 pool open new connections with a rotated password or URL; any database, no driver turned on; needs Rust 1.94 | no |
 
 // Feature badges on docs.rs, whose nightly rustdoc has `doc_cfg`.
 #![cfg_attr(opskit_doc_cfg, feature(doc_cfg))]

@@ -1,6 +1,6 @@
 //! Secrets that rotate without a restart: a [`WatchedSecret`] follows its file, a
 //! [`TokenCheck`] accepts the previous token for a grace period, and (feature
-//! `sqlx`) [`sqlx`](crate::sqlx) points a pool's new connections at the new
+//! `sqlx`) the `sqlx` module points a pool's new connections at the new
 //! credentials.
 //!
 //! Managed databases and secret stores rotate credentials: Kubernetes updates a
