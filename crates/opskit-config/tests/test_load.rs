@@ -564,7 +564,8 @@ fn a_connection_string_keeps_its_host_visible_in_logs() {
         "postgres://app@127.0.0.1:9/bm",
         "sqlite:///missing-dir/b.db",
     ] {
-        UrlOnly::from_pairs([("SHOWURL_DATABASE_URL", url)]).unwrap();
+        let loaded = UrlOnly::from_pairs([("SHOWURL_DATABASE_URL", url)]).unwrap();
+        assert_eq!(loaded.database_url.masked(), url);
         assert_eq!(
             opskit_secret::redaction::redact(&format!("cannot reach {url}")),
             format!("cannot reach {url}")

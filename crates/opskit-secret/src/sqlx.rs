@@ -9,6 +9,10 @@
 //! the database type cannot use (a URL for another driver, say) logs
 //! `secret.rotation_failed` and leaves the pool's options as they were.
 //!
+//! A file is watched while a handle of its secret lives, so each call returns one:
+//! keep it for as long as the pool is used (`let _watch = ...` in `main`). Dropped,
+//! the pool keeps the value it has and follows no later change.
+//!
 //! # Example
 //!
 //! With a PostgreSQL password rotating in `APP_DATABASE_PASSWORD_FILE`:
@@ -25,7 +29,7 @@
 //!     .username("app")
 //!     .password(password.current().expose_secret());
 //! let pool = PgPoolOptions::new().connect_lazy_with(options);
-//! opskit_secret::sqlx::rotate_pool_password(&pool, &password, PgConnectOptions::password);
+//! let _watch = opskit_secret::sqlx::rotate_pool_password(&pool, &password, PgConnectOptions::password);
 //! # Ok(())
 //! # }
 //! ```
@@ -40,7 +44,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let url: WatchedSecret<ConnectionString> = WatchedSecret::from_env("APP_DATABASE_URL")?;
 //! let pool = PgPool::connect_lazy(url.current().expose_secret())?;
-//! opskit_secret::sqlx::rotate_pool_url(&pool, &url);
+//! let _watch = opskit_secret::sqlx::rotate_pool_url(&pool, &url);
 //! # Ok(())
 //! # }
 //! ```
@@ -72,7 +76,7 @@ type Options<DB> = <<DB as Database>::Connection as Connection>::Options;
 ///
 /// # fn run(pool: PgPool) -> Result<(), Box<dyn std::error::Error>> {
 /// let url: WatchedSecret<ConnectionString> = WatchedSecret::from_env("APP_DATABASE_URL")?;
-/// opskit_secret::sqlx::rotate_pool(&pool, &url, |url: &ConnectionString| {
+/// let _watch = opskit_secret::sqlx::rotate_pool(&pool, &url, |url: &ConnectionString| {
 ///     url.expose_secret()
 ///         .parse::<PgConnectOptions>()
 ///         .map(|options| options.ssl_root_cert("/etc/ssl/db-ca.crt"))
@@ -80,7 +84,12 @@ type Options<DB> = <<DB as Database>::Connection as Connection>::Options;
 /// # Ok(())
 /// # }
 /// ```
-pub fn rotate_pool<DB, T, E, F>(pool: &Pool<DB>, secret: &WatchedSecret<T>, make: F)
+#[must_use = "the pool follows the secret only while the returned handle lives: keep it"]
+pub fn rotate_pool<DB, T, E, F>(
+    pool: &Pool<DB>,
+    secret: &WatchedSecret<T>,
+    make: F,
+) -> WatchedSecret<T>
 where
     DB: Database,
     T: SecretValue,
@@ -97,6 +106,7 @@ where
     };
     apply(&secret.current());
     secret.on_rotate(apply);
+    secret.clone()
 }
 
 /// Makes `pool` open new connections with each new password of `password`, set on
@@ -110,11 +120,16 @@ where
 ///
 /// # fn run(pool: PgPool) -> Result<(), Box<dyn std::error::Error>> {
 /// let password: WatchedSecret<SecretString> = WatchedSecret::from_env("APP_DATABASE_PASSWORD")?;
-/// opskit_secret::sqlx::rotate_pool_password(&pool, &password, PgConnectOptions::password);
+/// let _watch = opskit_secret::sqlx::rotate_pool_password(&pool, &password, PgConnectOptions::password);
 /// # Ok(())
 /// # }
 /// ```
-pub fn rotate_pool_password<DB, F>(pool: &Pool<DB>, password: &WatchedSecret<SecretString>, set: F)
+#[must_use = "the pool follows the secret only while the returned handle lives: keep it"]
+pub fn rotate_pool_password<DB, F>(
+    pool: &Pool<DB>,
+    password: &WatchedSecret<SecretString>,
+    set: F,
+) -> WatchedSecret<SecretString>
 where
     DB: Database,
     F: Fn(Options<DB>, &str) -> Options<DB> + Send + Sync + 'static,
@@ -123,7 +138,7 @@ where
     rotate_pool(pool, password, move |password: &SecretString| {
         let options = Options::<DB>::clone(&base.connect_options());
         Ok::<_, std::convert::Infallible>(set(options, password.expose_secret()))
-    });
+    })
 }
 
 /// Makes `pool` open new connections with options parsed from each new URL of `url`
@@ -140,16 +155,20 @@ where
 /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let url: WatchedSecret<ConnectionString> = WatchedSecret::from_env("APP_DATABASE_URL")?;
 /// let pool = AnyPoolOptions::new().connect_lazy(url.current().expose_secret())?;
-/// opskit_secret::sqlx::rotate_pool_url(&pool, &url);
+/// let _watch = opskit_secret::sqlx::rotate_pool_url(&pool, &url);
 /// # Ok(())
 /// # }
 /// ```
-pub fn rotate_pool_url<DB: Database>(pool: &Pool<DB>, url: &WatchedSecret<ConnectionString>) {
+#[must_use = "the pool follows the secret only while the returned handle lives: keep it"]
+pub fn rotate_pool_url<DB: Database>(
+    pool: &Pool<DB>,
+    url: &WatchedSecret<ConnectionString>,
+) -> WatchedSecret<ConnectionString> {
     rotate_pool(pool, url, |url: &ConnectionString| {
         let options = Options::<DB>::from_str(url.expose_secret())
             .map_err(|err| url.scrub(&err.to_string()))?;
         Ok::<_, String>(options)
-    });
+    })
 }
 
 fn refused(name: &str, err: &dyn std::fmt::Display) {

@@ -95,7 +95,8 @@ async fn a_pool_wired_to_a_watched_password_opens_new_connections_with_the_new_p
         .connect_with(app_options.clone())
         .await
         .unwrap();
-    opskit_secret::sqlx::rotate_pool_password(&pool, &password, PgConnectOptions::password);
+    let _watch =
+        opskit_secret::sqlx::rotate_pool_password(&pool, &password, PgConnectOptions::password);
 
     // A connection opened before the rotation, held through it.
     let mut held = pool.acquire().await.unwrap();
@@ -192,7 +193,7 @@ async fn a_pool_wired_to_a_watched_url_follows_a_whole_new_url() {
         .connect(url.current().expose_secret())
         .await
         .unwrap();
-    opskit_secret::sqlx::rotate_pool_url(&pool, &url);
+    let _watch = opskit_secret::sqlx::rotate_pool_url(&pool, &url);
     new_connection(&pool).await.unwrap();
 
     set_password(&mut admin, URL_ROLE, new.value()).await;

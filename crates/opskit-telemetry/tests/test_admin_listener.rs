@@ -51,4 +51,16 @@ async fn the_admin_listener_serves_metrics_and_nothing_else() {
         "{metrics_page}"
     );
     assert!(other.starts_with("HTTP/1.1 404 Not Found"), "{other}");
+    // No address-space limit reads -1, as Prometheus' own clients say it, never 0
+    // ("no room at all").
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let unlimited = limits
+        .lines()
+        .any(|line| line.starts_with("Max address space") && line.contains("unlimited"));
+    if unlimited {
+        assert!(
+            metrics_page.contains("\nprocess_virtual_memory_max_bytes -1\n"),
+            "{metrics_page}"
+        );
+    }
 }

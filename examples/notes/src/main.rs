@@ -11,10 +11,10 @@ mod database;
 mod health;
 mod notes;
 mod routes;
+mod secrets;
 mod settings;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use opskit::telemetry::{BuildInfo, Started, exit};
 use tower::ServiceBuilder;
@@ -42,6 +42,7 @@ async fn main() -> ExitCode {
         database::migrate_only(&url, &guard, settings.migrate, &lifecycle).await;
     }
     let pools = database::start(&settings, &url, &guard, &lifecycle).await;
+    let _watch = secrets::follow_database_url(&settings, &pools, &lifecycle);
     let info = lifecycle.build_info();
     let health = health::registry(
         &settings,
@@ -62,7 +63,7 @@ async fn main() -> ExitCode {
     let app = routes::router(
         routes::App {
             pool: pools.app,
-            token: settings.api_token.clone().map(Arc::new),
+            token: secrets::api_token(&settings, &lifecycle),
         },
         settings.http.request_tracing(),
     );

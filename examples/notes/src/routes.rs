@@ -17,7 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use opskit::secret::{SecretString, secret_eq};
+use opskit::secret::TokenCheck;
 use opskit::telemetry::metrics::HttpMetricsLayer;
 use opskit::telemetry::traces::RequestTracingLayer;
 use serde::Deserialize;
@@ -43,7 +43,8 @@ const MAX_PAGES_AT_ONCE: usize = 8;
 #[derive(Clone)]
 pub struct App {
     pub pool: AnyPool,
-    pub token: Option<Arc<SecretString>>,
+    /// The API token (and, for a grace period after it rotates, the previous one).
+    pub token: Option<TokenCheck>,
 }
 
 /// The routes, with request metrics labelled by route template, and a span, a
@@ -175,7 +176,7 @@ impl FromRequestParts<App> for Writer {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
-        if secret_eq(token, presented.as_bytes()) {
+        if token.verify(presented.as_bytes()) {
             Ok(Self)
         } else {
             Err(error(

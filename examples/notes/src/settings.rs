@@ -46,7 +46,7 @@ pub struct Settings {
     /// Where the service runs: local, staging or production (production refuses laptop defaults).
     #[config(default = "local")]
     pub deployment: Deployment,
-    /// PostgreSQL URL (postgres://); unset means the embedded SQLite file in NOTES_DATA_DIR.
+    /// PostgreSQL URL (postgres://); unset means the embedded SQLite file in NOTES_DATA_DIR. From NOTES_DATABASE_URL_FILE it follows the file: connections opened after a change use the new URL.
     pub database_url: Option<ConnectionString>,
     /// Directory of the embedded SQLite database, created on first run.
     #[config(default = "data")]
@@ -61,8 +61,11 @@ pub struct Settings {
     /// at start before it exits 69.
     #[config(default = "5m")]
     pub database_start_deadline: Duration,
-    /// Token write requests must present as `Authorization: Bearer <token>`; unset refuses writes.
+    /// Token write requests must present as `Authorization: Bearer <token>`; unset refuses writes. From NOTES_API_TOKEN_FILE it follows the file: a new content is used within a second.
     pub api_token: Option<SecretString>,
+    /// How long the previous API token is still accepted after NOTES_API_TOKEN_FILE's content changes, so clients that switch after the service are not refused.
+    #[config(default = "5m")]
+    pub api_token_grace: Duration,
     /// Migrations at startup (and the `--migrate-only` job): apply (all of them), expand
     /// (up to the first contract one, so release N-1 keeps working; apply the rest once
     /// it is gone) or verify (a separate job migrates).

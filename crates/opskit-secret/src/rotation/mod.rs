@@ -30,7 +30,7 @@
 //! # let _ = authorized;
 //!
 //! // APP_DATABASE_PASSWORD_FILE=/run/secrets/db/password; with the `sqlx` feature,
-//! // `opskit_secret::sqlx::rotate_pool_password(&pool, &password, PgConnectOptions::password)`
+//! // `let _watch = opskit_secret::sqlx::rotate_pool_password(&pool, &password, PgConnectOptions::password)`
 //! // makes the pool's new connections use each new password.
 //! let password: WatchedSecret<SecretString> = WatchedSecret::from_env("APP_DATABASE_PASSWORD")?;
 //! # let _ = password;

@@ -138,8 +138,9 @@ impl Poller {
         shared.publish(change.value);
         self.last = change.text;
         self.last_failure = None;
-        shared.failing.store(false, Ordering::Release);
-        let rotations = shared.rotations.fetch_add(1, Ordering::AcqRel) + 1;
+        // The handle's counts change after the event is written, so whoever sees a
+        // count also finds its event (one thread writes them).
+        let rotations = shared.rotations.load(Ordering::Acquire) + 1;
         let name = shared.name.clone();
         metrics::counter!("secret_rotations_total", "secret" => name.clone()).increment(1);
         metrics::gauge!("secret_rotation_failing", "secret" => name).set(0.0);
@@ -155,17 +156,17 @@ impl Poller {
         if let Some(warning) = change.warning {
             warning.log();
         }
+        shared.failing.store(false, Ordering::Release);
+        shared.rotations.store(rotations, Ordering::Release);
         shared.notify();
     }
 
     /// Logs a failure once per distinct reason, and keeps the value in use.
     fn failed<T>(&mut self, shared: &Shared<T>, err: &RotationError) {
-        shared.failing.store(true, Ordering::Release);
         let reason = err.to_string();
         if self.last_failure.as_deref() == Some(reason.as_str()) {
             return;
         }
-        shared.failures.fetch_add(1, Ordering::AcqRel);
         let name = shared.name.clone();
         metrics::counter!("secret_rotation_failures_total", "secret" => name.clone()).increment(1);
         metrics::gauge!("secret_rotation_failing", "secret" => name).set(1.0);
@@ -179,6 +180,9 @@ impl Poller {
             shared.name,
             self.options.interval_value()
         );
+        // After the event, as in `rotate`.
+        shared.failures.fetch_add(1, Ordering::AcqRel);
+        shared.failing.store(true, Ordering::Release);
         self.last_failure = Some(reason);
     }
 

@@ -21,6 +21,27 @@ pub fn uptime() -> Duration {
         .unwrap_or_default()
 }
 
+/// Sets `process_virtual_memory_max_bytes` to -1 when the address space has no
+/// limit, as Prometheus' own clients report it (`metrics-process` reports 0, which
+/// reads as "no room at all"). Read from `/proc/self/limits`; nothing elsewhere.
+pub fn record_virtual_memory_max_metric() {
+    if address_space_unlimited() == Some(true) {
+        metrics::gauge!("process_virtual_memory_max_bytes").set(-1.0);
+    }
+}
+
+/// Whether `/proc/self/limits` says the address space is unlimited.
+fn address_space_unlimited() -> Option<bool> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max address space"))?;
+    let soft = line["Max address space".len()..]
+        .split_whitespace()
+        .next()?;
+    Some(soft == "unlimited")
+}
+
 /// Sets the `process_start_time_seconds` gauge (seconds since the Unix epoch).
 pub fn record_start_time_metric() {
     let seconds = start_time()

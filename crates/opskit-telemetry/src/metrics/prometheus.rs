@@ -380,6 +380,7 @@ fn process_collector() -> &'static metrics_process::Collector {
 fn render(handle: &PrometheusHandle) -> String {
     process_collector().collect();
     super::process::record_start_time_metric();
+    super::process::record_virtual_memory_max_metric();
     handle.render()
 }
 

@@ -12,18 +12,19 @@ mod admin;
 mod database;
 #[path = "../health.rs"]
 mod health;
+#[path = "../secrets.rs"]
+mod secrets;
 #[path = "../settings.rs"]
 mod settings;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use opskit::secret::{SecretString, secret_eq};
+use opskit::secret::TokenCheck;
 use opskit::telemetry::metrics::HttpMetricsLayer;
 use opskit::telemetry::{BuildInfo, Started, exit};
 use serde::Serialize;
@@ -56,7 +57,7 @@ fn answer<T: Serialize>(result: Result<T, sqlx::Error>) -> Response {
 #[derive(Clone)]
 struct App {
     pool: AnyPool,
-    token: Option<Arc<SecretString>>,
+    token: Option<TokenCheck>,
 }
 
 async fn list(State(app): State<App>) -> Response {
@@ -99,7 +100,7 @@ async fn create(
     let allowed = app
         .token
         .as_ref()
-        .is_some_and(|token| secret_eq(token, presented.as_bytes()));
+        .is_some_and(|token| token.verify(presented.as_bytes()));
     if !allowed {
         return StatusCode::UNAUTHORIZED.into_response();
     }
@@ -142,6 +143,7 @@ async fn main() -> ExitCode {
         database::migrate_only(&url, &guard, settings.migrate, &lifecycle).await;
     }
     let pools = database::start(&settings, &url, &guard, &lifecycle).await;
+    let _watch = secrets::follow_database_url(&settings, &pools, &lifecycle);
     let info = lifecycle.build_info();
     let health = health::registry(
         &settings,
@@ -157,7 +159,7 @@ async fn main() -> ExitCode {
         .route("/notes/{id}", get(fetch))
         .with_state(App {
             pool: pools.app,
-            token: settings.api_token.clone().map(Arc::new),
+            token: secrets::api_token(&settings, &lifecycle),
         })
         .layer(HttpMetricsLayer::new());
     let metrics_here = admin::serve_metrics(&metrics, settings.metrics_listen, &lifecycle).await;

@@ -169,7 +169,8 @@ impl OtelSettings {
             {
                 problems.push(Invalid::new(
                     field,
-                    "must be key=value pairs separated by commas, with header names of letters, digits and '-'",
+                    "must be key=value pairs separated by commas, with header names of letters, digits and '-' \
+                     and values without control characters (no CR or LF, as is or percent-encoded)",
                 ));
             }
         }
@@ -260,6 +261,11 @@ pub(crate) fn parse_headers(text: &str) -> Option<HashMap<String, String>> {
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return None;
         }
+        // An HTTP header value holds no control character (a CR or LF, as is or
+        // percent-encoded): the exporter would drop the header from every export.
+        if value.chars().any(|c| c.is_control() && c != '\t') {
+            return None;
+        }
         headers.insert(key.to_owned(), value.into_owned());
     }
     Some(headers)
@@ -271,6 +277,21 @@ mod tests {
 
     fn load(pairs: &[(&str, &str)]) -> Result<OtelSettings, opskit_config::ConfigError> {
         OtelSettings::from_pairs(pairs.iter().copied()).map(opskit_config::Loaded::into_inner)
+    }
+
+    #[test]
+    fn a_header_value_with_a_line_break_is_refused_naming_the_variable() {
+        for headers in [
+            "x-api-key=abc\r\ndef",
+            "x-api-key=abc%0D%0Adef",
+            "x-api-key=a\nb",
+        ] {
+            let err = load(&[("OTEL_EXPORTER_OTLP_HEADERS", headers)]).unwrap_err();
+            let report = err.to_string();
+            assert!(report.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{report}");
+            assert!(report.contains("no CR or LF"), "{report}");
+        }
+        assert!(load(&[("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=a%09b")]).is_ok());
     }
 
     #[test]
