@@ -87,6 +87,16 @@ impl Classification {
 /// Classifies a migration's SQL.
 pub fn classify(sql: &str, dialect: Dialect) -> Classification {
     let mut lint = lint::lint(sql, dialect);
+    if let Err((line, message)) = crate::lock_wait::header::lock_timeout(sql) {
+        lint.findings.insert(
+            0,
+            Finding {
+                rule: rules::BAD_LOCK_TIMEOUT,
+                line,
+                message,
+            },
+        );
+    }
     match header(sql) {
         Ok(Some((compat, reason))) => Classification {
             compat,
@@ -154,7 +164,10 @@ fn header(sql: &str) -> Result<Option<Header>, (usize, String)> {
         };
         let (line, after) = comment.split_once('\n').unwrap_or((comment, ""));
         let comment = line.trim();
-        if let Some(opskit) = comment.strip_prefix("opskit:") {
+        if let Some(opskit) = comment
+            .strip_prefix("opskit:")
+            .filter(|o| !crate::lock_wait::header::is_lock_timeout_line(o))
+        {
             let opskit = opskit.trim();
             let (word, reason) = match opskit.split_once("reason:") {
                 Some((word, reason)) => (word.trim(), Some(reason.trim().to_owned())),

@@ -86,6 +86,8 @@ rules! {
         "move CREATE/DROP INDEX CONCURRENTLY to a migration of its own whose first line is -- no-transaction";
     OUTSIDE_TRANSACTION_ONLY = "OPS-E003", "cannot-run-inside-a-transaction", Error,
         "move the statement (VACUUM, REINDEX CONCURRENTLY, CREATE DATABASE, ALTER SYSTEM, ...) to a migration of its own whose first line is -- no-transaction, or out of migrations";
+    BAD_LOCK_TIMEOUT = "OPS-E004", "invalid-lock-timeout-header", Error,
+        "write the header as -- opskit: lock_timeout=10s (a whole number of ms, s or m, from 1ms to 10m)";
     INDEX_NOT_CONCURRENT = "OPS-L001", "create-index-without-concurrently", LockRisk,
         "CREATE INDEX CONCURRENTLY (in a migration of its own, marked -- no-transaction)";
     FOREIGN_KEY_VALIDATED = "OPS-L002", "foreign-key-without-not-valid", LockRisk,
