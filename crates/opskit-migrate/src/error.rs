@@ -120,6 +120,19 @@ pub enum GuardError {
         /// The schemes this build supports (they follow the crate's features).
         supported: &'static str,
     },
+    /// The migrations cannot be taken as a set: two share a version, or a file in
+    /// the directory is not a migration file though its name ends in `.sql`
+    /// (see [`source`](crate::source)). Nothing was run.
+    #[error(
+        "the migrations in {path} cannot be applied as a set: {}. Nothing was run; fix the names and run again",
+        .problems.join("; ")
+    )]
+    MigrationSet {
+        /// The directory (or `the binary's migrations`).
+        path: String,
+        /// Each problem, naming the file or migration at fault.
+        problems: Vec<String>,
+    },
     /// Reading migrations from a directory failed.
     #[error("cannot read migrations from {path}: {message}")]
     Source {
@@ -132,7 +145,8 @@ pub enum GuardError {
 
 impl GuardError {
     /// The exit code a service should stop with ([`opskit_exit`]): 65 for an
-    /// incompatible schema, a failed or invalid migration; 69 when the database is
+    /// incompatible schema, a failed or invalid migration, migrations that are not
+    /// one set ([`GuardError::MigrationSet`]); 69 when the database is
     /// unreachable or the migration lock was held too long; 75 (try again later)
     /// when a table stayed locked through every try ([`GuardError::TableLocked`]); 64
     /// for a repair that does not apply; 78 for a URL of a database this build does

@@ -122,6 +122,7 @@ mod error;
 mod guard;
 pub mod lint;
 pub mod lock_wait;
+pub mod source;
 mod status;
 pub mod testing;
 

@@ -30,7 +30,9 @@
 //! whose header does not acknowledge it, or a statement that cannot be applied as
 //! written; 64 usage error (or a repair that does not apply); 65 the schema is
 //! incompatible with these migrations (or a migration failed, changed or cannot be
-//! applied); 69 the database is unreachable or the migration lock was held too long;
+//! applied, or the directory is not one set of migrations: two files with one
+//! version, a `.sql` name that is not `VERSION_DESCRIPTION.sql`; every command
+//! refuses those alike); 69 the database is unreachable or the migration lock was held too long;
 //! 75 try again later: for `status`, migrations are pending; for `apply` and
 //! `expand`, a table stayed locked by another session through every try (that
 //! migration rolled back, nothing of it applied: the job can be run again later).
@@ -141,21 +143,17 @@ fn lint(args: &Args) -> ExitCode {
             return exit(exit::USAGE);
         }
     };
-    let mut files: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.extension().is_some_and(|x| x == "sql")
-                    && !p.to_string_lossy().ends_with(".down.sql")
-            })
-            .collect(),
+    // The same set of files `apply` and `status` take, with the same refusals.
+    let files = match opskit_migrate::source::migration_files(std::path::Path::new(dir)) {
+        Ok(files) => files,
         Err(err) => {
-            eprintln!("cannot read {dir}: {err}");
-            return exit(exit::USAGE);
+            eprintln!("{err}");
+            return exit(match err {
+                GuardError::Source { .. } => exit::USAGE,
+                other => other.exit_code(),
+            });
         }
     };
-    files.sort();
     let mut unacknowledged = 0;
     let mut errors = 0;
     let mut report = Vec::new();

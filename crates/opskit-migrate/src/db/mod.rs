@@ -21,6 +21,8 @@ pub(crate) use retry::apply;
 #[cfg(feature = "any")]
 mod any;
 #[cfg(feature = "postgres")]
+mod pg_error;
+#[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_wait;

@@ -15,7 +15,7 @@ use super::queries::{
     already_applied, db_error, fetch_applied, fetch_descriptions, fetch_records, insert_rows,
     record_failure, record_repair,
 };
-use super::{Failure, ToApply, TryWait};
+use super::{Failure, ToApply, TryWait, pg_error};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
@@ -197,7 +197,9 @@ async fn apply_in_transaction(
                 .map_err(db_error("rolling back a try"))?;
             return Err(Failure::Locked(blockers));
         }
-        Err(err) => return Err(Failure::Migration(err.to_string())),
+        Err(err) => {
+            return Err(Failure::Migration(pg_error::describe(&err, m.sql.as_str())));
+        }
     }
     insert_rows::<Postgres>(&mut tx, m, start).await?;
     tx.commit()
@@ -227,7 +229,9 @@ async fn apply_outside_transaction(
     match result {
         Ok(_) => {}
         Err(err) if is_lock_timeout(&err) => return Err(Failure::Locked(blockers)),
-        Err(err) => return Err(Failure::Migration(err.to_string())),
+        Err(err) => {
+            return Err(Failure::Migration(pg_error::describe(&err, m.sql.as_str())));
+        }
     }
     insert_rows::<Postgres>(conn, m, start).await?;
     Ok(true)

@@ -41,9 +41,13 @@ impl Guard {
     ///
     /// # Errors
     ///
-    /// [`GuardError::Source`] when the directory cannot be read.
+    /// [`GuardError::Source`] when the directory cannot be read;
+    /// [`GuardError::MigrationSet`] when its files are not one set of migrations
+    /// (two with one version, a `.sql` name that is not a migration's: see
+    /// [`source`](crate::source)).
     pub async fn from_dir(path: impl AsRef<std::path::Path>) -> Result<Self, GuardError> {
         let path = path.as_ref();
+        crate::source::migration_files(path)?;
         let migrator = Migrator::new(path).await.map_err(|e| GuardError::Source {
             path: path.display().to_string(),
             message: e.to_string(),

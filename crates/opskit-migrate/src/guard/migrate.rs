@@ -57,6 +57,7 @@ impl Guard {
         expand_only: bool,
         watch_url: Option<&str>,
     ) -> Result<SchemaStatus, GuardError> {
+        crate::source::refuse_bad_versions(&self.migrations)?;
         let dialect = conn.dialect();
         // Classification depends only on the files: done before the lock is taken,
         // so a long file never holds other replicas up.

@@ -72,6 +72,7 @@ pub(super) fn log_status(result: &Result<SchemaStatus, GuardError>, policy: Poli
                 GuardError::LockTimeout { .. } => "locked",
                 GuardError::TableLocked { .. } => "table_locked",
                 GuardError::InvalidIndex { .. } => "invalid_index",
+                GuardError::MigrationSet { .. } => "migration_set",
                 GuardError::MigrationFailed { .. } => "migration_failed",
                 GuardError::UnsupportedDatabase { .. } => "unsupported_database",
                 _ => "invalid_migration",

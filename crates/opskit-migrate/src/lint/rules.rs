@@ -88,6 +88,8 @@ rules! {
         "move the statement (VACUUM, REINDEX CONCURRENTLY, CREATE DATABASE, ALTER SYSTEM, ...) to a migration of its own whose first line is -- no-transaction, or out of migrations";
     BAD_LOCK_TIMEOUT = "OPS-E004", "invalid-lock-timeout-header", Error,
         "write the header as -- opskit: lock_timeout=10s (a whole number of ms, s or m, from 1ms to 10m)";
+    BYTE_ORDER_MARK = "OPS-E005", "byte-order-mark", Error,
+        "save the file as UTF-8 without a byte-order mark: the database rejects it as a syntax error";
     INDEX_NOT_CONCURRENT = "OPS-L001", "create-index-without-concurrently", LockRisk,
         "CREATE INDEX CONCURRENTLY (in a migration of its own, marked -- no-transaction)";
     FOREIGN_KEY_VALIDATED = "OPS-L002", "foreign-key-without-not-valid", LockRisk,
