@@ -356,6 +356,53 @@ async fn an_invalid_index_left_by_a_concurrent_build_is_named_with_the_fix() {
     assert!(valid);
 }
 
+#[tokio::test]
+async fn a_concurrent_build_cut_short_by_the_lock_timeout_leaves_no_invalid_index() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    prepare(&db.url).await;
+    // A writer in an open transaction: CREATE INDEX CONCURRENTLY waits for it
+    // after it has entered its index in the catalogue, INVALID.
+    let mut writer = PgConnection::connect(&db.url).await.unwrap();
+    writer.execute("BEGIN").await.unwrap();
+    writer
+        .execute("UPDATE t SET body = body WHERE id = 1")
+        .await
+        .unwrap();
+    let build = "-- no-transaction\nCREATE INDEX CONCURRENTLY t_body ON t (body);\n";
+    let dir = migrations(Some(build));
+    let guard = guard(dir.path())
+        .await
+        .table_lock_timeout(Duration::from_millis(300))
+        .table_lock_tries(3);
+    let err = guard.run(&db.url, Policy::Apply).await.unwrap_err();
+    // Every try waited for the writer, the later ones for the drop of the index
+    // the first left: the lock is what stops the run, not the index.
+    assert_eq!(err.exit_code(), 75, "{err}");
+    assert_eq!(pg_scalar(&db.url, ROWS_OF_2).await, 0);
+    assert_eq!(pg_scalar(&db.url, RECORDS_OF_2).await, 0);
+
+    // With the writer gone, a run whose tries still find the last one's INVALID
+    // index names it with the fix; within a run, the index is dropped and built.
+    writer.execute("COMMIT").await.unwrap();
+    let left =
+        "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('t_body') AND NOT indisvalid";
+    if pg_scalar(&db.url, left).await == 1 {
+        let err = guard.run(&db.url, Policy::Apply).await.unwrap_err();
+        assert!(matches!(err, GuardError::InvalidIndex { .. }), "{err}");
+        let mut conn = PgConnection::connect(&db.url).await.unwrap();
+        conn.execute("DROP INDEX CONCURRENTLY t_body")
+            .await
+            .unwrap();
+    }
+    let status = guard.run(&db.url, Policy::Apply).await.unwrap();
+    assert_eq!(status.state, State::UpToDate);
+    let valid =
+        "SELECT count(*) FROM pg_index WHERE indexrelid = 't_body'::regclass AND indisvalid";
+    assert_eq!(pg_scalar(&db.url, valid).await, 1);
+}
+
 /// A second SQLite connection in a write transaction (`BEGIN IMMEDIATE`).
 async fn sqlite_writer(url: &str) -> SqliteConnection {
     let mut conn = SqliteConnection::connect(url).await.unwrap();

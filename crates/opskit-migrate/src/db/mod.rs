@@ -77,6 +77,9 @@ pub(crate) struct TryWait<'a> {
     pub(crate) timeout: Duration,
     /// Who names the blockers while the try waits.
     pub(crate) watch: &'a Watch<'a>,
+    /// Whether an earlier try of this migration, in this run, was cut short by
+    /// its lock timeout.
+    pub(crate) retry: bool,
 }
 
 /// The second connection that names the blockers while a try waits (PostgreSQL),

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, Executor, PgConnection, Postgres};
 
 use super::postgres_wait::{
-    backend_pid, is_lock_timeout, refuse_invalid_index, reset_lock_timeout, set_lock_timeout,
-    watched,
+    backend_pid, drop_invalid_indexes, is_lock_timeout, refuse_invalid_index, reset_lock_timeout,
+    set_lock_timeout, watched,
 };
 use super::private::{Driver, Reader};
 use super::queries::{
@@ -209,7 +209,7 @@ async fn apply_in_transaction(
 }
 
 /// One try of a `-- no-transaction` migration, with the session's lock timeout
-/// set before and reset after; refused when it names an INVALID index.
+/// set before and reset after.
 async fn apply_outside_transaction(
     conn: &mut PgConnection,
     m: &ToApply<'_>,
@@ -219,22 +219,36 @@ async fn apply_outside_transaction(
     if already_applied::<Postgres>(conn, m.version).await? {
         return Ok(false);
     }
-    refuse_invalid_index(conn, m).await?;
     let pid = backend_pid(conn).await?;
     conn.execute(set_lock_timeout(wait.timeout, false))
         .await
         .map_err(db_error("setting the lock timeout"))?;
-    let (result, blockers) = watched(conn.execute(m.sql.clone()), pid, wait).await;
+    let ran = run_outside_transaction(conn, m, pid, wait).await;
     reset_lock_timeout(conn).await?;
-    match result {
-        Ok(_) => {}
-        Err(err) if is_lock_timeout(&err) => return Err(Failure::Locked(blockers)),
-        Err(err) => {
-            return Err(Failure::Migration(pg_error::describe(&err, m.sql.as_str())));
-        }
-    }
+    ran?;
     insert_rows::<Postgres>(conn, m, start).await?;
     Ok(true)
+}
+
+/// The SQL of a `-- no-transaction` migration under the lock timeout: refused when
+/// it names an INVALID index, except one an earlier try of this run left, which is
+/// dropped first.
+async fn run_outside_transaction(
+    conn: &mut PgConnection,
+    m: &ToApply<'_>,
+    pid: i32,
+    wait: TryWait<'_>,
+) -> Result<(), Failure> {
+    if wait.retry {
+        drop_invalid_indexes(conn, m, pid, wait).await?;
+    }
+    refuse_invalid_index(conn, m).await?;
+    let (result, blockers) = watched(conn.execute(m.sql.clone()), pid, wait).await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if is_lock_timeout(&err) => Err(Failure::Locked(blockers)),
+        Err(err) => Err(Failure::Migration(pg_error::describe(&err, m.sql.as_str()))),
+    }
 }
 
 /// sqlx's advisory-lock key for the connection's database.

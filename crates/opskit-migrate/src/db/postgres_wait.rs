@@ -119,26 +119,36 @@ async fn blockers(conn: &mut PgConnection, pid: i32) -> Result<Vec<Blocker>, sql
         .collect())
 }
 
-/// Refuses a `-- no-transaction` migration whose SQL names an INVALID index (an
-/// interrupted `CREATE INDEX CONCURRENTLY` leaves one): building it again fails, or
-/// with `IF NOT EXISTS` keeps the broken one.
-pub(super) async fn refuse_invalid_index(
+/// The INVALID indexes (an interrupted `CREATE INDEX CONCURRENTLY` leaves one)
+/// whose names the migration's SQL mentions, with their tables.
+async fn invalid_indexes(
     conn: &mut PgConnection,
     m: &ToApply<'_>,
-) -> Result<(), Failure> {
+) -> Result<Vec<(String, String)>, sqlx::Error> {
     let invalid: Vec<(String, String)> = sqlx::query_as(
         "SELECT i.relname::text, t.relname::text FROM pg_index x \
          JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
          WHERE NOT x.indisvalid AND pg_table_is_visible(i.oid) ORDER BY 1",
     )
     .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error("reading the invalid indexes"))?;
+    .await?;
     let words = identifiers(m.sql.as_str());
-    match invalid
+    Ok(invalid
         .into_iter()
-        .find(|(index, _)| words.iter().any(|w| w == index))
-    {
+        .filter(|(index, _)| words.iter().any(|w| w == index))
+        .collect())
+}
+
+/// Refuses a `-- no-transaction` migration whose SQL names an INVALID index:
+/// building it again fails, or with `IF NOT EXISTS` keeps the broken one.
+pub(super) async fn refuse_invalid_index(
+    conn: &mut PgConnection,
+    m: &ToApply<'_>,
+) -> Result<(), Failure> {
+    let invalid = invalid_indexes(conn, m)
+        .await
+        .map_err(db_error("reading the invalid indexes"))?;
+    match invalid.into_iter().next() {
         Some((index, table)) => Err(Failure::Database(GuardError::InvalidIndex {
             version: m.version,
             description: m.description.to_owned(),
@@ -147,6 +157,32 @@ pub(super) async fn refuse_invalid_index(
         })),
         None => Ok(()),
     }
+}
+
+/// Drops the INVALID indexes the migration names, at a try after one cut short
+/// by the lock timeout: that try built them (the check before it found none).
+/// `DROP INDEX CONCURRENTLY` waits for the same sessions the build did, so it runs
+/// under the same timeout: [`Failure::Locked`] when it runs out.
+pub(super) async fn drop_invalid_indexes(
+    conn: &mut PgConnection,
+    m: &ToApply<'_>,
+    pid: i32,
+    wait: TryWait<'_>,
+) -> Result<(), Failure> {
+    let invalid = invalid_indexes(conn, m)
+        .await
+        .map_err(db_error("reading the invalid indexes"))?;
+    for (index, _) in invalid {
+        let quoted = format!("\"{}\"", index.replace('"', "\"\""));
+        let drop = AssertSqlSafe(format!("DROP INDEX CONCURRENTLY IF EXISTS {quoted}"));
+        let (result, blockers) = watched(conn.execute(drop), pid, wait).await;
+        match result {
+            Ok(_) => {}
+            Err(err) if is_lock_timeout(&err) => return Err(Failure::Locked(blockers)),
+            Err(err) => return Err(db_error("dropping an index a try left INVALID")(err)),
+        }
+    }
+    Ok(())
 }
 
 /// The identifiers of `sql`, lowercased unless quoted, as PostgreSQL folds them.

@@ -37,14 +37,15 @@ async fn tries<C: GuardConnection + ?Sized>(
     bound: Bound,
     watch: &Watch<'_>,
 ) -> Result<bool, GuardError> {
-    let wait = TryWait {
-        timeout: bound.timeout,
-        watch,
-    };
     let first = Instant::now();
     let mut attempt = 0;
     loop {
         attempt += 1;
+        let wait = TryWait {
+            timeout: bound.timeout,
+            watch,
+            retry: attempt > 1,
+        };
         let blockers = match conn.apply_one(migration, Instant::now(), wait).await {
             Ok(applied) => return Ok(applied),
             Err(Failure::Database(err)) => return Err(err),

@@ -62,9 +62,16 @@
 //! crash) leaves an INVALID index behind, and building it again fails or, with
 //! `IF NOT EXISTS`, silently keeps the broken one. Before each try of a
 //! `-- no-transaction` migration, the guard looks for INVALID indexes whose names
-//! the migration's SQL mentions, and stops with
+//! the migration's SQL mentions (the indexes it builds; any other INVALID index is
+//! left alone), and stops with
 //! [`GuardError::InvalidIndex`](crate::GuardError::InvalidIndex), naming the index
-//! and the `DROP INDEX CONCURRENTLY` to run first.
+//! and the `DROP INDEX CONCURRENTLY` to run first. An index that the guard's own
+//! try left INVALID when its lock timeout ran out (none was there before it) is
+//! dropped (`DROP INDEX CONCURRENTLY`, under the same timeout: it waits for the
+//! same sessions) at the start of the next try of the same run. When the last try
+//! leaves one, the next run names it.
+//! A `-- no-transaction` file should hold one statement: a try cut short after
+//! earlier statements took effect cannot be rolled back.
 
 mod backoff;
 mod blocker;
