@@ -25,7 +25,7 @@
 //!     Ok(status) => println!("{status}"),
 //!     Err(refusal) => {
 //!         eprintln!("{refusal}");
-//!         std::process::exit(refusal.exit_code()); // 65: incompatible, 69: unreachable
+//!         std::process::exit(refusal.exit_code()); // 65: incompatible, 69: unreachable, 75: a table stayed locked
 //!     }
 //! }
 //! # }

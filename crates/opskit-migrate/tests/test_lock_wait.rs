@@ -251,6 +251,30 @@ async fn a_table_held_through_every_try_stops_with_exit_75_and_nothing_applied()
 }
 
 #[tokio::test]
+async fn handed_a_connection_the_guard_names_the_sessions_holding_the_table() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    prepare(&db.url).await;
+    let _blocker = pg_blocker(&db.url).await;
+    let dir = migrations(Some(ALTER));
+    let guard = guard(dir.path())
+        .await
+        .table_lock_timeout(Duration::from_millis(200))
+        .table_lock_tries(2);
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let err = guard.apply(&mut conn).await.unwrap_err();
+    assert_eq!(err.exit_code(), 75, "{err}");
+    let GuardError::TableLocked { blockers, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(blockers.len(), 1, "{err}");
+    assert_eq!(blockers[0].application_name, "nightly-report");
+    assert_eq!(blockers[0].state, "idle in transaction");
+    assert!(!err.to_string().contains(CANARY), "{err}");
+}
+
+#[tokio::test]
 async fn the_command_exits_75_when_a_table_stays_held() {
     let Some(db) = common::postgres().await else {
         return;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, Executor, PgConnection, Postgres};
 
 use super::postgres_wait::{
-    backend_pid, drop_invalid_indexes, is_lock_timeout, refuse_invalid_index, reset_lock_timeout,
-    set_lock_timeout, watched,
+    backend_pid, drop_invalid_indexes, holders, is_lock_timeout, refuse_invalid_index,
+    reset_lock_timeout, set_lock_timeout, watched,
 };
 use super::private::{Driver, Reader};
 use super::queries::{
@@ -195,6 +195,9 @@ async fn apply_in_transaction(
             tx.rollback()
                 .await
                 .map_err(db_error("rolling back a try"))?;
+            if blockers.is_empty() {
+                return Err(Failure::Locked(holders(conn, m).await));
+            }
             return Err(Failure::Locked(blockers));
         }
         Err(err) => {

@@ -119,6 +119,29 @@ async fn blockers(conn: &mut PgConnection, pid: i32) -> Result<Vec<Blocker>, sql
         .collect())
 }
 
+/// The sessions holding a lock on a table the migration's SQL names, read on the
+/// guard's own connection right after a try ran out of its lock timeout: who
+/// blocks it, when no second connection watched the try. Never their parameters.
+pub(super) async fn holders(conn: &mut PgConnection, m: &ToApply<'_>) -> Vec<Blocker> {
+    type Row = (i32, String, String, f64, String);
+    let rows: Result<Vec<Row>, _> = sqlx::query_as(
+        "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), \
+         coalesce(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.query_start))::float8, 0), \
+         coalesce(left(a.query, 200), '') \
+         FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid() AND a.pid IN ( \
+           SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+           WHERE l.granted AND c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid) \
+           AND c.relname = ANY($1)) ORDER BY a.pid",
+    )
+    .bind(identifiers(m.sql.as_str()))
+    .fetch_all(conn)
+    .await;
+    rows.unwrap_or_default()
+        .into_iter()
+        .map(|(pid, app, state, seconds, query)| Blocker::new(pid, app, state, seconds, query))
+        .collect()
+}
+
 /// The INVALID indexes (an interrupted `CREATE INDEX CONCURRENTLY` leaves one)
 /// whose names the migration's SQL mentions, with their tables.
 async fn invalid_indexes(

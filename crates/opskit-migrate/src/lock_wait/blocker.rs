@@ -72,7 +72,7 @@ impl fmt::Display for Blocker {
 /// The blockers as one line, or what is known when none was named.
 pub(crate) fn describe(blockers: &[Blocker]) -> String {
     if blockers.is_empty() {
-        return "a session the guard could not name (SQLite does not say; on PostgreSQL the guard names them when it runs on a URL)".to_owned();
+        return "a session the guard could not name (SQLite does not say who)".to_owned();
     }
     blockers
         .iter()

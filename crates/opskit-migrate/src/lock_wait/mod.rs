@@ -53,8 +53,10 @@
 //! On PostgreSQL the blockers are read with `pg_blocking_pids` on a second
 //! connection while the try waits; the guard opens it only when it runs on a URL
 //! ([`Guard::run`](crate::Guard::run), the CLI). Handed a connection
-//! ([`Guard::apply`](crate::Guard::apply)), it waits as boundedly but cannot name
-//! them. SQLite does not say who holds its lock.
+//! ([`Guard::apply`](crate::Guard::apply)), or when the watcher saw none, it names
+//! the sessions holding a lock on a table the migration's SQL names, read on its
+//! own connection right after the rolled-back try (for a transactional
+//! migration). SQLite does not say who holds its lock.
 //!
 //! # Concurrent index builds
 //!
