@@ -336,12 +336,22 @@ fn database(args: &Args) -> ExitCode {
             Action::Repair(version, repair) => guard.repair_at(url, version, repair).await,
         }
     });
+    report(result, args, &url)
+}
+
+/// Prints the outcome of a database command and returns its exit code.
+fn report(
+    result: Result<opskit_migrate::SchemaStatus, GuardError>,
+    args: &Args,
+    url: &ConnectionString,
+) -> ExitCode {
+    let command = args.command.as_str();
     // The status quotes errors the database recorded; scrub them of the password.
     let scrub = |text: String| url.scrub(&text);
     match result {
         Ok(status) => {
             if args.json {
-                println!("{}", json_status(&status, &url));
+                println!("{}", json_status(&status, url));
             } else {
                 println!("{}: {}", url, scrub(status.to_string()));
             }
@@ -353,7 +363,7 @@ fn database(args: &Args) -> ExitCode {
         }
         Err(err) => {
             if let (true, Some(status)) = (args.json, err.status()) {
-                println!("{}", json_status(status, &url));
+                println!("{}", json_status(status, url));
             }
             let message = scrub(err.to_string());
             if matches!(
