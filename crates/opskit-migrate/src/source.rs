@@ -7,14 +7,17 @@
 //! called `2_dir.sql`, `abc.sql`, `-1_neg.sql`, a version past `i64`, a newline in
 //! a name) and on two files with one version (`1_a.sql` beside `01_b.sql`: one is
 //! applied, the other never, without a word). Here each gets one verdict, the same
-//! for `lint`, `status`, `apply`, [`Guard::from_dir`](crate::Guard::from_dir) and
-//! [`Guard::run`](crate::Guard::run): every entry whose name ends in `.sql` must be
+//! for `lint`, `status`, `apply` and [`Guard::from_dir`](crate::Guard::from_dir):
+//! every entry whose name ends in `.sql` must be
 //! a file named `VERSION_DESCRIPTION.sql` (a version of digits only, that fits a
 //! 64-bit integer; a name without control characters, in UTF-8), and no two
 //! migrations (`.down.sql` files aside) may share a version. Anything else is
 //! [`GuardError::MigrationSet`] (exit 65), naming every file at fault. Files that do
 //! not end in `.sql` (a README) are not migrations and are left alone, as sqlx
-//! does.
+//! does. A `Migrator` embedded with `sqlx::migrate!` has no file names left to
+//! check, but [`Guard::run`](crate::Guard::run), `status`, `verify` and `apply`
+//! refuse its migrations the same way when two share a version or one has a
+//! negative version, before anything is read or written.
 //!
 //! # Example
 //!

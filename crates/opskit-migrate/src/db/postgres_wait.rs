@@ -54,7 +54,8 @@ pub(super) async fn watched<T>(
     let Some(url) = wait.watch.url else {
         return (work.await, Vec::new());
     };
-    // Four looks a try, none more often than every 25 ms.
+    // Four looks a try, none more often than every 25 ms; the first after a
+    // quarter of the timeout, so that a migration that does not wait opens nothing.
     let every = (wait.timeout / 4).max(Duration::from_millis(25));
     let mut conn = wait.watch.take();
     let seen = Mutex::new(Vec::new());
@@ -72,8 +73,9 @@ pub(super) async fn watched<T>(
     (result, seen)
 }
 
-/// Looks for blockers of `pid` now and every `every`, opening the connection first
-/// if need be, and keeps the last ones seen. Runs until dropped.
+/// Looks for blockers of `pid` every `every`, opening the connection first if need
+/// be (so a migration done sooner opens none), and keeps the last ones seen. Runs
+/// until dropped.
 async fn look(
     url: &str,
     conn: &mut Option<PgConnection>,
@@ -82,6 +84,7 @@ async fn look(
     seen: &Mutex<Vec<Blocker>>,
 ) {
     loop {
+        tokio::time::sleep(every).await;
         if conn.is_none() {
             *conn = PgConnection::connect(url).await.ok();
         }
@@ -92,11 +95,9 @@ async fn look(
                 }
                 Ok(_) => {}
                 // A broken watcher is opened again at the next look.
-                // A broken watcher is opened again at the next look.
                 Err(_) => *conn = None,
             }
         }
-        tokio::time::sleep(every).await;
     }
 }
 
