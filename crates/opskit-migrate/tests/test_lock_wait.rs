@@ -404,6 +404,11 @@ async fn a_concurrent_build_cut_short_by_the_lock_timeout_leaves_no_invalid_inde
     // Every try waited for the writer, the later ones for the drop of the index
     // the first left: the lock is what stops the run, not the index.
     assert_eq!(err.exit_code(), 75, "{err}");
+    assert!(
+        err.to_string()
+            .contains("UPDATE t SET body = body WHERE id = 1"),
+        "the writer is named: {err}"
+    );
     assert_eq!(pg_scalar(&db.url, ROWS_OF_2).await, 0);
     assert_eq!(pg_scalar(&db.url, RECORDS_OF_2).await, 0);
 

@@ -249,6 +249,9 @@ async fn run_outside_transaction(
     let (result, blockers) = watched(conn.execute(m.sql.clone()), pid, wait).await;
     match result {
         Ok(_) => Ok(()),
+        Err(err) if is_lock_timeout(&err) && blockers.is_empty() => {
+            Err(Failure::Locked(holders(conn, m).await))
+        }
         Err(err) if is_lock_timeout(&err) => Err(Failure::Locked(blockers)),
         Err(err) => Err(Failure::Migration(pg_error::describe(&err, m.sql.as_str()))),
     }

@@ -55,8 +55,8 @@
 //! ([`Guard::run`](crate::Guard::run), the CLI). Handed a connection
 //! ([`Guard::apply`](crate::Guard::apply)), or when the watcher saw none, it names
 //! the sessions holding a lock on a table the migration's SQL names, read on its
-//! own connection right after the rolled-back try (for a transactional
-//! migration). SQLite does not say who holds its lock.
+//! own connection right after the rolled-back try. SQLite does not say who holds
+//! its lock.
 //!
 //! # Concurrent index builds
 //!
