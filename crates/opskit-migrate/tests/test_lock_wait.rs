@@ -187,7 +187,7 @@ async fn readers_are_never_queued_behind_a_waiting_migration_for_longer_than_a_t
 async fn wait_for_waiting_alter(conn: &mut PgConnection) {
     for _ in 0..1200 {
         let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE t%'",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE t%'",
         )
         .fetch_one(&mut *conn)
         .await
