@@ -49,13 +49,16 @@ async fn main() {
         ("2 s (default)", Duration::from_secs(2)),
         ("off (10 min)", Duration::from_secs(600)),
     ] {
-        let url = fresh_database(&admin).await;
+        let (url, database) = fresh_database(&admin).await;
         run(&url, name, timeout, hold).await;
+        let mut conn = PgConnection::connect(&admin).await.unwrap();
+        let drop = format!("DROP DATABASE {database} WITH (FORCE)");
+        conn.execute(sqlx::AssertSqlSafe(drop)).await.unwrap();
     }
 }
 
-/// A new database with a `notes` table of 1,000 rows; its URL.
-async fn fresh_database(admin: &str) -> String {
+/// A new database with a `notes` table of 1,000 rows; its URL and name.
+async fn fresh_database(admin: &str) -> (String, String) {
     let name = format!("migrate_locks_bench_{}", std::process::id() ^ rand_u32());
     let mut conn = PgConnection::connect(admin).await.unwrap();
     conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -70,7 +73,7 @@ async fn fresh_database(admin: &str) -> String {
     )
     .await
     .unwrap();
-    url
+    (url, name)
 }
 
 fn rand_u32() -> u32 {
