@@ -43,13 +43,13 @@
 //! | Name | Description | Default? |
 //! |---|---|---|
 //! | `config` | [`config`](https://docs.rs/opskit-config): typed environment configuration (`#[derive(Config)]`); turns on `secret` | yes |
-//! | `secret` | [`secret`](https://docs.rs/opskit-secret): secret types, secret files, masked connection strings | yes (through `config`) |
+//! | `secret` | [`secret`](https://docs.rs/opskit-secret): secret types, secret files, masked connection strings, secrets that rotate without a restart | yes (through `config`) |
 //! | `health` | [`health`](https://docs.rs/opskit-health): the tower health-check layer (`/livez`, `/readyz`, `/startupz`) | no |
 //! | `telemetry` | [`telemetry`](https://docs.rs/opskit-telemetry): logging init, build info, lifecycle events, Prometheus metrics, graceful shutdown; turns on `config`, and with `health` drains it on shutdown | no |
 //! | `axum` | route labels from axum's `MatchedPath` in the HTTP metrics layer; turns on `telemetry` | no |
 //! | `migrate` | [`migrate`](https://docs.rs/opskit-migrate): the rollback-safe migration guard for sqlx 0.9 and its linter; pick a database below | no |
-//! | `postgres` | PostgreSQL: the guard on `postgres://` URLs (with `migrate`), and the sqlx pool check `health::checks::sqlx_pool` (with `health`) | no |
-//! | `sqlite` | SQLite, compiled in: the guard on `sqlite:` URLs (with `migrate`), and the sqlx pool check (with `health`) | no |
+//! | `postgres` | PostgreSQL: the guard on `postgres://` URLs (with `migrate`), the sqlx pool check `health::checks::sqlx_pool` (with `health`), and `secret::sqlx`, a pool whose credentials rotate | no |
+//! | `sqlite` | SQLite, compiled in: the guard on `sqlite:` URLs (with `migrate`), the sqlx pool check (with `health`), and `secret::sqlx` | no |
 //! | `tls` | TLS to PostgreSQL with rustls: `sslmode=require`, and `verify-full` with `sslrootcert=` | no |
 //! | `tls-native-tls` | TLS to PostgreSQL with the platform's TLS library instead of rustls | no |
 //! | `full` | all of the above but `tls-native-tls`: what the notes example uses | no |

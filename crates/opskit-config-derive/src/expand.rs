@@ -105,7 +105,7 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
         #[allow(non_upper_case_globals, unused_qualifications, clippy::all)]
         const _: () = {
             #[allow(unused_imports)]
-            use #krate::__private::{DebugKind as _, OpaqueKind as _, PlainKind as _, SecretKind as _};
+            use #krate::__private::{RenderKind as _, OpaqueKind as _, PlainKind as _, SecretKind as _};
 
             #[automatically_derived]
             impl #krate::Config for #ident {

@@ -51,8 +51,13 @@ impl de::Error for ValueError {
     }
 
     fn invalid_value(_unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        // Parsers that use `invalid_value` put their reason in `exp`.
-        Self::new(exp.to_string())
+        // Parsers that use `invalid_value` put their reason in `exp`; serde's
+        // `NonZero*` types say "a nonzero u32", which becomes the range.
+        let exp = exp.to_string();
+        match exp.strip_prefix("a nonzero ").and_then(nonzero_range) {
+            Some(range) => Self::new(range),
+            None => Self::new(exp),
+        }
     }
 
     fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
@@ -100,6 +105,26 @@ impl<'a> ValueDeserializer<'a> {
 
 fn integer_expected<T: fmt::Display>(min: T, max: T) -> impl FnOnce() -> String {
     move || format!("expected a whole number from {min} to {max}")
+}
+
+/// The range of a `NonZero` integer type named by its primitive (`u32`), as the
+/// integer messages say it.
+fn nonzero_range(primitive: &str) -> Option<String> {
+    let range =
+        |min: String, max: String| format!("expected a whole number from {min} to {max}, not 0");
+    Some(match primitive {
+        "u8" => range("1".into(), u8::MAX.to_string()),
+        "u16" => range("1".into(), u16::MAX.to_string()),
+        "u32" => range("1".into(), u32::MAX.to_string()),
+        "u64" => range("1".into(), u64::MAX.to_string()),
+        "usize" => range("1".into(), usize::MAX.to_string()),
+        "i8" => range(i8::MIN.to_string(), i8::MAX.to_string()),
+        "i16" => range(i16::MIN.to_string(), i16::MAX.to_string()),
+        "i32" => range(i32::MIN.to_string(), i32::MAX.to_string()),
+        "i64" => range(i64::MIN.to_string(), i64::MAX.to_string()),
+        "isize" => range(isize::MIN.to_string(), isize::MAX.to_string()),
+        _ => return None,
+    })
 }
 
 macro_rules! deserialize_integer {
@@ -378,6 +403,16 @@ mod tests {
                 .message
                 .contains("yes/no")
         );
+    }
+
+    #[test]
+    fn a_count_that_may_not_be_zero_says_its_range() {
+        let err = from_value::<std::num::NonZeroU32>("0").unwrap_err();
+        assert_eq!(
+            err.message,
+            "expected a whole number from 1 to 4294967295, not 0"
+        );
+        assert_eq!(from_value::<std::num::NonZeroU32>(" 7 ").unwrap().get(), 7);
     }
 
     #[test]

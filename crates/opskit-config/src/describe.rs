@@ -105,6 +105,7 @@ impl Description {
                 "no"
             };
             let default = match &s.requirement {
+                Requirement::Default(Some(literal)) if literal.is_empty() => " empty ".to_owned(),
                 Requirement::Default(Some(literal)) => format!(" `{}` ", escape_cell(literal)),
                 Requirement::Default(None) => " the type's default ".to_owned(),
                 Requirement::Required | Requirement::Optional => " ".to_owned(),
@@ -140,6 +141,9 @@ impl Description {
             let requirement = match &s.requirement {
                 Requirement::Required => "required".to_owned(),
                 Requirement::Optional => "optional".to_owned(),
+                Requirement::Default(Some(literal)) if literal.is_empty() => {
+                    "default: empty".to_owned()
+                }
                 Requirement::Default(Some(literal)) => format!("default {literal}"),
                 Requirement::Default(None) => "default: the type's default".to_owned(),
             };

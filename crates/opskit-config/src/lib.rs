@@ -132,6 +132,7 @@ mod field_spec;
 mod loaded;
 mod loader;
 mod read;
+mod render;
 mod report;
 mod summary;
 mod typo;
@@ -144,7 +145,7 @@ pub mod __private;
 use std::ffi::OsString;
 
 pub use describe::{Description, Requirement, Setting};
-pub use duration::parse_duration;
+pub use duration::{MAX_DURATION, parse_duration};
 pub use loaded::Loaded;
 pub use report::{ConfigError, Invalid, Problem, ProblemKind};
 pub use summary::{Source, Summary, SummaryEntry};

@@ -21,10 +21,11 @@ pub fn join(prefix: &str, sub_prefix: &str) -> String {
     joined
 }
 
-/// What the summary may show of a value: its masked or `Debug` form.
+/// What the summary may show of a value: its masked form, or its rendering in the
+/// configuration format.
 pub type Shows<T> = fn(&T) -> Option<String>;
 
-/// A field's type default, redaction and `Debug` rendering, for its listing.
+/// A field's type default, redaction and rendering, for its listing.
 pub type Defaults<T> = (Option<fn() -> T>, Shows<T>, Shows<T>);
 
 /// Adds one field to a description.
@@ -128,20 +129,21 @@ pub trait PlainKind<T> {
 
 impl<T> PlainKind<T> for &Probe<T> {}
 
-/// Implemented for the probes of `Debug` types: a type's default shows in the
-/// summary as its `Debug` form (`[]`).
-pub trait DebugKind<T> {
-    /// The value's `Debug` form.
+/// Implemented for the probes of `Serialize` types: a value shows in the summary,
+/// `--describe` and `--env-example` in the format it is read in (`a,b`, `debug`,
+/// `1m 30s`), so the text set back into its variable loads the same value.
+pub trait RenderKind<T> {
+    /// The value in the configuration format, when it has one.
     fn __show(&self, value: &T) -> Option<String>;
 }
 
-impl<T: std::fmt::Debug> DebugKind<T> for Probe<T> {
+impl<T: serde::Serialize> RenderKind<T> for Probe<T> {
     fn __show(&self, value: &T) -> Option<String> {
-        Some(format!("{value:?}"))
+        crate::render::render(value)
     }
 }
 
-/// Implemented for every probe, one autoref further away than [`DebugKind`].
+/// Implemented for every probe, one autoref further away than [`RenderKind`].
 pub trait OpaqueKind<T> {
     /// Nothing to show.
     fn __show(&self, _value: &T) -> Option<String> {

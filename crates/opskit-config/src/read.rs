@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use opskit_secret::{ExposeSecret, SecretFile};
 use serde::de::DeserializeOwned;
 
+use crate::__private::Shows;
 use crate::de::{ValueError, from_missing, from_value};
 use crate::env::Environment;
 use crate::field_spec::{DefaultSpec, FieldSpec};
@@ -51,11 +52,14 @@ pub(crate) fn read<'e, T: DeserializeOwned>(
     show: fn(&T) -> Option<String>,
 ) -> Result<Read<'e, T>, Fault> {
     let value = env.get(variable);
-    let set = value.filter(|value| !value.is_empty());
+    // Empty and whitespace-only are one case: unset (values are trimmed first).
+    let set = value.filter(|value| !is_blank(value));
     if !secret {
         return match set {
             Some(value) => match value.to_str() {
-                Some(text) => parse(text, Source::Env, None, secret, redact).map_err(|k| (None, k)),
+                Some(text) => {
+                    parse(text, Source::Env, None, secret, (redact, show)).map_err(|k| (None, k))
+                }
                 None => Err((None, ProblemKind::NotUnicode)),
             },
             None => unset(spec, secret, type_default, value.is_some(), redact, show)
@@ -63,7 +67,7 @@ pub(crate) fn read<'e, T: DeserializeOwned>(
         };
     }
     let file_variable = format!("{variable}_FILE");
-    let file = env.get(&file_variable).filter(|path| !path.is_empty());
+    let file = env.get(&file_variable).filter(|path| !is_blank(path));
     match (set, file) {
         (Some(_), Some(_)) => Err((None, ProblemKind::BothSet { file_variable })),
         (None, Some(path)) => {
@@ -72,7 +76,13 @@ pub(crate) fn read<'e, T: DeserializeOwned>(
                 // A secret never shows its own text, so nothing borrowed from the
                 // file's content outlives it.
                 Ok((text, shared)) => {
-                    match parse(text.expose_secret(), Source::File, Some(path), true, redact) {
+                    match parse(
+                        text.expose_secret(),
+                        Source::File,
+                        Some(path),
+                        true,
+                        (redact, show),
+                    ) {
                         Ok(read) => Ok(Read {
                             value: read.value,
                             shown: match read.shown {
@@ -96,7 +106,9 @@ pub(crate) fn read<'e, T: DeserializeOwned>(
             }
         }
         (Some(value), None) => match value.to_str() {
-            Some(text) => parse(text, Source::Env, None, secret, redact).map_err(|k| (None, k)),
+            Some(text) => {
+                parse(text, Source::Env, None, secret, (redact, show)).map_err(|k| (None, k))
+            }
             None => Err((None, ProblemKind::NotUnicode)),
         },
         (None, None) => {
@@ -105,13 +117,19 @@ pub(crate) fn read<'e, T: DeserializeOwned>(
     }
 }
 
+/// Whether a variable's value is empty once trimmed (text that is not Unicode is
+/// never blank: it is reported as such).
+fn is_blank(value: &std::ffi::OsStr) -> bool {
+    value.to_str().is_some_and(|text| text.trim().is_empty())
+}
+
 /// Parses a value that is set.
 fn parse<'e, T: DeserializeOwned>(
     text: &'e str,
     source: Source,
     file: Option<PathBuf>,
     secret: bool,
-    redact: fn(&T) -> Option<String>,
+    (redact, show): (Shows<T>, Shows<T>),
 ) -> Result<Read<'e, T>, ProblemKind> {
     // One rule for every value, secrets included: surrounding whitespace (a quoted
     // `" 8080 "`, a secret pasted with a space) is never meant, so it goes before
@@ -126,18 +144,32 @@ fn parse<'e, T: DeserializeOwned>(
     }
     match from_value::<T>(text) {
         Ok(value) => {
+            let masked = if secret { redact(&value) } else { None };
             if secret {
                 // Whoever writes a log line later (a driver quoting a connection
-                // parameter, say), opskit-telemetry's writer redacts these.
-                opskit_secret::redaction::register(text);
+                // parameter, say), opskit-telemetry's writer redacts these. A type
+                // with a masked form (a connection URL) keeps only its secret parts
+                // out of logs, so its host, database and file can still be read;
+                // any other secret is hidden whole.
+                if masked.is_none() {
+                    opskit_secret::redaction::register(text);
+                }
                 if text.contains("://") {
                     opskit_secret::redaction::register_url(text);
                 }
             }
+            // The value used, in the format it is read in (`a,,b,` shows `a,b`, `ALL`
+            // shows `all`); the text as written when the type has no such form or
+            // its form is too long to show whole.
             let shown = if secret {
-                redact(&value).map_or(Shown::Redacted, Shown::Owned)
+                masked.map_or(Shown::Redacted, Shown::Owned)
             } else {
-                Shown::Text(text)
+                match show(&value) {
+                    Some(rendered) if rendered.chars().count() <= MAX_SHOWN_CHARS => {
+                        Shown::Owned(rendered)
+                    }
+                    _ => Shown::Text(text),
+                }
             };
             Ok(Read {
                 value,

@@ -15,8 +15,8 @@ pub enum ProblemKind {
     /// A required variable is not set.
     #[error("is not set, and this setting has no default")]
     Missing,
-    /// A required variable is set to the empty string.
-    #[error("is set but empty, and this setting has no default")]
+    /// A required variable is set to the empty string (or only whitespace).
+    #[error("is set but empty (or only whitespace), and this setting has no default")]
     Empty,
     /// The value does not parse as the field's type.
     #[error("{}{reason}", match value { Some(value) => format!("invalid value {value}: "), None => "invalid value: ".to_owned() })]

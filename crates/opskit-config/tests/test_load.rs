@@ -143,7 +143,7 @@ fn reports_every_problem_at_once_with_name_reason_type_and_doc() {
         "      Address to bind.",
         "APP_LOG_FORMAT invalid value \"xml\": expected one of: json, pretty (expected Format)",
         "APP_DEBUG invalid value \"maybe\": expected a boolean: true/false, 1/0, yes/no or on/off (any case) (expected bool)",
-        "DATABASE_URL is set but empty, and this setting has no default (expected ConnectionString, secret)",
+        "DATABASE_URL is set but empty (or only whitespace), and this setting has no default (expected ConnectionString, secret)",
         "APP_API_TOKEN is not set, and this setting has no default (expected SecretString, secret)",
         "      Token for writes.",
         "APP_POOL_MAX_CONNECTIONS invalid value \"-1\": expected a whole number from 0 to 4294967295 (expected u32)",
@@ -327,7 +327,8 @@ fn describe_lists_every_variable_with_requirement_and_secrecy() {
             ),
             (
                 "APP_ORIGINS",
-                &Requirement::Default(Some("[]".into())),
+                // Written as it is read: an empty list is an empty value.
+                &Requirement::Default(Some("".into())),
                 false,
                 "origins"
             ),
@@ -505,4 +506,79 @@ fn containers_of_secrets_are_secrets() {
     assert!(Keys::describe().settings().iter().all(|s| s.secret));
     assert_no_leak(&summary, new.value(), "the summary");
     assert_no_leak(&summary, old.value(), "the summary");
+}
+
+/// Settings whose every field has a default.
+#[derive(Config)]
+#[config(prefix = "BLANK_")]
+struct Defaults {
+    /// Address to bind.
+    #[config(default = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// How long to wait.
+    #[config(default = "5s")]
+    timeout: Duration,
+    /// Allowed origins.
+    #[config(default)]
+    origins: Vec<String>,
+}
+
+/// Values are trimmed first and an empty value counts as unset, so a value of only
+/// blanks (`LISTEN="   "`, a template's quoted placeholder) takes the default too.
+#[test]
+fn a_whitespace_only_value_counts_as_unset_as_an_empty_one_does() {
+    for blank in ["", "   ", " \t "] {
+        let loaded = Defaults::from_pairs([
+            ("BLANK_LISTEN", blank),
+            ("BLANK_TIMEOUT", blank),
+            ("BLANK_ORIGINS", blank),
+        ])
+        .unwrap_or_else(|err| panic!("{blank:?}: {err}"));
+        assert_eq!(loaded.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(loaded.timeout, Duration::from_secs(5));
+        assert!(loaded.origins.is_empty());
+        assert!(
+            loaded
+                .summary()
+                .entries()
+                .all(|entry| entry.source == Source::Default),
+            "{blank:?}"
+        );
+    }
+}
+
+/// A database URL.
+#[derive(Config)]
+#[config(prefix = "SHOWURL_")]
+struct UrlOnly {
+    /// Database URL.
+    database_url: ConnectionString,
+}
+
+/// A connection string is a secret for its password only: once loaded, the log
+/// writer's redaction hides the password and leaves the host, database and file
+/// readable, so an operator can see which database failed.
+#[test]
+fn a_connection_string_keeps_its_host_visible_in_logs() {
+    for url in [
+        "postgres://app@127.0.0.1:9/bm",
+        "sqlite:///missing-dir/b.db",
+    ] {
+        UrlOnly::from_pairs([("SHOWURL_DATABASE_URL", url)]).unwrap();
+        assert_eq!(
+            opskit_secret::redaction::redact(&format!("cannot reach {url}")),
+            format!("cannot reach {url}")
+        );
+    }
+    UrlOnly::from_pairs([(
+        "SHOWURL_DATABASE_URL",
+        "postgres://app:Canary-url-pw-7d1@db.internal/bm",
+    )])
+    .unwrap();
+    assert_eq!(
+        opskit_secret::redaction::redact(
+            "login to postgres://app:Canary-url-pw-7d1@db.internal/bm"
+        ),
+        "login to postgres://app:[REDACTED]@db.internal/bm"
+    );
 }

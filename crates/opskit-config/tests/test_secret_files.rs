@@ -311,8 +311,9 @@ fn a_fifo_a_socket_or_a_device_is_refused_without_blocking() {
     );
 }
 
-/// A secret of blanks, in the environment or in a file, is refused, naming the
-/// variable: it is an unfilled template, never a real secret.
+/// A secret of blanks is refused, naming the variable: in the environment it counts
+/// as unset, as every whitespace-only value does (this one is required); in a file
+/// it is an unfilled template, never a real secret.
 #[test]
 fn a_secret_of_only_whitespace_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -321,7 +322,7 @@ fn a_secret_of_only_whitespace_is_refused() {
     assert_eq!(err.problems()[0].variable, "APP_API_TOKEN");
     assert!(
         err.to_string()
-            .contains("APP_API_TOKEN invalid value: holds only whitespace; set the secret itself"),
+            .contains("APP_API_TOKEN is set but empty (or only whitespace)"),
         "{err}"
     );
     let err = Secrets::from_pairs([("APP_API_TOKEN_FILE", blank.as_str())]).unwrap_err();

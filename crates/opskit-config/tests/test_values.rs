@@ -83,7 +83,9 @@ fn defaults_show_as_values_and_a_url_default_is_masked_the_same_everywhere() {
     let loaded = Settings::from_pairs::<_, &str, &str>([]).unwrap();
     assert!(loaded.origins.is_empty());
     let summary = loaded.summary().to_string();
-    assert!(summary.contains("APP_ORIGINS=[]"), "{summary}");
+    // Written as it is read: set back into the variable, it loads the same value.
+    assert!(summary.contains("APP_ORIGINS= "), "{summary}");
+    assert!(!summary.contains("[]"), "{summary}");
     assert!(!summary.contains("Default::default()"), "{summary}");
     assert!(
         summary.contains("APP_DATABASE_URL=sqlite://data/app.db"),
@@ -197,4 +199,72 @@ fn warnings_of_a_load_before_logging_are_logged_once_logging_is_up() {
         "{output}"
     );
     assert!(output.contains("APP_TOKEN_FILE"), "{output}");
+}
+
+/// How requests are logged.
+#[derive(Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Verbosity {
+    Errors,
+    All,
+}
+
+/// Settings whose text and value differ.
+#[derive(Config)]
+#[config(prefix = "SHOWN_")]
+struct Shown {
+    /// Allowed origins.
+    #[config(default)]
+    origins: Vec<String>,
+    /// Request logging.
+    #[config(default = "errors")]
+    verbosity: Verbosity,
+    /// A timeout.
+    #[config(default = "1s")]
+    timeout: std::time::Duration,
+}
+
+/// The summary shows the value used, in the form it is read in, not the raw text:
+/// empty list items dropped, an enum by its name, a duration normalized.
+#[test]
+fn the_summary_shows_the_value_used() {
+    let loaded = Shown::from_pairs([
+        ("SHOWN_ORIGINS", "a,,b,"),
+        ("SHOWN_VERBOSITY", "ALL"),
+        ("SHOWN_TIMEOUT", "90 seconds"),
+    ])
+    .unwrap();
+    assert_eq!(loaded.verbosity, Verbosity::All);
+    let summary = loaded.summary();
+    let shown = |variable| summary.get(variable).unwrap().value.unwrap().to_owned();
+    assert_eq!(shown("SHOWN_ORIGINS"), "a,b");
+    assert_eq!(shown("SHOWN_VERBOSITY"), "all");
+    assert_eq!(shown("SHOWN_TIMEOUT"), "1m 30s");
+    // Each, set back, loads the same value.
+    let again = Shown::from_pairs([
+        ("SHOWN_ORIGINS", shown("SHOWN_ORIGINS").as_str()),
+        ("SHOWN_VERBOSITY", shown("SHOWN_VERBOSITY").as_str()),
+        ("SHOWN_TIMEOUT", shown("SHOWN_TIMEOUT").as_str()),
+    ])
+    .unwrap();
+    assert_eq!(again.origins, loaded.origins);
+    assert_eq!(again.timeout, loaded.timeout);
+}
+
+/// `--env-example` is a file a user can uncomment line by line and run: an empty
+/// list default is an empty value, never `[]`.
+#[test]
+fn the_env_example_loads_when_every_line_is_uncommented() {
+    let example = Shown::describe().to_env_example();
+    assert!(example.contains("#SHOWN_ORIGINS=\n"), "{example}");
+    let pairs: Vec<(String, String)> = example
+        .lines()
+        .filter_map(|line| line.strip_prefix('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    assert_eq!(pairs.len(), 3, "{example}");
+    let loaded = Shown::from_pairs(pairs).unwrap();
+    assert!(loaded.origins.is_empty());
+    assert_eq!(loaded.verbosity, Verbosity::Errors);
 }

@@ -9,7 +9,11 @@
 //! - [`ConnectionString`]: a `DATABASE_URL` whose `Debug` and `Display` mask the
 //!   password, so `postgres://app:***@db:5432/notes` can be logged;
 //! - [`secret_eq`] and [`constant_time_eq`]: compare a presented token in constant time;
-//! - [`canary`]: assert in your own tests that a canary value never leaks.
+//! - [`canary`]: assert in your own tests that a canary value never leaks;
+//! - [`rotation`]: secrets that follow their file without a restart
+//!   ([`WatchedSecret`]), tokens accepted during a rotation's grace period
+//!   ([`TokenCheck`]), and with the `sqlx` feature a pool whose new connections use
+//!   the new credentials.
 //!
 //! # Example
 //!
@@ -40,15 +44,46 @@
 //! # Ok::<(), opskit_secret::SecretFileError>(())
 //! ```
 
+//! # Secrets that rotate
+//!
+//! ```
+//! use std::time::Duration;
+//! use opskit_secret::{SecretFile, SecretString, TokenCheck, WatchedSecret};
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("api_token"), "t0ken-1")?;
+//! // Read again every second; a new content that passes is used at once.
+//! let token: WatchedSecret<SecretString> =
+//!     SecretFile::new(dir.path().join("api_token")).watch("APP_API_TOKEN")?;
+//! // The previous token is accepted for five minutes after each rotation.
+//! let tokens = TokenCheck::new(&token, Duration::from_secs(300));
+//! assert!(tokens.verify(b"t0ken-1"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Feature flags
+//!
+//! | Name | Description | Default? |
+//! |---|---|---|
+//! | `sqlx` | the `sqlx` module: one call makes an sqlx 0.9 pool open new connections with a rotated password or URL; any database, no driver turned on; needs Rust 1.94 | no |
+
+// Feature badges on docs.rs, whose nightly rustdoc has `doc_cfg`.
+#![cfg_attr(opskit_doc_cfg, feature(doc_cfg))]
+
 pub mod canary;
 mod compare;
 mod connection;
 mod file;
 pub mod redaction;
+pub mod rotation;
+#[cfg(feature = "sqlx")]
+#[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "sqlx")))]
+pub mod sqlx;
 
 pub use compare::{constant_time_eq, secret_eq};
 pub use connection::{ConnectionString, ConnectionStringError, scrub_url_secrets};
 pub use file::{DEFAULT_MAX_SECRET_FILE_BYTES, SecretFile, SecretFileError, SharedSecretFile};
+pub use rotation::{TokenCheck, WatchedSecret};
 pub use secrecy::{ExposeSecret, ExposeSecretMut, SecretBox, SecretSlice, SecretString};
 
 /// The crate README's example, compiled as a doctest so it cannot rot.

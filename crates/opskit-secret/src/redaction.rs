@@ -25,10 +25,13 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// What replaces a secret in redacted text.
 pub const REDACTED: &str = "[REDACTED]";
+
+/// Past this many bytes of patterns in all, the matcher is an NFA rather than a DFA.
+const DFA_MAX_PATTERN_BYTES: usize = 4096;
 
 /// The shortest value kept.
 const MIN_CHARS: usize = 4;
@@ -108,10 +111,15 @@ fn matcher() -> Option<Arc<AhoCorasick>> {
     let mut registry = REGISTRY.write().unwrap_or_else(PoisonError::into_inner);
     if registry.stale {
         // Longest first among overlapping matches, so a secret containing another
-        // is replaced whole. aho-corasick picks the automaton: a DFA for the few
-        // patterns of a service, one cheaper to build for thousands.
+        // is replaced whole. aho-corasick picks the automaton (a DFA for the few
+        // short patterns of a service), except for long values: a DFA's build time
+        // grows with the square of a pattern's length (a 100 KiB token took minutes
+        // to build), a contiguous NFA's only linearly, and it searches nearly as fast.
+        let total: usize = registry.values.iter().map(String::len).sum();
+        let kind = (total > DFA_MAX_PATTERN_BYTES).then_some(AhoCorasickKind::ContiguousNFA);
         registry.matcher = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(kind)
             .build(&registry.values)
             .ok()
             .map(Arc::new);
@@ -168,5 +176,15 @@ mod tests {
             r#"{"a":"[REDACTED]","b":"[REDACTED]","c":"abc"}"#
         );
         assert!(matches!(redact("nothing here"), Cow::Borrowed(_)));
+    }
+
+    /// A secret of 100 KiB (an environment variable holds up to 128 KiB) is
+    /// registered and redacted like any other; its matcher once took minutes to build.
+    #[test]
+    fn a_very_long_secret_is_redacted() {
+        let long = "q".repeat(100 * 1024);
+        register(&long);
+        let line = format!("token={long};");
+        assert_eq!(redact(&line), "token=[REDACTED];");
     }
 }

@@ -27,12 +27,15 @@ pub fn url(settings: &Settings, lifecycle: &Lifecycle) -> ConnectionString {
         return url.clone();
     }
     let dir = &settings.data_dir;
+    // A path the service cannot make a directory of (a file, a place under /proc,
+    // a name too long) is a setting to fix: 78, naming the variable.
     if let Err(err) = std::fs::create_dir_all(dir) {
         let reason = format!(
-            "cannot create the data directory {} (NOTES_DATA_DIR): {err}",
+            "NOTES_DATA_DIR: cannot create the data directory {}: {err}; point it at a \
+             writable directory",
             dir.display()
         );
-        lifecycle.exit(&reason, exit::OS_ERROR);
+        lifecycle.exit(&reason, exit::CONFIG);
     }
     let url = format!("sqlite://{}?mode=rwc", dir.join("notes.db").display());
     match ConnectionString::parse(&url) {
@@ -90,7 +93,7 @@ pub async fn start(
             })
     };
     let pools = Pools {
-        app: pool(settings.database_max_connections),
+        app: pool(settings.database_max_connections.get()),
         checks: pool(1),
     };
     match guard.run(url, settings.migrate).await {

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,6 +27,13 @@ pub enum Deployment {
 /// any of them over (`NOTES_HEALTH_*_PATH`, exit 78).
 pub const ROUTES: [&str; 3] = ["/hello", "/notes", "/notes/{id}"];
 
+/// The most connections a pool may be given: PostgreSQL's `max_connections` ceiling.
+const MAX_DATABASE_CONNECTIONS: u32 = 262_143;
+
+/// The shortest wait for a connection that can succeed: a new connection's handshake
+/// counts against it.
+const MIN_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(100);
+
 /// Settings of the notes service.
 #[derive(Config)]
 #[config(prefix = "NOTES_", validate = "Settings::check")]
@@ -48,7 +56,7 @@ pub struct Settings {
     pub database_acquire_timeout: Duration,
     /// Most database connections the service opens (one more serves the health checks).
     #[config(default = "10")]
-    pub database_max_connections: u32,
+    pub database_max_connections: NonZeroU32,
     /// How long the service waits, alive and not ready, for a database that is down
     /// at start before it exits 69.
     #[config(default = "5m")]
@@ -106,6 +114,28 @@ impl Settings {
             invalid.push(Invalid::new(
                 "data_dir",
                 "must be a plain directory path (no '?', '#' or '%', valid UTF-8)",
+            ));
+        }
+        // What the pool accepts without failing every request: sqlx takes any u32
+        // and any duration, but allocates room for every connection up front and
+        // counts a connect against the acquire timeout.
+        if self.database_max_connections.get() > MAX_DATABASE_CONNECTIONS {
+            invalid.push(Invalid::new(
+                "database_max_connections",
+                format!(
+                    "is more than {MAX_DATABASE_CONNECTIONS}, PostgreSQL's own ceiling on \
+                     connections; a pool size is the server's max_connections divided \
+                     among the replicas"
+                ),
+            ));
+        }
+        if self.database_acquire_timeout < MIN_ACQUIRE_TIMEOUT {
+            invalid.push(Invalid::new(
+                "database_acquire_timeout",
+                format!(
+                    "is under {MIN_ACQUIRE_TIMEOUT:?}, less than opening a connection \
+                     takes, so every request and health check would time out; use 1s or more"
+                ),
             ));
         }
         invalid.extend(self.health.route_conflicts(&ROUTES));

@@ -420,4 +420,19 @@ fn describe(info: &BuildInfo) {
         Unit::Count,
         "Failed runs of each health check."
     );
+    // opskit-secret's watched secrets (`opskit_secret::rotation`).
+    describe_counter!(
+        "secret_rotations_total",
+        Unit::Count,
+        "New values of each watched secret taken into use."
+    );
+    describe_counter!(
+        "secret_rotation_failures_total",
+        Unit::Count,
+        "Rotations of each watched secret that failed (its previous value stayed in use)."
+    );
+    describe_gauge!(
+        "secret_rotation_failing",
+        "Whether each watched secret's file currently cannot be used (1) or can (0)."
+    );
 }
