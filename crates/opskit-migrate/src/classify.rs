@@ -86,7 +86,29 @@ impl Classification {
 
 /// Classifies a migration's SQL.
 pub fn classify(sql: &str, dialect: Dialect) -> Classification {
-    let mut lint = lint::lint(sql, dialect);
+    // The statements after a byte-order mark are still classified; the mark
+    // itself is an error of its own, at line 1.
+    let mut lint = lint::lint(sql.strip_prefix('\u{feff}').unwrap_or(sql), dialect);
+    if sql.starts_with('\u{feff}') {
+        lint.findings.insert(
+            0,
+            Finding {
+                rule: rules::BYTE_ORDER_MARK,
+                line: 1,
+                message: "the file starts with a byte-order mark".to_owned(),
+            },
+        );
+    }
+    if let Err((line, message)) = crate::lock_wait::header::lock_timeout(sql) {
+        lint.findings.insert(
+            0,
+            Finding {
+                rule: rules::BAD_LOCK_TIMEOUT,
+                line,
+                message,
+            },
+        );
+    }
     match header(sql) {
         Ok(Some((compat, reason))) => Classification {
             compat,
@@ -154,7 +176,10 @@ fn header(sql: &str) -> Result<Option<Header>, (usize, String)> {
         };
         let (line, after) = comment.split_once('\n').unwrap_or((comment, ""));
         let comment = line.trim();
-        if let Some(opskit) = comment.strip_prefix("opskit:") {
+        if let Some(opskit) = comment
+            .strip_prefix("opskit:")
+            .filter(|o| !crate::lock_wait::header::is_lock_timeout_line(o))
+        {
             let opskit = opskit.trim();
             let (word, reason) = match opskit.split_once("reason:") {
                 Some((word, reason)) => (word.trim(), Some(reason.trim().to_owned())),

@@ -35,6 +35,43 @@ pub enum GuardError {
         /// How long the guard waited.
         waited: Duration,
     },
+    /// A table the migration changes stayed locked by another session through every
+    /// try; each try was rolled back, so nothing of the migration is applied.
+    #[error(
+        "migration {version} ({description}) was not applied: a table it changes is held by another session: {}. Each of {tries} tries waited {lock_timeout:?} for its lock and was rolled back ({waited:.1?} in all), so nothing of it is applied. Try again later, once that session ends (or end it with pg_terminate_backend(pid))",
+        crate::lock_wait::describe(.blockers)
+    )]
+    #[non_exhaustive]
+    TableLocked {
+        /// The migration's version.
+        version: i64,
+        /// Its description.
+        description: String,
+        /// How many tries.
+        tries: u32,
+        /// The lock timeout of each try.
+        lock_timeout: Duration,
+        /// How long from the first try to the last one's end.
+        waited: Duration,
+        /// Who held the lock at the last try, when the database said.
+        blockers: Vec<crate::lock_wait::Blocker>,
+    },
+    /// An interrupted `CREATE INDEX CONCURRENTLY` left an INVALID index that a
+    /// `-- no-transaction` migration names; nothing was executed.
+    #[error(
+        "migration {version} ({description}) was not run: index {index} on {table} is INVALID, left by an interrupted CREATE INDEX CONCURRENTLY. Run DROP INDEX CONCURRENTLY {index}; then apply again"
+    )]
+    #[non_exhaustive]
+    InvalidIndex {
+        /// The migration's version.
+        version: i64,
+        /// Its description.
+        description: String,
+        /// The invalid index.
+        index: String,
+        /// Its table.
+        table: String,
+    },
     /// A migration failed while being applied.
     #[error(
         "migration {version} ({description}) failed: {message}; {rolled_back}. {}",
@@ -83,6 +120,19 @@ pub enum GuardError {
         /// The schemes this build supports (they follow the crate's features).
         supported: &'static str,
     },
+    /// The migrations cannot be taken as a set: two share a version, or a file in
+    /// the directory is not a migration file though its name ends in `.sql`
+    /// (see [`source`](crate::source)). Nothing was run.
+    #[error(
+        "the migrations in {path} cannot be applied as a set: {}. Nothing was run; fix the names and run again",
+        .problems.join("; ")
+    )]
+    MigrationSet {
+        /// The directory (or `the binary's migrations`).
+        path: String,
+        /// Each problem, naming the file or migration at fault.
+        problems: Vec<String>,
+    },
     /// Reading migrations from a directory failed.
     #[error("cannot read migrations from {path}: {message}")]
     Source {
@@ -95,11 +145,15 @@ pub enum GuardError {
 
 impl GuardError {
     /// The exit code a service should stop with ([`opskit_exit`]): 65 for an
-    /// incompatible schema, a failed or invalid migration; 69 when the database is
-    /// unreachable or locked; 64 for a repair that does not apply; 78 for a URL of a
-    /// database this build does not support.
+    /// incompatible schema, a failed or invalid migration, migrations that are not
+    /// one set ([`GuardError::MigrationSet`]); 69 when the database is
+    /// unreachable or the migration lock was held too long; 75 (try again later)
+    /// when a table stayed locked through every try ([`GuardError::TableLocked`]); 64
+    /// for a repair that does not apply; 78 for a URL of a database this build does
+    /// not support.
     pub fn exit_code(&self) -> i32 {
         match self {
+            Self::TableLocked { .. } => opskit_exit::TEMP_FAILURE,
             Self::Unreachable { .. } | Self::LockTimeout { .. } => opskit_exit::UNAVAILABLE,
             Self::Repair { .. } => opskit_exit::USAGE,
             // A URL for a database this build does not speak is a setting to fix.

@@ -25,7 +25,7 @@
 //!     Ok(status) => println!("{status}"),
 //!     Err(refusal) => {
 //!         eprintln!("{refusal}");
-//!         std::process::exit(refusal.exit_code()); // 65: incompatible, 69: unreachable
+//!         std::process::exit(refusal.exit_code()); // 65: incompatible, 69: unreachable, 75: a table stayed locked
 //!     }
 //! }
 //! # }
@@ -51,6 +51,7 @@
 //! | `missing` | an applied migration older than the binary's newest is not in the binary | refuses (65) | refuses (65) | refuses (65) |
 //! | `failed` | a migration failed or is partly applied | refuses (65) | refuses (65) | refuses (65) |
 //! | unreachable | the database cannot be reached | 69 | 69 | 69 |
+//! | table locked | a table a migration changes stayed locked by another session through every try; that migration is rolled back, nothing of it applied | 75, try again later | 75 | never waits |
 //!
 //! # Rolling deploys: expand before, contract after
 //!
@@ -72,6 +73,22 @@
 //! Each outcome is a `schema.status` event with `policy`, `state`,
 //! `binary_latest`, `database_latest`, `compatible`, and a message that says what was
 //! found, what it means and what to do.
+//!
+//! # Lock timeouts: a migration never stalls the service
+//!
+//! PostgreSQL queues every query on a table behind an `ALTER TABLE` that waits for
+//! its lock, so one long transaction that read the table would stall all its
+//! traffic for as long as the migration waits. Each migration's transaction runs
+//! with a short `lock_timeout` instead: 2 s by default
+//! ([`Guard::table_lock_timeout`], CLI `--table-lock-timeout`), per file with a
+//! header line `-- opskit: lock_timeout=10s`. When it runs out, the try is rolled
+//! back, a `schema.lock_wait` event names the sessions holding the table (pid,
+//! application name, state, for how long, their query cut short, never its
+//! parameters), and the guard tries again after a growing, jittered pause, up to
+//! [`Guard::table_lock_tries`] (10; CLI `--table-lock-tries`). Then it stops with
+//! [`GuardError::TableLocked`], exit 75: run the job again later. SQLite gets the
+//! same bounded wait for a database another connection writes to. See
+//! [`lock_wait`].
 //!
 //! # sqlx and feature flags
 //!
@@ -104,6 +121,8 @@ mod db;
 mod error;
 mod guard;
 pub mod lint;
+pub mod lock_wait;
+pub mod source;
 mod status;
 pub mod testing;
 

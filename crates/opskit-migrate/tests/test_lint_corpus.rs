@@ -66,7 +66,9 @@ const CORPUS: &[(&str, Dialect, &[&str])] = &[
         PG,
         &["OPS-L013"],
     ),
-    ("REVOKE UPDATE ON notes FROM reporting", PG, &[]),
+    // The linter cannot know which role a release runs as: every REVOKE is contract
+    // until a header says the role is not a release's (`-- opskit: expand reason:`).
+    ("REVOKE UPDATE ON notes FROM reporting", PG, &["OPS-C019"]),
     ("ALTER TYPE mood ADD VALUE 'calm'", PG, &[]),
     ("SELECT E'it\\'s; fine'", PG, &[]),
     ("/* /* ; */ still a comment */ SELECT 1", PG, &[]),
@@ -290,6 +292,31 @@ const CORPUS: &[(&str, Dialect, &[&str])] = &[
         "ALTER TABLE notes ADD COLUMN score INT DEFAULT (random() * 100)::INT",
         PG,
         &["OPS-L006"],
+    ),
+    // A privilege or a membership taken from a role the older binary may run as.
+    (
+        "REVOKE INSERT, UPDATE ON notes FROM notes_app",
+        PG,
+        &["OPS-C019"],
+    ),
+    ("REVOKE notes_writer FROM notes_app", PG, &["OPS-C019"]),
+    // NOT VALID, then validated in the same transaction: the scan runs under the
+    // ADD's ACCESS EXCLUSIVE lock. In a later migration (or outside a transaction,
+    // where each statement commits) it is safe.
+    (
+        "ALTER TABLE notes ADD CONSTRAINT notes_author_fk FOREIGN KEY (author_id) REFERENCES users (id) NOT VALID;\nALTER TABLE notes VALIDATE CONSTRAINT notes_author_fk",
+        PG,
+        &["OPS-L014"],
+    ),
+    (
+        "ALTER TABLE notes VALIDATE CONSTRAINT notes_author_fk",
+        PG,
+        &[],
+    ),
+    (
+        "-- no-transaction\nALTER TABLE notes ADD CONSTRAINT notes_author_fk FOREIGN KEY (author_id) REFERENCES users (id) NOT VALID;\nALTER TABLE notes VALIDATE CONSTRAINT notes_author_fk",
+        PG,
+        &[],
     ),
     // Not understood: contract unless the header says otherwise.
     ("DO $$ BEGIN RAISE NOTICE 'hi'; END $$", PG, &["OPS-U001"]),

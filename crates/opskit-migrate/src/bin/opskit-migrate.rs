@@ -5,8 +5,8 @@
 //! ```text
 //! opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
 //! opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
-//! opskit-migrate apply --migrations DIR [--database-url URL] [--format human|json]
-//! opskit-migrate expand --migrations DIR [--database-url URL] [--format human|json]
+//! opskit-migrate apply --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--format human|json]
+//! opskit-migrate expand --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--format human|json]
 //! opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--format human|json]
 //! ```
 //!
@@ -19,12 +19,23 @@
 //! which of its statements took effect and finishing or undoing them by hand, say
 //! which (`--as applied` or `--as not-applied`); there is no default.
 //!
+//! `apply` and `expand` run each migration's tries with a short lock timeout
+//! (`--table-lock-timeout`, default 2 s; a file's `-- opskit: lock_timeout=10s`
+//! wins) and roll back and retry when it runs out, at most `--table-lock-tries`
+//! times (default 10), logging who held the table (`schema.lock_wait`): a table
+//! held by a long transaction never stalls the service's queries for longer than
+//! one timeout at a time (see the crate's `lock_wait` docs).
+//!
 //! Exit codes ([`opskit_migrate::exit`]): 0 fine; 1 `lint` found a contract migration
 //! whose header does not acknowledge it, or a statement that cannot be applied as
 //! written; 64 usage error (or a repair that does not apply); 65 the schema is
 //! incompatible with these migrations (or a migration failed, changed or cannot be
-//! applied); 69 the database is unreachable or the lock was held too long; 75
-//! (`status`) migrations are pending.
+//! applied, or the directory is not one set of migrations: two files with one
+//! version, a `.sql` name that is not `VERSION_DESCRIPTION.sql`; every command
+//! refuses those alike); 69 the database is unreachable or the migration lock was held too long;
+//! 75 try again later: for `status`, migrations are pending; for `apply` and
+//! `expand`, a table stayed locked by another session through every try (that
+//! migration rolled back, nothing of it applied: the job can be run again later).
 
 #![allow(clippy::print_stdout)]
 
@@ -32,17 +43,21 @@ use std::process::ExitCode;
 
 use opskit_migrate::exit;
 use opskit_migrate::lint::{Dialect, Severity};
+use opskit_migrate::lock_wait;
 use opskit_migrate::{Compat, Guard, GuardError, Policy, Repair, State, classify};
 use opskit_secret::{ConnectionString, ExposeSecret};
 
 const USAGE: &str = "usage:
   opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
   opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
-  opskit-migrate apply --migrations DIR [--database-url URL] [--format human|json]
-  opskit-migrate expand --migrations DIR [--database-url URL] [--format human|json]
+  opskit-migrate apply --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--format human|json]
+  opskit-migrate expand --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--format human|json]
     (applies up to the first contract migration: before a rolling deploy; `apply` the rest after it)
   opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--format human|json]
-(the database commands read DATABASE_URL when --database-url is not given)";
+(the database commands read DATABASE_URL when --database-url is not given)
+exit codes: 0 fine; 1 lint findings; 64 usage; 65 incompatible schema or failed migration;
+  69 database unreachable or migration lock held too long; 75 try again later (status:
+  migrations pending; apply/expand: a table stayed locked through every try, nothing applied)";
 
 /// An [`opskit_migrate::exit`] code as the process's exit status.
 fn exit(code: i32) -> ExitCode {
@@ -58,6 +73,8 @@ struct Args {
     dialect: Option<String>,
     version: Option<String>,
     repair_as: Option<String>,
+    table_lock_timeout: Option<String>,
+    table_lock_tries: Option<String>,
     json: bool,
 }
 
@@ -74,6 +91,10 @@ fn parse(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {
             "--database-url" => args.database_url = Some(value("--database-url")?),
             "--version" => args.version = Some(value("--version")?),
             "--as" => args.repair_as = Some(value("--as")?),
+            "--table-lock-timeout" => {
+                args.table_lock_timeout = Some(value("--table-lock-timeout")?);
+            }
+            "--table-lock-tries" => args.table_lock_tries = Some(value("--table-lock-tries")?),
             "--format" => match value("--format")?.as_str() {
                 "json" => args.json = true,
                 "human" => args.json = false,
@@ -122,21 +143,17 @@ fn lint(args: &Args) -> ExitCode {
             return exit(exit::USAGE);
         }
     };
-    let mut files: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.extension().is_some_and(|x| x == "sql")
-                    && !p.to_string_lossy().ends_with(".down.sql")
-            })
-            .collect(),
+    // The same set of files `apply` and `status` take, with the same refusals.
+    let files = match opskit_migrate::source::migration_files(std::path::Path::new(dir)) {
+        Ok(files) => files,
         Err(err) => {
-            eprintln!("cannot read {dir}: {err}");
-            return exit(exit::USAGE);
+            eprintln!("{err}");
+            return exit(match err {
+                GuardError::Source { .. } => exit::USAGE,
+                other => other.exit_code(),
+            });
         }
     };
-    files.sort();
     let mut unacknowledged = 0;
     let mut errors = 0;
     let mut report = Vec::new();
@@ -198,6 +215,33 @@ fn lint(args: &Args) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The guard with the table-lock settings of `args`, or what is wrong with them.
+fn table_lock(args: &Args) -> Result<impl FnOnce(Guard) -> Guard, String> {
+    let timeout = match args.table_lock_timeout.as_deref() {
+        Some(text) => Some(
+            lock_wait::parse_duration(text)
+                .map_err(|err| format!("--table-lock-timeout: {err}"))?,
+        ),
+        None => None,
+    };
+    let tries = match args.table_lock_tries.as_deref() {
+        Some(text) => Some(text.parse::<u32>().ok().filter(|n| *n >= 1).ok_or(format!(
+            "--table-lock-tries {text:?}: give a whole number of tries, 1 or more"
+        ))?),
+        None => None,
+    };
+    Ok(move |guard: Guard| {
+        let guard = match timeout {
+            Some(timeout) => guard.table_lock_timeout(timeout),
+            None => guard,
+        };
+        match tries {
+            Some(tries) => guard.table_lock_tries(tries),
+            None => guard,
+        }
+    })
 }
 
 /// What a database command does.
@@ -275,8 +319,15 @@ fn database(args: &Args) -> ExitCode {
             return exit(exit::SOFTWARE);
         }
     };
+    let guard_with = match table_lock(args) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("{err}\n{USAGE}");
+            return exit(exit::USAGE);
+        }
+    };
     let result = runtime.block_on(async {
-        let guard = Guard::from_dir(dir).await?;
+        let guard = guard_with(Guard::from_dir(dir).await?);
         let url = url.expose_secret();
         match action {
             Action::Status => guard.run(url, Policy::Verify).await,
@@ -285,12 +336,22 @@ fn database(args: &Args) -> ExitCode {
             Action::Repair(version, repair) => guard.repair_at(url, version, repair).await,
         }
     });
+    report(result, args, &url)
+}
+
+/// Prints the outcome of a database command and returns its exit code.
+fn report(
+    result: Result<opskit_migrate::SchemaStatus, GuardError>,
+    args: &Args,
+    url: &ConnectionString,
+) -> ExitCode {
+    let command = args.command.as_str();
     // The status quotes errors the database recorded; scrub them of the password.
     let scrub = |text: String| url.scrub(&text);
     match result {
         Ok(status) => {
             if args.json {
-                println!("{}", json_status(&status, &url));
+                println!("{}", json_status(&status, url));
             } else {
                 println!("{}: {}", url, scrub(status.to_string()));
             }
@@ -302,7 +363,7 @@ fn database(args: &Args) -> ExitCode {
         }
         Err(err) => {
             if let (true, Some(status)) = (args.json, err.status()) {
-                println!("{}", json_status(status, &url));
+                println!("{}", json_status(status, url));
             }
             let message = scrub(err.to_string());
             if matches!(

@@ -16,11 +16,18 @@ use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::{AppliedRow, RecordRow};
 
+pub(crate) use retry::apply;
+
 #[cfg(feature = "any")]
 mod any;
 #[cfg(feature = "postgres")]
+mod pg_error;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_wait;
 mod queries;
+mod retry;
 #[cfg(feature = "_sqlite")]
 mod sqlite;
 
@@ -58,6 +65,81 @@ pub(crate) enum Failure {
     Migration(String),
     /// The database failed around it.
     Database(GuardError),
+    /// A lock it needed was not granted within the lock timeout; the try was
+    /// rolled back. Who held it, when the database said.
+    Locked(Vec<crate::lock_wait::Blocker>),
+}
+
+/// How one try waits for a table's lock.
+#[derive(Clone, Copy)]
+pub(crate) struct TryWait<'a> {
+    /// The lock timeout of the try.
+    pub(crate) timeout: Duration,
+    /// Who names the blockers while the try waits.
+    pub(crate) watch: &'a Watch<'a>,
+    /// Whether an earlier try of this migration, in this run, was cut short by
+    /// its lock timeout.
+    pub(crate) retry: bool,
+}
+
+/// The second connection that names the blockers while a try waits (PostgreSQL),
+/// opened on the guard's URL when it has one, and kept from one try to the next.
+pub(crate) struct Watch<'a> {
+    /// The URL to open it on: only a PostgreSQL one.
+    pub(crate) url: Option<&'a str>,
+    #[cfg(feature = "postgres")]
+    conn: std::sync::Mutex<Option<sqlx::PgConnection>>,
+}
+
+impl<'a> Watch<'a> {
+    pub(crate) fn new(url: Option<&'a str>) -> Self {
+        Self {
+            url,
+            #[cfg(feature = "postgres")]
+            conn: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Takes the connection out, for one try.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn take(&self) -> Option<sqlx::PgConnection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    /// Puts the connection back after a try.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn put(&self, conn: Option<sqlx::PgConnection>) {
+        *self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = conn;
+    }
+
+    /// Opens the connection if it is not open: between tries, so that a connection
+    /// slower than a try's timeout still names the blockers of the next.
+    pub(crate) async fn prepare(&self) {
+        #[cfg(feature = "postgres")]
+        if let Some(url) = self.url {
+            let conn = match self.take() {
+                Some(conn) => Some(conn),
+                None => <sqlx::PgConnection as sqlx::Connection>::connect(url)
+                    .await
+                    .ok(),
+            };
+            self.put(conn);
+        }
+    }
+
+    /// Closes the connection, if one was opened.
+    pub(crate) async fn close(self) {
+        #[cfg(feature = "postgres")]
+        if let Some(conn) = self.take() {
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
 }
 
 /// A connection the guard works on: sqlx's `SqliteConnection` (feature `sqlite`)
@@ -77,7 +159,9 @@ impl<C: Send + private::Reader> StatusConnection for C {}
 // The sealed trait speaks of crate types: nothing outside can name or call it.
 #[allow(private_interfaces, private_bounds)]
 pub(crate) mod private {
-    use super::{Dialect, Duration, Failure, Future, GuardError, Instant, RecordRow, ToApply};
+    use super::{
+        Dialect, Duration, Failure, Future, GuardError, Instant, RecordRow, ToApply, TryWait,
+    };
 
     /// What differs per database when reading the status. Sealed: implemented in
     /// this module's children only.
@@ -129,11 +213,13 @@ pub(crate) mod private {
         fn unlock(&mut self) -> impl Future<Output = Result<(), GuardError>> + Send;
 
         /// Applies one migration with its rows, unless another process applied it
-        /// meanwhile. Returns whether it applied it.
+        /// meanwhile, waiting for locks at most `wait.timeout`
+        /// ([`Failure::Locked`] after it, rolled back). Returns whether it applied it.
         fn apply_one(
             &mut self,
             migration: &ToApply<'_>,
             start: Instant,
+            wait: TryWait<'_>,
         ) -> impl Future<Output = Result<bool, Failure>> + Send;
 
         /// Records a failed migration (`outcome` `failed` or `failed_partial`), and
@@ -231,40 +317,33 @@ pub(crate) async fn ensure_tables<C: GuardConnection + ?Sized>(
     Ok(())
 }
 
-/// Applies one migration with its record in one transaction (the SQLite one
-/// exclusive), unless another process applied it meanwhile. Returns whether it
-/// applied it. A failure rolls back and then writes a failure record.
-pub(crate) async fn apply<C: GuardConnection + ?Sized>(
+/// What failed a migration's SQL: records the failure (rolled back, or partial
+/// outside a transaction) unless a tool without a lock (sqlx-cli) applied it
+/// meanwhile, which is that tool's success. `Ok(false)` in that case.
+pub(crate) async fn migration_failed<C: GuardConnection + ?Sized>(
     conn: &mut C,
     migration: &ToApply<'_>,
+    message: String,
 ) -> Result<bool, GuardError> {
-    match conn.apply_one(migration, Instant::now()).await {
-        Ok(applied) => Ok(applied),
-        Err(Failure::Database(err)) => Err(err),
-        Err(Failure::Migration(message)) => {
-            // A tool that takes no lock (sqlx-cli) may have applied it meanwhile:
-            // then this failure is that tool's success, not a bad migration.
-            let applied_meanwhile = conn
-                .applied()
-                .await?
-                .iter()
-                .any(|(version, success, _)| *version == migration.version && *success);
-            if applied_meanwhile {
-                return Ok(false);
-            }
-            let partial = conn.may_be_partial(migration);
-            let outcome = if partial { "failed_partial" } else { "failed" };
-            conn.record_failure(migration, outcome, &message).await?;
-            Err(GuardError::MigrationFailed {
-                version: migration.version,
-                description: migration.description.to_owned(),
-                message,
-                rolled_back: if partial {
-                    "it ran outside a transaction, so parts of it may be applied"
-                } else {
-                    "it was rolled back, nothing of it is applied"
-                },
-            })
-        }
+    let applied_meanwhile = conn
+        .applied()
+        .await?
+        .iter()
+        .any(|(version, success, _)| *version == migration.version && *success);
+    if applied_meanwhile {
+        return Ok(false);
     }
+    let partial = conn.may_be_partial(migration);
+    let outcome = if partial { "failed_partial" } else { "failed" };
+    conn.record_failure(migration, outcome, &message).await?;
+    Err(GuardError::MigrationFailed {
+        version: migration.version,
+        description: migration.description.to_owned(),
+        message,
+        rolled_back: if partial {
+            "it ran outside a transaction, so parts of it may be applied"
+        } else {
+            "it was rolled back, nothing of it is applied"
+        },
+    })
 }

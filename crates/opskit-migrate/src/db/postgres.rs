@@ -1,16 +1,21 @@
 //! The guard on PostgreSQL: sqlx's advisory lock, a transaction per migration
-//! unless the file says `-- no-transaction`.
+//! unless the file says `-- no-transaction`, each try under a `lock_timeout`
+//! (`postgres_wait`).
 
 use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor, PgConnection, Postgres};
 
+use super::postgres_wait::{
+    backend_pid, drop_invalid_indexes, holders, is_lock_timeout, refuse_invalid_index,
+    reset_lock_timeout, set_lock_timeout, watched,
+};
 use super::private::{Driver, Reader};
 use super::queries::{
     already_applied, db_error, fetch_applied, fetch_descriptions, fetch_records, insert_rows,
     record_failure, record_repair,
 };
-use super::{Failure, ToApply};
+use super::{Failure, ToApply, TryWait, pg_error};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
@@ -128,32 +133,17 @@ impl Driver for PgConnection {
         Ok(())
     }
 
-    async fn apply_one(&mut self, m: &ToApply<'_>, start: Instant) -> Result<bool, Failure> {
+    async fn apply_one(
+        &mut self,
+        m: &ToApply<'_>,
+        start: Instant,
+        wait: TryWait<'_>,
+    ) -> Result<bool, Failure> {
         if m.no_tx {
-            if already_applied::<Postgres>(self, m.version).await? {
-                return Ok(false);
-            }
-            self.execute(m.sql.clone())
-                .await
-                .map_err(|e| Failure::Migration(e.to_string()))?;
-            insert_rows::<Postgres>(self, m, start).await?;
-            return Ok(true);
+            apply_outside_transaction(self, m, start, wait).await
+        } else {
+            apply_in_transaction(self, m, start, wait).await
         }
-        let mut tx = self
-            .begin()
-            .await
-            .map_err(db_error("starting a transaction"))?;
-        if already_applied::<Postgres>(&mut tx, m.version).await? {
-            return Ok(false);
-        }
-        tx.execute(m.sql.clone())
-            .await
-            .map_err(|e| Failure::Migration(e.to_string()))?;
-        insert_rows::<Postgres>(&mut tx, m, start).await?;
-        tx.commit()
-            .await
-            .map_err(db_error("committing a migration"))?;
-        Ok(true)
     }
 
     async fn record_failure(
@@ -176,6 +166,94 @@ impl Driver for PgConnection {
         note: &str,
     ) -> Result<(), GuardError> {
         record_repair::<Postgres>(self, m, applied, note).await
+    }
+}
+
+/// One try of a migration in a transaction with `SET LOCAL lock_timeout`, rolled
+/// back when the timeout runs out.
+async fn apply_in_transaction(
+    conn: &mut PgConnection,
+    m: &ToApply<'_>,
+    start: Instant,
+    wait: TryWait<'_>,
+) -> Result<bool, Failure> {
+    let pid = backend_pid(conn).await?;
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(db_error("starting a transaction"))?;
+    if already_applied::<Postgres>(&mut tx, m.version).await? {
+        return Ok(false);
+    }
+    tx.execute(set_lock_timeout(wait.timeout, true))
+        .await
+        .map_err(db_error("setting the lock timeout"))?;
+    let (result, blockers) = watched(tx.execute(m.sql.clone()), pid, wait).await;
+    match result {
+        Ok(_) => {}
+        Err(err) if is_lock_timeout(&err) => {
+            tx.rollback()
+                .await
+                .map_err(db_error("rolling back a try"))?;
+            if blockers.is_empty() {
+                return Err(Failure::Locked(holders(conn, m).await));
+            }
+            return Err(Failure::Locked(blockers));
+        }
+        Err(err) => {
+            return Err(Failure::Migration(pg_error::describe(&err, m.sql.as_str())));
+        }
+    }
+    insert_rows::<Postgres>(&mut tx, m, start).await?;
+    tx.commit()
+        .await
+        .map_err(db_error("committing a migration"))?;
+    Ok(true)
+}
+
+/// One try of a `-- no-transaction` migration, with the session's lock timeout
+/// set before and reset after.
+async fn apply_outside_transaction(
+    conn: &mut PgConnection,
+    m: &ToApply<'_>,
+    start: Instant,
+    wait: TryWait<'_>,
+) -> Result<bool, Failure> {
+    if already_applied::<Postgres>(conn, m.version).await? {
+        return Ok(false);
+    }
+    let pid = backend_pid(conn).await?;
+    conn.execute(set_lock_timeout(wait.timeout, false))
+        .await
+        .map_err(db_error("setting the lock timeout"))?;
+    let ran = run_outside_transaction(conn, m, pid, wait).await;
+    reset_lock_timeout(conn).await?;
+    ran?;
+    insert_rows::<Postgres>(conn, m, start).await?;
+    Ok(true)
+}
+
+/// The SQL of a `-- no-transaction` migration under the lock timeout: refused when
+/// it names an INVALID index, except one an earlier try of this run left, which is
+/// dropped first.
+async fn run_outside_transaction(
+    conn: &mut PgConnection,
+    m: &ToApply<'_>,
+    pid: i32,
+    wait: TryWait<'_>,
+) -> Result<(), Failure> {
+    if wait.retry {
+        drop_invalid_indexes(conn, m, pid, wait).await?;
+    }
+    refuse_invalid_index(conn, m).await?;
+    let (result, blockers) = watched(conn.execute(m.sql.clone()), pid, wait).await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if is_lock_timeout(&err) && blockers.is_empty() => {
+            Err(Failure::Locked(holders(conn, m).await))
+        }
+        Err(err) if is_lock_timeout(&err) => Err(Failure::Locked(blockers)),
+        Err(err) => Err(Failure::Migration(pg_error::describe(&err, m.sql.as_str()))),
     }
 }
 

@@ -1,15 +1,16 @@
-//! The guard on SQLite: an exclusive transaction per migration is the lock.
+//! The guard on SQLite: an exclusive transaction per migration is the lock, taken
+//! within a busy timeout per try.
 
 use std::time::{Duration, Instant};
 
-use sqlx::{Executor, Sqlite, SqliteConnection};
+use sqlx::{AssertSqlSafe, Executor, Sqlite, SqliteConnection};
 
 use super::private::{Driver, Reader};
 use super::queries::{
     already_applied, db_error, fetch_applied, fetch_descriptions, fetch_records, insert_rows,
     record_failure, record_repair,
 };
-use super::{Failure, ToApply};
+use super::{Failure, ToApply, TryWait};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
@@ -108,12 +109,16 @@ impl Driver for SqliteConnection {
         Ok(())
     }
 
-    async fn apply_one(&mut self, m: &ToApply<'_>, start: Instant) -> Result<bool, Failure> {
+    async fn apply_one(
+        &mut self,
+        m: &ToApply<'_>,
+        start: Instant,
+        wait: TryWait<'_>,
+    ) -> Result<bool, Failure> {
         // An exclusive transaction: replicas starting together wait for one another
-        // (up to the busy timeout) and the loser sees the migration applied.
-        self.execute("BEGIN EXCLUSIVE")
-            .await
-            .map_err(db_error("locking the SQLite database"))?;
+        // (up to the try's busy timeout, then the guard's retries) and the loser
+        // sees the migration applied.
+        begin_exclusive(self, wait.timeout).await?;
         let result = async {
             if already_applied::<Sqlite>(self, m.version).await? {
                 return Ok(false);
@@ -162,4 +167,36 @@ impl Driver for SqliteConnection {
     ) -> Result<(), GuardError> {
         record_repair::<Sqlite>(self, m, applied, note).await
     }
+}
+
+/// `BEGIN EXCLUSIVE`, waiting at most `timeout` for another writer
+/// (`busy_timeout`, set for the try and put back after): [`Failure::Locked`] when
+/// the database stayed busy.
+async fn begin_exclusive(conn: &mut SqliteConnection, timeout: Duration) -> Result<(), Failure> {
+    let before: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error("reading the busy timeout"))?;
+    let busy = |ms: u128| AssertSqlSafe(format!("PRAGMA busy_timeout = {ms}"));
+    conn.execute(busy(timeout.as_millis().max(1)))
+        .await
+        .map_err(db_error("setting the busy timeout"))?;
+    let begun = conn.execute("BEGIN EXCLUSIVE").await;
+    conn.execute(busy(u128::try_from(before).unwrap_or(0)))
+        .await
+        .map_err(db_error("restoring the busy timeout"))?;
+    match begun {
+        Ok(_) => Ok(()),
+        Err(err) if is_busy(&err) => Err(Failure::Locked(Vec::new())),
+        Err(err) => Err(db_error("locking the SQLite database")(err)),
+    }
+}
+
+/// Whether `err` is `SQLITE_BUSY` (or one of its extended codes).
+fn is_busy(err: &sqlx::Error) -> bool {
+    const SQLITE_BUSY: i64 = 5;
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .and_then(|code| code.parse::<i64>().ok())
+        .is_some_and(|code| code & 0xff == SQLITE_BUSY)
 }

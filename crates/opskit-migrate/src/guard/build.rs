@@ -8,6 +8,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use crate::classify::{Classification, Compat, classify, declared};
 use crate::error::GuardError;
 use crate::lint::Dialect;
+use crate::lock_wait::{self, Bound};
 use crate::status::Known;
 
 use super::Guard;
@@ -29,6 +30,10 @@ impl Guard {
         Self {
             migrations,
             lock_timeout: Duration::from_secs(60),
+            table_lock: Bound {
+                timeout: lock_wait::DEFAULT_TIMEOUT,
+                tries: lock_wait::DEFAULT_TRIES,
+            },
         }
     }
 
@@ -36,9 +41,13 @@ impl Guard {
     ///
     /// # Errors
     ///
-    /// [`GuardError::Source`] when the directory cannot be read.
+    /// [`GuardError::Source`] when the directory cannot be read;
+    /// [`GuardError::MigrationSet`] when its files are not one set of migrations
+    /// (two with one version, a `.sql` name that is not a migration's: see
+    /// [`source`](crate::source)).
     pub async fn from_dir(path: impl AsRef<std::path::Path>) -> Result<Self, GuardError> {
         let path = path.as_ref();
+        crate::source::migration_files(path)?;
         let migrator = Migrator::new(path).await.map_err(|e| GuardError::Source {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -46,10 +55,32 @@ impl Guard {
         Ok(Self::new(&migrator))
     }
 
-    /// Longest wait for the PostgreSQL migration lock (default 60 s).
+    /// Longest wait for the PostgreSQL migration lock, the advisory lock replicas
+    /// take in turn (default 60 s). A table's lock is
+    /// [`table_lock_timeout`](Self::table_lock_timeout).
     #[must_use]
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// How long one try of a migration waits for a table's lock (PostgreSQL's
+    /// `lock_timeout`, SQLite's busy timeout) before it is rolled back and tried
+    /// again; default [`lock_wait::DEFAULT_TIMEOUT`], 2 s. Every query on the table
+    /// waits behind the migration for up to this long at each try: keep it short. A
+    /// file overrides it with `-- opskit: lock_timeout=10s`; see [`lock_wait`].
+    #[must_use]
+    pub fn table_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.table_lock.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many tries a migration gets when its table stays locked (default
+    /// [`lock_wait::DEFAULT_TRIES`], 10; at least 1). After the last, the guard stops
+    /// with [`GuardError::TableLocked`] and nothing of the migration applied.
+    #[must_use]
+    pub fn table_lock_tries(mut self, tries: u32) -> Self {
+        self.table_lock.tries = tries.max(1);
         self
     }
 

@@ -17,6 +17,7 @@ impl Guard {
         &self,
         conn: &mut impl StatusConnection,
     ) -> Result<SchemaStatus, GuardError> {
+        crate::source::refuse_bad_versions(&self.migrations)?;
         let (applied, records) = db::read(conn, &self.versions()).await?;
         Ok(SchemaStatus::compute(&self.known(), &applied, &records))
     }

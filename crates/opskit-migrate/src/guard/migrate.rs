@@ -4,6 +4,8 @@
 use crate::classify::{Classification, Compat, classify};
 use crate::db::{self, GuardConnection, ToApply};
 use crate::error::GuardError;
+use crate::lock_wait::Bound;
+use crate::lock_wait::header::lock_timeout;
 use crate::status::{SchemaStatus, State};
 
 use super::inspect::refuse_incompatible;
@@ -16,11 +18,15 @@ impl Guard {
     /// # Errors
     ///
     /// As [`verify`](Self::verify); [`GuardError::LockTimeout`];
+    /// [`GuardError::TableLocked`] when a table stayed locked through every try
+    /// (nothing of that migration is applied; see [`lock_wait`](crate::lock_wait));
+    /// [`GuardError::InvalidIndex`] when a `-- no-transaction` migration names an
+    /// index an interrupted concurrent build left INVALID;
     /// [`GuardError::MigrationFailed`] (the failure is recorded, and the next status
     /// reports it); [`GuardError::InvalidMigration`] when a pending migration cannot
     /// be applied as written (nothing is executed, nothing is written).
     pub async fn apply(&self, conn: &mut impl GuardConnection) -> Result<SchemaStatus, GuardError> {
-        self.apply_until(conn, false).await
+        self.apply_until(conn, false, None).await
     }
 
     /// Applies the pending migrations up to the first contract one, under the lock,
@@ -39,14 +45,19 @@ impl Guard {
         &self,
         conn: &mut impl GuardConnection,
     ) -> Result<SchemaStatus, GuardError> {
-        self.apply_until(conn, true).await
+        self.apply_until(conn, true, None).await
     }
 
-    async fn apply_until(
+    /// Applies as [`apply`](Self::apply) (or, `expand_only`, as
+    /// [`apply_expand`](Self::apply_expand)); with `watch_url`, a try that waits
+    /// for a table's lock names who holds it from a second connection.
+    pub(super) async fn apply_until(
         &self,
         conn: &mut impl GuardConnection,
         expand_only: bool,
+        watch_url: Option<&str>,
     ) -> Result<SchemaStatus, GuardError> {
+        crate::source::refuse_bad_versions(&self.migrations)?;
         let dialect = conn.dialect();
         // Classification depends only on the files: done before the lock is taken,
         // so a long file never holds other replicas up.
@@ -58,7 +69,7 @@ impl Guard {
         self.refuse_invalid(conn, &classifications).await?;
         conn.lock(self.lock_timeout).await?;
         let result = self
-            .apply_locked(&mut *conn, &classifications, expand_only)
+            .apply_locked(&mut *conn, &classifications, expand_only, watch_url)
             .await;
         let unlocked = conn.unlock().await;
         let status = result?;
@@ -73,6 +84,7 @@ impl Guard {
         conn: &mut impl GuardConnection,
         classifications: &[Classification],
         expand_only: bool,
+        watch_url: Option<&str>,
     ) -> Result<SchemaStatus, GuardError> {
         let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
         let status = SchemaStatus::compute(&self.known(), &applied, &records);
@@ -88,7 +100,7 @@ impl Guard {
         }
         self.warn_retrying(&status, &to_apply);
         for index in to_apply {
-            self.apply_migration(&mut *conn, index, &classifications[index])
+            self.apply_migration(&mut *conn, index, &classifications[index], watch_url)
                 .await?;
         }
         let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
@@ -157,8 +169,17 @@ impl Guard {
         conn: &mut impl GuardConnection,
         index: usize,
         classification: &Classification,
+        watch_url: Option<&str>,
     ) -> Result<(), GuardError> {
         let m = &self.migrations[index];
+        // A bad header was refused before the lock (`refuse_invalid`).
+        let bound = Bound {
+            timeout: lock_timeout(m.sql.as_str())
+                .ok()
+                .flatten()
+                .unwrap_or(self.table_lock.timeout),
+            tries: self.table_lock.tries,
+        };
         let migration = ToApply {
             version: m.version,
             description: &m.description,
@@ -167,7 +188,7 @@ impl Guard {
             no_tx: m.no_tx,
             classification: classification.clone(),
         };
-        if db::apply(&mut *conn, &migration).await? {
+        if db::apply(&mut *conn, &migration, bound, watch_url).await? {
             tracing::info!(
                 target: TARGET,
                 event = "schema.migrated",

@@ -22,7 +22,7 @@ pub(crate) mod url;
 
 /// The target of the guard's events: this module's path, as the events had before
 /// the guard was split into files, so that log filters naming it keep working.
-const TARGET: &str = module_path!();
+pub(crate) const TARGET: &str = module_path!();
 
 /// The migration guard for one binary's migrations.
 ///
@@ -40,4 +40,5 @@ const TARGET: &str = module_path!();
 pub struct Guard {
     migrations: Vec<Migration>,
     lock_timeout: Duration,
+    table_lock: crate::lock_wait::Bound,
 }

@@ -93,15 +93,17 @@ impl Guard {
         allow(unused_variables)
     )]
     async fn connect_and_run(&self, url: &str, action: Action) -> Result<SchemaStatus, GuardError> {
+        // Before anything runs, and before the database is reached.
+        crate::source::refuse_bad_versions(&self.migrations)?;
         match url.split(':').next().unwrap_or_default() {
             #[cfg(feature = "_sqlite")]
             "sqlite" => {
-                self.run_on(connect::<sqlx::SqliteConnection>(url).await?, action)
+                self.run_on(connect::<sqlx::SqliteConnection>(url).await?, action, url)
                     .await
             }
             #[cfg(feature = "postgres")]
             "postgres" | "postgresql" => {
-                self.run_on(connect::<sqlx::PgConnection>(url).await?, action)
+                self.run_on(connect::<sqlx::PgConnection>(url).await?, action, url)
                     .await
             }
             other => Err(GuardError::UnsupportedDatabase {
@@ -112,12 +114,17 @@ impl Guard {
     }
 
     #[cfg(any(feature = "postgres", feature = "_sqlite"))]
-    async fn run_on<C>(&self, mut conn: C, action: Action) -> Result<SchemaStatus, GuardError>
+    async fn run_on<C>(
+        &self,
+        mut conn: C,
+        action: Action,
+        url: &str,
+    ) -> Result<SchemaStatus, GuardError>
     where
         C: GuardConnection + sqlx::Connection,
     {
         let result = match action {
-            Action::Policy(policy) => self.run_policy(&mut conn, policy).await,
+            Action::Policy(policy) => self.run_policy(&mut conn, policy, url).await,
             Action::Status => self.status(&mut conn).await,
             Action::Repair(version, repair) => self.repair(&mut conn, version, repair).await,
         };
@@ -130,11 +137,13 @@ impl Guard {
         &self,
         conn: &mut impl GuardConnection,
         policy: Policy,
+        url: &str,
     ) -> Result<SchemaStatus, GuardError> {
+        // With the URL, a try that waits for a table's lock names who holds it.
         match policy {
-            Policy::Apply => self.apply(conn).await,
+            Policy::Apply => self.apply_until(conn, false, Some(url)).await,
             Policy::Verify => self.verify(conn).await,
-            Policy::Expand => self.apply_expand(conn).await,
+            Policy::Expand => self.apply_until(conn, true, Some(url)).await,
         }
     }
 }

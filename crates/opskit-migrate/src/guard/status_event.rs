@@ -70,6 +70,9 @@ pub(super) fn log_status(result: &Result<SchemaStatus, GuardError>, policy: Poli
             let state = match err {
                 GuardError::Unreachable { .. } => "unreachable",
                 GuardError::LockTimeout { .. } => "locked",
+                GuardError::TableLocked { .. } => "table_locked",
+                GuardError::InvalidIndex { .. } => "invalid_index",
+                GuardError::MigrationSet { .. } => "migration_set",
                 GuardError::MigrationFailed { .. } => "migration_failed",
                 GuardError::UnsupportedDatabase { .. } => "unsupported_database",
                 _ => "invalid_migration",

@@ -6,6 +6,7 @@ use sqlparser::ast::{
     ObjectName, RenameTableNameKind, TableConstraint,
 };
 
+use super::dialect::key;
 use super::linter::Linter;
 use super::rules;
 
@@ -90,8 +91,8 @@ impl Linter {
                 rules::REWRITE_UNDER_LOCK,
                 format!("rewrites {table} under an exclusive lock"),
             ),
-            AlterTableOperation::ValidateConstraint { .. }
-            | AlterTableOperation::SetOptionsParens { .. }
+            AlterTableOperation::ValidateConstraint { name } => self.validate(table, name),
+            AlterTableOperation::SetOptionsParens { .. }
             | AlterTableOperation::ReplicaIdentity { .. }
             | AlterTableOperation::DropForeignKey { .. }
             | AlterTableOperation::DropIndex { .. }
@@ -247,6 +248,10 @@ impl Linter {
         constraint: &TableConstraint,
         not_valid: bool,
     ) {
+        if let (true, Some(name)) = (not_valid, constraint_name(constraint)) {
+            let key = format!("{}.{}", key(table, self.dialect), name.value.to_lowercase());
+            self.not_valid.insert(key);
+        }
         match constraint {
             TableConstraint::Unique(_) | TableConstraint::PrimaryKey(_) => {
                 self.find(
@@ -288,6 +293,32 @@ impl Linter {
             ),
             _ => {}
         }
+    }
+}
+
+impl Linter {
+    /// `VALIDATE CONSTRAINT`: brief on its own (SHARE UPDATE EXCLUSIVE), but in the
+    /// transaction that added the constraint `NOT VALID` the scan runs under the
+    /// ACCESS EXCLUSIVE lock the `ADD` took (sbdchd/squawk#250).
+    fn validate(&mut self, table: &ObjectName, name: &Ident) {
+        let added = format!("{}.{}", key(table, self.dialect), name.value.to_lowercase());
+        if self.in_transaction && self.not_valid.contains(&added) {
+            self.lock_risk(
+                rules::VALIDATE_IN_SAME_TRANSACTION,
+                format!(
+                    "validates constraint {name} of {table} in the transaction that added it NOT VALID: every row is scanned under ACCESS EXCLUSIVE"
+                ),
+            );
+        }
+    }
+}
+
+/// The name a table constraint was given, if any.
+fn constraint_name(constraint: &TableConstraint) -> Option<&Ident> {
+    match constraint {
+        TableConstraint::Check(c) => c.name.as_ref(),
+        TableConstraint::ForeignKey(c) => c.name.as_ref(),
+        _ => None,
     }
 }
 

@@ -17,6 +17,8 @@ pub(super) struct Linter {
     pub(super) concurrent_statements: usize,
     /// Tables created by this migration: changing them cannot break an older binary.
     pub(super) new_tables: HashSet<String>,
+    /// Constraints this migration added `NOT VALID`, as `table.constraint` keys.
+    pub(super) not_valid: HashSet<String>,
     pub(super) report: LintReport,
     /// The line the current statement starts on (1-based).
     pub(super) line: usize,
@@ -31,6 +33,7 @@ impl Linter {
             in_transaction: dialect == Dialect::Sqlite || !sql.starts_with("-- no-transaction"),
             concurrent_statements: 0,
             new_tables: HashSet::new(),
+            not_valid: HashSet::new(),
             report: LintReport::default(),
             line: 0,
         }

@@ -80,12 +80,18 @@ rules! {
         "create the new view or function under a new name, move the binary over, then drop the old one later";
     DETACH_PARTITION = "OPS-C018", "detach-partition", Contract,
         "stop reading the partition's rows through the parent in one release; detach it in a later one";
+    REVOKE = "OPS-C019", "revoke-privilege", Contract,
+        "ship the release that no longer needs the privilege first and revoke it in a later one; if no release runs as that role, say so: -- opskit: expand reason: ...";
     TRANSACTION_CONTROL = "OPS-E001", "transaction-control-in-migration", Error,
         "remove BEGIN/COMMIT/ROLLBACK/SAVEPOINT: the guard runs the migration and its record in one transaction; split the work into migrations instead";
     CONCURRENTLY_IN_TRANSACTION = "OPS-E002", "concurrently-inside-a-transaction", Error,
         "move CREATE/DROP INDEX CONCURRENTLY to a migration of its own whose first line is -- no-transaction";
     OUTSIDE_TRANSACTION_ONLY = "OPS-E003", "cannot-run-inside-a-transaction", Error,
         "move the statement (VACUUM, REINDEX CONCURRENTLY, CREATE DATABASE, ALTER SYSTEM, ...) to a migration of its own whose first line is -- no-transaction, or out of migrations";
+    BAD_LOCK_TIMEOUT = "OPS-E004", "invalid-lock-timeout-header", Error,
+        "write the header as -- opskit: lock_timeout=10s (a whole number of ms, s or m, from 1ms to 10m)";
+    BYTE_ORDER_MARK = "OPS-E005", "byte-order-mark", Error,
+        "save the file as UTF-8 without a byte-order mark: the database rejects it as a syntax error";
     INDEX_NOT_CONCURRENT = "OPS-L001", "create-index-without-concurrently", LockRisk,
         "CREATE INDEX CONCURRENTLY (in a migration of its own, marked -- no-transaction)";
     FOREIGN_KEY_VALIDATED = "OPS-L002", "foreign-key-without-not-valid", LockRisk,
@@ -110,6 +116,8 @@ rules! {
         "add the column plain, backfill in batches, then attach the sequence, identity or generation";
     REWRITE_UNDER_LOCK = "OPS-L012", "rewrite-or-rebuild-under-lock", LockRisk,
         "REINDEX CONCURRENTLY, REFRESH MATERIALIZED VIEW CONCURRENTLY, pg_repack instead of CLUSTER / VACUUM FULL / SET LOGGED, in a quiet window";
+    VALIDATE_IN_SAME_TRANSACTION = "OPS-L014", "validate-constraint-in-the-transaction-that-added-it", LockRisk,
+        "move VALIDATE CONSTRAINT to a later migration: in the one that added it NOT VALID, its scan runs under the ADD's ACCESS EXCLUSIVE lock";
     ATTACH_PARTITION_SCAN = "OPS-L013", "attach-partition-scans", LockRisk,
         "add a CHECK constraint matching the partition bounds (NOT VALID, then VALIDATE) before ATTACH PARTITION, so the attach skips its scan";
     UNPARSEABLE = "OPS-U001", "unparseable", Unknown,

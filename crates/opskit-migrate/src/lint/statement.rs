@@ -67,6 +67,14 @@ impl Linter {
             | Statement::Savepoint { .. }
             | Statement::ReleaseSavepoint { .. } => self.transaction_control(statement),
             Statement::Lock(lock) => self.lock_table(lock),
+            // The older binary may run as the role that loses the privilege.
+            Statement::Revoke(_) | Statement::RevokeRole(_) => self.find(
+                rules::REVOKE,
+                format!(
+                    "`{}` takes away what a role the older binary may run as uses",
+                    excerpt(&statement.to_string())
+                ),
+            ),
             Statement::AlterType(alter) => self.alter_type(alter),
             Statement::CreateView(view) if view.or_replace => self.find(
                 rules::REPLACE_VIEW_OR_FUNCTION,
@@ -86,7 +94,6 @@ impl Linter {
             | Statement::CreateTrigger(_)
             | Statement::Comment { .. }
             | Statement::Grant(_)
-            | Statement::Revoke(_)
             | Statement::Insert(_)
             | Statement::Update(_)
             | Statement::Delete(_)
