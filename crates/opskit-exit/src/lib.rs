@@ -25,7 +25,7 @@
 //! | 69 | [`UNAVAILABLE`] | the database is unreachable, or another process held the migration lock past the timeout | check the URL and the server; wait for the other migration |
 //! | 70 | [`SOFTWARE`] | an internal error: a bug | report it |
 //! | 71 | [`OS_ERROR`] | the operating system refused: the listener cannot bind | free the port or change the listen address |
-//! | 75 | [`TEMP_FAILURE`] | try again later: migrations are pending (`opskit-migrate status`) | run the migration job |
+//! | 75 | [`TEMP_FAILURE`] | try again later: migrations are pending (`opskit-migrate status`), or a migration's table stayed locked by another session through every try (`apply`, `Guard::run`) | run the migration job; for a lock, find the blocking session in the `schema.lock_wait` events and run it again once it has ended |
 //! | 78 | [`CONFIG`] | the configuration is invalid; the report lists every problem | fix the variables named in the report |
 
 #![no_std]
@@ -48,7 +48,8 @@ pub const UNAVAILABLE: i32 = 69;
 pub const SOFTWARE: i32 = 70;
 /// `EX_OSERR`: the operating system refused, typically binding the listener.
 pub const OS_ERROR: i32 = 71;
-/// `EX_TEMPFAIL`: try again later, such as migrations still pending.
+/// `EX_TEMPFAIL`: try again later, such as migrations still pending or a table a
+/// migration needs locked by another session.
 pub const TEMP_FAILURE: i32 = 75;
 /// `EX_CONFIG`: invalid configuration; the report lists every problem.
 pub const CONFIG: i32 = 78;

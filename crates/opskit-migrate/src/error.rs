@@ -13,8 +13,9 @@ pub enum GuardError {
     Incompatible(Box<SchemaStatus>),
     /// The database could not be reached or queried.
     #[error(
-        "database {}unreachable while {doing}: {message}; check the database URL, that the server is up, and the network path to it",
-        .database.as_deref().map(|d| format!("{d} ")).unwrap_or_default()
+        "database {}unreachable while {doing}: {message}; {}",
+        .database.as_deref().map(|d| format!("{d} ")).unwrap_or_default(),
+        unreachable_advice(.database.as_deref())
     )]
     #[non_exhaustive]
     Unreachable {
@@ -183,6 +184,17 @@ fn failure_advice(version: i64, rolled_back: &str) -> String {
     }
 }
 
+/// What to check when a database cannot be reached: a file for SQLite, a server
+/// and the way to it otherwise.
+fn unreachable_advice(database: Option<&str>) -> &'static str {
+    if database.is_some_and(|url| url.starts_with("sqlite:")) {
+        "check that the file exists (add ?mode=rwc to the URL to create it) and that the \
+         service may read and write it and its directory"
+    } else {
+        "check the database URL, that the server is up, and the network path to it"
+    }
+}
+
 pub(crate) fn unreachable(doing: &'static str) -> impl FnOnce(sqlx::Error) -> GuardError {
     move |err| GuardError::Unreachable {
         doing,
@@ -228,6 +240,19 @@ impl GuardError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_sqlite_file_is_not_told_to_check_a_server() {
+        let err = GuardError::Unreachable {
+            doing: "connecting",
+            database: Some("sqlite:///missing-dir/b.db".to_owned()),
+            message: "unable to open database file".to_owned(),
+        };
+        let text = err.to_string();
+        assert!(text.contains("sqlite:///missing-dir/b.db"), "{text}");
+        assert!(text.contains("check that the file exists"), "{text}");
+        assert!(!text.contains("server is up"), "{text}");
+    }
 
     #[test]
     fn driver_messages_lose_the_password_in_every_form_and_the_database_is_named() {
