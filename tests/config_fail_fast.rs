@@ -118,7 +118,7 @@ fn several_problems_are_reported_at_once_and_the_process_exits_78() {
 }
 
 #[test]
-fn unreadable_and_empty_secret_files_are_named_without_their_content() {
+fn unreadable_and_oversized_secret_files_are_named_without_their_content() {
     let dir = tempfile::tempdir().unwrap();
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let canary = Canary::new("db-password");
@@ -129,9 +129,16 @@ fn unreadable_and_empty_secret_files_are_named_without_their_content() {
     )
     .unwrap();
     fs::set_permissions(&unreadable, fs::Permissions::from_mode(0o000)).unwrap();
-    let empty = dir.path().join("api_token");
-    fs::write(&empty, "\n").unwrap();
-    fs::set_permissions(&empty, fs::Permissions::from_mode(0o444)).unwrap();
+    // A file the process can read but must refuse, full of a canary it must not
+    // quote (the unreadable one cannot leak what the process never read).
+    let oversized = dir.path().join("api_token");
+    let token = Canary::new("oversized-token");
+    fs::write(
+        &oversized,
+        token.value().repeat(70 * 1024 / token.value().len() + 1),
+    )
+    .unwrap();
+    fs::set_permissions(&oversized, fs::Permissions::from_mode(0o444)).unwrap();
 
     // Root reads any file whatever its mode, so run the service as `nobody`, as a
     // container would run it. `nobody` may not reach the build directory (under
@@ -151,7 +158,7 @@ fn unreadable_and_empty_secret_files_are_named_without_their_content() {
     let output = command
         .env_clear()
         .env("APP_DATABASE_URL_FILE", &unreadable)
-        .env("APP_API_TOKEN_FILE", &empty)
+        .env("APP_API_TOKEN_FILE", &oversized)
         .output()
         .expect("the example runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -169,12 +176,12 @@ fn unreadable_and_empty_secret_files_are_named_without_their_content() {
     );
     assert!(
         stderr.contains(&format!(
-            "  APP_API_TOKEN_FILE secret file {}: is empty",
-            empty.display()
-        )),
+            "  APP_API_TOKEN_FILE secret file {}: is ",
+            oversized.display()
+        )) && stderr.contains("over the limit of 65536 bytes"),
         "{stderr}"
     );
-    sweep(&output).assert_clean(&[canary.value()]);
+    sweep(&output).assert_clean(&[canary.value(), token.value()]);
 }
 
 #[test]
@@ -262,9 +269,11 @@ fn a_fifo_as_a_secret_file_exits_78_within_a_second() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if started.elapsed() > std::time::Duration::from_secs(1) {
+        // A process that waits on the FIFO waits forever; 20 s tells that apart from
+        // a slow start on a loaded machine.
+        if started.elapsed() > std::time::Duration::from_secs(20) {
             let _ = child.kill();
-            panic!("still running 1 s after start: it waits on the FIFO");
+            panic!("still running 20 s after start: it waits on the FIFO");
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     };

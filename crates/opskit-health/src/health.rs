@@ -52,6 +52,44 @@ impl Health {
         self.shared.stop();
     }
 
+    /// Fills in what the builder left unset of the identity every response reports
+    /// (`serviceId`, `version`, `releaseId`), and re-renders the responses. What the
+    /// builder set wins. opskit-telemetry's `serve` calls it with the build info, so
+    /// `/readyz` names the running commit without the builder being told.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use opskit_health::{Health, Probe};
+    ///
+    /// let health = Health::builder().version("1.4.0").build().unwrap();
+    /// health.identify("notes", "0.0.0", "1.4.0+3f2c1ab");
+    /// // The builder's version stays; the release id is filled in.
+    /// # let _ = health.status(Probe::Readiness);
+    /// # }
+    /// ```
+    pub fn identify(&self, service_id: &str, version: &str, release_id: &str) {
+        let changed = {
+            let mut identity =
+                (self.shared.identity.write()).unwrap_or_else(PoisonError::into_inner);
+            let mut changed = false;
+            for (field, value) in [
+                (&mut identity.service_id, service_id),
+                (&mut identity.version, version),
+                (&mut identity.release_id, release_id),
+            ] {
+                if field.is_none() && !value.is_empty() {
+                    *field = Some(value.to_owned());
+                    changed = true;
+                }
+            }
+            changed
+        };
+        if changed {
+            self.shared.rerender();
+        }
+    }
+
     /// Whether [`drain`](Self::drain) was called.
     pub fn is_draining(&self) -> bool {
         self.shared.flag(Flag::Draining)

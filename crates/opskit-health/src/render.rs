@@ -96,7 +96,9 @@ impl<'a> ProbeView<'a> {
     }
 
     fn header(&self, status: Status) -> Map<String, Value> {
-        let identity = &self.shared.identity;
+        let identity = (self.shared.identity.read())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let mut body = Map::new();
         body.insert("status".into(), status.as_str().into());
         let fields = [

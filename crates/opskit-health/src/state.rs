@@ -108,7 +108,9 @@ pub(crate) struct Rendered {
 /// Everything the probes and the runners share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) identity: Identity,
+    /// Set by the builder; fields it left unset may be filled once serving starts
+    /// ([`Health::identify`](crate::Health::identify)).
+    pub(crate) identity: RwLock<Identity>,
     pub(crate) details: bool,
     pub(crate) checks: Mutex<Vec<CheckState>>,
     started: AtomicBool,
@@ -135,7 +137,7 @@ impl Shared {
             body: Bytes::new(),
         };
         let shared = Self {
-            identity,
+            identity: RwLock::new(identity),
             details,
             checks: Mutex::new(checks),
             started: AtomicBool::new(false),

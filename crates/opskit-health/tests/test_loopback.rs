@@ -220,6 +220,32 @@ async fn check_errors_are_withheld_unless_details_are_on() {
     );
 }
 
+/// A registry built without an identity is told it once serving starts (as
+/// opskit-telemetry's `serve` does with the build info): every response names the
+/// release from then on, and what the builder set wins.
+#[tokio::test]
+async fn an_identity_filled_in_later_shows_in_every_response() {
+    let health = Health::builder()
+        .version("9.9.9")
+        .check("ok", || async { Outcome::pass() }, CheckOptions::new())
+        .build()
+        .unwrap();
+    health.mark_started();
+    assert!(health.wait_until_checked(Duration::from_secs(10)).await);
+    let addr = serve_axum(&health).await;
+    let before: serde_json::Value =
+        serde_json::from_slice(&get_path(addr, "/readyz").await.body).unwrap();
+    assert!(before.get("releaseId").is_none(), "{before}");
+    health.identify("notes", "1.4.2", "1.4.2+abc1234");
+    for path in ["/readyz", "/livez", "/startupz"] {
+        let body: serde_json::Value =
+            serde_json::from_slice(&get_path(addr, path).await.body).unwrap();
+        assert_eq!(body["releaseId"], "1.4.2+abc1234", "{path}: {body}");
+        assert_eq!(body["serviceId"], "notes", "{path}: {body}");
+        assert_eq!(body["version"], "9.9.9", "{path}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn drain_fails_readiness_at_once_and_keeps_liveness() {
     let health = Health::builder().build().unwrap();

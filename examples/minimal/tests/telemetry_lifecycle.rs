@@ -268,17 +268,20 @@ fn the_start_time_and_startup_ms_are_true() {
     let (_, body) = get(address, "/metrics").unwrap();
     let families = prometheus::parse(&body).unwrap();
     let reported = families["process_start_time_seconds"].samples[0].value;
+    // Between the spawn and the ready line, to the clock tick (10 ms) it is read in:
+    // bounds the behaviour guarantees, however slow the machine.
+    let ready_at = started + ready_seen.as_secs_f64();
     assert!(
-        (reported - started).abs() < 0.05,
-        "process_start_time_seconds {reported:.3} vs spawned at {started:.3}: {:.0} ms apart",
-        (reported - started) * 1000.0
+        reported >= started - 0.01 && reported <= ready_at + 0.01,
+        "process_start_time_seconds {reported:.3} is not between the spawn at {started:.3} \
+         and the ready line at {ready_at:.3}"
     );
 
     let startup_ms = ready["startup_ms"].as_f64().unwrap();
     let seen_ms = ready_seen.as_secs_f64() * 1000.0;
     // The line is read a little after it is written, never before.
     assert!(
-        startup_ms <= seen_ms + 10.0 && seen_ms - startup_ms < 50.0,
+        startup_ms > 0.0 && startup_ms <= seen_ms + 10.0,
         "startup_ms {startup_ms} vs ready seen {seen_ms:.1} ms after the spawn"
     );
     service.terminate();

@@ -176,9 +176,21 @@ fn canary_secrets_appear_nowhere() {
         ),
     ] {
         let mut env = env;
-        // An unreachable database: retried until the deadline, then exit 69.
-        env.push(("NOTES_DATABASE_START_DEADLINE", "1s"));
-        let (code, lines, stderr) = Service::spawn(&notes, dir.path(), &env).finish();
+        // An unreachable database: retried until the deadline, then exit 69. Alive
+        // meanwhile, so its probes (details on in one run) are read and swept too.
+        env.push(("NOTES_DATABASE_START_DEADLINE", "3s"));
+        let service = if expected == 69 {
+            env.push(("NOTES_LISTEN", "127.0.0.1:0"));
+            let service = Service::start_listening(&notes, dir.path(), &env);
+            for path in ["/readyz", "/readyz/database", "/readyz/schema", "/livez"] {
+                let answer = get(service.address(), path).unwrap();
+                seen.record(format!("GET {path} while waiting"), &answer.1);
+            }
+            service
+        } else {
+            Service::spawn(&notes, dir.path(), &env)
+        };
+        let (code, lines, stderr) = service.finish();
         assert_eq!(code, expected, "{env:?}: {stderr}");
         seen.process(&format!("notes exiting {expected}"), &lines, &stderr);
     }

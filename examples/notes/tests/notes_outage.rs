@@ -122,9 +122,11 @@ fn the_database_away_at_start_and_under_load_costs_readiness_never_the_process()
         "readiness failed {unready:?} into the outage"
     );
     let slowest = answers.iter().map(|(_, _, took)| *took).max().unwrap();
+    // Bounded by the acquire timeout (1 s), never by the outage: a request that
+    // waited for the database to return would take the whole outage.
     assert!(
-        slowest < Duration::from_millis(2500),
-        "a request waited {slowest:?}; the acquire timeout is 1 s"
+        slowest < away,
+        "a request waited {slowest:?}, as long as the {away:?} outage; the acquire timeout is 1 s"
     );
     let created = answers.iter().filter(|(status, ..)| *status == 201).count();
     let unavailable: Vec<_> = answers

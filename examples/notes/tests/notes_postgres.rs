@@ -43,11 +43,11 @@ fn post_note(address: std::net::SocketAddr, token: &str, title: &str) -> (u16, S
 }
 
 /// Polls `path` every 250 ms for up to 30 s until it answers `status`; the last
-/// answer.
-fn poll(address: std::net::SocketAddr, path: &str, status: u16) -> (u16, String) {
+/// answer. Every answer on the way goes into the sweep.
+fn poll(seen: &mut Sweep, address: std::net::SocketAddr, path: &str, status: u16) -> (u16, String) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let answer = get(address, path).unwrap();
+        let answer = seen.response(format!("GET {path} (polled)"), get(address, path).unwrap());
         if answer.0 == status || Instant::now() > deadline {
             return answer;
         }
@@ -146,7 +146,7 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
     ));
     for check in ["database", "schema"] {
         let path = format!("/readyz/{check}");
-        let (status, body) = poll(address, &path, 503);
+        let (status, body) = poll(&mut seen, address, &path, 503);
         assert_eq!(status, 503, "{path}: {body}");
         assert!(
             body.contains("password authentication failed"),
@@ -161,7 +161,7 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
         pg.role,
         pg.password.value()
     ));
-    let (status, body) = poll(address, "/readyz", 200);
+    let (status, body) = poll(&mut seen, address, "/readyz", 200);
     assert_eq!(
         status, 200,
         "ready again once the password is right: {body}"

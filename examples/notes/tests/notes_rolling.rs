@@ -463,8 +463,11 @@ fn a_rolling_deploy_and_its_rollbacks_fail_no_request() {
         haproxy.log()
     );
     assert_eq!(missing, 0, "acknowledged notes missing");
+    // The drill proves something only under traffic: at least a request every 10 ms
+    // through each replacement (what a loaded 2-core machine still sustains; the
+    // rate reached is a benchmark's business, not this test's).
     assert!(
-        rate >= 500.0,
-        "the load was {rate:.0} requests/s, under 500"
+        rate >= 100.0,
+        "the load was {rate:.0} requests/s, under 100"
     );
 }

@@ -138,8 +138,9 @@ impl Poller {
         shared.publish(change.value);
         self.last = change.text;
         self.last_failure = None;
-        // The handle's counts change after the event is written, so whoever sees a
-        // count also finds its event (one thread writes them).
+        // The handle's counts change after the event is written and the subscribers
+        // have run, so whoever sees a count finds its event and its effect (one
+        // thread writes them).
         let rotations = shared.rotations.load(Ordering::Acquire) + 1;
         let name = shared.name.clone();
         metrics::counter!("secret_rotations_total", "secret" => name.clone()).increment(1);
@@ -157,8 +158,9 @@ impl Poller {
             warning.log();
         }
         shared.failing.store(false, Ordering::Release);
-        shared.rotations.store(rotations, Ordering::Release);
         shared.notify();
+        // Counted once the subscribers (a pool's connect options) have the value.
+        shared.rotations.store(rotations, Ordering::Release);
     }
 
     /// Logs a failure once per distinct reason, and keeps the value in use.

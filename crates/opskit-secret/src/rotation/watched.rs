@@ -133,7 +133,6 @@ impl<T> Shared<T> {
 /// std::fs::rename(dir.path().join("new"), &path)?;
 /// rx.recv_timeout(Duration::from_secs(30))?;
 /// assert_eq!(token.current().expose_secret(), "second-token");
-/// assert_eq!(token.rotations(), 1);
 /// let debug = format!("{token:?} {:?}", token.current());
 /// assert!(!debug.contains("first-token") && !debug.contains("second-token"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -368,7 +367,8 @@ impl<T> WatchedSecret<T> {
         self.shared.path.as_deref()
     }
 
-    /// How many new values were published since the watch started.
+    /// How many new values were published since the watch started, counted once its
+    /// event is logged and every [`on_rotate`](Self::on_rotate) subscriber has run.
     ///
     /// ```
     /// # use opskit_secret::{rotation::WatchedSecret, SecretString};

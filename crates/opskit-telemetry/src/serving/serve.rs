@@ -169,6 +169,9 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // `/readyz` names the running build even when the registry was not told.
+    let info = lifecycle.build_info();
+    health.identify(info.name, info.version, &info.release_id());
     let listener = match TcpListener::bind(listen).await {
         Ok(listener) => listener,
         Err(err) => {
