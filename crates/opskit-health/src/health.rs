@@ -70,8 +70,8 @@ impl Health {
     /// ```
     pub fn identify(&self, service_id: &str, version: &str, release_id: &str) {
         let changed = {
-            let mut identity =
-                (self.shared.identity.write()).unwrap_or_else(PoisonError::into_inner);
+            let mut guard = (self.shared.identity.write()).unwrap_or_else(PoisonError::into_inner);
+            let identity = &mut *guard;
             let mut changed = false;
             for (field, value) in [
                 (&mut identity.service_id, service_id),
