@@ -5,9 +5,9 @@
 //! does.
 //!
 //! On PostgreSQL with writes flowing: the role's password is changed and the URL's
-//! file swapped; connections opened after that (the idle ones are closed on the
-//! server to force it) log in with the new password, which is the only one the
-//! server still accepts. The token rotates with a grace period: clients that switch
+//! file swapped; connections opened after that (a burst of writers makes the pool
+//! open some) log in with the new password, which is the only one the server still
+//! accepts. The token rotates with a grace period: clients that switch
 //! within it are never refused, the old token is refused after it. A broken
 //! rotation (an empty file) keeps the token in use. Through all of it no write
 //! fails, readiness never fails, and no password or token appears in any output.
@@ -220,14 +220,38 @@ fn database_password_and_api_token_rotate_under_load_without_a_restart() {
     url_file.swap(&pg.url.replace(pg.password.value(), new_password.value()));
     wait_for_rotations(&service, "NOTES_DATABASE_URL", 1);
     let swapped = server_now();
-    // Close the idle server connections, so the pools must open new ones: the
-    // server accepts only the new password now.
-    pg.as_admin(&format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE usename = '{}' AND state = 'idle'",
-        pg.role
-    ));
-    std::thread::sleep(Duration::from_secs(2));
+    // A burst of writers at once, so the pool opens connections it did not have:
+    // the server accepts only the new password now.
+    let burst: Vec<_> = (0..8)
+        .map(|_| {
+            let (token, seen) = (token.clone(), seen.clone());
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    let bearer = format!("Bearer {}", token.lock().unwrap());
+                    let answer = request(
+                        address,
+                        "POST",
+                        "/notes",
+                        &[
+                            ("authorization", &bearer),
+                            ("content-type", "application/json"),
+                        ],
+                        r#"{"title":"burst","body":"b","tags":"rotation"}"#,
+                    );
+                    let mut seen = seen.lock().unwrap();
+                    seen.writes += 1;
+                    match answer {
+                        Ok((201, _)) => {}
+                        Ok((status, body)) => seen.failed.push(format!("{status}: {body}")),
+                        Err(err) => seen.failed.push(err.to_string()),
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in burst {
+        writer.join().unwrap();
+    }
     assert!(
         connections_since(&pg, &swapped) >= 1,
         "no connection was opened with the new password"
