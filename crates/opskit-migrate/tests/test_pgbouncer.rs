@@ -229,3 +229,62 @@ async fn every_policy_and_command_works_through_pgbouncer() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lease_taken_over_from_a_live_holder_never_applies_a_migration_twice() {
+    let Some((db, bouncer)) = setup().await else {
+        return;
+    };
+    let url = bouncer.url(db.admin(), db.name());
+    let set = blocked_set();
+    let dir = set.path().to_str().unwrap();
+    let v1 = common::migrations("v1");
+    let first = cli(&["apply", "--migrations", v1.to_str().unwrap()])
+        .args(["--database-url", &url])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+
+    // One try of the holder outlives its 1 s lease: the table is held for 5 s.
+    let mut blocker = PgConnection::connect(&db.url).await.unwrap();
+    blocker.execute("BEGIN").await.unwrap();
+    blocker.execute("SELECT * FROM notes").await.unwrap();
+    let holder = cli(&["apply", "--migrations", dir, "--database-url", &url])
+        .args(["--lock-lease", "1s", "--table-lock-timeout", "3s"])
+        .args(["--table-lock-tries", "5"])
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while count(&db.url, "SELECT count(*) FROM _opskit_migration_lock").await == 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "no lease taken");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The lease ran out under the live holder: another replica takes it over,
+    // and waits for the holder's migration transaction (sqlx's advisory key).
+    let taker = cli(&["apply", "--migrations", dir, "--database-url", &url])
+        .args(["--lock-lease", "30s", "--lock-timeout", "30s"])
+        .args(["--table-lock-timeout", "3s", "--table-lock-tries", "10"])
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(start.elapsed())).await;
+    blocker.execute("COMMIT").await.unwrap();
+
+    let holder = holder.wait_with_output().unwrap();
+    let taker = taker.wait_with_output().unwrap();
+    assert_eq!(taker.status.code(), Some(0), "{}", text(&taker));
+    assert_eq!(holder.status.code(), Some(69), "{}", text(&holder));
+    assert!(
+        String::from_utf8_lossy(&holder.stderr).contains("the migration lock was lost"),
+        "{}",
+        text(&holder)
+    );
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT count(*) FROM _sqlx_migrations WHERE version = 2"
+        )
+        .await,
+        1
+    );
+}
