@@ -203,8 +203,14 @@ async fn every_policy_and_command_works_through_pgbouncer() {
     for _ in 0..20 {
         assert_eq!(v3.status_at(&url).await.unwrap().state, State::UpToDate);
     }
-    // No lock timeout (or any SET) leaked onto the pooled server connections.
+    // On a connection the service opened itself (sqlx's defaults: a statement
+    // cache), through the pooler, again and again.
     let mut conn = PgConnection::connect(&url).await.unwrap();
+    for _ in 0..20 {
+        assert_eq!(v3.status(&mut conn).await.unwrap().state, State::UpToDate);
+        assert_eq!(v3.apply(&mut conn).await.unwrap().state, State::UpToDate);
+    }
+    // No lock timeout (or any SET) leaked onto the pooled server connections.
     for _ in 0..5 {
         let row = sqlx::raw_sql("SHOW lock_timeout")
             .fetch_one(&mut conn)
