@@ -36,6 +36,19 @@ pub enum GuardError {
         /// How long the guard waited.
         waited: Duration,
     },
+    /// The migration lock's lease ran out between two migrations (a migration ran
+    /// longer than the lease) and another guard took it over: this one stops
+    /// before applying more. What it applied stays applied; the other guard goes on.
+    #[error(
+        "the migration lock was lost: its lease of {ttl:?} ran out and {holder} took it over. Nothing half-applied: the other guard applies what is left. If migrations run longer than the lease, raise it (Guard::lock_lease, --lock-lease)"
+    )]
+    #[non_exhaustive]
+    LockLost {
+        /// Who holds the lock now.
+        holder: String,
+        /// The lease's time to live.
+        ttl: Duration,
+    },
     /// A table the migration changes stayed locked by another session through every
     /// try; each try was rolled back, so nothing of the migration is applied.
     #[error(
@@ -148,14 +161,17 @@ impl GuardError {
     /// The exit code a service should stop with ([`opskit_exit`]): 65 for an
     /// incompatible schema, a failed or invalid migration, migrations that are not
     /// one set ([`GuardError::MigrationSet`]); 69 when the database is
-    /// unreachable or the migration lock was held too long; 75 (try again later)
+    /// unreachable or the migration lock was held too long (or its lease was taken
+    /// over, [`GuardError::LockLost`]); 75 (try again later)
     /// when a table stayed locked through every try ([`GuardError::TableLocked`]); 64
     /// for a repair that does not apply; 78 for a URL of a database this build does
     /// not support.
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::TableLocked { .. } => opskit_exit::TEMP_FAILURE,
-            Self::Unreachable { .. } | Self::LockTimeout { .. } => opskit_exit::UNAVAILABLE,
+            Self::Unreachable { .. } | Self::LockTimeout { .. } | Self::LockLost { .. } => {
+                opskit_exit::UNAVAILABLE
+            }
             Self::Repair { .. } => opskit_exit::USAGE,
             // A URL for a database this build does not speak is a setting to fix.
             Self::UnsupportedDatabase { .. } => opskit_exit::CONFIG,

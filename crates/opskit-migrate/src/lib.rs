@@ -11,7 +11,9 @@
 //! It works with sqlx migrations as they are: a `migrations/` folder embedded with
 //! `sqlx::migrate!`, the `_sqlx_migrations` table and its checksums, on SQLite and
 //! PostgreSQL. A database migrated by `sqlx migrate run` is read correctly, and the
-//! guard takes the same PostgreSQL lock sqlx does.
+//! guard excludes `sqlx migrate run` by sqlx's own PostgreSQL lock key. Its own
+//! lock is a lease that holds through PgBouncer in transaction pooling; see
+//! [`pooler`] for what a user sets behind a pooler, and why a lease.
 //!
 //! # Example
 //!
@@ -122,6 +124,7 @@ mod error;
 mod guard;
 pub mod lint;
 pub mod lock_wait;
+pub mod pooler;
 pub mod source;
 mod status;
 pub mod testing;

@@ -5,8 +5,8 @@
 //! ```text
 //! opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
 //! opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
-//! opskit-migrate apply --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--format human|json]
-//! opskit-migrate expand --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--format human|json]
+//! opskit-migrate apply --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
+//! opskit-migrate expand --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
 //! opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--format human|json]
 //! ```
 //!
@@ -24,7 +24,10 @@
 //! wins) and roll back and retry when it runs out, at most `--table-lock-tries`
 //! times (default 10), logging who held the table (`schema.lock_wait`): a table
 //! held by a long transaction never stalls the service's queries for longer than
-//! one timeout at a time (see the crate's `lock_wait` docs).
+//! one timeout at a time (see the crate's `lock_wait` docs). On PostgreSQL the
+//! migration lock is a lease that holds through a transaction pooler: a replica
+//! waits for it at most `--lock-timeout` (default 60 s), and a holder that died
+//! keeps it at most `--lock-lease` (default 30 s; see the crate's pooler notes).
 //!
 //! Exit codes ([`opskit_migrate::exit`]): 0 fine; 1 `lint` found a contract migration
 //! whose header does not acknowledge it, or a statement that cannot be applied as
@@ -50,8 +53,8 @@ use opskit_secret::{ConnectionString, ExposeSecret};
 const USAGE: &str = "usage:
   opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
   opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
-  opskit-migrate apply --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--format human|json]
-  opskit-migrate expand --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--format human|json]
+  opskit-migrate apply --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
+  opskit-migrate expand --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
     (applies up to the first contract migration: before a rolling deploy; `apply` the rest after it)
   opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--format human|json]
 (the database commands read DATABASE_URL when --database-url is not given)
@@ -75,6 +78,8 @@ struct Args {
     repair_as: Option<String>,
     table_lock_timeout: Option<String>,
     table_lock_tries: Option<String>,
+    lock_timeout: Option<String>,
+    lock_lease: Option<String>,
     json: bool,
 }
 
@@ -95,6 +100,8 @@ fn parse(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {
                 args.table_lock_timeout = Some(value("--table-lock-timeout")?);
             }
             "--table-lock-tries" => args.table_lock_tries = Some(value("--table-lock-tries")?),
+            "--lock-timeout" => args.lock_timeout = Some(value("--lock-timeout")?),
+            "--lock-lease" => args.lock_lease = Some(value("--lock-lease")?),
             "--format" => match value("--format")?.as_str() {
                 "json" => args.json = true,
                 "human" => args.json = false,
@@ -232,7 +239,17 @@ fn table_lock(args: &Args) -> Result<impl FnOnce(Guard) -> Guard, String> {
         ))?),
         None => None,
     };
+    let lock_timeout = duration_flag("--lock-timeout", args.lock_timeout.as_deref())?;
+    let lease = duration_flag("--lock-lease", args.lock_lease.as_deref())?;
     Ok(move |guard: Guard| {
+        let guard = match lock_timeout {
+            Some(timeout) => guard.lock_timeout(timeout),
+            None => guard,
+        };
+        let guard = match lease {
+            Some(lease) => guard.lock_lease(lease),
+            None => guard,
+        };
         let guard = match timeout {
             Some(timeout) => guard.table_lock_timeout(timeout),
             None => guard,
@@ -242,6 +259,12 @@ fn table_lock(args: &Args) -> Result<impl FnOnce(Guard) -> Guard, String> {
             None => guard,
         }
     })
+}
+
+/// A duration flag's value, or what is wrong with it.
+fn duration_flag(name: &str, text: Option<&str>) -> Result<Option<std::time::Duration>, String> {
+    text.map(|text| lock_wait::parse_duration(text).map_err(|err| format!("{name}: {err}")))
+        .transpose()
 }
 
 /// What a database command does.

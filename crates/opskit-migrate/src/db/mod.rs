@@ -23,6 +23,8 @@ mod any;
 #[cfg(feature = "postgres")]
 mod pg_error;
 #[cfg(feature = "postgres")]
+mod pg_lease;
+#[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_wait;
@@ -41,6 +43,40 @@ pub(crate) const SUPPORTED_SCHEMES: &str =
             "no database: turn on the `postgres` or `sqlite` feature of opskit-migrate"
         }
     };
+
+/// The PostgreSQL migration lock's lease: who takes it, and for how long each take
+/// or renewal holds it (see `pg_lease`).
+pub(crate) struct Lease {
+    /// This apply's name in the lease row: host, process and a per-apply number,
+    /// of `[A-Za-z0-9.:_-]` only (it is written into SQL as a literal).
+    pub(crate) holder: String,
+    /// How long the lease holds unless renewed.
+    pub(crate) ttl: Duration,
+}
+
+impl Lease {
+    /// A lease for one apply of this process.
+    pub(crate) fn new(ttl: Duration) -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static APPLIES: AtomicU64 = AtomicU64::new(0);
+        let host: String = std::fs::read_to_string("/etc/hostname")
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            .take(64)
+            .collect();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let holder = format!(
+            "{}:pid-{}:{}-{nanos}",
+            if host.is_empty() { "host" } else { &host },
+            std::process::id(),
+            APPLIES.fetch_add(1, Ordering::Relaxed),
+        );
+        Self { holder, ttl }
+    }
+}
 
 /// A migration to apply, with its classification.
 pub(crate) struct ToApply<'a> {
@@ -160,7 +196,7 @@ impl<C: Send + private::Reader> StatusConnection for C {}
 #[allow(private_interfaces, private_bounds)]
 pub(crate) mod private {
     use super::{
-        Dialect, Duration, Failure, Future, GuardError, Instant, RecordRow, ToApply, TryWait,
+        Dialect, Duration, Failure, Future, GuardError, Instant, Lease, RecordRow, ToApply, TryWait,
     };
 
     /// What differs per database when reading the status. Sealed: implemented in
@@ -203,14 +239,19 @@ pub(crate) mod private {
             table: usize,
         ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-        /// Takes the migration lock, waiting at most `timeout`.
+        /// Takes the migration lock for `lease`, waiting at most `timeout`.
         fn lock(
             &mut self,
             timeout: Duration,
+            lease: &Lease,
         ) -> impl Future<Output = Result<(), GuardError>> + Send;
 
+        /// Extends the migration lock's lease before a migration;
+        /// [`GuardError::LockLost`] when it expired and another guard took it.
+        fn renew(&mut self, lease: &Lease) -> impl Future<Output = Result<(), GuardError>> + Send;
+
         /// Releases the migration lock.
-        fn unlock(&mut self) -> impl Future<Output = Result<(), GuardError>> + Send;
+        fn unlock(&mut self, lease: &Lease) -> impl Future<Output = Result<(), GuardError>> + Send;
 
         /// Applies one migration with its rows, unless another process applied it
         /// meanwhile, waiting for locks at most `wait.timeout`

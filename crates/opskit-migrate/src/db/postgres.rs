@@ -1,23 +1,34 @@
-//! The guard on PostgreSQL: sqlx's advisory lock, a transaction per migration
-//! unless the file says `-- no-transaction`, each try under a `lock_timeout`
-//! (`postgres_wait`).
+//! The guard on PostgreSQL: the migration lock's lease (`pg_lease`), a transaction
+//! per migration unless the file says `-- no-transaction`, each try under a
+//! `lock_timeout` (`postgres_wait`) and holding sqlx's advisory lock for its
+//! transaction, so `sqlx migrate run` never applies beside it.
+//!
+//! Behind a transaction pooler (PgBouncer `pool_mode = transaction`) consecutive
+//! transactions may reach different server connections. So every query here is
+//! unnamed (`persistent(false)`: sqlx 0.9 names a statement whenever it is
+//! persistent, even with a statement cache of 0) and runs inside an explicit
+//! transaction (sqlx parses an unnamed statement and binds it in two round
+//! trips, which must reach one server connection), or is a simple-protocol
+//! statement without parameters. No `SET` outlives its transaction except the
+//! `-- no-transaction` path's, documented in the crate's pooler notes.
 
 use std::time::{Duration, Instant};
 
-use sqlx::{Connection, Executor, PgConnection, Postgres};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Postgres, Transaction};
 
+use super::pg_lease;
 use super::postgres_wait::{
     backend_pid, drop_invalid_indexes, holders, is_lock_timeout, refuse_invalid_index,
     reset_lock_timeout, set_lock_timeout, watched,
 };
 use super::private::{Driver, Reader};
 use super::queries::{
-    already_applied, db_error, fetch_applied, fetch_descriptions, fetch_records, insert_rows,
-    record_failure, record_repair,
+    already_applied, db_error, fetch_applied, insert_rows, record_failure, record_repair, simple,
 };
-use super::{Failure, ToApply, TryWait, pg_error};
+use super::{Failure, Lease, ToApply, TryWait, pg_error};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
+use crate::lock_wait::Blocker;
 use crate::status::RecordRow;
 
 const SQLX_TABLE: &str = "CREATE TABLE _sqlx_migrations (
@@ -57,24 +68,23 @@ impl Reader for PgConnection {
     }
 
     async fn tables(&mut self) -> Result<(bool, bool), GuardError> {
-        sqlx::query_as(
-            "SELECT to_regclass('_sqlx_migrations') IS NOT NULL, to_regclass('_opskit_migrations') IS NOT NULL",
-        )
-        .fetch_one(&mut *self)
-        .await
-        .map_err(unreachable("reading the schema"))
+        let [sqlx, records, _] = self.existing().await?;
+        Ok((sqlx, records))
     }
 
     async fn applied(&mut self) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
-        fetch_applied::<Postgres>(self).await
+        let mut tx = begin(self, "reading _sqlx_migrations").await?;
+        let rows = fetch_applied::<Postgres>(&mut tx).await?;
+        commit(tx, "reading _sqlx_migrations").await?;
+        Ok(rows)
     }
 
     async fn descriptions(&mut self, versions: &[i64]) -> Result<Vec<(i64, String)>, GuardError> {
-        fetch_descriptions::<Postgres>(self, versions).await
+        simple::descriptions(self, versions).await
     }
 
     async fn records(&mut self, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
-        fetch_records::<Postgres>(self, latest).await
+        simple::records(self, latest).await
     }
 }
 
@@ -83,54 +93,33 @@ impl Reader for PgConnection {
 impl Driver for PgConnection {
     /// Which of the three bookkeeping tables exist.
     async fn existing(&mut self) -> Result<[bool; 3], GuardError> {
-        let (a, b, c): (bool, bool, bool) = sqlx::query_as(
+        // Simple protocol, no parameters: safe on any server connection of a pool.
+        let row = sqlx::raw_sql(
             "SELECT to_regclass('_sqlx_migrations') IS NOT NULL, to_regclass('_opskit_migrations') IS NOT NULL, to_regclass('_opskit_migration_history') IS NOT NULL",
         )
         .fetch_one(&mut *self)
         .await
         .map_err(unreachable("reading the schema"))?;
-        Ok([a, b, c])
+        let get = |i: usize| sqlx::Row::try_get::<bool, _>(&row, i).unwrap_or(false);
+        Ok([get(0), get(1), get(2)])
     }
 
     async fn create_table(&mut self, table: usize) -> Result<(), sqlx::Error> {
         self.execute(TABLES[table]).await.map(drop)
     }
 
-    /// Takes sqlx's advisory lock (the same key `sqlx migrate run` uses), polling so
-    /// that the wait is bounded.
-    async fn lock(&mut self, timeout: Duration) -> Result<(), GuardError> {
-        let key = advisory_key(self, "taking the migration lock").await?;
-        let start = Instant::now();
-        let mut pause = Duration::from_millis(50);
-        loop {
-            let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(key)
-                .fetch_one(&mut *self)
-                .await
-                .map_err(unreachable("taking the migration lock"))?;
-            if locked {
-                return Ok(());
-            }
-            if start.elapsed() >= timeout {
-                let holder = lock_holder(self, key).await;
-                return Err(GuardError::LockTimeout {
-                    holder,
-                    waited: start.elapsed(),
-                });
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(500));
-        }
+    /// Takes the lease, then waits for sqlx's advisory lock to be free (see
+    /// `pg_lease`), for at most `timeout`.
+    async fn lock(&mut self, timeout: Duration, lease: &Lease) -> Result<(), GuardError> {
+        pg_lease::lock(self, timeout, lease).await
     }
 
-    async fn unlock(&mut self) -> Result<(), GuardError> {
-        let key = advisory_key(self, "releasing the migration lock").await?;
-        sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(key)
-            .execute(&mut *self)
-            .await
-            .map_err(unreachable("releasing the migration lock"))?;
-        Ok(())
+    async fn renew(&mut self, lease: &Lease) -> Result<(), GuardError> {
+        pg_lease::renew(self, lease).await
+    }
+
+    async fn unlock(&mut self, lease: &Lease) -> Result<(), GuardError> {
+        pg_lease::unlock(self, lease).await
     }
 
     async fn apply_one(
@@ -152,7 +141,9 @@ impl Driver for PgConnection {
         outcome: &'static str,
         message: &str,
     ) -> Result<(), GuardError> {
-        record_failure::<Postgres>(self, m, outcome, message).await
+        let mut tx = begin(self, "recording a failed migration").await?;
+        record_failure::<Postgres>(&mut tx, m, outcome, message).await?;
+        commit(tx, "recording a failed migration").await
     }
 
     fn may_be_partial(&self, m: &ToApply<'_>) -> bool {
@@ -169,40 +160,61 @@ impl Driver for PgConnection {
     }
 }
 
-/// One try of a migration in a transaction with `SET LOCAL lock_timeout`, rolled
-/// back when the timeout runs out.
+/// Starts a transaction for a read or a write the guard does outside a migration.
+async fn begin<'c>(
+    conn: &'c mut PgConnection,
+    doing: &'static str,
+) -> Result<Transaction<'c, Postgres>, GuardError> {
+    conn.begin().await.map_err(unreachable(doing))
+}
+
+/// Commits what [`begin`] started.
+async fn commit(tx: Transaction<'_, Postgres>, doing: &'static str) -> Result<(), GuardError> {
+    tx.commit().await.map_err(unreachable(doing))
+}
+
+/// One try of a migration in a transaction with `SET LOCAL lock_timeout`, holding
+/// sqlx's advisory lock for the transaction (so `sqlx migrate run`, which holds it
+/// for its whole run, never applies beside it), rolled back when the timeout runs
+/// out.
 async fn apply_in_transaction(
     conn: &mut PgConnection,
     m: &ToApply<'_>,
     start: Instant,
     wait: TryWait<'_>,
 ) -> Result<bool, Failure> {
-    let pid = backend_pid(conn).await?;
+    let key = advisory_key(conn, "taking the migration lock")
+        .await
+        .map_err(Failure::Database)?;
     let mut tx = conn
         .begin()
         .await
         .map_err(db_error("starting a transaction"))?;
-    if already_applied::<Postgres>(&mut tx, m.version).await? {
-        return Ok(false);
-    }
+    // In the transaction: behind a pooler, the server connection that runs it.
+    let pid = backend_pid(&mut tx).await?;
     tx.execute(set_lock_timeout(wait.timeout, true))
         .await
         .map_err(db_error("setting the lock timeout"))?;
+    let lock = AssertSqlSafe(format!("SELECT pg_advisory_xact_lock({key})"));
+    let (locked, blockers) = watched(tx.execute(lock), pid, wait).await;
+    if let Err(err) = locked {
+        let blockers = timed_out(tx, err, blockers, "taking sqlx's migration lock").await?;
+        return Err(Failure::Locked(
+            blockers_or_holders(conn, m, blockers).await,
+        ));
+    }
+    if already_applied::<Postgres>(&mut tx, m.version).await? {
+        return Ok(false);
+    }
     let (result, blockers) = watched(tx.execute(m.sql.clone()), pid, wait).await;
-    match result {
-        Ok(_) => {}
-        Err(err) if is_lock_timeout(&err) => {
-            tx.rollback()
-                .await
-                .map_err(db_error("rolling back a try"))?;
-            if blockers.is_empty() {
-                return Err(Failure::Locked(holders(conn, m).await));
-            }
-            return Err(Failure::Locked(blockers));
+    if let Err(err) = result {
+        if is_lock_timeout(&err) {
+            let blockers = timed_out(tx, err, blockers, "rolling back a try").await?;
+            return Err(Failure::Locked(
+                blockers_or_holders(conn, m, blockers).await,
+            ));
         }
-        Err(err) => {
-            return Err(Failure::Migration(pg_error::describe(&err, m.sql.as_str())));
-        }
+        return Err(Failure::Migration(pg_error::describe(&err, m.sql.as_str())));
     }
     insert_rows::<Postgres>(&mut tx, m, start).await?;
     tx.commit()
@@ -211,15 +223,56 @@ async fn apply_in_transaction(
     Ok(true)
 }
 
+/// A try's statement failed: a lock timeout is rolled back and gives the blockers
+/// the watch saw; any other error fails the database step `doing`.
+async fn timed_out(
+    tx: Transaction<'_, Postgres>,
+    err: sqlx::Error,
+    blockers: Vec<Blocker>,
+    doing: &'static str,
+) -> Result<Vec<Blocker>, Failure> {
+    if !is_lock_timeout(&err) {
+        return Err(db_error(doing)(err));
+    }
+    tx.rollback()
+        .await
+        .map_err(db_error("rolling back a try"))?;
+    Ok(blockers)
+}
+
+/// The blockers the watch saw, or when it saw none, who holds a lock on a table
+/// the migration names.
+async fn blockers_or_holders(
+    conn: &mut PgConnection,
+    m: &ToApply<'_>,
+    blockers: Vec<Blocker>,
+) -> Vec<Blocker> {
+    if blockers.is_empty() {
+        holders(conn, m).await
+    } else {
+        blockers
+    }
+}
+
 /// One try of a `-- no-transaction` migration, with the session's lock timeout
-/// set before and reset after.
+/// set before and reset after. (Behind a transaction pooler these three
+/// statements may reach different server connections: see the crate's pooler
+/// notes.)
 async fn apply_outside_transaction(
     conn: &mut PgConnection,
     m: &ToApply<'_>,
     start: Instant,
     wait: TryWait<'_>,
 ) -> Result<bool, Failure> {
-    if already_applied::<Postgres>(conn, m.version).await? {
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(db_error("starting a transaction"))?;
+    let applied = already_applied::<Postgres>(&mut tx, m.version).await?;
+    tx.commit()
+        .await
+        .map_err(db_error("reading _sqlx_migrations"))?;
+    if applied {
         return Ok(false);
     }
     let pid = backend_pid(conn).await?;
@@ -229,7 +282,14 @@ async fn apply_outside_transaction(
     let ran = run_outside_transaction(conn, m, pid, wait).await;
     reset_lock_timeout(conn).await?;
     ran?;
-    insert_rows::<Postgres>(conn, m, start).await?;
+    let mut tx = conn
+        .begin()
+        .await
+        .map_err(db_error("starting a transaction"))?;
+    insert_rows::<Postgres>(&mut tx, m, start).await?;
+    tx.commit()
+        .await
+        .map_err(db_error("recording a migration"))?;
     Ok(true)
 }
 
@@ -258,11 +318,15 @@ async fn run_outside_transaction(
 }
 
 /// sqlx's advisory-lock key for the connection's database.
-async fn advisory_key(conn: &mut PgConnection, doing: &'static str) -> Result<i64, GuardError> {
-    let database: String = sqlx::query_scalar("SELECT current_database()")
+pub(super) async fn advisory_key(
+    conn: &mut PgConnection,
+    doing: &'static str,
+) -> Result<i64, GuardError> {
+    let row = sqlx::raw_sql("SELECT current_database()")
         .fetch_one(conn)
         .await
         .map_err(unreachable(doing))?;
+    let database: String = sqlx::Row::try_get(&row, 0).map_err(unreachable(doing))?;
     Ok(lock_id(&database))
 }
 
@@ -274,17 +338,20 @@ fn lock_id(database: &str) -> i64 {
 }
 
 /// Who holds the advisory lock, from `pg_locks` and `pg_stat_activity`.
-async fn lock_holder(conn: &mut PgConnection, key: i64) -> String {
+pub(super) async fn lock_holder(conn: &mut PgConnection, key: i64) -> String {
     type Holder = (i32, Option<String>, Option<String>, Option<String>);
-    let row: Result<Option<Holder>, _> = sqlx::query_as(
+    // Two numbers of ours in a simple-protocol statement: safe behind a pooler.
+    let sql = format!(
         "SELECT a.pid, a.application_name, host(a.client_addr), to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ') \
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2 LIMIT 1",
-    )
-    .bind((key >> 32) & 0xffff_ffff)
-    .bind(key & 0xffff_ffff)
-    .fetch_optional(&mut *conn)
-    .await;
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = {} AND l.objid::bigint = {} LIMIT 1",
+        (key >> 32) & 0xffff_ffff,
+        key & 0xffff_ffff
+    );
+    let row: Result<Option<Holder>, _> = sqlx::raw_sql(AssertSqlSafe(sql))
+        .fetch_optional(&mut *conn)
+        .await
+        .and_then(|row| row.map(|r| sqlx::FromRow::from_row(&r)).transpose());
     match row {
         Ok(Some((pid, application, address, since))) => format!(
             "PostgreSQL backend {pid} (application {:?}, client {}, connected since {})",

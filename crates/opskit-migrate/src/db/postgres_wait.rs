@@ -36,9 +36,11 @@ pub(super) fn set_lock_timeout(timeout: Duration, local: bool) -> AssertSqlSafe<
 
 /// The backend pid of `conn`, for `pg_blocking_pids`.
 pub(super) async fn backend_pid(conn: &mut PgConnection) -> Result<i32, Failure> {
-    sqlx::query_scalar("SELECT pg_backend_pid()")
+    // Simple protocol, no parameters: safe on any server connection of a pool.
+    sqlx::raw_sql("SELECT pg_backend_pid()")
         .fetch_one(conn)
         .await
+        .and_then(|row| sqlx::Row::try_get(&row, 0))
         .map_err(db_error("reading the backend pid"))
 }
 
@@ -105,15 +107,19 @@ async fn look(
 /// only the text of their query, cut short.
 async fn blockers(conn: &mut PgConnection, pid: i32) -> Result<Vec<Blocker>, sqlx::Error> {
     type Row = (i32, String, String, f64, String);
-    let rows: Vec<Row> = sqlx::query_as(
+    // A number of ours in a simple-protocol statement: safe behind a pooler.
+    let sql = format!(
         "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), \
          coalesce(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.query_start))::float8, 0), \
          coalesce(left(a.query, 200), '') \
-         FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.pid",
-    )
-    .bind(pid)
-    .fetch_all(conn)
-    .await?;
+         FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids({pid})) ORDER BY a.pid"
+    );
+    let rows: Vec<Row> = sqlx::raw_sql(AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(sqlx::FromRow::from_row)
+        .collect::<Result<_, _>>()?;
     Ok(rows
         .into_iter()
         .map(|(pid, app, state, seconds, query)| Blocker::new(pid, app, state, seconds, query))
@@ -125,6 +131,10 @@ async fn blockers(conn: &mut PgConnection, pid: i32) -> Result<Vec<Blocker>, sql
 /// blocks it, when no second connection watched the try. Never their parameters.
 pub(super) async fn holders(conn: &mut PgConnection, m: &ToApply<'_>) -> Vec<Blocker> {
     type Row = (i32, String, String, f64, String);
+    // Unnamed, in a transaction: one server connection behind a pooler.
+    let Ok(mut tx) = conn.begin().await else {
+        return Vec::new();
+    };
     let rows: Result<Vec<Row>, _> = sqlx::query_as(
         "SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), \
          coalesce(extract(epoch FROM clock_timestamp() - coalesce(a.xact_start, a.query_start))::float8, 0), \
@@ -134,9 +144,11 @@ pub(super) async fn holders(conn: &mut PgConnection, m: &ToApply<'_>) -> Vec<Blo
            WHERE l.granted AND c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid) \
            AND c.relname = ANY($1)) ORDER BY a.pid",
     )
+    .persistent(false)
     .bind(identifiers(m.sql.as_str()))
-    .fetch_all(conn)
+    .fetch_all(&mut *tx)
     .await;
+    let _ = tx.commit().await;
     rows.unwrap_or_default()
         .into_iter()
         .map(|(pid, app, state, seconds, query)| Blocker::new(pid, app, state, seconds, query))
@@ -149,13 +161,17 @@ async fn invalid_indexes(
     conn: &mut PgConnection,
     m: &ToApply<'_>,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let invalid: Vec<(String, String)> = sqlx::query_as(
+    // Simple protocol, no parameters: safe on any server connection of a pool.
+    let invalid: Vec<(String, String)> = sqlx::raw_sql(
         "SELECT i.relname::text, t.relname::text FROM pg_index x \
          JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
          WHERE NOT x.indisvalid AND pg_table_is_visible(i.oid) ORDER BY 1",
     )
     .fetch_all(&mut *conn)
-    .await?;
+    .await?
+    .iter()
+    .map(sqlx::FromRow::from_row)
+    .collect::<Result<_, _>>()?;
     let words = identifiers(m.sql.as_str());
     Ok(invalid
         .into_iter()

@@ -43,7 +43,7 @@ impl<DB: sqlx::Database, T> Encodes<DB> for T where
 }
 
 /// The guard's record of `m`, replacing an earlier one of the same version.
-fn record_upsert<DB: sqlx::Database>(
+fn record_upsert<DB: sqlx::Database + sqlx::database::HasStatementCache>(
     m: &ToApply<'_>,
     outcome: &str,
     error: Option<&str>,
@@ -61,6 +61,7 @@ where
          classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
          error = excluded.error, recorded_at = CURRENT_TIMESTAMP",
     )
+    .persistent(false)
     .bind(m.version)
     .bind(c.compat.as_str().to_owned())
     .bind(c.by.as_str().to_owned())
@@ -70,7 +71,11 @@ where
 }
 
 /// An entry of the history of failures and repairs, which nothing ever rewrites.
-fn history_insert<DB: sqlx::Database>(version: i64, event: &str, detail: &str) -> Bound<DB>
+fn history_insert<DB: sqlx::Database + sqlx::database::HasStatementCache>(
+    version: i64,
+    event: &str,
+    detail: &str,
+) -> Bound<DB>
 where
     i64: Encodes<DB>,
     String: Encodes<DB>,
@@ -80,13 +85,18 @@ where
     sqlx::query(
         "INSERT INTO _opskit_migration_history (version, event, detail) VALUES ($1, $2, $3)",
     )
+    .persistent(false)
     .bind(version)
     .bind(event.to_owned())
     .bind(detail.to_owned())
 }
 
 /// sqlx's row for `m`, as sqlx writes it; with `repair`, a dirty row turns clean.
-fn sqlx_row<DB: sqlx::Database>(m: &ToApply<'_>, elapsed_ns: i64, repair: bool) -> Bound<DB>
+fn sqlx_row<DB: sqlx::Database + sqlx::database::HasStatementCache>(
+    m: &ToApply<'_>,
+    elapsed_ns: i64,
+    repair: bool,
+) -> Bound<DB>
 where
     i64: Encodes<DB>,
     String: Encodes<DB>,
@@ -101,6 +111,7 @@ where
          VALUES ($1, $2, TRUE, $3, $4)"
     };
     sqlx::query(sql)
+        .persistent(false)
         .bind(m.version)
         .bind(m.description.to_owned())
         .bind(m.checksum.to_vec())
@@ -108,18 +119,26 @@ where
 }
 
 /// Removes a dirty sqlx row, as a repair of a migration undone by hand.
-fn sqlx_dirty_delete<DB: sqlx::Database>(version: i64) -> Bound<DB>
+fn sqlx_dirty_delete<DB: sqlx::Database + sqlx::database::HasStatementCache>(
+    version: i64,
+) -> Bound<DB>
 where
     i64: Encodes<DB>,
     String: Encodes<DB>,
     Option<String>: Encodes<DB>,
     Vec<u8>: Encodes<DB>,
 {
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1 AND NOT success").bind(version)
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1 AND NOT success")
+        .persistent(false)
+        .bind(version)
 }
 
 /// What a repair writes: `(sqlx's row or its removal, the record, the history)`.
-fn repair_queries<DB: sqlx::Database>(m: &ToApply<'_>, applied: bool, note: &str) -> [Bound<DB>; 3]
+fn repair_queries<DB: sqlx::Database + sqlx::database::HasStatementCache>(
+    m: &ToApply<'_>,
+    applied: bool,
+    note: &str,
+) -> [Bound<DB>; 3]
 where
     i64: Encodes<DB>,
     String: Encodes<DB>,
@@ -162,7 +181,7 @@ fn descriptions_query(versions: &[i64]) -> String {
 
 /// Every row of `_sqlx_migrations`: version, success, checksum. (The `Any` driver
 /// reads `success` through a cast instead.)
-pub(super) async fn fetch_applied<DB: sqlx::Database>(
+pub(super) async fn fetch_applied<DB: sqlx::Database + sqlx::database::HasStatementCache>(
     conn: &mut DB::Connection,
 ) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError>
 where
@@ -171,6 +190,7 @@ where
     (i64, bool, Vec<u8>): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
     sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+        .persistent(false)
         .fetch_all(&mut *conn)
         .await
         .map_err(unreachable("reading _sqlx_migrations"))
@@ -213,7 +233,7 @@ where
 
 /// Whether `version` is applied: the re-check under the lock (or inside the
 /// migration's transaction).
-pub(super) async fn already_applied<DB: sqlx::Database>(
+pub(super) async fn already_applied<DB: sqlx::Database + sqlx::database::HasStatementCache>(
     conn: &mut DB::Connection,
     version: i64,
 ) -> Result<bool, Failure>
@@ -224,6 +244,7 @@ where
     i64: Encodes<DB>,
 {
     let done: Option<i64> = sqlx::query_scalar(ALREADY_APPLIED_QUERY)
+        .persistent(false)
         .bind(version)
         .fetch_optional(&mut *conn)
         .await
@@ -233,7 +254,7 @@ where
 
 /// Inserts the `_sqlx_migrations` row and the guard's record, in the caller's
 /// transaction (or none, for a PostgreSQL `-- no-transaction` migration).
-pub(super) async fn insert_rows<DB: sqlx::Database>(
+pub(super) async fn insert_rows<DB: sqlx::Database + sqlx::database::HasStatementCache>(
     conn: &mut DB::Connection,
     m: &ToApply<'_>,
     start: Instant,
@@ -259,7 +280,7 @@ where
 
 /// Records a failed migration (`outcome` `failed` or `failed_partial`), and the
 /// attempt in the history.
-pub(super) async fn record_failure<DB: sqlx::Database>(
+pub(super) async fn record_failure<DB: sqlx::Database + sqlx::database::HasStatementCache>(
     conn: &mut DB::Connection,
     m: &ToApply<'_>,
     outcome: &'static str,
@@ -288,7 +309,7 @@ where
 
 /// Records what an operator verified after a partial failure, in one transaction
 /// (see [`Driver::repair`](super::private::Driver::repair)).
-pub(super) async fn record_repair<DB: sqlx::Database>(
+pub(super) async fn record_repair<DB: sqlx::Database + sqlx::database::HasStatementCache>(
     conn: &mut DB::Connection,
     m: &ToApply<'_>,
     applied: bool,
@@ -308,4 +329,56 @@ where
         query.execute(&mut *tx).await.map_err(unreachable(doing))?;
     }
     tx.commit().await.map_err(unreachable(doing))
+}
+
+/// The descriptions and records reads on PostgreSQL, as simple-protocol
+/// statements with the numbers written in: each may reach any server connection
+/// of a transaction pooler.
+#[cfg(feature = "postgres")]
+pub(super) mod simple {
+    use sqlx::{AssertSqlSafe, PgConnection};
+
+    use super::{RECORDS_QUERY, RecordTuple, descriptions_query, record_row};
+    use crate::error::{GuardError, unreachable};
+    use crate::status::RecordRow;
+
+    /// Rows of a simple-protocol statement, decoded as `T`.
+    async fn rows<T>(
+        conn: &mut PgConnection,
+        sql: String,
+        doing: &'static str,
+    ) -> Result<Vec<T>, GuardError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        // Only numbers of ours are written into `sql`.
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(conn)
+            .await
+            .and_then(|rows| rows.iter().map(T::from_row).collect())
+            .map_err(unreachable(doing))
+    }
+
+    /// Descriptions of the applied migrations of `versions`.
+    pub(in crate::db) async fn descriptions(
+        conn: &mut PgConnection,
+        versions: &[i64],
+    ) -> Result<Vec<(i64, String)>, GuardError> {
+        rows(
+            conn,
+            descriptions_query(versions),
+            "reading _sqlx_migrations",
+        )
+        .await
+    }
+
+    /// The guard's records of migrations newer than `latest`, and of failures.
+    pub(in crate::db) async fn records(
+        conn: &mut PgConnection,
+        latest: i64,
+    ) -> Result<Vec<RecordRow>, GuardError> {
+        let sql = RECORDS_QUERY.replace("$1", &latest.to_string());
+        let found: Vec<RecordTuple> = rows(conn, sql, "reading _opskit_migrations").await?;
+        Ok(found.into_iter().map(record_row).collect())
+    }
 }

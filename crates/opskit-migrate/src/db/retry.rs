@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::{Failure, GuardConnection, ToApply, TryWait, Watch, migration_failed};
+use super::{Failure, GuardConnection, Lease, ToApply, TryWait, Watch, migration_failed};
 use crate::error::GuardError;
 use crate::lint::Dialect;
 use crate::lock_wait::event::{Try, log_lock_wait};
@@ -22,10 +22,11 @@ pub(crate) async fn apply<C: GuardConnection + ?Sized>(
     migration: &ToApply<'_>,
     bound: Bound,
     watch_url: Option<&str>,
+    lease: &Lease,
 ) -> Result<bool, GuardError> {
     // SQLite does not say who holds its lock.
     let watch = Watch::new(watch_url.filter(|_| conn.dialect() == Dialect::Postgres));
-    let result = tries(conn, migration, bound, &watch).await;
+    let result = tries(conn, migration, bound, &watch, lease).await;
     watch.close().await;
     result
 }
@@ -36,11 +37,14 @@ async fn tries<C: GuardConnection + ?Sized>(
     migration: &ToApply<'_>,
     bound: Bound,
     watch: &Watch<'_>,
+    lease: &Lease,
 ) -> Result<bool, GuardError> {
     let first = Instant::now();
     let mut attempt = 0;
     loop {
         attempt += 1;
+        // The lease holds through the tries, however many the bound allows.
+        conn.renew(lease).await?;
         let wait = TryWait {
             timeout: bound.timeout,
             watch,

@@ -10,7 +10,7 @@ use super::queries::{
     already_applied, db_error, fetch_applied, fetch_descriptions, fetch_records, insert_rows,
     record_failure, record_repair,
 };
-use super::{Failure, ToApply, TryWait};
+use super::{Failure, Lease, ToApply, TryWait};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
@@ -101,11 +101,15 @@ impl Driver for SqliteConnection {
     }
 
     /// SQLite locks per migration, in [`apply_one`](Driver::apply_one).
-    async fn lock(&mut self, _timeout: Duration) -> Result<(), GuardError> {
+    async fn lock(&mut self, _timeout: Duration, _lease: &Lease) -> Result<(), GuardError> {
         Ok(())
     }
 
-    async fn unlock(&mut self) -> Result<(), GuardError> {
+    async fn renew(&mut self, _lease: &Lease) -> Result<(), GuardError> {
+        Ok(())
+    }
+
+    async fn unlock(&mut self, _lease: &Lease) -> Result<(), GuardError> {
         Ok(())
     }
 

@@ -30,6 +30,7 @@ impl Guard {
         Self {
             migrations,
             lock_timeout: Duration::from_secs(60),
+            lock_lease: Duration::from_secs(30),
             table_lock: Bound {
                 timeout: lock_wait::DEFAULT_TIMEOUT,
                 tries: lock_wait::DEFAULT_TRIES,
@@ -55,12 +56,26 @@ impl Guard {
         Ok(Self::new(&migrator))
     }
 
-    /// Longest wait for the PostgreSQL migration lock, the advisory lock replicas
-    /// take in turn (default 60 s). A table's lock is
+    /// Longest wait for the PostgreSQL migration lock, the lease replicas take in
+    /// turn (default 60 s; see [`lock_lease`](Self::lock_lease)). A table's lock is
     /// [`table_lock_timeout`](Self::table_lock_timeout).
     #[must_use]
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// How long the PostgreSQL migration lock's lease holds unless renewed
+    /// (default 30 s, at least 1 s). The guard renews it before each migration, so
+    /// a guard killed while it holds the lock (SIGKILL, a lost node) delays the next
+    /// apply by at most this long. A single migration may run longer: a
+    /// transactional one keeps holding sqlx's advisory lock, so a guard that takes
+    /// the lease over waits for it; a `-- no-transaction` one longer than the lease
+    /// needs a longer lease. Keep [`lock_timeout`](Self::lock_timeout) longer than
+    /// the lease, so a waiting replica outlasts a dead holder's lease.
+    #[must_use]
+    pub fn lock_lease(mut self, lease: Duration) -> Self {
+        self.lock_lease = lease.max(Duration::from_secs(1));
         self
     }
 

@@ -67,11 +67,12 @@ impl Guard {
             .map(|m| classify(m.sql.as_str(), dialect))
             .collect();
         self.refuse_invalid(conn, &classifications).await?;
-        conn.lock(self.lock_timeout).await?;
+        let lease = db::Lease::new(self.lock_lease);
+        conn.lock(self.lock_timeout, &lease).await?;
         let result = self
-            .apply_locked(&mut *conn, &classifications, expand_only, watch_url)
+            .apply_locked(&mut *conn, &classifications, expand_only, watch_url, &lease)
             .await;
-        let unlocked = conn.unlock().await;
+        let unlocked = conn.unlock(&lease).await;
         let status = result?;
         unlocked?;
         Ok(status)
@@ -85,6 +86,7 @@ impl Guard {
         classifications: &[Classification],
         expand_only: bool,
         watch_url: Option<&str>,
+        lease: &db::Lease,
     ) -> Result<SchemaStatus, GuardError> {
         let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
         let status = SchemaStatus::compute(&self.known(), &applied, &records);
@@ -100,7 +102,7 @@ impl Guard {
         }
         self.warn_retrying(&status, &to_apply);
         for index in to_apply {
-            self.apply_migration(&mut *conn, index, &classifications[index], watch_url)
+            self.apply_migration(&mut *conn, index, &classifications[index], watch_url, lease)
                 .await?;
         }
         let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
@@ -170,6 +172,7 @@ impl Guard {
         index: usize,
         classification: &Classification,
         watch_url: Option<&str>,
+        lease: &db::Lease,
     ) -> Result<(), GuardError> {
         let m = &self.migrations[index];
         // A bad header was refused before the lock (`refuse_invalid`).
@@ -188,7 +191,7 @@ impl Guard {
             no_tx: m.no_tx,
             classification: classification.clone(),
         };
-        if db::apply(&mut *conn, &migration, bound, watch_url).await? {
+        if db::apply(&mut *conn, &migration, bound, watch_url, lease).await? {
             tracing::info!(
                 target: TARGET,
                 event = "schema.migrated",

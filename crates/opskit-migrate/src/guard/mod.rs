@@ -40,5 +40,6 @@ pub(crate) const TARGET: &str = module_path!();
 pub struct Guard {
     migrations: Vec<Migration>,
     lock_timeout: Duration,
+    lock_lease: Duration,
     table_lock: crate::lock_wait::Bound,
 }

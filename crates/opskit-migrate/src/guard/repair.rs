@@ -46,7 +46,8 @@ impl Guard {
         repair: Repair,
     ) -> Result<SchemaStatus, GuardError> {
         let dialect = conn.dialect();
-        conn.lock(self.lock_timeout).await?;
+        let lease = crate::db::Lease::new(self.lock_lease);
+        conn.lock(self.lock_timeout, &lease).await?;
         let result = async {
             let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
             let status = SchemaStatus::compute(&self.known(), &applied, &records);
@@ -90,7 +91,7 @@ impl Guard {
             Ok(SchemaStatus::compute(&self.known(), &applied, &records))
         }
         .await;
-        let unlocked = conn.unlock().await;
+        let unlocked = conn.unlock(&lease).await;
         let status = result?;
         unlocked?;
         Ok(status)

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod pgbouncer;
+
 use std::path::PathBuf;
 
 use sqlx::{Connection, Executor, PgConnection};
@@ -54,6 +56,18 @@ pub async fn postgres() -> Option<Postgres> {
         admin,
         name,
     })
+}
+
+impl Postgres {
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The admin URL of the server (`OPSKIT_TEST_POSTGRES_URL`).
+    pub fn admin(&self) -> &str {
+        &self.admin
+    }
 }
 
 impl Drop for Postgres {
