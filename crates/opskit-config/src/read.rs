@@ -251,7 +251,7 @@ fn unset<T: DeserializeOwned>(
 /// (`serde::de::Error::custom`) is withheld when it quotes the value, or any eight
 /// characters in a row of it.
 fn reason(err: &ValueError, text: &str, secret: bool) -> String {
-    if secret && err.custom && quotes(&err.message, text.trim()) {
+    if secret && err.custom && opskit_secret::redaction::quotes(&err.message, text.trim()) {
         "the value does not parse as this type (the parser's message is withheld because it \
          quotes the secret)"
             .to_owned()
@@ -260,18 +260,6 @@ fn reason(err: &ValueError, text: &str, secret: bool) -> String {
     }
 }
 
-/// Whether `message` contains `secret`, or a run of eight of its characters.
-fn quotes(message: &str, secret: &str) -> bool {
-    let chars: Vec<char> = secret.chars().collect();
-    if chars.is_empty() {
-        return false;
-    }
-    let window = chars.len().min(8);
-    chars.windows(window).any(|run| {
-        let run: String = run.iter().collect();
-        message.contains(&run)
-    })
-}
 
 /// At most [`MAX_SHOWN_CHARS`] characters of `text`, marked when cut.
 fn cut(text: &str) -> String {

@@ -168,7 +168,10 @@ mod gate;
 mod health;
 mod layer;
 mod observe;
+mod options;
+mod outcome;
 mod paths;
+mod probe;
 mod render;
 mod runner;
 #[cfg(feature = "config")]
@@ -176,7 +179,10 @@ mod settings;
 mod state;
 
 pub use body::ResponseBody;
-pub use check::{Check, CheckFuture, CheckOptions, Outcome, Probe, Status, Tolerant};
+pub use check::{Check, CheckFuture, Tolerant};
+pub use options::CheckOptions;
+pub use outcome::{Outcome, Status};
+pub use probe::Probe;
 pub use error::BuildError;
 pub use health::{Health, HealthBuilder};
 pub use layer::{HEALTH_JSON, HealthLayer, HealthService, ResponseFuture};

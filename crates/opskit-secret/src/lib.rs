@@ -74,6 +74,7 @@ pub mod canary;
 mod compare;
 mod connection;
 mod file;
+mod parameters;
 pub mod redaction;
 pub mod rotation;
 #[cfg(feature = "sqlx")]
@@ -83,6 +84,7 @@ pub mod sqlx;
 pub use compare::{constant_time_eq, secret_eq};
 pub use connection::{ConnectionString, ConnectionStringError, scrub_url_secrets};
 pub use file::{DEFAULT_MAX_SECRET_FILE_BYTES, SecretFile, SecretFileError, SharedSecretFile};
+pub use parameters::{IgnoredParameter, SQLX_POSTGRES_PARAMETERS};
 pub use rotation::{TokenCheck, WatchedSecret};
 pub use secrecy::{ExposeSecret, ExposeSecretMut, SecretBox, SecretSlice, SecretString};
 

@@ -51,6 +51,29 @@ static REGISTRY: RwLock<Registry> = RwLock::new(Registry {
     stale: false,
 });
 
+/// Whether `message` quotes `secret`: any eight characters of it in a row (all of
+/// it, when shorter). For deciding to withhold a third party's message, such as a
+/// parser's error, that may quote part of a value.
+///
+/// ```
+/// use opskit_secret::redaction::quotes;
+///
+/// assert!(quotes("invalid digit in \"hunter2-canary\"", "hunter2-canary"));
+/// assert!(quotes("near \"er2-cana\"", "hunter2-canary"));
+/// assert!(!quotes("invalid digit", "hunter2-canary"));
+/// ```
+pub fn quotes(message: &str, secret: &str) -> bool {
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.is_empty() {
+        return false;
+    }
+    let window = chars.len().min(8);
+    chars.windows(window).any(|run| {
+        let run: String = run.iter().collect();
+        message.contains(&run)
+    })
+}
+
 /// Adds a secret value (in its quoted forms) to the process-wide list.
 pub fn register(secret: &str) {
     register_forms(forms(secret));

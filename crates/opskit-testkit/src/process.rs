@@ -228,19 +228,80 @@ pub fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &
     format!("{head}\r\n{body}").into_bytes()
 }
 
-/// Reads a whole `connection: close` response: status and body.
-pub fn read_response(mut stream: TcpStream) -> std::io::Result<(u16, String)> {
+/// A whole response: status, headers (names lowercase, in order) and body.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Each header as (lowercase name, value).
+    pub headers: Vec<(String, String)>,
+    /// The body, as text.
+    pub body: String,
+}
+
+impl Response {
+    /// The first value of the header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The status line and headers as they came, for a canary sweep.
+    pub fn head(&self) -> String {
+        let mut head = format!("{}\n", self.status);
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\n"));
+        }
+        head
+    }
+}
+
+/// Reads a whole `connection: close` response: status, headers and body.
+pub fn read_full_response(mut stream: TcpStream) -> std::io::Result<Response> {
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let status = response
         .get(9..12)
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {response:?}")))?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Ok(Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    })
+}
+
+/// Reads a whole `connection: close` response: status and body.
+pub fn read_response(stream: TcpStream) -> std::io::Result<(u16, String)> {
+    read_full_response(stream).map(|response| (response.status, response.body))
+}
+
+/// [`request`], with the response's headers.
+///
+/// # Errors
+///
+/// When the connection or the response fails.
+pub fn exchange(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<Response> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(&request_bytes(method, path, headers, body))?;
+    read_full_response(stream)
 }
 
 /// `GET path` on a new connection: the status and the body.

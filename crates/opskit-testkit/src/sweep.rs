@@ -37,6 +37,18 @@ impl Sweep {
         response
     }
 
+    /// Keeps a whole response, headers included, and passes it on.
+    pub fn exchange(
+        &mut self,
+        source: impl Into<String>,
+        response: crate::process::Response,
+    ) -> crate::process::Response {
+        let source = source.into();
+        self.record(format!("{source} (headers)"), response.head());
+        self.record(source, response.body.as_bytes());
+        response
+    }
+
     /// Keeps everything a finished process wrote: its stdout lines and its stderr.
     pub fn process(&mut self, name: &str, stdout_lines: &[String], stderr: &str) -> &mut Self {
         self.record(format!("{name} stdout"), stdout_lines.join("\n"));

@@ -47,19 +47,13 @@ pub fn url(settings: &Settings, lifecycle: &Lifecycle) -> ConnectionString {
     }
 }
 
-/// The guard of this release's migrations for the database `url` names; with
-/// `up_to`, only the migrations up to that version (an older release).
-pub fn guard(url: &ConnectionString, up_to: Option<i64>) -> Guard {
-    let migrator = if url.expose_secret().starts_with("sqlite:") {
-        &SQLITE
+/// The guard of this release's migrations for the database `url` names.
+pub fn guard(url: &ConnectionString) -> Guard {
+    if url.expose_secret().starts_with("sqlite:") {
+        Guard::new(&SQLITE)
     } else {
-        &POSTGRES
-    };
-    let migrations = migrator
-        .iter()
-        .filter(|m| up_to.is_none_or(|last| m.version <= last))
-        .cloned();
-    Guard::from_migrations(migrations)
+        Guard::new(&POSTGRES)
+    }
 }
 
 /// The service's pools: `app` for requests, `checks` (one connection) for the

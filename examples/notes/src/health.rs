@@ -8,7 +8,6 @@ use opskit::health::checks::sqlx_pool;
 use opskit::health::{BuildError, CheckOptions, Health, Probe};
 use opskit::migrate::{Guard, schema_check};
 use opskit::secret::ConnectionString;
-use opskit::telemetry::BuildInfo;
 use sqlx::AnyPool;
 
 use crate::settings::Settings;
@@ -22,8 +21,6 @@ use crate::settings::Settings;
 pub fn registry(
     settings: &Settings,
     url: &ConnectionString,
-    info: &BuildInfo,
-    release: &'static str,
     pool: &AnyPool,
     guard: Guard,
 ) -> Result<Health, BuildError> {
@@ -44,11 +41,8 @@ pub fn registry(
             datastore(),
         );
     }
+    // The service's name, version and commit come from `serve`, from the build info.
     builder
-        .service_id(info.name)
-        .version(info.version)
-        .release_id(info.release_id())
-        .description(release)
         .settings(&settings.health)
         .check("database", sqlx_pool(pool.clone()), datastore())
         .check(

@@ -37,29 +37,14 @@ async fn main() -> ExitCode {
     // The schema this release needs (65 if the database holds one it cannot run
     // against; while unreachable the service is alive, not ready), and the pools.
     let url = database::url(&settings, &lifecycle);
-    let guard = database::guard(&url, None);
+    let guard = database::guard(&url);
     if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
         database::migrate_only(&url, &guard, settings.migrate, &lifecycle).await;
     }
     let pools = database::start(&settings, &url, &guard, &lifecycle).await;
     let _watch = secrets::follow_database_url(&settings, &pools, &lifecycle);
-    let info = lifecycle.build_info();
-    let health = health::registry(
-        &settings,
-        &url,
-        info,
-        "notes release N",
-        &pools.checks,
-        guard,
-    )
-    .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
-
-    if settings.api_token.is_none() {
-        tracing::warn!(
-            event = "notes.writes_disabled",
-            "NOTES_API_TOKEN is not set: every write is refused with 403 until it is (set NOTES_API_TOKEN or NOTES_API_TOKEN_FILE)"
-        );
-    }
+    let health = health::registry(&settings, &url, &pools.checks, guard)
+        .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
     let app = routes::router(
         routes::App {
             pool: pools.app,

@@ -17,7 +17,13 @@ use crate::settings::Settings;
 /// The check of write requests' token, following `NOTES_API_TOKEN_FILE`; `None`
 /// when no token is set (writes are refused).
 pub fn api_token(settings: &Settings, lifecycle: &Lifecycle) -> Option<TokenCheck> {
-    settings.api_token.as_ref()?;
+    if settings.api_token.is_none() {
+        tracing::warn!(
+            event = "notes.writes_disabled",
+            "NOTES_API_TOKEN is not set: every write is refused with 403 until it is (set NOTES_API_TOKEN or NOTES_API_TOKEN_FILE)"
+        );
+        return None;
+    }
     let token: WatchedSecret<SecretString> = WatchedSecret::from_env("NOTES_API_TOKEN")
         .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::CONFIG));
     Some(TokenCheck::new(&token, settings.api_token_grace))

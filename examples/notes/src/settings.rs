@@ -9,7 +9,7 @@ use std::time::Duration;
 use opskit::config::{Config, Invalid};
 use opskit::health::HealthSettings;
 use opskit::migrate::Policy;
-use opskit::secret::{ConnectionString, ExposeSecret, SecretString};
+use opskit::secret::{ConnectionString, SQLX_POSTGRES_PARAMETERS, SecretString};
 use opskit::telemetry::HttpSettings;
 use opskit::telemetry::logs::LogSettings;
 use serde::Deserialize;
@@ -91,18 +91,11 @@ impl Settings {
                     "is not a postgres:// URL, the one database this service connects to by URL; \
                      leave it unset for the embedded SQLite database",
                 ));
-            } else if let Some(key) = unread_parameter(url.expose_secret()) {
-                // A parameter's name is shown only when it looks like one: a bare
-                // `?s3cr3t` would otherwise print the secret itself.
-                let named = if looks_like_a_name(&key) {
-                    format!("the parameter {key:?}")
-                } else {
-                    "a parameter (its name is not shown: it does not look like one)".to_owned()
-                };
+            } else if let Some(ignored) = url.ignored_parameter(SQLX_POSTGRES_PARAMETERS) {
                 invalid.push(Invalid::new(
                     "database_url",
                     format!(
-                        "has {named}, which the PostgreSQL driver does not read and would ignore; \
+                        "has {ignored}, which the PostgreSQL driver does not read and would ignore; \
                          remove it (NOTES_DATABASE_ACQUIRE_TIMEOUT bounds how long a request waits \
                          for a connection)"
                     ),
@@ -194,48 +187,4 @@ impl Settings {
             );
         }
     }
-}
-
-/// The query parameters sqlx's PostgreSQL driver reads (sqlx-postgres 0.9,
-/// `options/parse.rs`); it ignores any other with a warning.
-const PARAMETERS: &[&str] = &[
-    "sslmode",
-    "ssl-mode",
-    "sslrootcert",
-    "ssl-root-cert",
-    "ssl-ca",
-    "sslcert",
-    "ssl-cert",
-    "sslkey",
-    "ssl-key",
-    "statement-cache-capacity",
-    "host",
-    "hostaddr",
-    "port",
-    "dbname",
-    "user",
-    "password",
-    "application_name",
-    "options",
-];
-
-/// The first query parameter of `url` the driver would ignore (its name only).
-fn unread_parameter(url: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    let query = query.split('#').next().unwrap_or(query);
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| pair.split('=').next().unwrap_or(pair))
-        .find(|key| !PARAMETERS.contains(key) && !key.starts_with("options["))
-        .map(str::to_owned)
-}
-
-/// A short lowercase identifier, as libpq's parameter names are.
-fn looks_like_a_name(key: &str) -> bool {
-    (1..=32).contains(&key.len())
-        && key.starts_with(|c: char| c.is_ascii_lowercase())
-        && key
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }

@@ -34,17 +34,9 @@ fn kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
 
 /// `notes --describe`: (variable, default) of every setting the binary reads.
 fn settings() -> Vec<(String, String)> {
-    let output = Command::new(support::notes())
-        .env_clear()
-        .arg("--describe")
-        .output()
-        .unwrap();
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .skip(2)
-        .map(|row| {
-            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    support::describe_rows()
+        .into_iter()
+        .map(|cells| {
             (
                 cells[1].trim_matches('`').to_owned(),
                 cells[4].trim_matches('`').to_owned(),

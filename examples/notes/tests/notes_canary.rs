@@ -9,7 +9,7 @@ use std::fs;
 
 use opskit::secret::canary::Canary;
 use opskit_testkit::sweep::Sweep;
-use support::process::{Service, get, request};
+use support::process::{Service, exchange, get};
 
 #[test]
 fn canary_secrets_appear_nowhere() {
@@ -39,9 +39,9 @@ fn canary_secrets_appear_nowhere() {
     let good = format!("Bearer {}", env_token.value());
     let wrong = format!("Bearer {}x", env_token.value());
     for (auth, expected) in [(wrong.as_str(), 401), (good.as_str(), 201)] {
-        let (status, body) = seen.response(
+        let response = seen.exchange(
             format!("POST /notes answered {expected}"),
-            request(
+            exchange(
                 address,
                 "POST",
                 "/notes",
@@ -53,7 +53,7 @@ fn canary_secrets_appear_nowhere() {
             )
             .unwrap(),
         );
-        assert_eq!(status, expected, "{body}");
+        assert_eq!(response.status, expected, "{}", response.body);
     }
     for (path, expected) in [
         ("/notes", 200),
@@ -67,8 +67,12 @@ fn canary_secrets_appear_nowhere() {
         ("/metrics", 200),
         ("/hello", 200),
     ] {
-        let (status, body) = seen.response(format!("GET {path}"), get(address, path).unwrap());
-        assert_eq!(status, expected, "{path}: {body}");
+        // Headers too: a secret must not ride in one.
+        let response = seen.exchange(
+            format!("GET {path}"),
+            exchange(address, "GET", path, &[], "").unwrap(),
+        );
+        assert_eq!(response.status, expected, "{path}: {}", response.body);
     }
     service.terminate();
     let (code, lines, stderr) = service.finish();
@@ -183,8 +187,8 @@ fn canary_secrets_appear_nowhere() {
             env.push(("NOTES_LISTEN", "127.0.0.1:0"));
             let service = Service::start_listening(&notes, dir.path(), &env);
             for path in ["/readyz", "/readyz/database", "/readyz/schema", "/livez"] {
-                let answer = get(service.address(), path).unwrap();
-                seen.record(format!("GET {path} while waiting"), &answer.1);
+                let answer = exchange(service.address(), "GET", path, &[], "").unwrap();
+                seen.exchange(format!("GET {path} while waiting"), answer);
             }
             service
         } else {

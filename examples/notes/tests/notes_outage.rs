@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use opskit_testkit::outage::Outage;
 use support::postgres;
-use support::process::{Service, get, request};
+use support::process::{Service, exchange, get};
 
 const TOKEN: &str = "t0ken-for-the-outage";
 
@@ -76,7 +76,7 @@ fn the_database_away_at_start_and_under_load_costs_readiness_never_the_process()
                 let mut answers = Vec::new();
                 while !stop.load(Ordering::SeqCst) {
                     let start = Instant::now();
-                    let (status, body) = request(
+                    let response = exchange(
                         address,
                         "POST",
                         "/notes",
@@ -87,7 +87,8 @@ fn the_database_away_at_start_and_under_load_costs_readiness_never_the_process()
                         &format!(r#"{{"title":"w{i}","body":"through the outage"}}"#),
                     )
                     .unwrap();
-                    answers.push((status, body, start.elapsed()));
+                    let retry_after = response.header("retry-after").map(str::to_owned);
+                    answers.push((response.status, response.body, start.elapsed(), retry_after));
                 }
                 answers
             })
@@ -121,7 +122,7 @@ fn the_database_away_at_start_and_under_load_costs_readiness_never_the_process()
         unready < Duration::from_secs(10),
         "readiness failed {unready:?} into the outage"
     );
-    let slowest = answers.iter().map(|(_, _, took)| *took).max().unwrap();
+    let slowest = answers.iter().map(|(_, _, took, _)| *took).max().unwrap();
     // Bounded by the acquire timeout (1 s), never by the outage: a request that
     // waited for the database to return would take the whole outage.
     assert!(
@@ -147,6 +148,10 @@ fn the_database_away_at_start_and_under_load_costs_readiness_never_the_process()
         "{}",
         unavailable[0].1
     );
+    // Every 503 tells the client when to come back.
+    for (_, body, _, retry_after) in &unavailable {
+        assert_eq!(retry_after.as_deref(), Some("1"), "a 503 without Retry-After: 1: {body}");
+    }
     println!(
         "outage of {away:?}: {} requests, {created} created, {} answered 503, slowest {slowest:?}, \
          unready after {unready:?}, ready {back:?} after the return",

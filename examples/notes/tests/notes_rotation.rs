@@ -78,6 +78,28 @@ struct Seen {
     not_ready: Vec<String>,
 }
 
+/// One write with the token in `token`, its outcome counted in `seen`.
+fn write(address: std::net::SocketAddr, token: &Mutex<String>, seen: &Mutex<Seen>) {
+    let bearer = format!("Bearer {}", token.lock().unwrap());
+    let answer = request(
+        address,
+        "POST",
+        "/notes",
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/json"),
+        ],
+        r#"{"title":"t","body":"b","tags":"rotation"}"#,
+    );
+    let mut seen = seen.lock().unwrap();
+    seen.writes += 1;
+    match answer {
+        Ok((201, _)) => {}
+        Ok((status, body)) => seen.failed.push(format!("{status}: {body}")),
+        Err(err) => seen.failed.push(err.to_string()),
+    }
+}
+
 /// Writes with the token in `token` and polls readiness until `stop`.
 fn load(
     address: std::net::SocketAddr,
@@ -89,25 +111,7 @@ fn load(
         let (stop, seen) = (stop.clone(), seen.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
-                let bearer = format!("Bearer {}", token.lock().unwrap());
-                let answer = request(
-                    address,
-                    "POST",
-                    "/notes",
-                    &[
-                        ("authorization", &bearer),
-                        ("content-type", "application/json"),
-                    ],
-                    r#"{"title":"t","body":"b","tags":"rotation"}"#,
-                );
-                let mut seen = seen.lock().unwrap();
-                seen.writes += 1;
-                match answer {
-                    Ok((201, _)) => {}
-                    Ok((status, body)) => seen.failed.push(format!("{status}: {body}")),
-                    Err(err) => seen.failed.push(err.to_string()),
-                }
-                drop(seen);
+                write(address, &token, &seen);
                 std::thread::sleep(Duration::from_millis(5));
             }
         })
@@ -227,24 +231,7 @@ fn database_password_and_api_token_rotate_under_load_without_a_restart() {
             let (token, seen) = (token.clone(), seen.clone());
             std::thread::spawn(move || {
                 for _ in 0..5 {
-                    let bearer = format!("Bearer {}", token.lock().unwrap());
-                    let answer = request(
-                        address,
-                        "POST",
-                        "/notes",
-                        &[
-                            ("authorization", &bearer),
-                            ("content-type", "application/json"),
-                        ],
-                        r#"{"title":"burst","body":"b","tags":"rotation"}"#,
-                    );
-                    let mut seen = seen.lock().unwrap();
-                    seen.writes += 1;
-                    match answer {
-                        Ok((201, _)) => {}
-                        Ok((status, body)) => seen.failed.push(format!("{status}: {body}")),
-                        Err(err) => seen.failed.push(err.to_string()),
-                    }
+                    write(address, &token, &seen);
                 }
             })
         })

@@ -42,21 +42,9 @@ fn values() -> Vec<(String, String)> {
 /// The variables `notes --describe` lists, with whether each is a secret (which
 /// also reads `<VAR>_FILE`).
 fn settings() -> Vec<(String, bool)> {
-    let output = Command::new(support::notes())
-        .env_clear()
-        .arg("--describe")
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .skip(2)
-        .map(|row| {
-            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-            let variable = cells[1].trim_matches('`').to_owned();
-            (variable, cells[5].starts_with("yes"))
-        })
+    support::describe_rows()
+        .into_iter()
+        .map(|cells| (cells[1].trim_matches('`').to_owned(), cells[5].starts_with("yes")))
         .collect()
 }
 

@@ -2,17 +2,9 @@
 
 mod support;
 
-use std::process::Command;
-
 #[test]
 fn the_runbook_lists_exactly_the_settings_the_binary_reads() {
-    let output = Command::new(support::notes())
-        .env_clear()
-        .arg("--describe")
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let table = String::from_utf8(output.stdout).unwrap();
+    let table = support::describe();
     let runbook = include_str!("../RUNBOOK.md");
     let start = runbook
         .find("<!-- settings:start -->\n")

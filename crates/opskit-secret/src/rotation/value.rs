@@ -83,22 +83,11 @@ fn quotes(message: &str, text: &str) -> bool {
     if text.contains("://") {
         return crate::connection::url_secret_forms(text)
             .iter()
-            .any(|secret| quotes_run(message, secret));
+            .any(|secret| crate::redaction::quotes(message, secret));
     }
-    quotes_run(message, text)
+    crate::redaction::quotes(message, text)
 }
 
-fn quotes_run(message: &str, secret: &str) -> bool {
-    let chars: Vec<char> = secret.chars().collect();
-    if chars.is_empty() {
-        return false;
-    }
-    let window = chars.len().min(8);
-    chars.windows(window).any(|run| {
-        let run: String = run.iter().collect();
-        message.contains(&run)
-    })
-}
 
 #[cfg(test)]
 mod tests {

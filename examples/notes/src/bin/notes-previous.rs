@@ -138,22 +138,19 @@ async fn main() -> ExitCode {
     });
     settings.warn_if_staging();
     let url = database::url(&settings, &lifecycle);
-    let guard = database::guard(&url, Some(LAST_MIGRATION));
+    let guard = database::guard(&url);
+    let guard = opskit::migrate::Guard::from_migrations(
+        (guard.migrations().iter())
+            .filter(|m| m.version <= LAST_MIGRATION)
+            .cloned(),
+    );
     if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
         database::migrate_only(&url, &guard, settings.migrate, &lifecycle).await;
     }
     let pools = database::start(&settings, &url, &guard, &lifecycle).await;
     let _watch = secrets::follow_database_url(&settings, &pools, &lifecycle);
-    let info = lifecycle.build_info();
-    let health = health::registry(
-        &settings,
-        &url,
-        info,
-        "notes release N-1",
-        &pools.checks,
-        guard,
-    )
-    .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
+    let health = health::registry(&settings, &url, &pools.checks, guard)
+        .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
     let app = Router::new()
         .route("/notes", get(list).post(create))
         .route("/notes/{id}", get(fetch))

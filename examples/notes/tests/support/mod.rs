@@ -14,6 +14,27 @@ pub fn notes() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_notes"))
 }
 
+/// `notes --describe`: the markdown table of every setting the binary reads.
+pub fn describe() -> String {
+    let output = std::process::Command::new(notes())
+        .env_clear()
+        .arg("--describe")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "notes --describe failed");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The rows of [`describe`]'s table, each split into its trimmed cells (the
+/// variable is `cells[1]`, with its backquotes).
+pub fn describe_rows() -> Vec<Vec<String>> {
+    describe()
+        .lines()
+        .skip(2)
+        .map(|row| row.split('|').map(|cell| cell.trim().to_owned()).collect())
+        .collect()
+}
+
 /// Release N-1 of the notes service, for the rollback drill.
 pub fn notes_previous() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_notes-previous"))
