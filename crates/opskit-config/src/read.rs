@@ -260,7 +260,6 @@ fn reason(err: &ValueError, text: &str, secret: bool) -> String {
     }
 }
 
-
 /// At most [`MAX_SHOWN_CHARS`] characters of `text`, marked when cut.
 fn cut(text: &str) -> String {
     match text.char_indices().nth(MAX_SHOWN_CHARS) {

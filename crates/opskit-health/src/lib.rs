@@ -180,12 +180,12 @@ mod state;
 
 pub use body::ResponseBody;
 pub use check::{Check, CheckFuture, Tolerant};
-pub use options::CheckOptions;
-pub use outcome::{Outcome, Status};
-pub use probe::Probe;
 pub use error::BuildError;
 pub use health::{Health, HealthBuilder};
 pub use layer::{HEALTH_JSON, HealthLayer, HealthService, ResponseFuture};
+pub use options::CheckOptions;
+pub use outcome::{Outcome, Status};
+pub use probe::Probe;
 #[cfg(feature = "config")]
 #[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "config")))]
 pub use settings::HealthSettings;

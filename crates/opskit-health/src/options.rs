@@ -8,7 +8,7 @@ use crate::probe::Probe;
 ///
 /// By default a check counts for **readiness only**, runs every 10 seconds with a
 /// 2 second timeout, reports failing after the check's own
-/// [default](Check::default_failure_threshold) of failed runs in a row (3 for the
+/// [default](crate::Check::default_failure_threshold) of failed runs in a row (3 for the
 /// checks opskit ships, 1 for a closure) and passing again on the first success.
 ///
 /// Liveness is opt-in for a reason: a liveness probe that checks a database
@@ -76,7 +76,7 @@ impl CheckOptions {
     }
 
     /// Consecutive failed runs before a passing check reports failing (replacing
-    /// the check's [own default](Check::default_failure_threshold)).
+    /// the check's [own default](crate::Check::default_failure_threshold)).
     #[must_use]
     pub fn failure_threshold(mut self, runs: u32) -> Self {
         self.failure_threshold = Some(runs);

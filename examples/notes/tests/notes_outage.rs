@@ -150,7 +150,11 @@ fn the_database_away_at_start_and_under_load_costs_readiness_never_the_process()
     );
     // Every 503 tells the client when to come back.
     for (_, body, _, retry_after) in &unavailable {
-        assert_eq!(retry_after.as_deref(), Some("1"), "a 503 without Retry-After: 1: {body}");
+        assert_eq!(
+            retry_after.as_deref(),
+            Some("1"),
+            "a 503 without Retry-After: 1: {body}"
+        );
     }
     println!(
         "outage of {away:?}: {} requests, {created} created, {} answered 503, slowest {slowest:?}, \

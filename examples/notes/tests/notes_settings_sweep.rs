@@ -44,7 +44,12 @@ fn values() -> Vec<(String, String)> {
 fn settings() -> Vec<(String, bool)> {
     support::describe_rows()
         .into_iter()
-        .map(|cells| (cells[1].trim_matches('`').to_owned(), cells[5].starts_with("yes")))
+        .map(|cells| {
+            (
+                cells[1].trim_matches('`').to_owned(),
+                cells[5].starts_with("yes"),
+            )
+        })
         .collect()
 }
 

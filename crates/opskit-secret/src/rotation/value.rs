@@ -88,7 +88,6 @@ fn quotes(message: &str, text: &str) -> bool {
     crate::redaction::quotes(message, text)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
