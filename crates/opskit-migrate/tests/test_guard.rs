@@ -892,8 +892,18 @@ async fn a_migration_applied_meanwhile_by_a_tool_without_a_lock_is_not_a_failure
         let guard = guard.clone();
         move || block_on(async move { guard.run(&url, Policy::Apply).await })
     });
-    // The guard reaches migration 1's CREATE TABLE and waits on the tool's lock.
-    std::thread::sleep(Duration::from_millis(700));
+    // The guard reaches migration 1's CREATE TABLE and waits on the tool's lock: wait
+    // for that wait itself, so the test never takes the already-applied path early.
+    let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let start = std::time::Instant::now();
+    while scalar(&db.url, waiting).await == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the guard never waited on the tool's lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     tool.execute("COMMIT").await.unwrap();
     let status = guarded.join().unwrap().unwrap();
     assert_eq!(status.state, State::UpToDate, "{status}");

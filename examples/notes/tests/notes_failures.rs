@@ -136,29 +136,69 @@ fn a_probe_on_the_wrong_path_is_reported_with_the_right_paths() {
 /// Kubernetes stops a pod that is still starting: the SIGTERM that arrives before the
 /// service serves is not the default action (death by the signal, no last line) but
 /// a graceful stop once it serves.
+///
+/// The signal must land while the service starts, on any machine: the service's
+/// database here is a listener of the test's that accepts the schema check's
+/// connection and never answers, so the service is held inside its start (before it
+/// binds) until the test, having sent SIGTERM, closes that connection.
 #[test]
 fn a_sigterm_while_starting_is_a_graceful_stop() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let database = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "postgres://notes:never-used@{}/notes",
+        database.local_addr().unwrap()
+    );
     let service = Service::spawn(
         &notes(),
         dir.path(),
         &[
             ("NOTES_LISTEN", "127.0.0.1:0"),
-            ("NOTES_DATA_DIR", data.to_str().unwrap()),
+            ("NOTES_DATABASE_URL", &url),
             ("NOTES_DRAIN_DELAY", "0s"),
         ],
     );
-    // The first line, long before the migrations and the listener.
-    service.wait_for("service.starting");
+    // The schema check's connection: from here until it is closed, the service is
+    // waiting for the database's first answer, before its listener exists.
+    database.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let connection = loop {
+        match database.accept() {
+            Ok((connection, _)) => break connection,
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the service never connected to its database: {:?}",
+                    service.lines.lock().unwrap()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(err) => panic!("accepting the service's connection: {err}"),
+        }
+    };
+    drop(database);
     service.terminate();
+    let before: Vec<String> = service.lines.lock().unwrap().clone();
+    assert!(
+        !before
+            .iter()
+            .any(|line| line.contains("\"service.listening\"")),
+        "the service listened while its schema check waited: {before:?}"
+    );
+    // The database goes away: the service starts serving, not ready, and drains.
+    drop(connection);
     let (code, lines, stderr) = service.finish();
     assert_eq!(code, 0, "{stderr}");
     let names: Vec<String> = events(&lines)
         .iter()
         .filter_map(|e| e["event"].as_str().map(str::to_owned))
         .collect();
-    assert!(names.iter().any(|n| n == "service.draining"), "{names:?}");
+    let at = |name: &str| names.iter().position(|n| n == name);
+    let (Some(listening), Some(draining)) = (at("service.listening"), at("service.draining"))
+    else {
+        panic!("no service.listening or service.draining: {names:?}");
+    };
+    assert!(listening < draining, "{names:?}");
     assert_eq!(
         names.last().map(String::as_str),
         Some("service.stopped"),

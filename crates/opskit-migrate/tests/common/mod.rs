@@ -29,30 +29,56 @@ pub fn sqlite() -> Sqlite {
 
 /// A fresh PostgreSQL database, dropped at the end; `None` (with a message) when no
 /// server is configured on a developer's machine. In CI a missing server fails.
+///
+/// The database belongs to a role of its own whose password is a canary (`password`):
+/// the server's admin password may be a common word (CI's is `opskit`, the crate's
+/// name), so only a password made here can be searched for in every output.
 pub struct Postgres {
     pub url: String,
+    pub password: String,
     admin: String,
     name: String,
 }
 
-pub async fn postgres() -> Option<Postgres> {
-    let admin = opskit_testkit::postgres_admin_url()?;
-    let name = format!(
-        "opskit_test_{:016x}",
+fn random_hex() -> String {
+    format!(
+        "{:016x}",
         std::hash::BuildHasher::hash_one(
             &std::collections::hash_map::RandomState::new(),
             std::time::SystemTime::now()
         )
-    );
+    )
+}
+
+pub async fn postgres() -> Option<Postgres> {
+    let admin = opskit_testkit::postgres_admin_url()?;
+    let name = format!("opskit_test_{}", random_hex());
+    let password = format!("Pg-canary-{}", random_hex());
     let mut conn = PgConnection::connect(&admin)
         .await
         .expect("the PostgreSQL test server accepts connections");
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap();
+    // A superuser, as the admin role is: some tests look at other sessions' locks.
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {name} LOGIN SUPERUSER PASSWORD '{password}'"
+    )))
+    .await
+    .unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {name} OWNER {name}"
+    )))
+    .await
+    .unwrap();
+    // postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?QUERY]: the same server and
+    // parameters, with this role and database.
+    let (scheme, rest) = admin.split_once("://").unwrap();
+    let server = rest.rsplit_once('@').map_or(rest, |(_, server)| server);
+    let (host, path) = server.split_once('/').unwrap_or((server, ""));
+    let query = path
+        .split_once('?')
+        .map_or(String::new(), |(_, q)| format!("?{q}"));
     Some(Postgres {
-        url: format!("{base}/{name}"),
+        url: format!("{scheme}://{name}:{password}@{host}/{name}{query}"),
+        password,
         admin,
         name,
     })
@@ -86,6 +112,9 @@ impl Drop for Postgres {
                         .execute(sqlx::AssertSqlSafe(format!(
                             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
                         )))
+                        .await;
+                    let _ = conn
+                        .execute(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {name}")))
                         .await;
                 }
             });
