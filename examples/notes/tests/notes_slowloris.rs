@@ -142,6 +142,60 @@ fn probes_answer_within_a_second_under_a_slowloris_attack() {
     );
 }
 
+/// While the process waits for a CPU (here: stopped with SIGSTOP), the kernel keeps
+/// completing new connections into the listen queue: 250 probes that connect in
+/// that time are all queued, not dropped, and all answered once it runs again. With
+/// the 128 a plain bind gives, the kernel dropped the SYNs past 128, and each of
+/// those clients retried a second later: a probe past the kubelet's timeout.
+#[test]
+fn probes_that_arrive_while_the_process_waits_are_queued_not_dropped() {
+    const PROBES: usize = 250;
+    let Some((_dir, service)) = start_with_1024_files() else {
+        return;
+    };
+    let address = service.address();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(service.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name}");
+    };
+    signal("STOP");
+    // A dropped SYN is retried after one second: a connection not made well within
+    // that was dropped, not slow (the kernel completes a queued one at once).
+    let connected: Vec<TcpStream> = (0..PROBES)
+        .filter_map(|_| {
+            let mut stream =
+                TcpStream::connect_timeout(&address, Duration::from_millis(900)).ok()?;
+            stream
+                .write_all(b"GET /livez HTTP/1.1\r\nhost: notes\r\nconnection: close\r\n\r\n")
+                .ok()?;
+            Some(stream)
+        })
+        .collect();
+    signal("CONT");
+    assert_eq!(
+        connected.len(),
+        PROBES,
+        "the listen queue dropped {} of {PROBES} connections while the process was stopped \
+         (is net.core.somaxconn below {PROBES}?)",
+        PROBES - connected.len()
+    );
+    for (i, mut stream) in connected.into_iter().enumerate() {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).unwrap();
+        assert_eq!(&head[9..12], b"200", "probe {i}");
+    }
+    service.terminate();
+    let (code, _, stderr) = service.finish();
+    assert_eq!(code, 0, "{stderr}");
+}
+
 /// 2,000 clients at once, each sending a whole request as it connects, against a
 /// service held to 1,024 open files (a connection limit of 819): more than it can
 /// hold open, so the rest wait in the listen queue. Every request that was sent in full gets an

@@ -16,6 +16,14 @@
 //! - it has been open for at least [`SHED_GRACE`], so a client that connects and
 //!   sends its request a moment later is not mistaken for a slow one.
 //!
+//! The grace holds while the process has file descriptors to spare. Past the hard
+//! limit (an eighth above the limit), or when an accept fails for want of them,
+//! the oldest connections waiting for the rest of a request are let go whatever
+//! their age: a burst of slow clients younger than the grace would otherwise use up
+//! the descriptors, and a probe queued behind them in the listen queue would wait
+//! out the grace (as long as the kubelet's default probe timeout) before it could
+//! be accepted.
+//!
 //! When the registry tells a connection to close, its task reads once more before
 //! closing; a whole request that arrived in between is served after all.
 //!
@@ -218,19 +226,45 @@ impl Connections {
         (handle, shed)
     }
 
+    /// Open connections past which even the ones younger than the grace may be let
+    /// go: an eighth above the limit, below the open-files limit the limit is
+    /// derived from.
+    fn hard_limit(&self) -> usize {
+        self.limit.saturating_add(self.limit.div_ceil(8))
+    }
+
     /// Closes the oldest connections that may be let go until `room` more fit
-    /// under the limit (or none is left to close); returns how many it closed.
+    /// under the limit (or none is left to close), and then, past the hard limit,
+    /// the oldest waiting ones whatever their age; returns how many it closed.
     pub(crate) fn make_room(&mut self, room: usize) -> usize {
         self.forget_closed();
         let open = self.open.load(Ordering::SeqCst);
-        let excess = (open + room).saturating_sub(self.limit);
+        let shed = self.shed((open + room).saturating_sub(self.limit), self.grace);
+        let open = self.open.load(Ordering::SeqCst);
+        shed + self.shed(
+            (open + room).saturating_sub(self.hard_limit()),
+            Duration::ZERO,
+        )
+    }
+
+    /// After an accept failed for want of file descriptors: closes the oldest
+    /// connection waiting for the rest of a request, whatever its age, so the next
+    /// accept (a probe, perhaps) finds one free. Returns how many it closed.
+    pub(crate) fn make_room_now(&mut self) -> usize {
+        self.forget_closed();
+        self.shed(1, Duration::ZERO)
+    }
+
+    /// Closes up to `count` of the oldest connections that may be let go, counting
+    /// `grace` as the age a connection must have.
+    fn shed(&mut self, count: usize, grace: Duration) -> usize {
         let now = Instant::now();
         let mut shed = 0;
         for state in &self.tracked {
-            if shed == excess {
+            if shed == count {
                 break;
             }
-            if state.sheddable(now, self.grace) && !state.closing.swap(true, Ordering::SeqCst) {
+            if state.sheddable(now, grace) && !state.closing.swap(true, Ordering::SeqCst) {
                 self.open.fetch_sub(1, Ordering::SeqCst);
                 state.close.notify_one();
                 shed += 1;
@@ -450,6 +484,31 @@ mod tests {
         let (_next, shed) = connections.admit();
         assert_eq!(shed, 0);
         assert!(!closing(&young));
+    }
+
+    #[test]
+    fn past_the_hard_limit_young_waiting_connections_are_closed_oldest_first() {
+        // A limit of 8, so a hard limit of 9; a grace no connection reaches.
+        let mut connections = Connections::with_grace(8, Duration::from_secs(3600), running());
+        let silent: Vec<Handle> = (0..9).map(|_| silent(&mut connections)).collect();
+        assert!(silent.iter().all(|h| !closing(h)), "within the hard limit");
+        let (_tenth, shed) = connections.admit();
+        assert_eq!(shed, 1);
+        assert!(closing(&silent[0]), "the oldest waiting one");
+        assert!(silent[1..].iter().all(|h| !closing(h)));
+        assert_eq!(connections.open.load(Ordering::SeqCst), 9);
+    }
+
+    #[test]
+    fn a_failed_accept_closes_the_oldest_waiting_connection_whatever_its_age() {
+        let mut connections = Connections::with_grace(8, Duration::from_secs(3600), running());
+        let (unread, _) = connections.admit();
+        let first = silent(&mut connections);
+        let second = silent(&mut connections);
+        assert_eq!(connections.make_room_now(), 1);
+        assert!(!closing(&unread), "its request may be in the socket");
+        assert!(closing(&first));
+        assert!(!closing(&second));
     }
 
     #[test]

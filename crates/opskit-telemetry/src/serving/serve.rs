@@ -13,7 +13,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use opskit_config::Config;
 use opskit_health::Health;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tower_service::Service;
 
 use super::connections::Connections;
@@ -95,8 +95,8 @@ fn open_files_limit() -> Option<usize> {
 /// Serves `service` on `listen` until SIGTERM or SIGINT, and returns the exit code,
 /// with everything between the settings and the last log line done in order:
 ///
-/// 1. bind (`service.bind_failed` and exit 71 when the address is taken), then
-///    `service.listening` with the address actually bound;
+/// 1. bind, with a listen queue of 4096 (`service.bind_failed` and exit 71 when the
+///    address is taken), then `service.listening` with the address actually bound;
 /// 2. `service.ready` once readiness first passes (every check has run, none
 ///    fails): a database that is down at start delays it, with a
 ///    `health.not_ready_yet` warning after the first checks, rather than failing
@@ -172,7 +172,7 @@ where
     // `/readyz` names the running build even when the registry was not told.
     let info = lifecycle.build_info();
     health.identify(info.name, info.version, &info.release_id());
-    let listener = match TcpListener::bind(listen).await {
+    let listener = match bind(listen) {
         Ok(listener) => listener,
         Err(err) => {
             let reason = format!("cannot listen on {listen}: {err}");
@@ -238,6 +238,29 @@ async fn announce_ready(lifecycle: Lifecycle, health: Health, first_check_timeou
     }
 }
 
+/// The listen queue's length: connections the kernel completes before the server
+/// accepts them. A plain bind gives 128 here; a burst of new connections (a fleet's
+/// clients reconnecting, a slowloris attack) while the process briefly waits for a
+/// CPU overflows that, and the kernel drops each SYN past it: its client retries
+/// after a second, so a probe misses the kubelet's one-second timeout. The kernel
+/// caps the value at `net.core.somaxconn` (4096 on current Linux).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `address` (with `SO_REUSEADDR`, as a plain bind sets it, so a restart
+/// does not wait out the old connections' `TIME_WAIT`) and listens with
+/// [`LISTEN_BACKLOG`].
+fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Accepts until the shutdown stops accepting, then serves what the kernel had
 /// already queued, closes the listener and waits for the open connections to
 /// finish.
@@ -275,10 +298,10 @@ async fn accept_loop<S, B>(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => server.serve(stream),
                 Err(err) => {
-                    // Out of file descriptors, most often: make room if slow clients
-                    // hold them, and wait for some to free up rather than spin or
-                    // stop serving.
-                    server.connections.make_room(1);
+                    // Out of file descriptors, most often: let the oldest slow client
+                    // go whatever its age, and wait for its descriptor to free up
+                    // rather than spin or stop serving.
+                    server.connections.make_room_now();
                     tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
