@@ -1,5 +1,5 @@
 //! The notes service against a bare axum router serving the same database-free
-//! handler (`src/bin/bare-hello.rs`), both built with the production profile (as
+//! handler (this package's `src/bin/bare-hello.rs`), both built with the production profile (as
 //! the container image is) and run on loopback:
 //!
 //! - throughput and p99 of `GET /hello` under `wrk -t1 -c32` (the notes binary runs
@@ -12,7 +12,7 @@
 //!   (after the exported server's rounds the bench waits for the receiver, which
 //!   decodes in this process, to finish).
 //!
-//! Run with `cargo bench -p example-notes --bench notes_load` (`wrk` from Debian);
+//! Run with `cargo bench -p notes-drill --bench notes_load` (`wrk` from Debian);
 //! `LOAD_SECONDS` sets the length of each load (10 by default). Results in
 //! `docs/benchmarks.md` at the repository root.
 
@@ -24,9 +24,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Builds a binary of this package with the production profile (what the container image ships)
-/// and returns its path.
-fn build(name: &str) -> PathBuf {
+/// Builds binary `name` of `package` with the production profile (what the container
+/// image ships) and returns its path.
+fn build(package: &str, name: &str) -> PathBuf {
     let output = Command::new(env!("CARGO"))
         .args([
             "build",
@@ -35,7 +35,7 @@ fn build(name: &str) -> PathBuf {
             "--quiet",
             "--message-format=json",
             "-p",
-            "example-notes",
+            package,
             "--bin",
             name,
         ])
@@ -287,8 +287,8 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    let notes = build("notes");
-    let bare = build("bare-hello");
+    let notes = build("example-notes", "notes");
+    let bare = build("notes-drill", "bare-hello");
 
     // Start time, median of 7, a fresh database directory each time for notes.
     let mut notes_starts = Vec::new();

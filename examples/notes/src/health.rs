@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use opskit::health::Outcome;
 use opskit::health::checks::sqlx_pool;
-use opskit::health::{BuildError, CheckOptions, Health, Probe};
+use opskit::health::{CheckOptions, Health, Probe};
 use opskit::migrate::{Guard, schema_check};
 use opskit::secret::ConnectionString;
+use opskit::telemetry::exit;
+use opskit::telemetry::serving::Lifecycle;
 use sqlx::AnyPool;
 
 use crate::settings::Settings;
@@ -17,13 +19,14 @@ use crate::settings::Settings;
 /// `disk` (readiness fails while its filesystem has no room for writes). Every 2 s, so the service is ready
 /// again within seconds of the database's return; `database` and `schema` fail
 /// readiness after three misses in a row (their default), so one slow answer under
-/// load does not flap it.
+/// load does not flap it. A registry that does not build is a bug here: exit 70.
 pub fn registry(
     settings: &Settings,
     url: &ConnectionString,
     pool: &AnyPool,
     guard: Guard,
-) -> Result<Health, BuildError> {
+    lifecycle: &Lifecycle,
+) -> Health {
     let datastore = || {
         CheckOptions::new()
             .component_type("datastore")
@@ -51,6 +54,7 @@ pub fn registry(
             datastore().probes([Probe::Readiness, Probe::Startup]),
         )
         .build()
+        .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE))
 }
 
 /// Free space below which SQLite's writes (a page, its journal) may fail.

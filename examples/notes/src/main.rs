@@ -16,7 +16,7 @@ mod settings;
 
 use std::process::ExitCode;
 
-use opskit::telemetry::{BuildInfo, Started, exit};
+use opskit::telemetry::{BuildInfo, Started};
 use tower::ServiceBuilder;
 
 use crate::settings::Settings;
@@ -43,8 +43,7 @@ async fn main() -> ExitCode {
     }
     let pools = database::start(&settings, &url, &guard, &lifecycle).await;
     let _watch = secrets::follow_database_url(&settings, &pools, &lifecycle);
-    let health = health::registry(&settings, &url, &pools.checks, guard)
-        .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
+    let health = health::registry(&settings, &url, &pools.checks, guard, &lifecycle);
     let app = routes::router(
         routes::App {
             pool: pools.app,

@@ -1,4 +1,4 @@
-//! Run with `cargo run -p example-notes --bin bare-hello`.
+//! Run with `cargo run -p notes-drill --bin bare-hello`.
 //!
 //! The baseline the notes service is measured against (`benches/notes_load.rs`): a
 //! bare axum router serving the same database-free `GET /hello` handler, with no

@@ -1,20 +1,20 @@
-//! Run with `cargo run -p example-notes --bin notes-previous`.
+//! Run with `cargo run -p notes-drill --bin notes-previous`.
 //!
-//! Release N-1 of the notes service, kept for the rollback drill: it knows the
-//! migrations up to version 1 (no `tags` column) and serves and stores notes
-//! without tags.
-//! Its code is release N's as it was then: the shared modules, and the note
-//! queries of that time below.
+//! Release N-1 of the notes service, kept for the rollback drill: it ships the
+//! migrations of its time (`migrations/`, version 1 only: no `tags` column) and
+//! serves and stores notes without tags.
+//! Its code is release N's as it was then: the notes package's shared modules, and
+//! the note queries of that time below.
 
-#[path = "../admin.rs"]
+#[path = "../../../notes/src/admin.rs"]
 mod admin;
-#[path = "../database.rs"]
+#[path = "../../../notes/src/database.rs"]
 mod database;
-#[path = "../health.rs"]
+#[path = "../../../notes/src/health.rs"]
 mod health;
-#[path = "../secrets.rs"]
+#[path = "../../../notes/src/secrets.rs"]
 mod secrets;
-#[path = "../settings.rs"]
+#[path = "../../../notes/src/settings.rs"]
 mod settings;
 
 use std::process::ExitCode;
@@ -26,14 +26,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use opskit::secret::TokenCheck;
 use opskit::telemetry::metrics::HttpMetricsLayer;
-use opskit::telemetry::{BuildInfo, Started, exit};
+use opskit::telemetry::{BuildInfo, Started};
 use serde::Serialize;
 use sqlx::AnyPool;
 
 use crate::settings::Settings;
-
-/// The last migration release N-1 knows.
-const LAST_MIGRATION: i64 = 1;
 
 /// A note as release N-1 knew it.
 #[derive(Serialize, sqlx::FromRow)]
@@ -139,18 +136,12 @@ async fn main() -> ExitCode {
     settings.warn_if_staging();
     let url = database::url(&settings, &lifecycle);
     let guard = database::guard(&url);
-    let guard = opskit::migrate::Guard::from_migrations(
-        (guard.migrations().iter())
-            .filter(|m| m.version <= LAST_MIGRATION)
-            .cloned(),
-    );
     if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
         database::migrate_only(&url, &guard, settings.migrate, &lifecycle).await;
     }
     let pools = database::start(&settings, &url, &guard, &lifecycle).await;
     let _watch = secrets::follow_database_url(&settings, &pools, &lifecycle);
-    let health = health::registry(&settings, &url, &pools.checks, guard)
-        .unwrap_or_else(|err| lifecycle.exit(&err.to_string(), exit::SOFTWARE));
+    let health = health::registry(&settings, &url, &pools.checks, guard, &lifecycle);
     let app = Router::new()
         .route("/notes", get(list).post(create))
         .route("/notes/{id}", get(fetch))

@@ -35,9 +35,35 @@ pub fn describe_rows() -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Release N-1 of the notes service, for the rollback drill.
+/// Release N-1 of the notes service, for the rollback drill: the `notes-previous`
+/// binary of the `notes-drill` package, beside `notes` in the same target
+/// directory. `cargo test --workspace` builds it; with `-p example-notes` alone,
+/// build it first (`cargo build -p notes-drill`).
+///
+/// # Panics
+///
+/// When it is missing, or older than a source it is built from (the notes modules
+/// it shares, or its own): a drill against a stale release N-1 proves nothing.
 pub fn notes_previous() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_notes-previous"))
+    let binary = notes().with_file_name(format!("notes-previous{}", std::env::consts::EXE_SUFFIX));
+    let build = "build it with `cargo build -p notes-drill` (cargo test --workspace does)";
+    let built = std::fs::metadata(&binary)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|err| panic!("{}: {err}; {build}", binary.display()));
+    let notes = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in [notes.join("src"), notes.join("../notes-drill/src/bin")] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let changed = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap();
+            assert!(
+                changed <= built,
+                "{} is older than {}; {build}",
+                binary.display(),
+                path.display()
+            );
+        }
+    }
+    binary
 }
 
 /// The guard of the next release on `database` (`sqlite` or `postgres`): release
