@@ -1,7 +1,7 @@
 //! Reading `#[config(...)]` attributes.
 
 use proc_macro2::Span;
-use syn::{Attribute, LitStr, Path};
+use syn::{Attribute, Ident, LitStr, Path};
 
 /// Attributes on the struct.
 #[derive(Default)]
@@ -9,6 +9,17 @@ pub(crate) struct ContainerAttrs {
     pub(crate) prefix: Option<LitStr>,
     pub(crate) krate: Option<Path>,
     pub(crate) validate: Option<Path>,
+    pub(crate) rules: Vec<RuleAttr>,
+}
+
+/// `rule(check = "path", fields(a, b))`, as written.
+pub(crate) struct RuleAttr {
+    /// The `rule` keyword, for errors about the rule as a whole.
+    pub(crate) span: Span,
+    /// The function, with spans on its string.
+    pub(crate) check: Option<Path>,
+    /// The fields it reads, in the order its function takes them.
+    pub(crate) fields: Option<Vec<Ident>>,
 }
 
 /// A field's default.
@@ -25,11 +36,12 @@ pub(crate) struct FieldAttrs {
     pub(crate) secret: Option<Span>,
     pub(crate) nested: Option<Span>,
     pub(crate) prefix: Option<LitStr>,
+    pub(crate) range: Option<LitStr>,
 }
 
-const CONTAINER_KEYS: &str = "`prefix = \"...\"`, `crate = \"...\"`, `validate = \"...\"`";
-const FIELD_KEYS: &str =
-    "`name = \"...\"`, `default`, `default = \"...\"`, `secret`, `nested`, `prefix = \"...\"`";
+const CONTAINER_KEYS: &str = "`prefix = \"...\"`, `crate = \"...\"`, `rule(check = \"...\", fields(...))`, `validate = \"...\"`";
+const RULE_KEYS: &str = "`check = \"path\"`, `fields(a, b)`";
+const FIELD_KEYS: &str = "`name = \"...\"`, `default`, `default = \"...\"`, `range = \"...\"`, `secret`, `nested`, `prefix = \"...\"`";
 
 fn set_once<T>(
     slot: &mut Option<T>,
@@ -59,6 +71,9 @@ pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                 let lit: LitStr = meta.value()?.parse()?;
                 let path: Path = lit.parse()?;
                 set_once(&mut out.validate, path, &meta)
+            } else if meta.path.is_ident("rule") {
+                out.rules.push(rule(&meta)?);
+                Ok(())
             } else {
                 Err(meta.error(format!(
                     "unknown config attribute on the struct; expected one of {CONTAINER_KEYS}"
@@ -66,6 +81,38 @@ pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
             }
         })?;
     }
+    Ok(out)
+}
+
+/// The inside of `rule(...)`.
+fn rule(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<RuleAttr> {
+    let mut out = RuleAttr {
+        span: meta
+            .path
+            .get_ident()
+            .map_or_else(Span::call_site, Ident::span),
+        check: None,
+        fields: None,
+    };
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("check") {
+            let lit: LitStr = inner.value()?.parse()?;
+            let path: Path = lit.parse()?;
+            set_once(&mut out.check, path, &inner)
+        } else if inner.path.is_ident("fields") {
+            let mut fields = Vec::new();
+            inner.parse_nested_meta(|field| match field.path.get_ident() {
+                Some(ident) if field.input.is_empty() || field.input.peek(syn::Token![,]) => {
+                    fields.push(ident.clone());
+                    Ok(())
+                }
+                _ => Err(field.error("expected a field name of this struct")),
+            })?;
+            set_once(&mut out.fields, fields, &inner)
+        } else {
+            Err(inner.error(format!("unknown key in a rule; expected {RULE_KEYS}")))
+        }
+    })?;
     Ok(out)
 }
 
@@ -88,6 +135,9 @@ pub(crate) fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                     Default::Type(span)
                 };
                 set_once(&mut out.default, default, &meta)
+            } else if meta.path.is_ident("range") {
+                let lit: LitStr = meta.value()?.parse()?;
+                set_once(&mut out.range, lit, &meta)
             } else if meta.path.is_ident("secret") {
                 set_once(&mut out.secret, span, &meta)
             } else if meta.path.is_ident("nested") {
