@@ -20,12 +20,12 @@ pub(crate) struct Input<'a> {
     pub(crate) fields: Vec<Field<'a>>,
 }
 
-/// `#[config(rule(check = "path", fields(a, b)))]`: `path(&a, &b)` runs when `a` and
-/// `b` parsed, whatever else failed.
+/// `#[config(rule(check(a, b)))]`: `check(&a, &b)` runs when `a` and `b` parsed,
+/// whatever else failed.
 pub(crate) struct Rule {
     pub(crate) check: Path,
     /// Indices into [`Input::fields`], in the order `check` takes them, with the
-    /// names as written in `fields(...)` (for errors about that argument).
+    /// names as written in the call (for errors about that argument).
     pub(crate) fields: Vec<(usize, Ident)>,
 }
 
@@ -182,23 +182,17 @@ impl<'a> Input<'a> {
 
 impl Rule {
     fn from_attr(rule: RuleAttr, fields: &[Field<'_>]) -> syn::Result<Self> {
-        let check = rule.check.ok_or_else(|| {
-            syn::Error::new(
-                rule.span,
-                "a rule needs `check = \"path\"`, the function that checks it: \
-                 #[config(rule(check = \"path\", fields(a, b)))]",
-            )
-        })?;
-        let names = rule
-            .fields
-            .filter(|names| !names.is_empty())
-            .ok_or_else(|| {
-                syn::Error::new(
-                    rule.span,
-                    "a rule needs `fields(a, b)`, the fields its check reads (it runs when they \
-                 parsed); for a rule that reads the whole struct, use `validate = \"path\"`",
-                )
-            })?;
+        let RuleAttr {
+            check,
+            fields: names,
+        } = rule;
+        if names.is_empty() {
+            return Err(syn::Error::new_spanned(
+                &check,
+                "a rule reads at least one field, named in its call: rule(check(a, b)); \
+                 for a rule over the whole struct, use `validate = \"path\"`",
+            ));
+        }
         let mut indices = Vec::with_capacity(names.len());
         for name in &names {
             let Some(index) = fields.iter().position(|f| f.ident == name) else {

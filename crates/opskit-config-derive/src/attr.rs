@@ -12,14 +12,12 @@ pub(crate) struct ContainerAttrs {
     pub(crate) rules: Vec<RuleAttr>,
 }
 
-/// `rule(check = "path", fields(a, b))`, as written.
+/// `rule(check(a, b))`, as written.
 pub(crate) struct RuleAttr {
-    /// The `rule` keyword, for errors about the rule as a whole.
-    pub(crate) span: Span,
-    /// The function, with spans on its string.
-    pub(crate) check: Option<Path>,
-    /// The fields it reads, in the order its function takes them.
-    pub(crate) fields: Option<Vec<Ident>>,
+    /// The function.
+    pub(crate) check: Path,
+    /// The fields it reads, in the order the function takes them.
+    pub(crate) fields: Vec<Ident>,
 }
 
 /// A field's default.
@@ -39,8 +37,8 @@ pub(crate) struct FieldAttrs {
     pub(crate) range: Option<LitStr>,
 }
 
-const CONTAINER_KEYS: &str = "`prefix = \"...\"`, `crate = \"...\"`, `rule(check = \"...\", fields(...))`, `validate = \"...\"`";
-const RULE_KEYS: &str = "`check = \"path\"`, `fields(a, b)`";
+const CONTAINER_KEYS: &str =
+    "`prefix = \"...\"`, `crate = \"...\"`, `rule(check(a, b))`, `validate = \"...\"`";
 const FIELD_KEYS: &str = "`name = \"...\"`, `default`, `default = \"...\"`, `range = \"...\"`, `secret`, `nested`, `prefix = \"...\"`";
 
 fn set_once<T>(
@@ -84,36 +82,35 @@ pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
     Ok(out)
 }
 
-/// The inside of `rule(...)`.
+/// The inside of `rule(...)`: one call, `check(a, b)`.
 fn rule(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<RuleAttr> {
-    let mut out = RuleAttr {
-        span: meta
-            .path
-            .get_ident()
-            .map_or_else(Span::call_site, Ident::span),
-        check: None,
-        fields: None,
-    };
+    let mut out = None;
     meta.parse_nested_meta(|inner| {
-        if inner.path.is_ident("check") {
-            let lit: LitStr = inner.value()?.parse()?;
-            let path: Path = lit.parse()?;
-            set_once(&mut out.check, path, &inner)
-        } else if inner.path.is_ident("fields") {
-            let mut fields = Vec::new();
-            inner.parse_nested_meta(|field| match field.path.get_ident() {
-                Some(ident) if field.input.is_empty() || field.input.peek(syn::Token![,]) => {
-                    fields.push(ident.clone());
-                    Ok(())
-                }
-                _ => Err(field.error("expected a field name of this struct")),
-            })?;
-            set_once(&mut out.fields, fields, &inner)
-        } else {
-            Err(inner.error(format!("unknown key in a rule; expected {RULE_KEYS}")))
+        if out.is_some() {
+            return Err(inner
+                .error("one check per rule; write another #[config(rule(...))] for the next one"));
         }
+        if !inner.input.peek(syn::token::Paren) {
+            return Err(inner
+                .error("a rule is its check called with the fields it reads: rule(check(a, b))"));
+        }
+        let mut fields = Vec::new();
+        inner.parse_nested_meta(|field| match field.path.get_ident() {
+            Some(ident) if field.input.is_empty() || field.input.peek(syn::Token![,]) => {
+                fields.push(ident.clone());
+                Ok(())
+            }
+            _ => Err(field.error("expected the name of a field of this struct")),
+        })?;
+        out = Some(RuleAttr {
+            check: inner.path.clone(),
+            fields,
+        });
+        Ok(())
     })?;
-    Ok(out)
+    out.ok_or_else(|| {
+        meta.error("a rule is its check called with the fields it reads: rule(check(a, b))")
+    })
 }
 
 pub(crate) fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {

@@ -117,8 +117,8 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
             .fields
             .iter()
             .map(|(i, _)| format_ident!("__field{}", i));
-        // Each argument spanned on its name in `fields(...)`, the call on the `check`
-        // string: a function that takes another type, or returns something else, is
+        // Each argument spanned on its name in the rule, the call on the function's
+        // path: a function that takes another type, or returns something else, is
         // an error there.
         let binds: Vec<_> = (rule.fields.iter().enumerate())
             .map(|(i, (_, name))| format_ident!("__input{}", i, span = name.span()))

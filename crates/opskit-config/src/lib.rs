@@ -83,14 +83,17 @@
 //! | `#[config(nested, prefix = "DB_")]` | field | the same, with another sub-prefix (`""`: the parent's prefix alone) |
 //! | `#[config(range = "100ms..=1h")]` | field | the values a duration or number accepts, ends included (`"1.."`, `"..=64"`: one end); outside is a problem of its variable: `expected a duration from 100ms to 1h` |
 //! | `#[config(crate = "path")]` | struct | where `opskit_config` is (found automatically through `opskit`) |
-//! | `#[config(rule(check = "path", fields(a, b)))]` | struct | a rule across fields: `path(&a, &b)` returns `Vec<`[`Invalid`]`>` or `Option<Invalid>`; it runs whenever `a` and `b` parsed, so its problems are reported with every other problem (see [Rules across settings](#rules-across-settings)); repeatable |
+//! | `#[config(rule(check(a, b)))]` | struct | a rule across fields: the function `check(&a, &b)` (a path: `Self::check`, `rules::check`) returns `Vec<`[`Invalid`]`>` or `Option<Invalid>`; it runs whenever `a` and `b` parsed, so its problems are reported with every other problem (see [Rules across settings](#rules-across-settings)); repeatable |
 //! | `#[config(validate = "path")]` | struct | a `fn(&Self) -> Vec<Invalid>`; it runs only when *every* field parsed, so a failed field hides its problems: prefer `rule` |
 //!
 //! # Rules across settings
 //!
 //! A rule that reads several settings ("production refuses `*` as a CORS origin")
-//! names the fields it reads; its function takes them by reference, in that order,
-//! and returns the problems it found, each an [`Invalid`] naming the field at fault.
+//! is written as the call of its function with the fields it reads:
+//! `#[config(rule(check(a, b)))]` calls `check(&a, &b)`, which returns the problems
+//! it found (`Vec<`[`Invalid`]`>` or `Option<Invalid>`), each naming the field at fault.
+//! Each argument is a reference to the field's type, or to what it dereferences to
+//! (`&[String]` for a `Vec<String>`, `&Path` for a `PathBuf`).
 //! It runs whenever its fields parsed, even when another setting failed, so one
 //! start lists every problem. A rule whose field failed does not run (that field's
 //! own problem is reported instead). A nested struct is a field like any other: it
@@ -111,7 +114,7 @@
 //! /// Settings of the service.
 //! #[derive(Config)]
 //! #[config(prefix = "APP_")]
-//! #[config(rule(check = "no_wildcard_in_production", fields(deployment, allowed_origins)))]
+//! #[config(rule(no_wildcard_in_production(deployment, allowed_origins)))]
 //! struct Settings {
 //!     /// Address the HTTP server binds.
 //!     #[config(default = "127.0.0.1:8080")]
@@ -126,7 +129,7 @@
 //!
 //! fn no_wildcard_in_production(
 //!     deployment: &Deployment,
-//!     allowed_origins: &Vec<String>,
+//!     allowed_origins: &[String],
 //! ) -> Option<Invalid> {
 //!     (*deployment == Deployment::Production && allowed_origins.iter().any(|o| o == "*"))
 //!         .then(|| Invalid::new("allowed_origins", "allows every origin; production needs a list"))

@@ -68,7 +68,7 @@ pub fn describe_field<T: DeserializeOwned>(
     });
 }
 
-/// What the function of a `#[config(rule(check = "...", ...))]` may return.
+/// What the function of a `#[config(rule(check(a, b)))]` may return.
 #[diagnostic::on_unimplemented(
     message = "a rule's check returns `Vec<Invalid>` or `Option<Invalid>`, not `{Self}`",
     label = "the function named here returns `{Self}`"

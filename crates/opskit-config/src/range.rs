@@ -86,15 +86,15 @@ pub(crate) fn check<T: Ranged>(value: &T, range: &RangeSpec) -> Result<(), Range
         .transpose()
     };
     let (low, high) = (parse(range.low)?, parse(range.high)?);
-    if let (Some(low), Some(high)) = (&low, &high) {
-        if !matches!(
+    if let (Some(low), Some(high)) = (&low, &high)
+        && !matches!(
             low.partial_cmp(high),
             Some(Ordering::Less | Ordering::Equal)
-        ) {
-            return Err(RangeFault::InvalidRange(
-                "its lower end is above its upper end".to_owned(),
-            ));
-        }
+        )
+    {
+        return Err(RangeFault::InvalidRange(
+            "its lower end is above its upper end".to_owned(),
+        ));
     }
     // A value that does not compare (NaN) is outside every range.
     let at_least = |end: &T::Bound| {

@@ -241,7 +241,7 @@ impl std::error::Error for ConfigError {}
 
 /// A rule a loaded value breaks that its type alone cannot check (a pool's largest
 /// size below its smallest, a URL scheme the service was not built for), returned by
-/// the function of a `#[config(rule(check = "...", fields(...)))]` (or of
+/// the function of a `#[config(rule(check(a, b)))]` (or of
 /// `#[config(validate = "...")]`). It becomes a [`Problem`] of the field's variable,
 /// reported with every other problem (exit 78): `invalid value` with the value
 /// (never a secret's) when the setting is set, [`ProblemKind::NotAllowed`] when not.
@@ -252,7 +252,7 @@ impl std::error::Error for ConfigError {}
 /// /// The service's settings.
 /// #[derive(Config)]
 /// #[config(prefix = "APP_")]
-/// #[config(rule(check = "pool_bounds", fields(min_connections, max_connections)))]
+/// #[config(rule(pool_bounds(min_connections, max_connections)))]
 /// struct Settings {
 ///     /// Smallest pool size.
 ///     #[config(default = "1")]

@@ -8,7 +8,7 @@ use opskit_config::{Config, Invalid, ProblemKind};
 /// Settings with ranges.
 #[derive(Config)]
 #[config(prefix = "APP_")]
-#[config(rule(check = "workers_within_pool", fields(workers, pool_size)))]
+#[config(rule(workers_within_pool(workers, pool_size)))]
 struct Settings {
     /// Longest a request may take.
     #[config(default = "30s", range = "100ms..=1h")]

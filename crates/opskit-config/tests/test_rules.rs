@@ -1,4 +1,4 @@
-//! Rules across settings: a `#[config(rule(...))]` runs whenever the fields it
+//! Rules across settings: a `#[config(rule(check(a, b)))]` runs whenever the fields it
 //! reads parsed, so its problem is in the one report with every other problem; a
 //! rule whose field failed does not run; `validate` runs only when every field parsed.
 
@@ -20,15 +20,9 @@ enum Deployment {
 /// Settings whose rules read some fields each.
 #[derive(Config)]
 #[config(prefix = "APP_", validate = "Settings::check")]
-#[config(rule(
-    check = "wildcard_origins_only_locally",
-    fields(deployment, allowed_origins)
-))]
-#[config(rule(
-    check = "Settings::public_listen_needs_a_token",
-    fields(listen, api_token)
-))]
-#[config(rule(check = "pool_bounds", fields(db)))]
+#[config(rule(wildcard_origins_only_locally(deployment, allowed_origins)))]
+#[config(rule(Settings::public_listen_needs_a_token(listen, api_token)))]
+#[config(rule(pool_bounds(db)))]
 struct Settings {
     /// Address the HTTP server binds.
     #[config(default = "127.0.0.1:8080")]
@@ -62,7 +56,7 @@ struct Pool {
 
 fn wildcard_origins_only_locally(
     deployment: &Deployment,
-    allowed_origins: &Vec<String>,
+    allowed_origins: &[String],
 ) -> Vec<Invalid> {
     let mut invalid = Vec::new();
     if *deployment == Deployment::Production && allowed_origins.iter().any(|o| o == "*") {

@@ -5,7 +5,7 @@ fn bounds(_min: &u32, _max: &u32) -> Vec<Invalid> {
 }
 
 #[derive(Config)]
-#[config(rule(check = "bounds", fields(min_connections, max_conections)))]
+#[config(rule(bounds(min_connections, max_conections)))]
 struct Settings {
     /// Smallest pool size.
     min_connections: u32,

@@ -5,7 +5,7 @@ fn check(_settings: &Settings) -> Vec<Invalid> {
 }
 
 #[derive(Config)]
-#[config(rule(check = "check"))]
+#[config(rule(check))]
 struct Settings {
     /// Port.
     port: u16,

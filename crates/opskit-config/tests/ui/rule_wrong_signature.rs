@@ -9,8 +9,8 @@ fn named(_port: &u16) -> bool {
 }
 
 #[derive(Config)]
-#[config(rule(check = "port_above", fields(port, floor)))]
-#[config(rule(check = "named", fields(port)))]
+#[config(rule(port_above(port, floor)))]
+#[config(rule(named(port)))]
 struct Settings {
     /// Port.
     port: u16,
