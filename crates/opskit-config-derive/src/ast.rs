@@ -5,16 +5,28 @@ use std::collections::HashMap;
 use proc_macro2::Span;
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Path, Type};
 
-use crate::attr::{self, Default};
+use crate::attr::{self, Default, RuleAttr};
 
 /// A struct with named fields and valid attributes.
 pub(crate) struct Input<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) prefix: String,
     pub(crate) krate: Option<Path>,
-    /// `#[config(validate = "path")]`: a `fn(&Self) -> Vec<Invalid>` run after loading.
+    /// `#[config(validate = "path")]`: a `fn(&Self) -> Vec<Invalid>` run after loading,
+    /// when every field parsed.
     pub(crate) validate: Option<Path>,
+    /// `#[config(rule(...))]`, in the order written.
+    pub(crate) rules: Vec<Rule>,
     pub(crate) fields: Vec<Field<'a>>,
+}
+
+/// `#[config(rule(check(a, b)))]`: `check(&a, &b)` runs when `a` and `b` parsed,
+/// whatever else failed.
+pub(crate) struct Rule {
+    pub(crate) check: Path,
+    /// Indices into [`Input::fields`], in the order `check` takes them, with the
+    /// names as written in the call (for errors about that argument).
+    pub(crate) fields: Vec<(usize, Ident)>,
 }
 
 /// How a field is read.
@@ -27,9 +39,52 @@ pub(crate) enum Kind {
         suffix: String,
         default: Option<Default>,
         secret: bool,
+        range: Option<Range>,
     },
     /// A nested struct under a sub-prefix.
     Nested { prefix: String },
+}
+
+/// `#[config(range = "...")]`: its ends, as written.
+pub(crate) struct Range {
+    pub(crate) lit: LitStr,
+    pub(crate) low: Option<String>,
+    pub(crate) high: Option<String>,
+}
+
+impl Range {
+    /// `"100ms..=1h"`, `"1.."` or `"..=64"`: ends included, so the message can name
+    /// both as allowed.
+    fn parse(lit: LitStr) -> syn::Result<Self> {
+        let text = lit.value();
+        let error = |message: String| Err(syn::Error::new(lit.span(), message));
+        let (low, high) = match text.split_once("..=") {
+            Some(ends) => ends,
+            None => match text.split_once("..") {
+                Some((low, "")) => (low, ""),
+                Some((low, high)) => {
+                    return error(format!(
+                        "a range includes its ends: write \"{}..={}\"",
+                        low.trim(),
+                        high.trim()
+                    ));
+                }
+                None => {
+                    return error(format!(
+                        "{text:?} is not a range; write one such as \"100ms..=1h\", \"1..\" or \"..=64\""
+                    ));
+                }
+            },
+        };
+        let end = |end: &str| Some(end.trim().to_owned()).filter(|end| !end.is_empty());
+        let (low, high) = (end(low), end(high));
+        if low.is_none() && high.is_none() {
+            return error(
+                "a range needs at least one end, such as \"1..\" or \"..=64\"".to_owned(),
+            );
+        }
+        Ok(Self { lit, low, high })
+    }
 }
 
 pub(crate) struct Field<'a> {
@@ -109,12 +164,56 @@ impl<'a> Input<'a> {
             }
             fields.push(field);
         }
+        let rules = container
+            .rules
+            .into_iter()
+            .map(|rule| Rule::from_attr(rule, &fields))
+            .collect::<syn::Result<_>>()?;
         Ok(Self {
             ident: &input.ident,
             prefix,
             krate: container.krate,
             validate: container.validate,
+            rules,
             fields,
+        })
+    }
+}
+
+impl Rule {
+    fn from_attr(rule: RuleAttr, fields: &[Field<'_>]) -> syn::Result<Self> {
+        let RuleAttr {
+            check,
+            fields: names,
+        } = rule;
+        if names.is_empty() {
+            return Err(syn::Error::new_spanned(
+                &check,
+                "a rule reads at least one field, named in its call: rule(check(a, b)); \
+                 for a rule over the whole struct, use `validate = \"path\"`",
+            ));
+        }
+        let mut indices = Vec::with_capacity(names.len());
+        for name in &names {
+            let Some(index) = fields.iter().position(|f| f.ident == name) else {
+                return Err(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "no field `{name}` in this struct; a rule reads fields of the struct it is on"
+                    ),
+                ));
+            };
+            if indices.iter().any(|(i, _)| *i == index) {
+                return Err(syn::Error::new(
+                    name.span(),
+                    format!("the field `{name}` is named twice in this rule"),
+                ));
+            }
+            indices.push((index, name.clone()));
+        }
+        Ok(Self {
+            check,
+            fields: indices,
         })
     }
 }
@@ -149,6 +248,9 @@ impl<'a> Field<'a> {
                     "a nested field has a prefix, not a name; use #[config(nested, prefix = \"...\")]",
                 ));
             }
+            if let Some(range) = &attrs.range {
+                return Err(conflict(range.span(), "a range"));
+            }
             let _ = nested;
             Kind::Nested {
                 prefix: attrs
@@ -174,6 +276,7 @@ impl<'a> Field<'a> {
                 suffix: screaming,
                 default: attrs.default,
                 secret: attrs.secret.is_some(),
+                range: attrs.range.map(Range::parse).transpose()?,
             }
         };
         Ok(Self {

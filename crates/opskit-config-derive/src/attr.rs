@@ -1,7 +1,7 @@
 //! Reading `#[config(...)]` attributes.
 
 use proc_macro2::Span;
-use syn::{Attribute, LitStr, Path};
+use syn::{Attribute, Ident, LitStr, Path};
 
 /// Attributes on the struct.
 #[derive(Default)]
@@ -9,6 +9,15 @@ pub(crate) struct ContainerAttrs {
     pub(crate) prefix: Option<LitStr>,
     pub(crate) krate: Option<Path>,
     pub(crate) validate: Option<Path>,
+    pub(crate) rules: Vec<RuleAttr>,
+}
+
+/// `rule(check(a, b))`, as written.
+pub(crate) struct RuleAttr {
+    /// The function.
+    pub(crate) check: Path,
+    /// The fields it reads, in the order the function takes them.
+    pub(crate) fields: Vec<Ident>,
 }
 
 /// A field's default.
@@ -25,11 +34,12 @@ pub(crate) struct FieldAttrs {
     pub(crate) secret: Option<Span>,
     pub(crate) nested: Option<Span>,
     pub(crate) prefix: Option<LitStr>,
+    pub(crate) range: Option<LitStr>,
 }
 
-const CONTAINER_KEYS: &str = "`prefix = \"...\"`, `crate = \"...\"`, `validate = \"...\"`";
-const FIELD_KEYS: &str =
-    "`name = \"...\"`, `default`, `default = \"...\"`, `secret`, `nested`, `prefix = \"...\"`";
+const CONTAINER_KEYS: &str =
+    "`prefix = \"...\"`, `crate = \"...\"`, `rule(check(a, b))`, `validate = \"...\"`";
+const FIELD_KEYS: &str = "`name = \"...\"`, `default`, `default = \"...\"`, `range = \"...\"`, `secret`, `nested`, `prefix = \"...\"`";
 
 fn set_once<T>(
     slot: &mut Option<T>,
@@ -59,6 +69,9 @@ pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                 let lit: LitStr = meta.value()?.parse()?;
                 let path: Path = lit.parse()?;
                 set_once(&mut out.validate, path, &meta)
+            } else if meta.path.is_ident("rule") {
+                out.rules.push(rule(&meta)?);
+                Ok(())
             } else {
                 Err(meta.error(format!(
                     "unknown config attribute on the struct; expected one of {CONTAINER_KEYS}"
@@ -67,6 +80,37 @@ pub(crate) fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
         })?;
     }
     Ok(out)
+}
+
+/// The inside of `rule(...)`: one call, `check(a, b)`.
+fn rule(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<RuleAttr> {
+    let mut out = None;
+    meta.parse_nested_meta(|inner| {
+        if out.is_some() {
+            return Err(inner
+                .error("one check per rule; write another #[config(rule(...))] for the next one"));
+        }
+        if !inner.input.peek(syn::token::Paren) {
+            return Err(inner
+                .error("a rule is its check called with the fields it reads: rule(check(a, b))"));
+        }
+        let mut fields = Vec::new();
+        inner.parse_nested_meta(|field| match field.path.get_ident() {
+            Some(ident) if field.input.is_empty() || field.input.peek(syn::Token![,]) => {
+                fields.push(ident.clone());
+                Ok(())
+            }
+            _ => Err(field.error("expected the name of a field of this struct")),
+        })?;
+        out = Some(RuleAttr {
+            check: inner.path.clone(),
+            fields,
+        });
+        Ok(())
+    })?;
+    out.ok_or_else(|| {
+        meta.error("a rule is its check called with the fields it reads: rule(check(a, b))")
+    })
 }
 
 pub(crate) fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
@@ -88,6 +132,9 @@ pub(crate) fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                     Default::Type(span)
                 };
                 set_once(&mut out.default, default, &meta)
+            } else if meta.path.is_ident("range") {
+                let lit: LitStr = meta.value()?.parse()?;
+                set_once(&mut out.range, lit, &meta)
             } else if meta.path.is_ident("secret") {
                 set_once(&mut out.secret, span, &meta)
             } else if meta.path.is_ident("nested") {

@@ -1,10 +1,11 @@
 //! Generating the `Config` impl.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
+use syn::spanned::Spanned as _;
 
-use crate::ast::{Field, Input, Kind};
+use crate::ast::{Field, Input, Kind, Range};
 use crate::attr::Default;
 
 pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
@@ -45,6 +46,7 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                 suffix,
                 default,
                 secret,
+                range,
             } => {
                 let spec = field_spec(
                     &krate,
@@ -53,6 +55,7 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                     exact_name.as_deref(),
                     suffix,
                     default.as_ref(),
+                    range.as_ref(),
                 );
                 let secret = quote! {
                     (#secret || (&#krate::__private::Probe::<#ty>::new()).__is_secret())
@@ -90,13 +93,48 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                         |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__show(__value),
                     );
                 });
+                if let Some(range) = range {
+                    // Spanned on the range: a type without one is an error there.
+                    load.push(quote_spanned! {range.lit.span()=>
+                        let #var = __loader.in_range::<#ty>(#spec, #var);
+                    });
+                }
             }
         }
     }
 
+    // Each rule runs when its fields parsed, before the struct is built (which
+    // needs every field); `validate` runs after, on the whole struct.
+    let fields = (!input.rules.is_empty() || input.validate.is_some()).then(|| {
+        quote! {
+            let __fields: &[(&'static str, &'static #krate::__private::FieldSpec, bool)] =
+                &[#(#specs),*];
+        }
+    });
+    let rules = input.rules.iter().map(|rule| {
+        let check = &rule.check;
+        let vars = rule
+            .fields
+            .iter()
+            .map(|(i, _)| format_ident!("__field{}", i));
+        // Each argument spanned on its name in the rule, the call on the function's
+        // path: a function that takes another type, or returns something else, is
+        // an error there.
+        let binds: Vec<_> = (rule.fields.iter().enumerate())
+            .map(|(i, (_, name))| format_ident!("__input{}", i, span = name.span()))
+            .collect();
+        let call = quote_spanned! {check.span()=>
+            #krate::__private::rule_output(#check(#(#binds),*))
+        };
+        quote! {
+            if let (#(::core::option::Option::Some(#binds),)*) = (#(&#vars,)*) {
+                __loader.invalid(__prefix, __fields, #call);
+            }
+        }
+    });
     let validate = input.validate.as_ref().map(|path| {
         quote! {
-            __loader.invalid(__prefix, &[#(#specs),*], #path(&__config));
+            __loader.invalid(__prefix, __fields, #path(&__config));
         }
     });
 
@@ -124,6 +162,8 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                     __prefix: &str,
                 ) -> ::core::option::Option<Self> {
                     #(#load)*
+                    #fields
+                    #(#rules)*
                     let __config = Self { #(#construct),* };
                     #validate
                     ::core::option::Option::Some(__config)
@@ -141,6 +181,7 @@ fn field_spec(
     exact_name: Option<&str>,
     suffix: &str,
     default: Option<&Default>,
+    range: Option<&Range>,
 ) -> TokenStream {
     let name = match exact_name {
         Some(exact) => quote!(#krate::__private::VarName::Exact(#exact)),
@@ -151,6 +192,24 @@ fn field_spec(
         Some(Default::Literal(lit)) => quote!(#krate::__private::DefaultSpec::Literal(#lit)),
         Some(Default::Type(_)) => quote!(#krate::__private::DefaultSpec::TypeDefault),
     };
+    let range = match range {
+        None => quote!(::core::option::Option::None),
+        Some(range) => {
+            let text = range.lit.value();
+            let end = |end: &Option<String>| match end {
+                Some(end) => quote!(::core::option::Option::Some(#end)),
+                None => quote!(::core::option::Option::None),
+            };
+            let (low, high) = (end(&range.low), end(&range.high));
+            quote! {
+                ::core::option::Option::Some(#krate::__private::RangeSpec {
+                    text: #text,
+                    low: #low,
+                    high: #high,
+                })
+            }
+        }
+    };
     let ty = type_string(field.ty);
     let doc = &field.doc;
     quote! {{
@@ -160,6 +219,7 @@ fn field_spec(
             ty: #ty,
             doc: #doc,
             default: #default,
+            range: #range,
         };
         &SPEC
     }}

@@ -1,6 +1,8 @@
 //! What the derive knows about a field: its variable's name, its type, its doc and
 //! its default.
 
+use crate::range::RangeSpec;
+
 /// How a field's variable is named.
 #[derive(Debug, Clone, Copy)]
 pub enum VarName {
@@ -60,4 +62,6 @@ pub struct FieldSpec {
     pub doc: &'static str,
     /// The default.
     pub default: DefaultSpec,
+    /// The values allowed, from `#[config(range = "...")]`.
+    pub range: Option<RangeSpec>,
 }

@@ -81,8 +81,80 @@
 //! | `#[config(secret)]` | field | a secret (types [`SecretString`](opskit_secret::SecretString), [`SecretBox`](opskit_secret::SecretBox) and [`ConnectionString`](opskit_secret::ConnectionString), and `Option`s and `Vec`s of them, are secrets already, aliases included; a type of your own that holds a secret needs the attribute) |
 //! | `#[config(nested)]` | field | a struct that derives `Config`, read with the sub-prefix `FIELD_` |
 //! | `#[config(nested, prefix = "DB_")]` | field | the same, with another sub-prefix (`""`: the parent's prefix alone) |
+//! | `#[config(range = "100ms..=1h")]` | field | the values a duration or number accepts, ends included (`"1.."`, `"..=64"`: one end); outside is a problem of its variable: `expected a duration from 100ms to 1h` |
 //! | `#[config(crate = "path")]` | struct | where `opskit_config` is (found automatically through `opskit`) |
-//! | `#[config(validate = "path")]` | struct | a `fn(&Self) -> Vec<`[`Invalid`]`>` for rules across fields; each becomes a problem of its field's variable, reported with the others |
+//! | `#[config(rule(check(a, b)))]` | struct | a rule across fields: the function `check(&a, &b)` (a path: `Self::check`, `rules::check`) returns `Vec<`[`Invalid`]`>` or `Option<Invalid>`; it runs whenever `a` and `b` parsed, so its problems are reported with every other problem (see [Rules across settings](#rules-across-settings)); repeatable |
+//! | `#[config(validate = "path")]` | struct | a `fn(&Self) -> Vec<Invalid>`; it runs only when *every* field parsed, so a failed field hides its problems: prefer `rule` |
+//!
+//! # Rules across settings
+//!
+//! A rule that reads several settings ("production refuses `*` as a CORS origin")
+//! is written as the call of its function with the fields it reads:
+//! `#[config(rule(check(a, b)))]` calls `check(&a, &b)`, which returns the problems
+//! it found (`Vec<`[`Invalid`]`>` or `Option<Invalid>`), each naming the field at fault.
+//! Each argument is a reference to the field's type, or to what it dereferences to
+//! (`&[String]` for a `Vec<String>`, `&Path` for a `PathBuf`).
+//! It runs whenever its fields parsed, even when another setting failed, so one
+//! start lists every problem. A rule whose field failed does not run (that field's
+//! own problem is reported instead). A nested struct is a field like any other: it
+//! parsed when every setting in it did. Problems come in the order of the fields,
+//! then each rule's in the order the rules are written, then `validate`'s.
+//!
+//! ```
+//! use std::net::SocketAddr;
+//!
+//! use opskit_config::{Config, Invalid};
+//! use serde::Deserialize;
+//!
+//! /// Where the service runs.
+//! #[derive(Debug, Deserialize, PartialEq)]
+//! #[serde(rename_all = "lowercase")]
+//! enum Deployment { Local, Production }
+//!
+//! /// Settings of the service.
+//! #[derive(Config)]
+//! #[config(prefix = "APP_")]
+//! #[config(rule(no_wildcard_in_production(deployment, allowed_origins)))]
+//! struct Settings {
+//!     /// Address the HTTP server binds.
+//!     #[config(default = "127.0.0.1:8080")]
+//!     listen: SocketAddr,
+//!     /// Where the service runs.
+//!     #[config(default = "local")]
+//!     deployment: Deployment,
+//!     /// Origins allowed by CORS, comma-separated.
+//!     #[config(default)]
+//!     allowed_origins: Vec<String>,
+//! }
+//!
+//! fn no_wildcard_in_production(
+//!     deployment: &Deployment,
+//!     allowed_origins: &[String],
+//! ) -> Option<Invalid> {
+//!     (*deployment == Deployment::Production && allowed_origins.iter().any(|o| o == "*"))
+//!         .then(|| Invalid::new("allowed_origins", "allows every origin; production needs a list"))
+//! }
+//!
+//! let err = Settings::from_pairs([
+//!     ("APP_LISTEN", "localhost"),
+//!     ("APP_DEPLOYMENT", "production"),
+//!     ("APP_ALLOWED_ORIGINS", "*"),
+//! ])
+//! .unwrap_err();
+//! let variables: Vec<&str> = err.problems().iter().map(|p| p.variable.as_str()).collect();
+//! assert_eq!(variables, ["APP_LISTEN", "APP_ALLOWED_ORIGINS"]);
+//! assert!(err.to_string().contains(
+//!     "APP_ALLOWED_ORIGINS invalid value \"*\": allows every origin; production needs a list"
+//! ));
+//! # let loaded = Settings::from_pairs([("APP_ALLOWED_ORIGINS", "*")]).unwrap();
+//! # assert_eq!(loaded.listen.port(), 8080);
+//! ```
+//!
+//! `#[config(validate = "path")]` names a `fn(&Self) -> Vec<Invalid>` instead. It
+//! needs the whole struct, so it runs only when every field parsed: with
+//! `APP_LISTEN=localhost` above it would not run, and `APP_ALLOWED_ORIGINS` would be
+//! missing from the report. Keep it for rules that read most of the struct; give a
+//! rule that must always report its fields.
 //!
 //! # Values
 //!
@@ -131,6 +203,7 @@ mod env;
 mod field_spec;
 mod loaded;
 mod loader;
+mod range;
 mod read;
 mod render;
 mod report;

@@ -7,11 +7,12 @@ use std::ops::Range;
 use serde::de::DeserializeOwned;
 
 use crate::env::Environment;
-use crate::field_spec::FieldSpec;
+use crate::field_spec::{DefaultSpec, FieldSpec};
 use crate::loaded::Loaded;
-use crate::read::{MAX_SHOWN_CHARS, Shown, read};
+use crate::range::{RangeFault, Ranged};
+use crate::read::{MAX_SHOWN_CHARS, Shown, cut, read};
 use crate::report::{ConfigError, Invalid, Problem, ProblemKind};
-use crate::summary::{REDACTED, StoredEntry, Summary};
+use crate::summary::{REDACTED, Source, StoredEntry, Summary};
 use crate::typo;
 use crate::warnings::{Warning, WarningKind};
 
@@ -120,8 +121,60 @@ impl<'e> Loader<'e> {
         }
     }
 
-    /// Records the problems a `#[config(validate = "...")]` function found, each
-    /// under the variable of the field it names.
+    /// Checks the value the field `spec` just read (`value`, from [`field`](Self::field))
+    /// against its `#[config(range = "...")]`. `None` when it is outside (a problem
+    /// recorded in place of the setting's summary entry).
+    pub fn in_range<T: Ranged>(&mut self, spec: &'static FieldSpec, value: Option<T>) -> Option<T> {
+        let (Some(range), Some(read)) = (spec.range, value.as_ref()) else {
+            return value;
+        };
+        let fault = match crate::range::check(read, &range) {
+            Ok(()) => return value,
+            Err(fault) => fault,
+        };
+        // `field` pushed the entry of the value it returned last.
+        let Some(entry) = self.entries.pop() else {
+            return value;
+        };
+        let shown = entry.value.as_ref().map(|shown| &self.text[shown.clone()]);
+        let kind = match fault {
+            RangeFault::InvalidRange(reason) => ProblemKind::InvalidRange {
+                range: range.text.to_owned(),
+                reason,
+            },
+            RangeFault::Outside(reason) if entry.source == Source::Default => {
+                ProblemKind::InvalidDefault {
+                    default: match (entry.secret, spec.default) {
+                        (false, DefaultSpec::Literal(literal)) => literal.to_owned(),
+                        (false, _) => shown.unwrap_or("Default::default()").to_owned(),
+                        (true, _) => REDACTED.to_owned(),
+                    },
+                    reason,
+                }
+            }
+            // Quoted as written, as a value that does not parse is.
+            RangeFault::Outside(reason) => ProblemKind::Invalid {
+                value: (!entry.secret)
+                    .then(|| self.env.get(&self.text[entry.variable.clone()]))
+                    .flatten()
+                    .and_then(|written| written.to_str())
+                    .map(|written| format!("{:?}", cut(written.trim()))),
+                reason,
+            },
+        };
+        self.problems.push(Problem {
+            variable: self.text[entry.variable.clone()].to_owned(),
+            kind,
+            expected: spec.ty,
+            secret: entry.secret,
+            doc: spec.doc,
+        });
+        self.failed.push((entry.variable, entry.secret));
+        None
+    }
+
+    /// Records the problems a `#[config(rule(...))]` or `#[config(validate = "...")]`
+    /// function found, each under the variable of the field it names.
     pub fn invalid(
         &mut self,
         prefix: &str,

@@ -8,10 +8,12 @@ use zeroize::Zeroize;
 
 use crate::de::from_missing;
 use crate::describe::{Requirement, Setting};
+use crate::report::Invalid;
 use crate::summary::REDACTED;
 
 pub use crate::field_spec::{DefaultSpec, FieldSpec, VarName};
 pub use crate::loader::Loader;
+pub use crate::range::{RangeSpec, Ranged};
 
 /// The prefix of a nested struct: the parent's prefix followed by the sub-prefix.
 pub fn join(prefix: &str, sub_prefix: &str) -> String {
@@ -64,6 +66,33 @@ pub fn describe_field<T: DeserializeOwned>(
         secret,
         doc: spec.doc,
     });
+}
+
+/// What the function of a `#[config(rule(check(a, b)))]` may return.
+#[diagnostic::on_unimplemented(
+    message = "a rule's check returns `Vec<Invalid>` or `Option<Invalid>`, not `{Self}`",
+    label = "the function named here returns `{Self}`"
+)]
+pub trait RuleOutput {
+    /// The problems found.
+    fn into_problems(self) -> Vec<Invalid>;
+}
+
+impl RuleOutput for Vec<Invalid> {
+    fn into_problems(self) -> Vec<Invalid> {
+        self
+    }
+}
+
+impl RuleOutput for Option<Invalid> {
+    fn into_problems(self) -> Vec<Invalid> {
+        self.into_iter().collect()
+    }
+}
+
+/// The problems a rule's check returned.
+pub fn rule_output<R: RuleOutput>(output: R) -> Vec<Invalid> {
+    output.into_problems()
 }
 
 /// Autoref probe: `(&Probe::<T>::new()).__is_secret()` is `true` for the secret types

@@ -261,7 +261,7 @@ fn reason(err: &ValueError, text: &str, secret: bool) -> String {
 }
 
 /// At most [`MAX_SHOWN_CHARS`] characters of `text`, marked when cut.
-fn cut(text: &str) -> String {
+pub(crate) fn cut(text: &str) -> String {
     match text.char_indices().nth(MAX_SHOWN_CHARS) {
         Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
         None => text.to_owned(),

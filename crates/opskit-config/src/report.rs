@@ -18,7 +18,8 @@ pub enum ProblemKind {
     /// A required variable is set to the empty string (or only whitespace).
     #[error("is set but empty (or only whitespace), and this setting has no default")]
     Empty,
-    /// The value does not parse as the field's type.
+    /// The value does not parse as the field's type, is outside its
+    /// `#[config(range = "...")]`, or breaks a rule across settings.
     #[error("{}{reason}", match value { Some(value) => format!("invalid value {value}: "), None => "invalid value: ".to_owned() })]
     Invalid {
         /// The value, quoted and truncated; `None` for a secret, whose value is never shown.
@@ -52,14 +53,26 @@ pub enum ProblemKind {
         /// Why, and what to do.
         reason: String,
     },
-    /// The default written in the code does not parse: a bug in the service, not in
-    /// its environment.
+    /// The default written in the code does not parse, or is outside the setting's
+    /// `#[config(range = "...")]`: a bug in the service, not in its environment.
     #[error(
         "the default {default:?} in the code is not valid: {reason}; this is a bug in the service, not in its environment"
     )]
     InvalidDefault {
         /// The default as written in `#[config(default = "...")]`.
         default: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The range written in the code (`#[config(range = "...")]`) does not parse,
+    /// or its lower end is above its upper end: a bug in the service, not in its
+    /// environment.
+    #[error(
+        "the range {range:?} in the code is not valid: {reason}; this is a bug in the service, not in its environment"
+    )]
+    InvalidRange {
+        /// The range as written.
+        range: String,
         /// Why it was refused.
         reason: String,
     },
@@ -157,7 +170,9 @@ impl ConfigError {
         std::process::exit(opskit_exit::CONFIG)
     }
 
-    /// The problems, in the order of the struct's fields. Never empty.
+    /// The problems, in the order of the struct's fields, then those of each
+    /// `rule` in the order the rules are written, then those of `validate`. Never
+    /// empty.
     pub fn problems(&self) -> &[Problem] {
         &self.problems
     }
@@ -224,17 +239,20 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// A rule a loaded value breaks that its type alone cannot check (a path another
-/// setting already uses, a URL scheme the service was not built for), returned by
-/// the function named in `#[config(validate = "...")]`. It becomes a [`Problem`]
-/// of the field's variable, reported with every other problem (exit 78).
+/// A rule a loaded value breaks that its type alone cannot check (a pool's largest
+/// size below its smallest, a URL scheme the service was not built for), returned by
+/// the function of a `#[config(rule(check(a, b)))]` (or of
+/// `#[config(validate = "...")]`). It becomes a [`Problem`] of the field's variable,
+/// reported with every other problem (exit 78): `invalid value` with the value
+/// (never a secret's) when the setting is set, [`ProblemKind::NotAllowed`] when not.
 ///
 /// ```
 /// use opskit_config::{Config, Invalid};
 ///
 /// /// The service's settings.
 /// #[derive(Config)]
-/// #[config(prefix = "APP_", validate = "Settings::check")]
+/// #[config(prefix = "APP_")]
+/// #[config(rule(pool_bounds(min_connections, max_connections)))]
 /// struct Settings {
 ///     /// Smallest pool size.
 ///     #[config(default = "1")]
@@ -242,24 +260,32 @@ impl std::error::Error for ConfigError {}
 ///     /// Largest pool size.
 ///     #[config(default = "10")]
 ///     max_connections: u32,
+///     /// TCP port to listen on.
+///     #[config(default = "8080")]
+///     port: u16,
 /// }
 ///
-/// impl Settings {
-///     fn check(&self) -> Vec<Invalid> {
-///         let mut invalid = Vec::new();
-///         if self.max_connections < self.min_connections {
-///             invalid.push(Invalid::new(
-///                 "max_connections",
-///                 "is below APP_MIN_CONNECTIONS; raise it or lower that",
-///             ));
-///         }
-///         invalid
+/// fn pool_bounds(min_connections: &u32, max_connections: &u32) -> Vec<Invalid> {
+///     let mut invalid = Vec::new();
+///     if max_connections < min_connections {
+///         invalid.push(Invalid::new(
+///             "max_connections",
+///             "is below APP_MIN_CONNECTIONS; raise it or lower that",
+///         ));
 ///     }
+///     invalid
 /// }
 ///
-/// let err = Settings::from_pairs([("APP_MAX_CONNECTIONS", "0")]).unwrap_err();
-/// assert_eq!(err.problems()[0].variable, "APP_MAX_CONNECTIONS");
-/// assert!(err.to_string().contains("is below APP_MIN_CONNECTIONS"));
+/// // The rule's problem comes with the port's: the rule's fields parsed.
+/// let err = Settings::from_pairs([("APP_MAX_CONNECTIONS", "0"), ("APP_PORT", "http")])
+///     .unwrap_err();
+/// assert_eq!(err.problems()[0].variable, "APP_PORT");
+/// assert_eq!(err.problems()[1].variable, "APP_MAX_CONNECTIONS");
+/// assert!(err.to_string().contains(
+///     "APP_MAX_CONNECTIONS invalid value \"0\": is below APP_MIN_CONNECTIONS"
+/// ));
+/// # let loaded = Settings::from_pairs([("APP_MAX_CONNECTIONS", "1")]).unwrap();
+/// # assert_eq!((loaded.min_connections, loaded.max_connections, loaded.port), (1, 1, 8080));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use opskit::config::{Config, Invalid};
@@ -35,8 +35,16 @@ const MAX_DATABASE_CONNECTIONS: u32 = 262_143;
 const MIN_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Settings of the notes service.
+///
+/// Each rule names the settings it reads and runs whenever those parsed, so its
+/// problem is in the one report with every other problem (exit 78).
 #[derive(Config)]
-#[config(prefix = "NOTES_", validate = "Settings::check")]
+#[config(prefix = "NOTES_")]
+#[config(rule(database_url_is_usable(database_url)))]
+#[config(rule(data_dir_is_plain(data_dir)))]
+#[config(rule(pool_is_usable(database_max_connections, database_acquire_timeout)))]
+#[config(rule(probes_leave_routes_alone(health)))]
+#[config(rule(production_refuses_laptop_defaults(deployment, api_token, database_url)))]
 pub struct Settings {
     /// Address the HTTP server binds; port 0 picks a free port (service.listening says which).
     #[config(default = "127.0.0.1:8080")]
@@ -79,101 +87,122 @@ pub struct Settings {
     pub health: HealthSettings,
 }
 
-impl Settings {
-    /// Rules no single variable's type checks; each is a problem of its variable,
-    /// in the one report with every other problem.
-    fn check(&self) -> Vec<Invalid> {
-        let mut invalid = Vec::new();
-        if let Some(url) = &self.database_url {
-            if !matches!(url.scheme(), "postgres" | "postgresql") {
-                invalid.push(Invalid::new(
-                    "database_url",
-                    "is not a postgres:// URL, the one database this service connects to by URL; \
-                     leave it unset for the embedded SQLite database",
-                ));
-            } else if let Some(ignored) = url.ignored_parameter(SQLX_POSTGRES_PARAMETERS) {
-                invalid.push(Invalid::new(
-                    "database_url",
-                    format!(
-                        "has {ignored}, which the PostgreSQL driver does not read and would ignore; \
-                         remove it (NOTES_DATABASE_ACQUIRE_TIMEOUT bounds how long a request waits \
-                         for a connection)"
-                    ),
-                ));
-            }
-        }
-        if self
-            .data_dir
-            .to_str()
-            .is_none_or(|dir| dir.contains(['?', '#', '%']))
-        {
-            invalid.push(Invalid::new(
+/// The one database this service connects to by URL, with parameters its driver reads.
+fn database_url_is_usable(database_url: &Option<ConnectionString>) -> Option<Invalid> {
+    let url = database_url.as_ref()?;
+    if !matches!(url.scheme(), "postgres" | "postgresql") {
+        return Some(Invalid::new(
+            "database_url",
+            "is not a postgres:// URL, the one database this service connects to by URL; \
+             leave it unset for the embedded SQLite database",
+        ));
+    }
+    let ignored = url.ignored_parameter(SQLX_POSTGRES_PARAMETERS)?;
+    Some(Invalid::new(
+        "database_url",
+        format!(
+            "has {ignored}, which the PostgreSQL driver does not read and would ignore; \
+             remove it (NOTES_DATABASE_ACQUIRE_TIMEOUT bounds how long a request waits \
+             for a connection)"
+        ),
+    ))
+}
+
+/// The SQLite file's directory goes into a `sqlite://` URL as it is.
+fn data_dir_is_plain(data_dir: &Path) -> Option<Invalid> {
+    data_dir
+        .to_str()
+        .is_none_or(|dir| dir.contains(['?', '#', '%']))
+        .then(|| {
+            Invalid::new(
                 "data_dir",
                 "must be a plain directory path (no '?', '#' or '%', valid UTF-8)",
-            ));
-        }
-        // What the pool accepts without failing every request: sqlx takes any u32
-        // and any duration, but allocates room for every connection up front and
-        // counts a connect against the acquire timeout.
-        if self.database_max_connections.get() > MAX_DATABASE_CONNECTIONS {
-            invalid.push(Invalid::new(
-                "database_max_connections",
-                format!(
-                    "is more than {MAX_DATABASE_CONNECTIONS}, PostgreSQL's own ceiling on \
-                     connections; a pool size is the server's max_connections divided \
-                     among the replicas"
-                ),
-            ));
-        }
-        if self.database_acquire_timeout < MIN_ACQUIRE_TIMEOUT {
-            invalid.push(Invalid::new(
-                "database_acquire_timeout",
-                format!(
-                    "is under {MIN_ACQUIRE_TIMEOUT:?}, less than opening a connection \
-                     takes, so every request and health check would time out; use 1s or more"
-                ),
-            ));
-        }
-        invalid.extend(self.health.route_conflicts(&ROUTES));
-        if self.deployment == Deployment::Production {
-            invalid.extend(self.laptop_defaults());
-        }
-        invalid
-    }
+            )
+        })
+}
 
-    /// What is fine on a laptop but not in production.
-    pub fn laptop_defaults(&self) -> Vec<Invalid> {
-        let mut found = Vec::new();
-        if self.api_token.is_none() {
-            found.push(Invalid::new(
-                "api_token",
-                "is not set, which refuses every write; production needs it: set NOTES_API_TOKEN or NOTES_API_TOKEN_FILE",
-            ));
-        }
-        if self.database_url.is_none() {
-            found.push(Invalid::new(
-                "database_url",
-                "is not set, so notes would live in an SQLite file inside one container; production needs a PostgreSQL URL",
-            ));
-        }
-        let logs = LogSettings::from_env()
-            .map(|l| l.into_inner())
-            .unwrap_or_default();
-        if !logs.is_json(std::io::stdout().is_terminal()) {
-            found.push(Invalid::new(
-                "LOG_FORMAT",
-                "gives human-readable lines, which a log collector cannot parse; production needs LOG_FORMAT=json (or auto off a terminal)",
-            ));
-        }
-        found
+/// What the pool accepts without failing every request: sqlx takes any u32 and any
+/// duration, but allocates room for every connection up front and counts a connect
+/// against the acquire timeout.
+fn pool_is_usable(max_connections: &NonZeroU32, acquire_timeout: &Duration) -> Vec<Invalid> {
+    let mut invalid = Vec::new();
+    if max_connections.get() > MAX_DATABASE_CONNECTIONS {
+        invalid.push(Invalid::new(
+            "database_max_connections",
+            format!(
+                "is more than {MAX_DATABASE_CONNECTIONS}, PostgreSQL's own ceiling on \
+                 connections; a pool size is the server's max_connections divided \
+                 among the replicas"
+            ),
+        ));
     }
+    if *acquire_timeout < MIN_ACQUIRE_TIMEOUT {
+        invalid.push(Invalid::new(
+            "database_acquire_timeout",
+            format!(
+                "is under {MIN_ACQUIRE_TIMEOUT:?}, less than opening a connection \
+                 takes, so every request and health check would time out; use 1s or more"
+            ),
+        ));
+    }
+    invalid
+}
 
+/// A probe path answers before the router, so it may not take over a route.
+fn probes_leave_routes_alone(health: &HealthSettings) -> Vec<Invalid> {
+    health.route_conflicts(&ROUTES)
+}
+
+/// Production refuses what is only fine on a laptop.
+fn production_refuses_laptop_defaults(
+    deployment: &Deployment,
+    api_token: &Option<SecretString>,
+    database_url: &Option<ConnectionString>,
+) -> Vec<Invalid> {
+    if *deployment == Deployment::Production {
+        laptop_defaults(api_token, database_url)
+    } else {
+        Vec::new()
+    }
+}
+
+/// What is fine on a laptop but not in production.
+fn laptop_defaults(
+    api_token: &Option<SecretString>,
+    database_url: &Option<ConnectionString>,
+) -> Vec<Invalid> {
+    let mut found = Vec::new();
+    if api_token.is_none() {
+        found.push(Invalid::new(
+            "api_token",
+            "is not set, which refuses every write; production needs it: set NOTES_API_TOKEN or NOTES_API_TOKEN_FILE",
+        ));
+    }
+    if database_url.is_none() {
+        found.push(Invalid::new(
+            "database_url",
+            "is not set, so notes would live in an SQLite file inside one container; production needs a PostgreSQL URL",
+        ));
+    }
+    let logs = LogSettings::from_env()
+        .map(|l| l.into_inner())
+        .unwrap_or_default();
+    if !logs.is_json(std::io::stdout().is_terminal()) {
+        found.push(Invalid::new(
+            "LOG_FORMAT",
+            "gives human-readable lines, which a log collector cannot parse; production needs LOG_FORMAT=json (or auto off a terminal)",
+        ));
+    }
+    found
+}
+
+impl Settings {
     /// In staging, what production would refuse is logged as a warning.
     pub fn warn_if_staging(&self) {
         if self.deployment != Deployment::Staging {
             return;
         }
-        for rule in self.laptop_defaults() {
+        for rule in laptop_defaults(&self.api_token, &self.database_url) {
             let variable = match rule.field {
                 "LOG_FORMAT" => "LOG_FORMAT".to_owned(),
                 field => format!("NOTES_{}", field.to_ascii_uppercase()),
