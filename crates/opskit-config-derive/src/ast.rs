@@ -32,17 +32,20 @@ pub(crate) struct Rule {
 /// How a field is read.
 pub(crate) enum Kind {
     /// One variable.
-    Value {
-        /// `Some(name)` for an exact name, else the field name in SCREAMING_SNAKE_CASE
-        /// after the prefix.
-        exact_name: Option<String>,
-        suffix: String,
-        default: Option<Default>,
-        secret: bool,
-        range: Option<Range>,
-    },
+    Value(Value),
     /// A nested struct under a sub-prefix.
     Nested { prefix: String },
+}
+
+/// A field read from one variable.
+pub(crate) struct Value {
+    /// `Some(name)` for an exact name, else the field name in SCREAMING_SNAKE_CASE
+    /// after the prefix.
+    pub(crate) exact_name: Option<String>,
+    pub(crate) suffix: String,
+    pub(crate) default: Option<Default>,
+    pub(crate) secret: bool,
+    pub(crate) range: Option<Range>,
 }
 
 /// `#[config(range = "...")]`: its ends, as written.
@@ -143,9 +146,9 @@ impl<'a> Input<'a> {
         for field in &named.named {
             let ident = field.ident.as_ref().expect("named fields have identifiers");
             let field = Field::from_syn(ident, field)?;
-            if let Kind::Value {
+            if let Kind::Value(Value {
                 exact_name, suffix, ..
-            } = &field.kind
+            }) = &field.kind
             {
                 // Checked with the struct's own prefix; under another parent prefix the
                 // names can only drift further apart from an exact name.
@@ -271,13 +274,13 @@ impl<'a> Field<'a> {
                     "a secret must not have a default written in the code; make it an Option or require it",
                 ));
             }
-            Kind::Value {
+            Kind::Value(Value {
                 exact_name: attrs.name.as_ref().map(LitStr::value),
                 suffix: screaming,
                 default: attrs.default,
                 secret: attrs.secret.is_some(),
                 range: attrs.range.map(Range::parse).transpose()?,
-            }
+            })
         };
         Ok(Self {
             ident,

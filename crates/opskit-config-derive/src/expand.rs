@@ -5,8 +5,20 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
 use syn::spanned::Spanned as _;
 
-use crate::ast::{Field, Input, Kind, Range};
+use crate::ast::{Field, Input, Kind, Range, Value};
 use crate::attr::Default;
+
+/// What one field contributes to the impl.
+#[derive(Default)]
+struct FieldCode {
+    /// Its rows in `__describe`.
+    describe: TokenStream,
+    /// Its statements in `__load`, ending with `__fieldN` bound to an `Option`.
+    load: TokenStream,
+    /// `(field name, spec, secret)` for a value field: the problems of rules and
+    /// `validate` name its variable from this.
+    spec: Option<TokenStream>,
+}
 
 pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     let krate = crate_path(input);
@@ -16,122 +28,20 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     let mut describe = Vec::new();
     let mut load = Vec::new();
     let mut construct = Vec::new();
-    // (field name, spec, secret) of each value field, for `validate`'s problems.
     let mut specs = Vec::new();
     for (i, field) in input.fields.iter().enumerate() {
         let var = format_ident!("__field{}", i);
         let name = field.ident;
-        let ty = field.ty;
-        let field_name = name.to_string().trim_start_matches("r#").to_owned();
         construct.push(quote!(#name: #var?));
-        match &field.kind {
-            Kind::Nested { prefix } => {
-                let path = format!("{field_name}.");
-                describe.push(quote! {
-                    <#ty as #krate::Config>::__describe(
-                        __out,
-                        &#krate::__private::join(__prefix, #prefix),
-                        &#krate::__private::join(__path, #path),
-                    );
-                });
-                load.push(quote! {
-                    let #var = <#ty as #krate::Config>::__load(
-                        __loader,
-                        &#krate::__private::join(__prefix, #prefix),
-                    );
-                });
-            }
-            Kind::Value {
-                exact_name,
-                suffix,
-                default,
-                secret,
-                range,
-            } => {
-                let spec = field_spec(
-                    &krate,
-                    field,
-                    &field_name,
-                    exact_name.as_deref(),
-                    suffix,
-                    default.as_ref(),
-                    range.as_ref(),
-                );
-                let secret = quote! {
-                    (#secret || (&#krate::__private::Probe::<#ty>::new()).__is_secret())
-                };
-                specs.push(quote!((#field_name, #spec, #secret)));
-                let type_default = match default {
-                    Some(Default::Type(_)) => quote! {
-                        ::core::option::Option::Some(
-                            <#ty as ::core::default::Default>::default as fn() -> #ty
-                        )
-                    },
-                    _ => quote!(::core::option::Option::None::<fn() -> #ty>),
-                };
-                describe.push(quote! {
-                    #krate::__private::describe_field::<#ty>(
-                        __out,
-                        __prefix,
-                        __path,
-                        #spec,
-                        #secret,
-                        (
-                            #type_default,
-                            |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__redacted(__value),
-                            |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__show(__value),
-                        ),
-                    );
-                });
-                load.push(quote! {
-                    let #var = __loader.field::<#ty>(
-                        __prefix,
-                        #spec,
-                        #secret,
-                        #type_default,
-                        |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__redacted(__value),
-                        |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__show(__value),
-                    );
-                });
-                if let Some(range) = range {
-                    // Spanned on the range: a type without one is an error there.
-                    load.push(quote_spanned! {range.lit.span()=>
-                        let #var = __loader.in_range::<#ty>(#spec, #var);
-                    });
-                }
-            }
-        }
-    }
-
-    // Each rule runs when its fields parsed, before the struct is built (which
-    // needs every field); `validate` runs after, on the whole struct.
-    let fields = (!input.rules.is_empty() || input.validate.is_some()).then(|| {
-        quote! {
-            let __fields: &[(&'static str, &'static #krate::__private::FieldSpec, bool)] =
-                &[#(#specs),*];
-        }
-    });
-    let rules = input.rules.iter().map(|rule| {
-        let check = &rule.check;
-        let vars = rule
-            .fields
-            .iter()
-            .map(|(i, _)| format_ident!("__field{}", i));
-        // Each argument spanned on its name in the rule, the call on the function's
-        // path: a function that takes another type, or returns something else, is
-        // an error there.
-        let binds: Vec<_> = (rule.fields.iter().enumerate())
-            .map(|(i, (_, name))| format_ident!("__input{}", i, span = name.span()))
-            .collect();
-        let call = quote_spanned! {check.span()=>
-            #krate::__private::rule_output(#check(#(#binds),*))
+        let code = match &field.kind {
+            Kind::Nested { prefix } => nested_field(&krate, field, &var, prefix),
+            Kind::Value(value) => value_field(&krate, field, &var, value),
         };
-        quote! {
-            if let (#(::core::option::Option::Some(#binds),)*) = (#(&#vars,)*) {
-                __loader.invalid(__prefix, __fields, #call);
-            }
-        }
-    });
+        describe.push(code.describe);
+        load.push(code.load);
+        specs.extend(code.spec);
+    }
+    let rules = rules(&krate, input, &specs);
     let validate = input.validate.as_ref().map(|path| {
         quote! {
             __loader.invalid(__prefix, __fields, #path(&__config));
@@ -162,14 +72,148 @@ pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
                     __prefix: &str,
                 ) -> ::core::option::Option<Self> {
                     #(#load)*
-                    #fields
-                    #(#rules)*
+                    #rules
                     let __config = Self { #(#construct),* };
                     #validate
                     ::core::option::Option::Some(__config)
                 }
             }
         };
+    }
+}
+
+/// A `#[config(nested)]` field: its type describes and loads itself under the
+/// joined prefix.
+fn nested_field(
+    krate: &TokenStream,
+    field: &Field<'_>,
+    var: &syn::Ident,
+    prefix: &str,
+) -> FieldCode {
+    let ty = field.ty;
+    let path = format!("{}.", field_name(field));
+    FieldCode {
+        describe: quote! {
+            <#ty as #krate::Config>::__describe(
+                __out,
+                &#krate::__private::join(__prefix, #prefix),
+                &#krate::__private::join(__path, #path),
+            );
+        },
+        load: quote! {
+            let #var = <#ty as #krate::Config>::__load(
+                __loader,
+                &#krate::__private::join(__prefix, #prefix),
+            );
+        },
+        spec: None,
+    }
+}
+
+/// A field read from one variable: its spec, how it is described, loaded and
+/// (with a range) checked.
+fn value_field(
+    krate: &TokenStream,
+    field: &Field<'_>,
+    var: &syn::Ident,
+    value: &Value,
+) -> FieldCode {
+    let Value {
+        exact_name,
+        suffix,
+        default,
+        secret,
+        range,
+    } = value;
+    let ty = field.ty;
+    let field_name = field_name(field);
+    let spec = field_spec(
+        krate,
+        field,
+        &field_name,
+        exact_name.as_deref(),
+        suffix,
+        default.as_ref(),
+        range.as_ref(),
+    );
+    let secret = quote! {
+        (#secret || (&#krate::__private::Probe::<#ty>::new()).__is_secret())
+    };
+    let type_default = match default {
+        Some(Default::Type(_)) => quote! {
+            ::core::option::Option::Some(
+                <#ty as ::core::default::Default>::default as fn() -> #ty
+            )
+        },
+        _ => quote!(::core::option::Option::None::<fn() -> #ty>),
+    };
+    let shown = quote! {
+        |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__redacted(__value),
+        |__value: &#ty| (&#krate::__private::Probe::<#ty>::new()).__show(__value),
+    };
+    let describe = quote! {
+        #krate::__private::describe_field::<#ty>(
+            __out,
+            __prefix,
+            __path,
+            #spec,
+            #secret,
+            (#type_default, #shown),
+        );
+    };
+    let mut load = quote! {
+        let #var = __loader.field::<#ty>(__prefix, #spec, #secret, #type_default, #shown);
+    };
+    if let Some(range) = range {
+        // Spanned on the range: a type without one is an error there.
+        load.extend(quote_spanned! {range.lit.span()=>
+            let #var = __loader.in_range::<#ty>(#spec, #var);
+        });
+    }
+    FieldCode {
+        describe,
+        load,
+        spec: Some(quote!((#field_name, #spec, #secret))),
+    }
+}
+
+/// The field's name as its variable and problems spell it (without `r#`).
+fn field_name(field: &Field<'_>) -> String {
+    field.ident.to_string().trim_start_matches("r#").to_owned()
+}
+
+/// The value fields' table, then each rule, run when its fields parsed, before the
+/// struct is built (which needs every field); `validate` runs after, on the whole
+/// struct, and uses the same table.
+fn rules(krate: &TokenStream, input: &Input<'_>, specs: &[TokenStream]) -> TokenStream {
+    if input.rules.is_empty() && input.validate.is_none() {
+        return TokenStream::new();
+    }
+    let rules = input.rules.iter().map(|rule| {
+        let check = &rule.check;
+        let vars = rule
+            .fields
+            .iter()
+            .map(|(i, _)| format_ident!("__field{}", i));
+        // Each argument spanned on its name in the rule, the call on the function's
+        // path: a function that takes another type, or returns something else, is
+        // an error there.
+        let binds: Vec<_> = (rule.fields.iter().enumerate())
+            .map(|(i, (_, name))| format_ident!("__input{}", i, span = name.span()))
+            .collect();
+        let call = quote_spanned! {check.span()=>
+            #krate::__private::rule_output(#check(#(#binds),*))
+        };
+        quote! {
+            if let (#(::core::option::Option::Some(#binds),)*) = (#(&#vars,)*) {
+                __loader.invalid(__prefix, __fields, #call);
+            }
+        }
+    });
+    quote! {
+        let __fields: &[(&'static str, &'static #krate::__private::FieldSpec, bool)] =
+            &[#(#specs),*];
+        #(#rules)*
     }
 }
 
