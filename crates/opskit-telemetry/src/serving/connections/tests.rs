@@ -1,0 +1,120 @@
+//! Which connections the registry lets go, and when.
+
+use super::*;
+
+fn running() -> watch::Receiver<Phase> {
+    watch::channel(Phase::Running).1
+}
+
+/// A connection whose client sent part of a request, and the server waits.
+fn silent(connections: &mut Connections) -> Handle {
+    let (handle, _) = connections.admit();
+    handle.state.waited.store(true, Ordering::SeqCst);
+    handle
+}
+
+fn closing(handle: &Handle) -> bool {
+    handle.state.closing.load(Ordering::SeqCst)
+}
+
+#[test]
+fn past_the_limit_the_oldest_connections_without_a_request_are_closed() {
+    let mut connections = Connections::with_grace(3, Duration::ZERO, running());
+    let first = silent(&mut connections);
+    let second = silent(&mut connections);
+    let third = silent(&mut connections);
+    // The first sent a request: it stays.
+    first.state.served.store(true, Ordering::SeqCst);
+    let (_fourth, shed) = connections.admit();
+    assert_eq!(shed, 1);
+    assert!(closing(&second), "the oldest silent one");
+    assert!(!closing(&third));
+    assert!(!closing(&first));
+    // Its task ends: the count does not change again.
+    drop(second);
+    assert_eq!(connections.open.load(Ordering::SeqCst), 3);
+    let (_fifth, shed) = connections.admit();
+    assert_eq!(shed, 1, "the third, now the oldest silent one");
+    assert!(closing(&third));
+}
+
+#[test]
+fn a_connection_being_closed_is_not_made_room_for_twice() {
+    let mut connections = Connections::with_grace(3, Duration::ZERO, running());
+    let first = silent(&mut connections);
+    let second = silent(&mut connections);
+    let third = silent(&mut connections);
+    let (_fourth, shed) = connections.admit();
+    assert_eq!(shed, 1);
+    assert!(closing(&first));
+    // The first's task has not run yet: its handle is alive. The next
+    // connection still needs room for one, not two.
+    let (fifth, shed) = connections.admit();
+    assert_eq!(shed, 1);
+    assert!(closing(&second));
+    assert!(!closing(&third), "closed although the limit held");
+    assert!(!closing(&fifth));
+    drop((first, second));
+    assert_eq!(connections.open.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn a_request_the_server_has_not_read_yet_keeps_its_connection() {
+    let mut connections = Connections::with_grace(2, Duration::ZERO, running());
+    // Accepted in a burst: the server has not read from either yet.
+    let (unread, _) = connections.admit();
+    let (also_unread, _) = connections.admit();
+    let (_third, shed) = connections.admit();
+    assert_eq!(shed, 0);
+    assert!(!closing(&unread) && !closing(&also_unread));
+}
+
+#[test]
+fn a_new_connection_has_a_grace_period_to_send_its_request() {
+    let mut connections = Connections::with_grace(1, Duration::from_secs(3600), running());
+    let young = silent(&mut connections);
+    let (_next, shed) = connections.admit();
+    assert_eq!(shed, 0);
+    assert!(!closing(&young));
+}
+
+#[test]
+fn past_the_hard_limit_young_waiting_connections_are_closed_oldest_first() {
+    // A limit of 8, so a hard limit of 9; a grace no connection reaches.
+    let mut connections = Connections::with_grace(8, Duration::from_secs(3600), running());
+    let silent: Vec<Handle> = (0..9).map(|_| silent(&mut connections)).collect();
+    assert!(silent.iter().all(|h| !closing(h)), "within the hard limit");
+    let (_tenth, shed) = connections.admit();
+    assert_eq!(shed, 1);
+    assert!(closing(&silent[0]), "the oldest waiting one");
+    assert!(silent[1..].iter().all(|h| !closing(h)));
+    assert_eq!(connections.open.load(Ordering::SeqCst), 9);
+}
+
+#[test]
+fn a_failed_accept_closes_the_oldest_waiting_connection_whatever_its_age() {
+    let mut connections = Connections::with_grace(8, Duration::from_secs(3600), running());
+    let (unread, _) = connections.admit();
+    let first = silent(&mut connections);
+    let second = silent(&mut connections);
+    assert_eq!(connections.make_room_now(), 1);
+    assert!(!closing(&unread), "its request may be in the socket");
+    assert!(closing(&first));
+    assert!(!closing(&second));
+}
+
+#[test]
+fn a_request_that_arrives_as_the_connection_is_closed_is_served() {
+    let mut connections = Connections::with_grace(1, Duration::ZERO, running());
+    let slow = silent(&mut connections);
+    let (_next, shed) = connections.admit();
+    assert_eq!(shed, 1);
+    // The task reads once more and finds a whole request.
+    assert!(!slow.reprieve(), "nothing arrived yet");
+    slow.state.served.store(true, Ordering::SeqCst);
+    assert!(slow.reprieve());
+    assert!(!closing(&slow));
+    assert_eq!(connections.open.load(Ordering::SeqCst), 2);
+    drop(slow);
+    assert_eq!(connections.open.load(Ordering::SeqCst), 1);
+}
