@@ -18,7 +18,8 @@ impl Guard {
         conn: &mut impl StatusConnection,
     ) -> Result<SchemaStatus, GuardError> {
         crate::source::refuse_bad_versions(&self.migrations)?;
-        let (applied, records) = db::read(conn, &self.versions()).await?;
+        let tables = self.tables()?;
+        let (applied, records) = db::read(conn, &tables, &self.known()).await?;
         Ok(SchemaStatus::compute(&self.known(), &applied, &records))
     }
 
