@@ -154,7 +154,7 @@ pub enum GuardError {
     /// [`Guard::dangerous_set_table_name`](crate::Guard::dangerous_set_table_name).
     /// Nothing was read or written.
     #[error(
-        "cannot use the migrations table name {name:?}: {problem}. It comes from sqlx.toml's [migrate] table-name or create-schemas (or Migrator::dangerous_set_table_name); use table or schema.table, each part letters, digits and _ or a double-quoted name"
+        "cannot use the migrations table name {name:?}: {problem}. The name comes from sqlx.toml's [migrate] table-name or create-schemas (or Migrator::dangerous_set_table_name); nothing was read or written"
     )]
     #[non_exhaustive]
     TableName {

@@ -4,10 +4,9 @@
 
 use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
+use super::elsewhere::{PG_CANDIDATES, SQLITE_CANDIDATES, sqlite_quoted};
 use super::private::Reader;
-use super::queries::{
-    PG_CANDIDATES, SQLITE_CANDIDATES, fetch_descriptions, fetch_records, sqlite_quoted,
-};
+use super::queries::{fetch_descriptions, fetch_records};
 use super::tables::{Tables, literal};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;

@@ -1,6 +1,8 @@
 //! What the guard does on a database: one trait for what differs per database
 //! ([`Driver`](private::Driver)), one file per database, as sqlx's own `migrate/`,
-//! and the queries they all run alike written once (`queries`).
+//! and the queries they all run alike written once (`queries`), on the tables
+//! `tables` names (sqlx's, as its `Migrator` names it, and the guard's beside it);
+//! `elsewhere` finds migrations recorded under another name.
 
 // Without a database feature, nothing drives the shared parts.
 #![cfg_attr(
@@ -21,6 +23,7 @@ pub(crate) use tables::Tables;
 
 #[cfg(feature = "any")]
 mod any;
+mod elsewhere;
 #[cfg(feature = "postgres")]
 mod pg_error;
 #[cfg(feature = "postgres")]
@@ -366,7 +369,7 @@ pub(crate) async fn read<C: StatusConnection + ?Sized>(
             })
             .collect();
     } else if !known.is_empty() {
-        refuse_elsewhere(conn, t, known).await?;
+        elsewhere::refuse(conn, t, known).await?;
     }
     let records = if has_records {
         conn.records(t, known.last().map_or(i64::MIN, |k| k.version))
@@ -375,44 +378,6 @@ pub(crate) async fn read<C: StatusConnection + ?Sized>(
         Vec::new()
     };
     Ok((applied, records))
-}
-
-/// [`GuardError::TableElsewhere`] when a table of sqlx's shape other than `t`'s
-/// records a migration of `known` as applied, with its checksum: the migrations
-/// were applied under another table name, and would run twice. A table of
-/// other migrations (another service's set in its own schema) does not count.
-async fn refuse_elsewhere<C: StatusConnection + ?Sized>(
-    conn: &mut C,
-    t: &Tables,
-    known: &[Known<'_>],
-) -> Result<(), GuardError> {
-    for candidate in conn.candidates().await? {
-        // A name the database quoted that the guard would not write is skipped,
-        // as is a table it may not read.
-        let Ok(other) = Tables::reading(&candidate) else {
-            continue;
-        };
-        let Ok(rows) = conn.applied(&other).await else {
-            continue;
-        };
-        let count = rows
-            .iter()
-            .filter(|(version, success, checksum)| {
-                *success
-                    && known
-                        .binary_search_by_key(version, |k| k.version)
-                        .is_ok_and(|i| known[i].checksum == checksum.as_slice())
-            })
-            .count();
-        if count > 0 {
-            return Err(GuardError::TableElsewhere {
-                table: t.sqlx.clone(),
-                found: candidate,
-                count,
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Creates the bookkeeping tables that are missing (never issuing a `CREATE` for one

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Postgres, Transaction};
 
+use super::elsewhere::PG_CANDIDATES;
 use super::pg_lease;
 use super::postgres_wait::{
     backend_pid, drop_invalid_indexes, holders, is_lock_timeout, refuse_invalid_index,
@@ -23,10 +24,9 @@ use super::postgres_wait::{
 };
 use super::private::{Driver, Reader};
 use super::queries::{
-    PG_CANDIDATES, Spelling, already_applied, create_table_sql, db_error, fetch_applied,
-    insert_rows, record_failure, record_repair, simple,
+    already_applied, db_error, fetch_applied, insert_rows, record_failure, record_repair, simple,
 };
-use super::tables::{Tables, literal};
+use super::tables::{Spelling, Tables, create_table_sql, literal};
 use super::{Failure, Lease, ToApply, TryWait, pg_error};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;

@@ -11,27 +11,6 @@ use super::{Failure, ToApply};
 use crate::error::{GuardError, unreachable};
 use crate::status::RecordRow;
 
-/// Tables of sqlx's shape this PostgreSQL role may read (`information_schema`
-/// lists only those), quoted by PostgreSQL: where migrations applied under another
-/// table name are.
-pub(super) const PG_CANDIDATES: &str = "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) \
-     FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema') \
-     AND column_name IN ('version', 'description', 'installed_on', 'success', 'checksum', 'execution_time') \
-     GROUP BY table_schema, table_name HAVING count(*) = 6 ORDER BY 1 LIMIT 10";
-
-/// Tables of sqlx's shape in the SQLite database, by name: where migrations
-/// applied under another table name are.
-pub(super) const SQLITE_CANDIDATES: &str = "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' \
-     AND (SELECT count(*) FROM pragma_table_info(m.name) p WHERE p.name IN \
-     ('version', 'description', 'installed_on', 'success', 'checksum', 'execution_time')) = 6 \
-     ORDER BY 1 LIMIT 10";
-
-/// A SQLite table name from its catalog, quoted (the guard skips a name with a
-/// quote in it).
-pub(super) fn sqlite_quoted(name: &str) -> String {
-    format!("\"{name}\"")
-}
-
 /// Maps a database error around a migration to [`Failure::Database`].
 pub(super) fn db_error(doing: &'static str) -> impl FnOnce(sqlx::Error) -> Failure {
     move |err| Failure::Database(unreachable(doing)(err))
@@ -47,53 +26,6 @@ fn record_row((version, compat, summary, outcome, error): RecordTuple) -> Record
         summary,
         outcome,
         error,
-    }
-}
-
-/// How a database spells the bookkeeping tables' columns that differ: a timestamp
-/// column with its default, and bytes.
-pub(super) struct Spelling {
-    pub(super) timestamp: &'static str,
-    pub(super) bytes: &'static str,
-}
-
-/// `CREATE TABLE` for bookkeeping table `table` (0: sqlx's, as sqlx creates it; 1:
-/// the guard's records; 2: the history) of `t`.
-pub(super) fn create_table_sql(t: &Tables, table: usize, spelling: &Spelling) -> String {
-    let Spelling { timestamp, bytes } = spelling;
-    match table {
-        0 => format!(
-            "CREATE TABLE {} (
-    version BIGINT PRIMARY KEY,
-    description TEXT NOT NULL,
-    installed_on {timestamp},
-    success BOOLEAN NOT NULL,
-    checksum {bytes} NOT NULL,
-    execution_time BIGINT NOT NULL
-)",
-            t.sqlx
-        ),
-        1 => format!(
-            "CREATE TABLE {} (
-    version BIGINT PRIMARY KEY,
-    compat TEXT NOT NULL,
-    classified_by TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    error TEXT,
-    recorded_at {timestamp}
-)",
-            t.records
-        ),
-        _ => format!(
-            "CREATE TABLE {} (
-    version BIGINT NOT NULL,
-    event TEXT NOT NULL,
-    detail TEXT,
-    at {timestamp}
-)",
-            t.history
-        ),
     }
 }
 

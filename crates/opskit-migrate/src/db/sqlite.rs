@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Executor, Sqlite, SqliteConnection};
 
+use super::elsewhere::{SQLITE_CANDIDATES, sqlite_quoted};
 use super::private::{Driver, Reader};
 use super::queries::{
-    SQLITE_CANDIDATES, Spelling, already_applied, create_table_sql, db_error, fetch_applied,
-    fetch_descriptions, fetch_records, insert_rows, record_failure, record_repair, sqlite_quoted,
+    already_applied, db_error, fetch_applied, fetch_descriptions, fetch_records, insert_rows,
+    record_failure, record_repair,
 };
-use super::tables::{Ident, Tables, literal};
+use super::tables::{Ident, Spelling, Tables, create_table_sql, literal};
 use super::{Failure, Lease, ToApply, TryWait};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;

@@ -1,7 +1,8 @@
-//! The bookkeeping tables' names: sqlx's migrations table as the `Migrator` names
-//! it (`_sqlx_migrations`, or `sqlx.toml`'s `[migrate] table-name`, or
-//! `Migrator::dangerous_set_table_name`), and the guard's own tables beside it, in
-//! the same schema; with the schemas to create first (`create-schemas`).
+//! The bookkeeping tables' names and definitions: sqlx's migrations table as the
+//! `Migrator` names it (`_sqlx_migrations`, or `sqlx.toml`'s `[migrate]
+//! table-name`, or `Migrator::dangerous_set_table_name`), and the guard's own
+//! tables beside it, in the same schema; with the schemas to create first
+//! (`create-schemas`).
 //!
 //! sqlx writes the name into its SQL as it is given ("may be schema-qualified
 //! and/or contain quotes"), and so does the guard, so both name the same table on
@@ -17,6 +18,9 @@ use crate::error::GuardError;
 
 /// sqlx's default migrations table.
 pub(crate) const DEFAULT_TABLE: &str = "_sqlx_migrations";
+
+/// The names the guard takes, for its refusals.
+const SHAPE: &str = "use table or schema.table, each part ASCII letters, digits and _ (not starting with a digit) or a double-quoted name without quotes inside";
 
 /// The longest identifier PostgreSQL keeps whole (`NAMEDATALEN - 1`).
 const MAX_IDENTIFIER: usize = 63;
@@ -53,15 +57,11 @@ impl Ident {
             None => return Err("an empty part (two dots, or a dot at an end)".into()),
             Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
             Some(c) => {
-                return Err(format!(
-                    "{text:?} starts with {c:?}; an unquoted name starts with a letter or _"
-                ));
+                return Err(format!("{text:?} starts with {c:?}"));
             }
         }
         if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
-            return Err(format!(
-                "{text:?} has {c:?}; an unquoted name has ASCII letters, digits and _ only (quote it with \"...\" for anything else)"
-            ));
+            return Err(format!("{text:?} has {c:?} outside quotes"));
         }
         Self::checked_length(text, text)
     }
@@ -80,6 +80,7 @@ impl Ident {
     }
 
     /// Whether this is the schema `name`, as SQLite compares names.
+    #[cfg(feature = "_sqlite")]
     pub(crate) fn is(&self, name: &str) -> bool {
         self.value.eq_ignore_ascii_case(name)
     }
@@ -111,6 +112,8 @@ pub(crate) fn literal(text: &str) -> String {
 
 /// The bookkeeping tables of one guard, as SQL names.
 #[derive(Debug, Clone)]
+// The parts are read by SQLite's catalog queries only.
+#[cfg_attr(not(any(feature = "_sqlite", feature = "any")), allow(dead_code))]
 pub(crate) struct Tables {
     /// The schema, when the migrations table names one.
     pub(crate) schema: Option<Ident>,
@@ -134,7 +137,7 @@ impl Tables {
     pub(crate) fn new(name: &str, create_schemas: &[String]) -> Result<Self, GuardError> {
         let refuse = |problem: String| GuardError::TableName {
             name: name.to_owned(),
-            problem,
+            problem: format!("{problem}; {SHAPE}"),
         };
         let parts = split_parts(name);
         if parts.len() > 2 {
@@ -154,7 +157,9 @@ impl Tables {
         for schema_name in create_schemas {
             let ident = Ident::parse(schema_name).map_err(|problem| GuardError::TableName {
                 name: schema_name.clone(),
-                problem: format!("as a schema to create: {problem}"),
+                problem: format!(
+                    "as a schema to create: {problem}; a schema is one part of such a name"
+                ),
             })?;
             create.push(ident);
         }
@@ -187,12 +192,14 @@ impl Tables {
 
     /// The three bookkeeping tables `existing` reports on, in its order: sqlx's,
     /// the records, the history.
+    #[cfg(feature = "postgres")]
     pub(crate) fn bookkeeping(&self) -> [&str; 3] {
         [&self.sqlx, &self.records, &self.history]
     }
 
     /// The names of the three bookkeeping tables without the schema, as SQLite's
     /// catalog spells them.
+    #[cfg(any(feature = "_sqlite", feature = "any", test))]
     pub(crate) fn bare_names(&self) -> [String; 3] {
         [
             self.table.value.clone(),
@@ -202,11 +209,61 @@ impl Tables {
     }
 
     /// SQLite's catalog of the schema the tables are in.
+    #[cfg(any(feature = "_sqlite", feature = "any", test))]
     pub(crate) fn sqlite_master(&self) -> String {
         match &self.schema {
             Some(schema) => format!("{}.sqlite_master", schema.written),
             None => "sqlite_master".to_owned(),
         }
+    }
+}
+
+/// How a database spells the bookkeeping tables' columns that differ: a timestamp
+/// column with its default, and bytes.
+#[cfg(any(feature = "postgres", feature = "_sqlite"))]
+pub(super) struct Spelling {
+    pub(super) timestamp: &'static str,
+    pub(super) bytes: &'static str,
+}
+
+/// `CREATE TABLE` for bookkeeping table `table` (0: sqlx's, as sqlx creates it; 1:
+/// the guard's records; 2: the history) of `t`.
+#[cfg(any(feature = "postgres", feature = "_sqlite"))]
+pub(super) fn create_table_sql(t: &Tables, table: usize, spelling: &Spelling) -> String {
+    let Spelling { timestamp, bytes } = spelling;
+    match table {
+        0 => format!(
+            "CREATE TABLE {} (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on {timestamp},
+    success BOOLEAN NOT NULL,
+    checksum {bytes} NOT NULL,
+    execution_time BIGINT NOT NULL
+)",
+            t.sqlx
+        ),
+        1 => format!(
+            "CREATE TABLE {} (
+    version BIGINT PRIMARY KEY,
+    compat TEXT NOT NULL,
+    classified_by TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    recorded_at {timestamp}
+)",
+            t.records
+        ),
+        _ => format!(
+            "CREATE TABLE {} (
+    version BIGINT NOT NULL,
+    event TEXT NOT NULL,
+    detail TEXT,
+    at {timestamp}
+)",
+            t.history
+        ),
     }
 }
 

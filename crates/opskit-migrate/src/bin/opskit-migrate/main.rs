@@ -15,12 +15,14 @@
 //! does (`--config FILE`, else `sqlx.toml` in the current directory if there is
 //! one): its `[migrate]` `table-name` and `create-schemas` say where the
 //! migrations are recorded, `migrations-dir` where they are when `--migrations` is
-//! not given, `ignored-chars` what their checksums leave out (see `sqlx_toml`). A
-//! file that cannot be read or parsed, or a key sqlx does not know, is exit 78,
-//! naming the file. `status` never writes. `apply`
-//! applies pending migrations under the lock, as the guard's `apply` policy does;
-//! `expand` applies those before the first contract migration, as the `expand`
-//! policy does (the job before a rolling deploy; `apply` runs the rest after it).
+//! not given (`migrations` when the file does not say), `ignored-chars` what their
+//! checksums leave out (see `sqlx_toml`). A file that cannot be read or parsed, or
+//! a key sqlx does not know, is exit 78, naming the file.
+//!
+//! `status` never writes. `apply` applies pending migrations under the lock, as
+//! the guard's `apply` policy does; `expand` applies those before the first
+//! contract migration, as the `expand` policy does (the job before a rolling
+//! deploy; `apply` runs the rest after it).
 //! `repair` is for a migration that failed outside a transaction: after checking
 //! which of its statements took effect and finishing or undoing them by hand, say
 //! which (`--as applied` or `--as not-applied`); there is no default.
@@ -69,7 +71,8 @@ const USAGE: &str = "usage:
   opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--config FILE] [--format human|json]
 (the database commands read DATABASE_URL when --database-url is not given, and sqlx.toml
   as sqlx-cli does: --config FILE, else ./sqlx.toml if present; [migrate] table-name,
-  create-schemas, migrations-dir (the default for --migrations), ignored-chars)
+  create-schemas, migrations-dir (with sqlx.toml, the default for --migrations,
+  itself `migrations` by default), ignored-chars)
 exit codes: 0 fine; 1 lint findings; 64 usage; 65 incompatible schema or failed migration;
   69 database unreachable or migration lock held too long; 75 try again later (status:
   migrations pending; apply/expand: a table stayed locked through every try, nothing applied);
@@ -342,7 +345,7 @@ fn database(args: &Args) -> ExitCode {
         .or(config.migrations_dir())
     else {
         eprintln!(
-            "{command} needs --migrations DIR (or [migrate] migrations-dir in sqlx.toml)\n{USAGE}"
+            "{command} needs --migrations DIR (or a sqlx.toml: then [migrate] migrations-dir, or migrations)\n{USAGE}"
         );
         return exit(exit::USAGE);
     };

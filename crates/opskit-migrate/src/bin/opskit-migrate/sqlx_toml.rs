@@ -1,7 +1,8 @@
 //! `sqlx.toml`, read as sqlx-cli reads it: `--config FILE`, or else `sqlx.toml` in
 //! the current directory when there is one. What the guard takes from it is the
 //! `[migrate]` table: `table-name` and `create-schemas` (where the migrations are
-//! recorded), `migrations-dir` (where they are, when `--migrations` is not given)
+//! recorded), `migrations-dir` (where they are, when `--migrations` is not given;
+//! `migrations` by default, as for sqlx-cli)
 //! and `ignored-chars` (what their checksums leave out). As sqlx does, a key it
 //! does not know (`table_name` for `table-name`) is an error, not ignored: a guard
 //! that missed the table name would find nothing applied.
@@ -63,7 +64,7 @@ impl SqlxToml {
             .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
         let file: File = toml::from_str(&text).map_err(|err| {
             format!(
-                "{} is not a sqlx.toml sqlx can read: {}",
+                "{} is not a valid sqlx.toml: {}",
                 path.display(),
                 err.to_string().trim_end()
             )
@@ -74,9 +75,17 @@ impl SqlxToml {
         })
     }
 
-    /// `[migrate] migrations-dir`, when set.
+    /// Where the migrations are when `--migrations` is not given, as sqlx-cli
+    /// takes it: `[migrate] migrations-dir`, else `migrations`. `None` without a
+    /// `sqlx.toml`: then `--migrations` is required.
     pub(crate) fn migrations_dir(&self) -> Option<&str> {
-        self.migrate.migrations_dir.as_deref()
+        self.path.as_ref()?;
+        Some(
+            self.migrate
+                .migrations_dir
+                .as_deref()
+                .unwrap_or("migrations"),
+        )
     }
 
     /// The migrations table, as sqlx names it.
