@@ -353,3 +353,25 @@ fn the_cli_reads_sqlx_toml_here_or_from_config_and_refuses_one_it_cannot_use() {
     let (code, _, stderr) = status(here.path(), &[]);
     assert_eq!(code, 64, "{stderr}");
 }
+
+/// A migrations table in a schema nobody creates is a setting to fix, named, as
+/// sqlx refuses it too.
+#[tokio::test]
+async fn a_table_in_a_schema_that_does_not_exist_is_refused_naming_it() {
+    let Some(pg) = common::postgres().await else {
+        return;
+    };
+    let dir = project("[migrate]\ntable-name = \"nowhere.schema_history\"\n");
+    assert!(
+        sqlx_run(&pg.url, &sqlx_migrator(dir.path()).await)
+            .await
+            .is_err()
+    );
+    let (code, _, stderr) = cli_in(dir.path(), &["apply", "--database-url", &pg.url]);
+    assert_eq!(code, 78, "{stderr}");
+    assert!(
+        stderr.contains("cannot use the migrations table name \"nowhere.schema_history\": schema nowhere does not exist; list it in create-schemas"),
+        "{stderr}"
+    );
+    assert!(!exists(&pg.url, "_opskit_migration_lock").await);
+}

@@ -36,15 +36,17 @@ pub(super) fn sqlite_quoted(name: &str) -> String {
     }
 }
 
-/// [`GuardError::TableElsewhere`] when a table of sqlx's shape other than `t`'s
-/// records a migration of `known` as applied, with its checksum: the migrations
-/// were applied under another table name, and would run twice. A table of
-/// other migrations (another service's set in its own schema) does not count.
+/// Called when `t`'s migrations table was missing: [`GuardError::TableElsewhere`]
+/// when a table of sqlx's shape records a migration of `known` as applied, with
+/// its checksum (the migrations were applied under another table name, and would
+/// run twice), unless `t`'s table exists by now: another replica created it
+/// meanwhile, and it is the one found. `Ok(true)` then: read it. A table of other
+/// migrations (another service's set in its own schema) does not count.
 pub(super) async fn refuse<C: StatusConnection + ?Sized>(
     conn: &mut C,
     t: &Tables,
     known: &[Known<'_>],
-) -> Result<(), GuardError> {
+) -> Result<bool, GuardError> {
     for candidate in conn.candidates().await? {
         // A name the database quoted that the guard would not write is skipped,
         // as is a table it may not read.
@@ -64,6 +66,9 @@ pub(super) async fn refuse<C: StatusConnection + ?Sized>(
             })
             .count();
         if count > 0 {
+            if conn.tables(t).await?.0 {
+                return Ok(true);
+            }
             return Err(GuardError::TableElsewhere {
                 table: t.sqlx.clone(),
                 found: candidate,
@@ -71,5 +76,5 @@ pub(super) async fn refuse<C: StatusConnection + ?Sized>(
             });
         }
     }
-    Ok(())
+    Ok(false)
 }

@@ -333,16 +333,22 @@ use private::{Driver, Reader};
 /// queries whatever the number of migrations: which tables exist; version, success
 /// and checksum of every applied migration; descriptions of the applied migrations
 /// this binary does not know (only when there are any); and the records of those and
-/// of failures. `known` is the binary's migrations, sorted by version.
+/// of failures. (SQLite checks first that a schema the table names is attached.)
+/// `known` is the binary's migrations, sorted by version.
 ///
 /// When sqlx's table does not exist, looks for the binary's migrations in another
-/// table of sqlx's shape first: [`GuardError::TableElsewhere`] when one holds any.
+/// table of sqlx's shape first: [`GuardError::TableElsewhere`] when one holds any
+/// (see `elsewhere`).
 pub(crate) async fn read<C: StatusConnection + ?Sized>(
     conn: &mut C,
     t: &Tables,
     known: &[Known<'_>],
 ) -> Result<(Vec<AppliedRow>, Vec<RecordRow>), GuardError> {
-    let (has_sqlx, has_records) = conn.tables(t).await?;
+    let (mut has_sqlx, mut has_records) = conn.tables(t).await?;
+    if !has_sqlx && !known.is_empty() && elsewhere::refuse(conn, t, known).await? {
+        // Another replica created the table meanwhile: read it.
+        (has_sqlx, has_records) = conn.tables(t).await?;
+    }
     let mut applied = Vec::new();
     if has_sqlx {
         let rows = conn.applied(t).await?;
@@ -368,8 +374,6 @@ pub(crate) async fn read<C: StatusConnection + ?Sized>(
                 checksum,
             })
             .collect();
-    } else if !known.is_empty() {
-        elsewhere::refuse(conn, t, known).await?;
     }
     let records = if has_records {
         conn.records(t, known.last().map_or(i64::MIN, |k| k.version))

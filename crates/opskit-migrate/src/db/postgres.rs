@@ -134,8 +134,9 @@ impl Driver for PgConnection {
             .map(drop)
     }
 
-    /// Creates the listed schemas, takes the lease, then waits for sqlx's
-    /// advisory lock to be free (see `pg_lease`), for at most `timeout`.
+    /// Creates the listed schemas (refusing a migrations table in a schema that
+    /// still does not exist), takes the lease, then waits for sqlx's advisory
+    /// lock to be free (see `pg_lease`), for at most `timeout`.
     async fn lock(
         &mut self,
         timeout: Duration,
@@ -143,6 +144,18 @@ impl Driver for PgConnection {
         t: &Tables,
     ) -> Result<(), GuardError> {
         self.create_schemas(t).await?;
+        if let Some(schema) = &t.schema {
+            let [exists] = exist(self, "to_regnamespace", [schema.written.as_str()]).await?;
+            if !exists {
+                return Err(GuardError::TableName {
+                    name: t.sqlx.clone(),
+                    problem: format!(
+                        "schema {} does not exist; list it in create-schemas (Migrator::create_schema, Guard::create_schema) or create it",
+                        schema.written
+                    ),
+                });
+            }
+        }
         pg_lease::lock(self, timeout, lease).await
     }
 

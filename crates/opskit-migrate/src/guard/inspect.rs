@@ -12,7 +12,10 @@ impl Guard {
     ///
     /// # Errors
     ///
-    /// [`GuardError::Unreachable`] when the database cannot be read.
+    /// [`GuardError::Unreachable`] when the database cannot be read;
+    /// [`GuardError::TableName`] for a migrations table name the guard cannot use;
+    /// [`GuardError::TableElsewhere`] when its migrations table is missing and
+    /// another records its migrations.
     pub async fn status(
         &self,
         conn: &mut impl StatusConnection,
