@@ -147,6 +147,38 @@ pub enum GuardError {
         /// Each problem, naming the file or migration at fault.
         problems: Vec<String>,
     },
+    /// The migrations table's name (or a schema to create for it) is not a plain
+    /// name the guard can write into SQL. It comes from the `Migrator` (`sqlx.toml`'s
+    /// `[migrate] table-name` and `create-schemas`,
+    /// `Migrator::dangerous_set_table_name`) or
+    /// [`Guard::dangerous_set_table_name`](crate::Guard::dangerous_set_table_name).
+    /// Nothing was read or written.
+    #[error(
+        "cannot use the migrations table name {name:?}: {problem}. The name comes from sqlx.toml's [migrate] table-name or create-schemas (or Migrator::dangerous_set_table_name); nothing was read or written"
+    )]
+    #[non_exhaustive]
+    TableName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// This guard's migrations table does not exist, but another table records
+    /// migrations of this binary (same versions and checksums): they were applied
+    /// under another table name, and applying them again would run them twice.
+    /// Nothing was written.
+    #[error(
+        "the migrations table {table} does not exist, but {found} records {count} of these migrations (same versions and checksums): they were applied with table name {found}. Give the guard that name (sqlx.toml's [migrate] table-name, read by sqlx::migrate!() with sqlx's sqlx-toml feature and by opskit-migrate from the current directory or --config; or Guard::dangerous_set_table_name). Nothing was applied"
+    )]
+    #[non_exhaustive]
+    TableElsewhere {
+        /// The migrations table the guard was given.
+        table: String,
+        /// The table that records these migrations.
+        found: String,
+        /// How many of this binary's migrations it records.
+        count: usize,
+    },
     /// Reading migrations from a directory failed.
     #[error("cannot read migrations from {path}: {message}")]
     Source {
@@ -165,7 +197,9 @@ impl GuardError {
     /// over, [`GuardError::LockLost`]); 75 (try again later)
     /// when a table stayed locked through every try ([`GuardError::TableLocked`]); 64
     /// for a repair that does not apply; 78 for a URL of a database this build does
-    /// not support.
+    /// not support, a migrations table name the guard cannot use
+    /// ([`GuardError::TableName`]), or migrations recorded under another table name
+    /// ([`GuardError::TableElsewhere`]).
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::TableLocked { .. } => opskit_exit::TEMP_FAILURE,
@@ -173,8 +207,12 @@ impl GuardError {
                 opskit_exit::UNAVAILABLE
             }
             Self::Repair { .. } => opskit_exit::USAGE,
-            // A URL for a database this build does not speak is a setting to fix.
-            Self::UnsupportedDatabase { .. } => opskit_exit::CONFIG,
+            // A URL for a database this build does not speak, or a table name the
+            // guard cannot use or that misses the applied migrations, is a
+            // setting to fix.
+            Self::UnsupportedDatabase { .. }
+            | Self::TableName { .. }
+            | Self::TableElsewhere { .. } => opskit_exit::CONFIG,
             _ => opskit_exit::DATA_ERROR,
         }
     }

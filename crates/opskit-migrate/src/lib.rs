@@ -9,11 +9,12 @@
 //! what it changed, when any is contract or unrecorded.
 //!
 //! It works with sqlx migrations as they are: a `migrations/` folder embedded with
-//! `sqlx::migrate!`, the `_sqlx_migrations` table and its checksums, on SQLite and
-//! PostgreSQL. A database migrated by `sqlx migrate run` is read correctly, and the
-//! guard excludes `sqlx migrate run` by sqlx's own PostgreSQL lock key. Its own
-//! lock is a lease that holds through PgBouncer in transaction pooling; see
-//! [`pooler`] for what a user sets behind a pooler, and why a lease.
+//! `sqlx::migrate!`, sqlx's migrations table (`_sqlx_migrations`, or the one
+//! `sqlx.toml` names: see [below](#the-migrations-table)) and its checksums, on
+//! SQLite and PostgreSQL. A database migrated by `sqlx migrate run` is read
+//! correctly, and the guard excludes `sqlx migrate run` by sqlx's own PostgreSQL
+//! lock key. Its own lock is a lease that holds through PgBouncer in transaction
+//! pooling; see [`pooler`] for what a user sets behind a pooler, and why a lease.
 //!
 //! # Example
 //!
@@ -92,6 +93,43 @@
 //! same bounded wait for a database another connection writes to. See
 //! [`lock_wait`].
 //!
+//! # The migrations table
+//!
+//! sqlx 0.9 may keep its migrations table under another name and in another
+//! schema: `sqlx.toml`'s `[migrate]` `table-name` (`"ops.schema_history"`) and
+//! `create-schemas` (`["ops"]`), read by `sqlx::migrate!()` with sqlx's `sqlx-toml`
+//! feature and by sqlx-cli from its current directory, or
+//! `Migrator::dangerous_set_table_name` and `Migrator::create_schema`.
+//! [`Guard::new`] takes both from the `Migrator`, so the guard and sqlx read and
+//! write one table whichever applies first; its own tables (`_opskit_migrations`,
+//! `_opskit_migration_history`, `_opskit_migration_lock`) go beside it, in the same
+//! schema, and it creates the listed schemas as sqlx does (`CREATE SCHEMA IF NOT
+//! EXISTS` on PostgreSQL; on SQLite a schema is an attached file, and one that is
+//! not attached is refused, as sqlx refuses it). The `opskit-migrate` command reads
+//! `sqlx.toml` as sqlx-cli does.
+//!
+//! The name is written into SQL as given, as sqlx writes it, so it must be a name
+//! and nothing more: `table` or `schema.table`, each part letters, digits and `_`
+//! or double-quoted (`"Ops"."Schema History"`). Anything else is refused before
+//! the database is reached, naming it ([`GuardError::TableName`], exit 78). A guard
+//! given another name than the one the migrations were recorded under (a
+//! `Migrator` built without the `sqlx.toml`) finds its table missing; when another
+//! table of sqlx's shape records any of its migrations with the same checksums, it
+//! refuses to read or apply ([`GuardError::TableElsewhere`], exit 78, naming that
+//! table) rather than run them twice.
+//!
+//! ```no_run
+//! use opskit_migrate::{Guard, Policy};
+//!
+//! # async fn run() -> Result<(), opskit_migrate::GuardError> {
+//! let guard = Guard::from_dir("migrations")
+//!     .await?
+//!     .dangerous_set_table_name("ops.schema_history")
+//!     .create_schema("ops");
+//! guard.run("postgres://app@db/app", Policy::Apply).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # sqlx and feature flags
 //!
 //! The guard is built on sqlx 0.9, re-exported as [`sqlx`]: hand it the `Migrator`
@@ -107,7 +145,7 @@
 //! | `tls-native-tls` | TLS to PostgreSQL with the platform's TLS library | no |
 //! | `any` | [`StatusConnection`] for sqlx's `AnyConnection`: `Guard::status` and `schema_check` on an `AnyPool` | no |
 //! | `health` | `schema_check`, a readiness check for opskit-health | no |
-//! | `cli` | the `opskit-migrate` command: `postgres`, `sqlite` and `tls` | no |
+//! | `cli` | the `opskit-migrate` command: `postgres`, `sqlite` and `tls`, and `sqlx.toml` read as sqlx-cli reads it | no |
 //!
 //! A URL whose database is not compiled in is refused with
 //! [`GuardError::UnsupportedDatabase`], which names the features to turn on.

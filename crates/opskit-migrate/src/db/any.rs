@@ -2,10 +2,12 @@
 //! schema lookup of the database behind it, and columns cast to types that decode
 //! alike from both.
 
-use sqlx::{Any, AnyConnection};
+use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
+use super::elsewhere::{PG_CANDIDATES, SQLITE_CANDIDATES, sqlite_quoted};
 use super::private::Reader;
 use super::queries::{fetch_descriptions, fetch_records};
+use super::tables::{Tables, literal};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
@@ -25,45 +27,76 @@ impl Reader for AnyConnection {
         }
     }
 
-    async fn tables(&mut self) -> Result<(bool, bool), GuardError> {
+    async fn tables(&mut self, t: &Tables) -> Result<(bool, bool), GuardError> {
+        // The names are literals of names `Tables` checked.
         let sql = if is_postgres(self) {
-            "SELECT CAST(c.relname AS TEXT) FROM pg_catalog.pg_class c \
-             WHERE c.oid IN (to_regclass('_sqlx_migrations'), to_regclass('_opskit_migrations'))"
+            format!(
+                "SELECT CAST(to_regclass({}) IS NOT NULL AS INTEGER), CAST(to_regclass({}) IS NOT NULL AS INTEGER)",
+                literal(&t.sqlx),
+                literal(&t.records)
+            )
         } else {
-            "SELECT name FROM sqlite_master WHERE type = 'table' \
-             AND name IN ('_sqlx_migrations', '_opskit_migrations')"
+            let [sqlx, records, _] = t.bare_names();
+            format!(
+                "SELECT EXISTS (SELECT 1 FROM {master} WHERE type = 'table' AND name = {} COLLATE NOCASE), \
+                 EXISTS (SELECT 1 FROM {master} WHERE type = 'table' AND name = {} COLLATE NOCASE)",
+                literal(&sqlx),
+                literal(&records),
+                master = t.sqlite_master(),
+            )
         };
-        let names: Vec<String> = sqlx::query_scalar(sql)
-            .fetch_all(&mut *self)
+        let (sqlx, records): (i32, i32) = sqlx::query_as(AssertSqlSafe(sql))
+            .fetch_one(&mut *self)
             .await
             .map_err(unreachable("reading the schema"))?;
-        Ok((
-            names.iter().any(|n| n == "_sqlx_migrations"),
-            names.iter().any(|n| n == "_opskit_migrations"),
-        ))
+        Ok((sqlx != 0, records != 0))
     }
 
-    async fn applied(&mut self) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
+    async fn applied(&mut self, t: &Tables) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
         // `success` is a boolean on PostgreSQL and an integer on SQLite: read both
         // as a BIGINT.
-        let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(
+        let sql = format!(
             "SELECT version, CAST(CASE WHEN success THEN 1 ELSE 0 END AS BIGINT), checksum \
-             FROM _sqlx_migrations ORDER BY version",
-        )
-        .fetch_all(&mut *self)
-        .await
-        .map_err(unreachable("reading _sqlx_migrations"))?;
+             FROM {} ORDER BY version",
+            t.sqlx
+        );
+        let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as(AssertSqlSafe(sql))
+            .fetch_all(&mut *self)
+            .await
+            .map_err(unreachable("reading the migrations table"))?;
         Ok(rows
             .into_iter()
             .map(|(version, success, checksum)| (version, success != 0, checksum))
             .collect())
     }
 
-    async fn descriptions(&mut self, versions: &[i64]) -> Result<Vec<(i64, String)>, GuardError> {
-        fetch_descriptions::<Any>(self, versions).await
+    async fn descriptions(
+        &mut self,
+        t: &Tables,
+        versions: &[i64],
+    ) -> Result<Vec<(i64, String)>, GuardError> {
+        fetch_descriptions::<Any>(self, t, versions).await
     }
 
-    async fn records(&mut self, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
-        fetch_records::<Any>(self, latest).await
+    async fn records(&mut self, t: &Tables, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
+        fetch_records::<Any>(self, t, latest).await
+    }
+
+    async fn candidates(&mut self) -> Result<Vec<String>, GuardError> {
+        let postgres = is_postgres(self);
+        let sql = if postgres {
+            PG_CANDIDATES
+        } else {
+            SQLITE_CANDIDATES
+        };
+        let names: Vec<String> = sqlx::query_scalar(sql)
+            .fetch_all(&mut *self)
+            .await
+            .map_err(unreachable("reading the schema"))?;
+        Ok(if postgres {
+            names
+        } else {
+            names.iter().map(|name| sqlite_quoted(name)).collect()
+        })
     }
 }

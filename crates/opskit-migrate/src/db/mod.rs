@@ -1,6 +1,8 @@
 //! What the guard does on a database: one trait for what differs per database
 //! ([`Driver`](private::Driver)), one file per database, as sqlx's own `migrate/`,
-//! and the queries they all run alike written once (`queries`).
+//! and the queries they all run alike written once (`queries`), on the tables
+//! `tables` names (sqlx's, as its `Migrator` names it, and the guard's beside it);
+//! `elsewhere` finds migrations recorded under another name.
 
 // Without a database feature, nothing drives the shared parts.
 #![cfg_attr(
@@ -14,12 +16,14 @@ use std::time::{Duration, Instant};
 use crate::classify::Classification;
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
-use crate::status::{AppliedRow, RecordRow};
+use crate::status::{AppliedRow, Known, RecordRow};
 
 pub(crate) use retry::apply;
+pub(crate) use tables::Tables;
 
 #[cfg(feature = "any")]
 mod any;
+mod elsewhere;
 #[cfg(feature = "postgres")]
 mod pg_error;
 #[cfg(feature = "postgres")]
@@ -32,6 +36,7 @@ mod queries;
 mod retry;
 #[cfg(feature = "_sqlite")]
 mod sqlite;
+pub(crate) mod tables;
 
 /// The URL schemes this build can connect to, for [`GuardError::UnsupportedDatabase`].
 pub(crate) const SUPPORTED_SCHEMES: &str =
@@ -52,11 +57,13 @@ pub(crate) struct Lease {
     pub(crate) holder: String,
     /// How long the lease holds unless renewed.
     pub(crate) ttl: Duration,
+    /// The lease table, beside the migrations table.
+    pub(crate) table: String,
 }
 
 impl Lease {
-    /// A lease for one apply of this process.
-    pub(crate) fn new(ttl: Duration) -> Self {
+    /// A lease for one apply of this process, in the lease table beside `tables`.
+    pub(crate) fn new(ttl: Duration, tables: &Tables) -> Self {
         use std::sync::atomic::{AtomicU64, Ordering};
         static APPLIES: AtomicU64 = AtomicU64::new(0);
         let host: String = std::fs::read_to_string("/etc/hostname")
@@ -74,12 +81,18 @@ impl Lease {
             std::process::id(),
             APPLIES.fetch_add(1, Ordering::Relaxed),
         );
-        Self { holder, ttl }
+        Self {
+            holder,
+            ttl,
+            table: tables.lock.clone(),
+        }
     }
 }
 
 /// A migration to apply, with its classification.
 pub(crate) struct ToApply<'a> {
+    /// The bookkeeping tables its rows go to.
+    pub(crate) tables: &'a Tables,
     pub(crate) version: i64,
     pub(crate) description: &'a str,
     pub(crate) sql: &'a sqlx::SqlStr,
@@ -196,7 +209,8 @@ impl<C: Send + private::Reader> StatusConnection for C {}
 #[allow(private_interfaces, private_bounds)]
 pub(crate) mod private {
     use super::{
-        Dialect, Duration, Failure, Future, GuardError, Instant, Lease, RecordRow, ToApply, TryWait,
+        Dialect, Duration, Failure, Future, GuardError, Instant, Lease, RecordRow, Tables, ToApply,
+        TryWait,
     };
 
     /// What differs per database when reading the status. Sealed: implemented in
@@ -205,45 +219,69 @@ pub(crate) mod private {
         /// The SQL dialect the linter classifies with.
         fn dialect(&self) -> Dialect;
 
-        /// Whether `_sqlx_migrations` and `_opskit_migrations` exist.
-        fn tables(&mut self) -> impl Future<Output = Result<(bool, bool), GuardError>> + Send;
+        /// Whether sqlx's migrations table and the guard's records exist.
+        fn tables(
+            &mut self,
+            t: &Tables,
+        ) -> impl Future<Output = Result<(bool, bool), GuardError>> + Send;
 
-        /// Every row of `_sqlx_migrations`: version, success, checksum.
+        /// Every row of sqlx's migrations table: version, success, checksum.
         fn applied(
             &mut self,
+            t: &Tables,
         ) -> impl Future<Output = Result<Vec<(i64, bool, Vec<u8>)>, GuardError>> + Send;
 
         /// Descriptions of the applied migrations of `versions`.
         fn descriptions(
             &mut self,
+            t: &Tables,
             versions: &[i64],
         ) -> impl Future<Output = Result<Vec<(i64, String)>, GuardError>> + Send;
 
         /// The guard's records of migrations newer than `latest`, and of failures.
         fn records(
             &mut self,
+            t: &Tables,
             latest: i64,
         ) -> impl Future<Output = Result<Vec<RecordRow>, GuardError>> + Send;
+
+        /// Tables with sqlx's six columns that this connection may read, by their
+        /// SQL names (quoted by the database): where migrations applied under
+        /// another table name are. A few at most.
+        fn candidates(&mut self) -> impl Future<Output = Result<Vec<String>, GuardError>> + Send;
     }
 
     /// What differs per database when writing. Sealed like [`Reader`].
     pub trait Driver: Reader {
         /// Which of the three bookkeeping tables exist: sqlx's, the guard's
         /// records, the history.
-        fn existing(&mut self) -> impl Future<Output = Result<[bool; 3], GuardError>> + Send;
+        fn existing(
+            &mut self,
+            t: &Tables,
+        ) -> impl Future<Output = Result<[bool; 3], GuardError>> + Send;
+
+        /// Creates the schemas `t` lists that do not exist, as sqlx does
+        /// (PostgreSQL); on SQLite, refuses one that is not attached.
+        fn create_schemas(
+            &mut self,
+            t: &Tables,
+        ) -> impl Future<Output = Result<(), GuardError>> + Send;
 
         /// Creates bookkeeping table `table` of [`existing`](Driver::existing)'s
         /// three, as this database spells its columns.
         fn create_table(
             &mut self,
+            t: &Tables,
             table: usize,
         ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-        /// Takes the migration lock for `lease`, waiting at most `timeout`.
+        /// Takes the migration lock for `lease`, waiting at most `timeout`
+        /// (creating the schemas `t` lists first, where the lock is a table).
         fn lock(
             &mut self,
             timeout: Duration,
             lease: &Lease,
+            t: &Tables,
         ) -> impl Future<Output = Result<(), GuardError>> + Send;
 
         /// Extends the migration lock's lease before a migration;
@@ -295,24 +333,34 @@ use private::{Driver, Reader};
 /// queries whatever the number of migrations: which tables exist; version, success
 /// and checksum of every applied migration; descriptions of the applied migrations
 /// this binary does not know (only when there are any); and the records of those and
-/// of failures. `known` is the binary's versions, sorted.
+/// of failures. (SQLite checks first that a schema the table names is attached.)
+/// `known` is the binary's migrations, sorted by version.
+///
+/// When sqlx's table does not exist, looks for the binary's migrations in another
+/// table of sqlx's shape first: [`GuardError::TableElsewhere`] when one holds any
+/// (see `elsewhere`).
 pub(crate) async fn read<C: StatusConnection + ?Sized>(
     conn: &mut C,
-    known: &[i64],
+    t: &Tables,
+    known: &[Known<'_>],
 ) -> Result<(Vec<AppliedRow>, Vec<RecordRow>), GuardError> {
-    let (has_sqlx, has_records) = conn.tables().await?;
+    let (mut has_sqlx, mut has_records) = conn.tables(t).await?;
+    if !has_sqlx && !known.is_empty() && elsewhere::refuse(conn, t, known).await? {
+        // Another replica created the table meanwhile: read it.
+        (has_sqlx, has_records) = conn.tables(t).await?;
+    }
     let mut applied = Vec::new();
     if has_sqlx {
-        let rows = conn.applied().await?;
+        let rows = conn.applied(t).await?;
         let unknown: Vec<i64> = rows
             .iter()
             .map(|(version, ..)| *version)
-            .filter(|version| known.binary_search(version).is_err())
+            .filter(|version| known.binary_search_by_key(version, |k| k.version).is_err())
             .collect();
         let descriptions = if unknown.is_empty() {
             Vec::new()
         } else {
-            conn.descriptions(&unknown).await?
+            conn.descriptions(t, &unknown).await?
         };
         applied = rows
             .into_iter()
@@ -328,7 +376,7 @@ pub(crate) async fn read<C: StatusConnection + ?Sized>(
             .collect();
     }
     let records = if has_records {
-        conn.records(known.last().copied().unwrap_or(i64::MIN))
+        conn.records(t, known.last().map_or(i64::MIN, |k| k.version))
             .await?
     } else {
         Vec::new()
@@ -341,16 +389,20 @@ pub(crate) async fn read<C: StatusConnection + ?Sized>(
 /// tool without the lock as success.
 pub(crate) async fn ensure_tables<C: GuardConnection + ?Sized>(
     conn: &mut C,
+    t: &Tables,
 ) -> Result<(), GuardError> {
-    let present = conn.existing().await?;
+    let present = conn.existing(t).await?;
+    if present.contains(&false) {
+        conn.create_schemas(t).await?;
+    }
     for (i, exists) in present.into_iter().enumerate() {
         if exists {
             continue;
         }
-        if let Err(err) = conn.create_table(i).await {
+        if let Err(err) = conn.create_table(t, i).await {
             // Another process without the lock (sqlx-cli takes none) created it
             // meanwhile: that is what was wanted.
-            if !conn.existing().await?[i] {
+            if !conn.existing(t).await?[i] {
                 return Err(unreachable("creating the migration tables")(err));
             }
         }
@@ -367,7 +419,7 @@ pub(crate) async fn migration_failed<C: GuardConnection + ?Sized>(
     message: String,
 ) -> Result<bool, GuardError> {
     let applied_meanwhile = conn
-        .applied()
+        .applied(migration.tables)
         .await?
         .iter()
         .any(|(version, success, _)| *version == migration.version && *success);

@@ -1,7 +1,8 @@
-//! The PostgreSQL migration lock: a lease row in `_opskit_migration_lock` with an
-//! expiry, which holds through a transaction pooler (PgBouncer `pool_mode =
-//! transaction`), plus sqlx's advisory-lock key, checked so that the guard and
-//! `sqlx migrate run` (and guards of earlier releases) still exclude each other.
+//! The PostgreSQL migration lock: a lease row in `_opskit_migration_lock` (beside
+//! the migrations table, in its schema) with an expiry, which holds through a
+//! transaction pooler (PgBouncer `pool_mode = transaction`), plus sqlx's
+//! advisory-lock key, checked so that the guard and `sqlx migrate run` (and guards
+//! of earlier releases) still exclude each other.
 //!
 //! Every statement here is one simple-protocol statement in its own implicit
 //! transaction: no prepared statement and no session state outlives it, so each
@@ -14,15 +15,21 @@ use std::time::{Duration, Instant};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 use super::Lease;
+use super::tables::literal;
 use crate::error::{GuardError, unreachable};
 
-/// The lease table. One row per lock name; the guard uses the name `migrate`.
-const LEASE_TABLE: &str = "CREATE TABLE _opskit_migration_lock (
+/// The lease table `table`. One row per lock name; the guard uses the name
+/// `migrate`.
+fn lease_table(table: &str) -> String {
+    format!(
+        "CREATE TABLE {table} (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
     acquired_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     expires_at TIMESTAMPTZ NOT NULL
-)";
+)"
+    )
+}
 
 /// Runs one simple-protocol statement and returns its first row, if any.
 async fn simple(
@@ -30,7 +37,8 @@ async fn simple(
     sql: String,
     doing: &'static str,
 ) -> Result<Option<sqlx::postgres::PgRow>, GuardError> {
-    // Every value interpolated is ours: a number, or a holder name of [A-Za-z0-9.:_-].
+    // Every value interpolated is ours: a number, a holder name of [A-Za-z0-9.:_-],
+    // or the lease table's name, which `Tables` checked.
     sqlx::raw_sql(AssertSqlSafe(sql))
         .fetch_optional(conn)
         .await
@@ -38,8 +46,8 @@ async fn simple(
 }
 
 /// Creates the lease table unless it exists; a concurrent creation is success.
-async fn ensure_table(conn: &mut PgConnection) -> Result<(), GuardError> {
-    let exists = "SELECT to_regclass('_opskit_migration_lock') IS NOT NULL".to_owned();
+async fn ensure_table(conn: &mut PgConnection, table: &str) -> Result<(), GuardError> {
+    let exists = format!("SELECT to_regclass({}) IS NOT NULL", literal(table));
     let present = |row: Option<sqlx::postgres::PgRow>| {
         row.and_then(|r| r.try_get::<bool, _>(0).ok())
             .unwrap_or(false)
@@ -47,7 +55,9 @@ async fn ensure_table(conn: &mut PgConnection) -> Result<(), GuardError> {
     if present(simple(conn, exists.clone(), "reading the schema").await?) {
         return Ok(());
     }
-    if let Err(err) = sqlx::raw_sql(LEASE_TABLE).execute(&mut *conn).await
+    if let Err(err) = sqlx::raw_sql(AssertSqlSafe(lease_table(table)))
+        .execute(&mut *conn)
+        .await
         && !present(simple(conn, exists, "reading the schema").await?)
     {
         return Err(unreachable("creating the migration lock table")(err));
@@ -59,11 +69,12 @@ async fn ensure_table(conn: &mut PgConnection) -> Result<(), GuardError> {
 /// it was taken.
 async fn try_lease(conn: &mut PgConnection, lease: &Lease) -> Result<bool, GuardError> {
     let sql = format!(
-        "INSERT INTO _opskit_migration_lock AS l (name, holder, expires_at) \
+        "INSERT INTO {table} AS l (name, holder, expires_at) \
          VALUES ('migrate', '{holder}', clock_timestamp() + interval '{ms} milliseconds') \
          ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
          acquired_at = clock_timestamp(), expires_at = excluded.expires_at \
          WHERE l.expires_at < clock_timestamp() OR l.holder = excluded.holder RETURNING 1",
+        table = lease.table,
         holder = lease.holder,
         ms = lease.ttl.as_millis().max(1),
     );
@@ -94,7 +105,7 @@ pub(super) async fn lock(
     timeout: Duration,
     lease: &Lease,
 ) -> Result<(), GuardError> {
-    ensure_table(conn).await?;
+    ensure_table(conn, &lease.table).await?;
     let key = super::postgres::advisory_key(conn, "taking the migration lock").await?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(50);
@@ -111,7 +122,7 @@ pub(super) async fn lock(
                 unlock(conn, lease).await?;
                 super::postgres::lock_holder(conn, key).await
             } else {
-                lease_holder(conn).await
+                lease_holder(conn, lease).await
             };
             return Err(GuardError::LockTimeout {
                 holder,
@@ -127,8 +138,9 @@ pub(super) async fn lock(
 /// guard took it over after it expired.
 pub(super) async fn renew(conn: &mut PgConnection, lease: &Lease) -> Result<(), GuardError> {
     let sql = format!(
-        "UPDATE _opskit_migration_lock SET expires_at = clock_timestamp() + interval '{ms} milliseconds' \
+        "UPDATE {table} SET expires_at = clock_timestamp() + interval '{ms} milliseconds' \
          WHERE name = 'migrate' AND holder = '{holder}' RETURNING 1",
+        table = lease.table,
         holder = lease.holder,
         ms = lease.ttl.as_millis().max(1),
     );
@@ -139,7 +151,7 @@ pub(super) async fn renew(conn: &mut PgConnection, lease: &Lease) -> Result<(), 
         return Ok(());
     }
     Err(GuardError::LockLost {
-        holder: lease_holder(conn).await,
+        holder: lease_holder(conn, lease).await,
         ttl: lease.ttl,
     })
 }
@@ -147,8 +159,8 @@ pub(super) async fn renew(conn: &mut PgConnection, lease: &Lease) -> Result<(), 
 /// Gives the lease back, if this holder still has it.
 pub(super) async fn unlock(conn: &mut PgConnection, lease: &Lease) -> Result<(), GuardError> {
     let sql = format!(
-        "DELETE FROM _opskit_migration_lock WHERE name = 'migrate' AND holder = '{}'",
-        lease.holder
+        "DELETE FROM {} WHERE name = 'migrate' AND holder = '{}'",
+        lease.table, lease.holder
     );
     simple(conn, sql, "releasing the migration lock")
         .await
@@ -156,11 +168,13 @@ pub(super) async fn unlock(conn: &mut PgConnection, lease: &Lease) -> Result<(),
 }
 
 /// Who holds the lease and until when, for an error message.
-async fn lease_holder(conn: &mut PgConnection) -> String {
-    let sql = "SELECT holder, to_char(acquired_at, 'YYYY-MM-DD HH24:MI:SS TZ'), \
-               greatest(0, extract(epoch FROM expires_at - clock_timestamp()))::float8 \
-               FROM _opskit_migration_lock WHERE name = 'migrate'"
-        .to_owned();
+async fn lease_holder(conn: &mut PgConnection, lease: &Lease) -> String {
+    let sql = format!(
+        "SELECT holder, to_char(acquired_at, 'YYYY-MM-DD HH24:MI:SS TZ'), \
+         greatest(0, extract(epoch FROM expires_at - clock_timestamp()))::float8 \
+         FROM {} WHERE name = 'migrate'",
+        lease.table
+    );
     match simple(conn, sql, "reading the migration lock").await {
         Ok(Some(row)) => format!(
             "guard {} (lease taken at {}, expires in {:.1} s unless renewed)",

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Postgres, Transaction};
 
+use super::elsewhere::PG_CANDIDATES;
 use super::pg_lease;
 use super::postgres_wait::{
     backend_pid, drop_invalid_indexes, holders, is_lock_timeout, refuse_invalid_index,
@@ -25,40 +26,39 @@ use super::private::{Driver, Reader};
 use super::queries::{
     already_applied, db_error, fetch_applied, insert_rows, record_failure, record_repair, simple,
 };
+use super::tables::{Spelling, Tables, create_table_sql, literal};
 use super::{Failure, Lease, ToApply, TryWait, pg_error};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::lock_wait::Blocker;
 use crate::status::RecordRow;
 
-const SQLX_TABLE: &str = "CREATE TABLE _sqlx_migrations (
-    version BIGINT PRIMARY KEY,
-    description TEXT NOT NULL,
-    installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
-    success BOOLEAN NOT NULL,
-    checksum BYTEA NOT NULL,
-    execution_time BIGINT NOT NULL
-)";
+/// How this database spells the bookkeeping columns that differ, as sqlx does.
+const SPELLING: Spelling = Spelling {
+    timestamp: "TIMESTAMPTZ NOT NULL DEFAULT now()",
+    bytes: "BYTEA",
+};
 
-const RECORDS_TABLE: &str = "CREATE TABLE _opskit_migrations (
-    version BIGINT PRIMARY KEY,
-    compat TEXT NOT NULL,
-    classified_by TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    error TEXT,
-    recorded_at TIMESTAMPTZ NOT NULL DEFAULT now()
-)";
-
-const HISTORY_TABLE: &str = "CREATE TABLE _opskit_migration_history (
-    version BIGINT NOT NULL,
-    event TEXT NOT NULL,
-    detail TEXT,
-    at TIMESTAMPTZ NOT NULL DEFAULT now()
-)";
-
-/// The bookkeeping tables: sqlx's, the guard's records, the history.
-const TABLES: [&str; 3] = [SQLX_TABLE, RECORDS_TABLE, HISTORY_TABLE];
+/// Whether each of `names` (SQL names) exists, as one simple-protocol query.
+async fn exist<const N: usize>(
+    conn: &mut PgConnection,
+    function: &str,
+    names: [&str; N],
+) -> Result<[bool; N], GuardError> {
+    let columns: Vec<String> = names
+        .iter()
+        .map(|name| format!("{function}({}) IS NOT NULL", literal(name)))
+        .collect();
+    // Simple protocol, no parameters: safe on any server connection of a pool.
+    // The names are literals of names `Tables` checked.
+    let row = sqlx::raw_sql(AssertSqlSafe(format!("SELECT {}", columns.join(", "))))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(unreachable("reading the schema"))?;
+    Ok(std::array::from_fn(|i| {
+        sqlx::Row::try_get::<bool, _>(&row, i).unwrap_or(false)
+    }))
+}
 
 // The sealed trait speaks of crate types: nothing outside can call it.
 #[allow(private_interfaces)]
@@ -67,24 +67,40 @@ impl Reader for PgConnection {
         Dialect::Postgres
     }
 
-    async fn tables(&mut self) -> Result<(bool, bool), GuardError> {
-        let [sqlx, records, _] = self.existing().await?;
+    async fn tables(&mut self, t: &Tables) -> Result<(bool, bool), GuardError> {
+        let [sqlx, records, _] = self.existing(t).await?;
         Ok((sqlx, records))
     }
 
-    async fn applied(&mut self) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
-        let mut tx = begin(self, "reading _sqlx_migrations").await?;
-        let rows = fetch_applied::<Postgres>(&mut tx).await?;
-        commit(tx, "reading _sqlx_migrations").await?;
+    async fn applied(&mut self, t: &Tables) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
+        let mut tx = begin(self, "reading the migrations table").await?;
+        let rows = fetch_applied::<Postgres>(&mut tx, t).await?;
+        commit(tx, "reading the migrations table").await?;
         Ok(rows)
     }
 
-    async fn descriptions(&mut self, versions: &[i64]) -> Result<Vec<(i64, String)>, GuardError> {
-        simple::descriptions(self, versions).await
+    async fn descriptions(
+        &mut self,
+        t: &Tables,
+        versions: &[i64],
+    ) -> Result<Vec<(i64, String)>, GuardError> {
+        simple::descriptions(self, t, versions).await
     }
 
-    async fn records(&mut self, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
-        simple::records(self, latest).await
+    async fn records(&mut self, t: &Tables, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
+        simple::records(self, t, latest).await
+    }
+
+    async fn candidates(&mut self) -> Result<Vec<String>, GuardError> {
+        sqlx::raw_sql(PG_CANDIDATES)
+            .fetch_all(&mut *self)
+            .await
+            .and_then(|rows| {
+                rows.iter()
+                    .map(|row| sqlx::Row::try_get::<String, _>(row, 0))
+                    .collect()
+            })
+            .map_err(unreachable("reading the schema"))
     }
 }
 
@@ -92,25 +108,54 @@ impl Reader for PgConnection {
 #[allow(private_interfaces)]
 impl Driver for PgConnection {
     /// Which of the three bookkeeping tables exist.
-    async fn existing(&mut self) -> Result<[bool; 3], GuardError> {
-        // Simple protocol, no parameters: safe on any server connection of a pool.
-        let row = sqlx::raw_sql(
-            "SELECT to_regclass('_sqlx_migrations') IS NOT NULL, to_regclass('_opskit_migrations') IS NOT NULL, to_regclass('_opskit_migration_history') IS NOT NULL",
-        )
-        .fetch_one(&mut *self)
-        .await
-        .map_err(unreachable("reading the schema"))?;
-        let get = |i: usize| sqlx::Row::try_get::<bool, _>(&row, i).unwrap_or(false);
-        Ok([get(0), get(1), get(2)])
+    async fn existing(&mut self, t: &Tables) -> Result<[bool; 3], GuardError> {
+        exist(self, "to_regclass", t.bookkeeping()).await
     }
 
-    async fn create_table(&mut self, table: usize) -> Result<(), sqlx::Error> {
-        self.execute(TABLES[table]).await.map(drop)
+    /// `CREATE SCHEMA IF NOT EXISTS`, as sqlx runs it, for each listed schema that
+    /// does not exist (so that PostgreSQL logs no notice for one that does).
+    async fn create_schemas(&mut self, t: &Tables) -> Result<(), GuardError> {
+        for schema in &t.create_schemas {
+            let [exists] = exist(self, "to_regnamespace", [schema.written.as_str()]).await?;
+            if !exists {
+                let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", schema.written);
+                sqlx::raw_sql(AssertSqlSafe(sql))
+                    .execute(&mut *self)
+                    .await
+                    .map_err(unreachable("creating the migrations table's schema"))?;
+            }
+        }
+        Ok(())
     }
 
-    /// Takes the lease, then waits for sqlx's advisory lock to be free (see
-    /// `pg_lease`), for at most `timeout`.
-    async fn lock(&mut self, timeout: Duration, lease: &Lease) -> Result<(), GuardError> {
+    async fn create_table(&mut self, t: &Tables, table: usize) -> Result<(), sqlx::Error> {
+        self.execute(AssertSqlSafe(create_table_sql(t, table, &SPELLING)))
+            .await
+            .map(drop)
+    }
+
+    /// Creates the listed schemas (refusing a migrations table in a schema that
+    /// still does not exist), takes the lease, then waits for sqlx's advisory
+    /// lock to be free (see `pg_lease`), for at most `timeout`.
+    async fn lock(
+        &mut self,
+        timeout: Duration,
+        lease: &Lease,
+        t: &Tables,
+    ) -> Result<(), GuardError> {
+        self.create_schemas(t).await?;
+        if let Some(schema) = &t.schema {
+            let [exists] = exist(self, "to_regnamespace", [schema.written.as_str()]).await?;
+            if !exists {
+                return Err(GuardError::TableName {
+                    name: t.sqlx.clone(),
+                    problem: format!(
+                        "schema {} does not exist; list it in create-schemas (Migrator::create_schema, Guard::create_schema) or create it",
+                        schema.written
+                    ),
+                });
+            }
+        }
         pg_lease::lock(self, timeout, lease).await
     }
 
@@ -203,7 +248,7 @@ async fn apply_in_transaction(
             blockers_or_holders(conn, m, blockers).await,
         ));
     }
-    if already_applied::<Postgres>(&mut tx, m.version).await? {
+    if already_applied::<Postgres>(&mut tx, m.tables, m.version).await? {
         return Ok(false);
     }
     let (result, blockers) = watched(tx.execute(m.sql.clone()), pid, wait).await;
@@ -268,10 +313,10 @@ async fn apply_outside_transaction(
         .begin()
         .await
         .map_err(db_error("starting a transaction"))?;
-    let applied = already_applied::<Postgres>(&mut tx, m.version).await?;
+    let applied = already_applied::<Postgres>(&mut tx, m.tables, m.version).await?;
     tx.commit()
         .await
-        .map_err(db_error("reading _sqlx_migrations"))?;
+        .map_err(db_error("reading the migrations table"))?;
     if applied {
         return Ok(false);
     }

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, IntoArguments};
 
+use super::tables::Tables;
 use super::{Failure, ToApply};
 use crate::error::{GuardError, unreachable};
 use crate::status::RecordRow;
@@ -55,12 +56,13 @@ where
     Vec<u8>: Encodes<DB>,
 {
     let c = &m.classification;
-    sqlx::query(
-        "INSERT INTO _opskit_migrations (version, compat, classified_by, summary, outcome, error) \
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {} (version, compat, classified_by, summary, outcome, error) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, \
          classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
          error = excluded.error, recorded_at = CURRENT_TIMESTAMP",
-    )
+        m.tables.records
+    )))
     .persistent(false)
     .bind(m.version)
     .bind(c.compat.as_str().to_owned())
@@ -72,6 +74,7 @@ where
 
 /// An entry of the history of failures and repairs, which nothing ever rewrites.
 fn history_insert<DB: sqlx::Database + sqlx::database::HasStatementCache>(
+    t: &Tables,
     version: i64,
     event: &str,
     detail: &str,
@@ -82,9 +85,10 @@ where
     Option<String>: Encodes<DB>,
     Vec<u8>: Encodes<DB>,
 {
-    sqlx::query(
-        "INSERT INTO _opskit_migration_history (version, event, detail) VALUES ($1, $2, $3)",
-    )
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {} (version, event, detail) VALUES ($1, $2, $3)",
+        t.history
+    )))
     .persistent(false)
     .bind(version)
     .bind(event.to_owned())
@@ -103,14 +107,17 @@ where
     Option<String>: Encodes<DB>,
     Vec<u8>: Encodes<DB>,
 {
-    let sql = if repair {
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES ($1, $2, TRUE, $3, $4) ON CONFLICT (version) DO UPDATE SET success = TRUE, checksum = excluded.checksum"
+    let upsert = if repair {
+        " ON CONFLICT (version) DO UPDATE SET success = TRUE, checksum = excluded.checksum"
     } else {
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-         VALUES ($1, $2, TRUE, $3, $4)"
+        ""
     };
-    sqlx::query(sql)
+    let sql = format!(
+        "INSERT INTO {} (version, description, success, checksum, execution_time) \
+         VALUES ($1, $2, TRUE, $3, $4){upsert}",
+        m.tables.sqlx
+    );
+    sqlx::query(AssertSqlSafe(sql))
         .persistent(false)
         .bind(m.version)
         .bind(m.description.to_owned())
@@ -120,6 +127,7 @@ where
 
 /// Removes a dirty sqlx row, as a repair of a migration undone by hand.
 fn sqlx_dirty_delete<DB: sqlx::Database + sqlx::database::HasStatementCache>(
+    t: &Tables,
     version: i64,
 ) -> Bound<DB>
 where
@@ -128,9 +136,12 @@ where
     Option<String>: Encodes<DB>,
     Vec<u8>: Encodes<DB>,
 {
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1 AND NOT success")
-        .persistent(false)
-        .bind(version)
+    sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM {} WHERE version = $1 AND NOT success",
+        t.sqlx
+    )))
+    .persistent(false)
+    .bind(version)
 }
 
 /// What a repair writes: `(sqlx's row or its removal, the record, the history)`.
@@ -149,7 +160,7 @@ where
         (sqlx_row::<DB>(m, 0, true), "applied", "repaired_applied")
     } else {
         (
-            sqlx_dirty_delete::<DB>(m.version),
+            sqlx_dirty_delete::<DB>(m.tables, m.version),
             "failed",
             "repaired_not_applied",
         )
@@ -157,48 +168,62 @@ where
     [
         sqlx_change,
         record_upsert::<DB>(m, outcome, Some(note)),
-        history_insert::<DB>(m.version, event, note),
+        history_insert::<DB>(m.tables, m.version, event, note),
     ]
 }
 
-/// The query both databases run to read the guard's records.
-const RECORDS_QUERY: &str = "SELECT version, compat, summary, outcome, error FROM _opskit_migrations \
-     WHERE version > $1 OR outcome <> 'applied' ORDER BY version";
+/// The query both databases run to read the guard's records of migrations newer
+/// than `latest` (a parameter, or a number written in), and of failures.
+fn records_query(t: &Tables, latest: &str) -> String {
+    format!(
+        "SELECT version, compat, summary, outcome, error FROM {} \
+         WHERE version > {latest} OR outcome <> 'applied' ORDER BY version",
+        t.records
+    )
+}
 
-/// The re-check under the lock (or inside the migration's transaction), so a replica
-/// that waited for another applies nothing twice.
-const ALREADY_APPLIED_QUERY: &str = "SELECT version FROM _sqlx_migrations WHERE version = $1";
-
-/// The descriptions of `versions` from `_sqlx_migrations`, in one query.
-fn descriptions_query(versions: &[i64]) -> String {
-    // Integers formatted by us: nothing to inject.
+/// The descriptions of `versions` from sqlx's table, in one query.
+fn descriptions_query(t: &Tables, versions: &[i64]) -> String {
+    // Integers formatted by us, and a table name `Tables` checked: nothing to inject.
     let list: Vec<String> = versions.iter().map(i64::to_string).collect();
     format!(
-        "SELECT version, description FROM _sqlx_migrations WHERE version IN ({}) ORDER BY version",
+        "SELECT version, description FROM {} WHERE version IN ({}) ORDER BY version",
+        t.sqlx,
         list.join(",")
     )
 }
 
-/// Every row of `_sqlx_migrations`: version, success, checksum. (The `Any` driver
+/// The query both databases run to read sqlx's table: version, success,
+/// checksum. (The `Any` driver reads `success` through a cast instead.)
+pub(super) fn applied_query(t: &Tables) -> String {
+    format!(
+        "SELECT version, success, checksum FROM {} ORDER BY version",
+        t.sqlx
+    )
+}
+
+/// Every row of sqlx's table: version, success, checksum. (The `Any` driver
 /// reads `success` through a cast instead.)
 pub(super) async fn fetch_applied<DB: sqlx::Database + sqlx::database::HasStatementCache>(
     conn: &mut DB::Connection,
+    t: &Tables,
 ) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     (i64, bool, Vec<u8>): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
-    sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version")
+    sqlx::query_as(AssertSqlSafe(applied_query(t)))
         .persistent(false)
         .fetch_all(&mut *conn)
         .await
-        .map_err(unreachable("reading _sqlx_migrations"))
+        .map_err(unreachable("reading the migrations table"))
 }
 
 /// Descriptions of the applied migrations of `versions`.
 pub(super) async fn fetch_descriptions<DB: sqlx::Database>(
     conn: &mut DB::Connection,
+    t: &Tables,
     versions: &[i64],
 ) -> Result<Vec<(i64, String)>, GuardError>
 where
@@ -206,15 +231,16 @@ where
     DB::Arguments: IntoArguments<DB>,
     (i64, String): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
-    sqlx::query_as(AssertSqlSafe(descriptions_query(versions)))
+    sqlx::query_as(AssertSqlSafe(descriptions_query(t, versions)))
         .fetch_all(&mut *conn)
         .await
-        .map_err(unreachable("reading _sqlx_migrations"))
+        .map_err(unreachable("reading the migrations table"))
 }
 
 /// The guard's records of migrations newer than `latest`, and of failures.
 pub(super) async fn fetch_records<DB: sqlx::Database>(
     conn: &mut DB::Connection,
+    t: &Tables,
     latest: i64,
 ) -> Result<Vec<RecordRow>, GuardError>
 where
@@ -223,7 +249,7 @@ where
     RecordTuple: for<'r> sqlx::FromRow<'r, DB::Row>,
     i64: Encodes<DB>,
 {
-    let rows: Vec<RecordTuple> = sqlx::query_as(RECORDS_QUERY)
+    let rows: Vec<RecordTuple> = sqlx::query_as(AssertSqlSafe(records_query(t, "$1")))
         .bind(latest)
         .fetch_all(&mut *conn)
         .await
@@ -235,6 +261,7 @@ where
 /// migration's transaction).
 pub(super) async fn already_applied<DB: sqlx::Database + sqlx::database::HasStatementCache>(
     conn: &mut DB::Connection,
+    t: &Tables,
     version: i64,
 ) -> Result<bool, Failure>
 where
@@ -243,16 +270,19 @@ where
     (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
     i64: Encodes<DB>,
 {
-    let done: Option<i64> = sqlx::query_scalar(ALREADY_APPLIED_QUERY)
+    // The re-check under the lock (or inside the migration's transaction), so a
+    // replica that waited for another applies nothing twice.
+    let sql = format!("SELECT version FROM {} WHERE version = $1", t.sqlx);
+    let done: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
         .persistent(false)
         .bind(version)
         .fetch_optional(&mut *conn)
         .await
-        .map_err(db_error("reading _sqlx_migrations"))?;
+        .map_err(db_error("reading the migrations table"))?;
     Ok(done.is_some())
 }
 
-/// Inserts the `_sqlx_migrations` row and the guard's record, in the caller's
+/// Inserts sqlx's row and the guard's record, in the caller's
 /// transaction (or none, for a PostgreSQL `-- no-transaction` migration).
 pub(super) async fn insert_rows<DB: sqlx::Database + sqlx::database::HasStatementCache>(
     conn: &mut DB::Connection,
@@ -270,7 +300,7 @@ where
     sqlx_row::<DB>(m, ToApply::elapsed_ns(start), false)
         .execute(&mut *conn)
         .await
-        .map_err(db_error("recording a migration in _sqlx_migrations"))?;
+        .map_err(db_error("recording a migration in the migrations table"))?;
     record_upsert::<DB>(m, "applied", None)
         .execute(&mut *conn)
         .await
@@ -297,7 +327,7 @@ where
     let doing = "recording a failed migration";
     for query in [
         record_upsert::<DB>(m, outcome, Some(message)),
-        history_insert::<DB>(m.version, outcome, message),
+        history_insert::<DB>(m.tables, m.version, outcome, message),
     ] {
         query
             .execute(&mut *conn)
@@ -338,7 +368,7 @@ where
 pub(super) mod simple {
     use sqlx::{AssertSqlSafe, PgConnection};
 
-    use super::{RECORDS_QUERY, RecordTuple, descriptions_query, record_row};
+    use super::{RecordTuple, Tables, descriptions_query, record_row, records_query};
     use crate::error::{GuardError, unreachable};
     use crate::status::RecordRow;
 
@@ -362,12 +392,13 @@ pub(super) mod simple {
     /// Descriptions of the applied migrations of `versions`.
     pub(in crate::db) async fn descriptions(
         conn: &mut PgConnection,
+        t: &Tables,
         versions: &[i64],
     ) -> Result<Vec<(i64, String)>, GuardError> {
         rows(
             conn,
-            descriptions_query(versions),
-            "reading _sqlx_migrations",
+            descriptions_query(t, versions),
+            "reading the migrations table",
         )
         .await
     }
@@ -375,9 +406,10 @@ pub(super) mod simple {
     /// The guard's records of migrations newer than `latest`, and of failures.
     pub(in crate::db) async fn records(
         conn: &mut PgConnection,
+        t: &Tables,
         latest: i64,
     ) -> Result<Vec<RecordRow>, GuardError> {
-        let sql = RECORDS_QUERY.replace("$1", &latest.to_string());
+        let sql = records_query(t, &latest.to_string());
         let found: Vec<RecordTuple> = rows(conn, sql, "reading _opskit_migrations").await?;
         Ok(found.into_iter().map(record_row).collect())
     }

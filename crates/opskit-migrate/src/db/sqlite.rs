@@ -5,50 +5,44 @@ use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Executor, Sqlite, SqliteConnection};
 
+use super::elsewhere::{SQLITE_CANDIDATES, sqlite_quoted};
 use super::private::{Driver, Reader};
 use super::queries::{
     already_applied, db_error, fetch_applied, fetch_descriptions, fetch_records, insert_rows,
     record_failure, record_repair,
 };
+use super::tables::{Ident, Spelling, Tables, create_table_sql, literal};
 use super::{Failure, Lease, ToApply, TryWait};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
 
-const SQLX_TABLE: &str = "CREATE TABLE _sqlx_migrations (
-    version BIGINT PRIMARY KEY,
-    description TEXT NOT NULL,
-    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    success BOOLEAN NOT NULL,
-    checksum BLOB NOT NULL,
-    execution_time BIGINT NOT NULL
-)";
+/// How this database spells the bookkeeping columns that differ, as sqlx does.
+const SPELLING: Spelling = Spelling {
+    timestamp: "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP",
+    bytes: "BLOB",
+};
 
-const RECORDS_TABLE: &str = "CREATE TABLE _opskit_migrations (
-    version BIGINT PRIMARY KEY,
-    compat TEXT NOT NULL,
-    classified_by TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    error TEXT,
-    recorded_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
-)";
+/// Whether `schema` is a schema of this connection (`main`, `temp`, or an
+/// attached database).
+async fn attached(conn: &mut SqliteConnection, schema: &Ident) -> Result<bool, GuardError> {
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_database_list")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(unreachable("reading the schema"))?;
+    Ok(names.iter().any(|name| schema.is(name)))
+}
 
-const HISTORY_TABLE: &str = "CREATE TABLE _opskit_migration_history (
-    version BIGINT NOT NULL,
-    event TEXT NOT NULL,
-    detail TEXT,
-    at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
-)";
-
-/// The bookkeeping tables, in the order of [`TABLES`].
-const TABLE_NAMES: [&str; 3] = [
-    "_sqlx_migrations",
-    "_opskit_migrations",
-    "_opskit_migration_history",
-];
-/// Their definitions.
-const TABLES: [&str; 3] = [SQLX_TABLE, RECORDS_TABLE, HISTORY_TABLE];
+/// [`GuardError::TableName`] for a schema SQLite does not have.
+fn not_attached(name: &str, schema: &Ident) -> GuardError {
+    GuardError::TableName {
+        name: name.to_owned(),
+        problem: format!(
+            "SQLite has no schema {} on this connection, and cannot create one: a schema is a database file attached with ATTACH DATABASE (main and temp aside)",
+            schema.written
+        ),
+    }
+}
 
 // The sealed trait speaks of crate types: nothing outside can call it.
 #[allow(private_interfaces)]
@@ -57,51 +51,87 @@ impl Reader for SqliteConnection {
         Dialect::Sqlite
     }
 
-    async fn tables(&mut self) -> Result<(bool, bool), GuardError> {
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('_sqlx_migrations', '_opskit_migrations')",
-        )
-        .fetch_all(&mut *self)
-        .await
-        .map_err(unreachable("reading the schema"))?;
-        Ok((
-            names.iter().any(|n| n == "_sqlx_migrations"),
-            names.iter().any(|n| n == "_opskit_migrations"),
-        ))
+    async fn tables(&mut self, t: &Tables) -> Result<(bool, bool), GuardError> {
+        let [sqlx, records, _] = self.existing(t).await?;
+        Ok((sqlx, records))
     }
 
-    async fn applied(&mut self) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
-        fetch_applied::<Sqlite>(self).await
+    async fn applied(&mut self, t: &Tables) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
+        fetch_applied::<Sqlite>(self, t).await
     }
 
-    async fn descriptions(&mut self, versions: &[i64]) -> Result<Vec<(i64, String)>, GuardError> {
-        fetch_descriptions::<Sqlite>(self, versions).await
+    async fn descriptions(
+        &mut self,
+        t: &Tables,
+        versions: &[i64],
+    ) -> Result<Vec<(i64, String)>, GuardError> {
+        fetch_descriptions::<Sqlite>(self, t, versions).await
     }
 
-    async fn records(&mut self, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
-        fetch_records::<Sqlite>(self, latest).await
+    async fn records(&mut self, t: &Tables, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
+        fetch_records::<Sqlite>(self, t, latest).await
+    }
+
+    async fn candidates(&mut self) -> Result<Vec<String>, GuardError> {
+        let names: Vec<String> = sqlx::query_scalar(SQLITE_CANDIDATES)
+            .fetch_all(&mut *self)
+            .await
+            .map_err(unreachable("reading the schema"))?;
+        Ok(names.iter().map(|name| sqlite_quoted(name)).collect())
     }
 }
 
 // The sealed trait speaks of crate types: nothing outside can call it.
 #[allow(private_interfaces)]
 impl Driver for SqliteConnection {
-    async fn existing(&mut self) -> Result<[bool; 3], GuardError> {
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('_sqlx_migrations', '_opskit_migrations', '_opskit_migration_history')",
-        )
-        .fetch_all(&mut *self)
-        .await
-        .map_err(unreachable("reading the schema"))?;
-        Ok(TABLE_NAMES.map(|table| names.iter().any(|n| n == table)))
+    async fn existing(&mut self, t: &Tables) -> Result<[bool; 3], GuardError> {
+        if let Some(schema) = &t.schema
+            && !attached(self, schema).await?
+        {
+            return Err(not_attached(&t.sqlx, schema));
+        }
+        let bare = t.bare_names();
+        // SQLite compares names without regard to ASCII case, as NOCASE does; the
+        // names are literals of names `Tables` checked.
+        let sql = format!(
+            "SELECT name FROM {} WHERE type = 'table' AND name COLLATE NOCASE IN ({})",
+            t.sqlite_master(),
+            bare.iter()
+                .map(|n| literal(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let names: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_all(&mut *self)
+            .await
+            .map_err(unreachable("reading the schema"))?;
+        Ok(bare.map(|table| names.iter().any(|n| n.eq_ignore_ascii_case(&table))))
     }
 
-    async fn create_table(&mut self, table: usize) -> Result<(), sqlx::Error> {
-        self.execute(TABLES[table]).await.map(drop)
+    /// sqlx's check: a listed schema must be attached already, since SQLite
+    /// cannot create one.
+    async fn create_schemas(&mut self, t: &Tables) -> Result<(), GuardError> {
+        for schema in &t.create_schemas {
+            if !attached(self, schema).await? {
+                return Err(not_attached(&schema.written, schema));
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_table(&mut self, t: &Tables, table: usize) -> Result<(), sqlx::Error> {
+        self.execute(AssertSqlSafe(create_table_sql(t, table, &SPELLING)))
+            .await
+            .map(drop)
     }
 
     /// SQLite locks per migration, in [`apply_one`](Driver::apply_one).
-    async fn lock(&mut self, _timeout: Duration, _lease: &Lease) -> Result<(), GuardError> {
+    async fn lock(
+        &mut self,
+        _timeout: Duration,
+        _lease: &Lease,
+        _t: &Tables,
+    ) -> Result<(), GuardError> {
         Ok(())
     }
 
@@ -124,7 +154,7 @@ impl Driver for SqliteConnection {
         // sees the migration applied.
         begin_exclusive(self, wait.timeout).await?;
         let result = async {
-            if already_applied::<Sqlite>(self, m.version).await? {
+            if already_applied::<Sqlite>(self, m.tables, m.version).await? {
                 return Ok(false);
             }
             self.execute(m.sql.clone())

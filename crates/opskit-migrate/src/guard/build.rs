@@ -6,6 +6,7 @@ use std::time::Duration;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 use crate::classify::{Classification, Compat, classify, declared};
+use crate::db::{Tables, tables};
 use crate::error::GuardError;
 use crate::lint::Dialect;
 use crate::lock_wait::{self, Bound};
@@ -15,9 +16,27 @@ use super::Guard;
 
 impl Guard {
     /// A guard for the migrations of a sqlx `Migrator` (embedded with
-    /// `sqlx::migrate!`, or loaded with `Migrator::new`). Down migrations are ignored.
+    /// `sqlx::migrate!`, or loaded with `Migrator::new`), reading and writing the
+    /// migrations table the `Migrator` names, and creating the schemas it lists, as
+    /// sqlx does: `sqlx::migrate!()` takes them from `sqlx.toml`'s `[migrate]`
+    /// `table-name` and `create-schemas` (with sqlx's `sqlx-toml` feature), a
+    /// `Migrator` gets them from `dangerous_set_table_name` and `create_schema`.
+    /// The guard's own tables go beside the migrations table, in its schema. Down
+    /// migrations are ignored.
+    ///
+    /// A name that is not a plain `table` or `schema.table` is refused when the
+    /// guard runs ([`GuardError::TableName`]).
     pub fn new(migrator: &Migrator) -> Self {
-        Self::from_migrations(migrator.iter().cloned())
+        let mut guard = Self::from_migrations(migrator.iter().cloned());
+        // sqlx keeps these in fields it documents as its own (`migrate!()` sets
+        // them); they have no getter in sqlx 0.9.
+        guard.table_name = migrator.table_name.to_string();
+        guard.create_schemas = migrator
+            .create_schemas
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        guard
     }
 
     /// A guard for the given migrations.
@@ -29,6 +48,8 @@ impl Guard {
         migrations.sort_by_key(|m| m.version);
         Self {
             migrations,
+            table_name: tables::DEFAULT_TABLE.to_owned(),
+            create_schemas: Vec::new(),
             lock_timeout: Duration::from_secs(60),
             lock_lease: Duration::from_secs(30),
             table_lock: Bound {
@@ -54,6 +75,45 @@ impl Guard {
             message: e.to_string(),
         })?;
         Ok(Self::new(&migrator))
+    }
+
+    /// Reads and writes sqlx's migrations table under another name than
+    /// `_sqlx_migrations`, as sqlx's `Migrator::dangerous_set_table_name` does (and
+    /// `sqlx.toml`'s `[migrate] table-name`): `table` or `schema.table`, each part
+    /// as SQL writes it (`"Quoted"` keeps its case on PostgreSQL). The guard's own
+    /// tables go beside it, in its schema.
+    ///
+    /// Dangerous as sqlx's is: a guard given another name than the one the
+    /// database's migrations were applied under finds none applied. When another
+    /// table holds them, it refuses with [`GuardError::TableElsewhere`] rather than
+    /// apply them twice. [`Guard::new`] takes the name from the `Migrator`.
+    #[must_use]
+    pub fn dangerous_set_table_name(mut self, name: impl Into<String>) -> Self {
+        self.table_name = name.into();
+        self
+    }
+
+    /// A schema to create, if it does not exist, before the tables, as sqlx's
+    /// `Migrator::create_schema` (`sqlx.toml`'s `[migrate] create-schemas`):
+    /// `CREATE SCHEMA IF NOT EXISTS` on PostgreSQL. SQLite cannot create one (a
+    /// schema is an attached database file): the guard refuses, as sqlx does, when
+    /// it is not attached.
+    #[must_use]
+    pub fn create_schema(mut self, schema: impl Into<String>) -> Self {
+        self.create_schemas.push(schema.into());
+        self
+    }
+
+    /// The migrations table the guard reads and writes: `_sqlx_migrations` unless
+    /// the `Migrator` or [`dangerous_set_table_name`](Self::dangerous_set_table_name)
+    /// named another.
+    pub fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    /// The bookkeeping tables, or why the name cannot be used.
+    pub(super) fn tables(&self) -> Result<Tables, GuardError> {
+        Tables::new(&self.table_name, &self.create_schemas)
     }
 
     /// Longest wait for the PostgreSQL migration lock, the lease replicas take in
@@ -110,11 +170,6 @@ impl Guard {
             .iter()
             .find(|m| m.version == version)
             .map(|m| classify(m.sql.as_str(), dialect))
-    }
-
-    /// The binary's versions, sorted.
-    pub(super) fn versions(&self) -> Vec<i64> {
-        self.migrations.iter().map(|m| m.version).collect()
     }
 
     /// The binary's migrations, as the status compares them.

@@ -12,13 +12,17 @@ impl Guard {
     ///
     /// # Errors
     ///
-    /// [`GuardError::Unreachable`] when the database cannot be read.
+    /// [`GuardError::Unreachable`] when the database cannot be read;
+    /// [`GuardError::TableName`] for a migrations table name the guard cannot use;
+    /// [`GuardError::TableElsewhere`] when its migrations table is missing and
+    /// another records its migrations.
     pub async fn status(
         &self,
         conn: &mut impl StatusConnection,
     ) -> Result<SchemaStatus, GuardError> {
         crate::source::refuse_bad_versions(&self.migrations)?;
-        let (applied, records) = db::read(conn, &self.versions()).await?;
+        let tables = self.tables()?;
+        let (applied, records) = db::read(conn, &tables, &self.known()).await?;
         Ok(SchemaStatus::compute(&self.known(), &applied, &records))
     }
 

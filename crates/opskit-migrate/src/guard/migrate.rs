@@ -2,7 +2,7 @@
 //! the first contract one) under the migration lock, each with its record.
 
 use crate::classify::{Classification, Compat, classify};
-use crate::db::{self, GuardConnection, ToApply};
+use crate::db::{self, GuardConnection, Tables, ToApply};
 use crate::error::GuardError;
 use crate::lock_wait::Bound;
 use crate::lock_wait::header::lock_timeout;
@@ -58,6 +58,7 @@ impl Guard {
         watch_url: Option<&str>,
     ) -> Result<SchemaStatus, GuardError> {
         crate::source::refuse_bad_versions(&self.migrations)?;
+        let tables = self.tables()?;
         let dialect = conn.dialect();
         // Classification depends only on the files: done before the lock is taken,
         // so a long file never holds other replicas up.
@@ -66,11 +67,16 @@ impl Guard {
             .iter()
             .map(|m| classify(m.sql.as_str(), dialect))
             .collect();
-        self.refuse_invalid(conn, &classifications).await?;
-        let lease = db::Lease::new(self.lock_lease);
-        conn.lock(self.lock_timeout, &lease).await?;
+        self.refuse_invalid(conn, &tables, &classifications).await?;
+        let lease = db::Lease::new(self.lock_lease, &tables);
+        conn.lock(self.lock_timeout, &lease, &tables).await?;
+        let at = Locked {
+            tables: &tables,
+            lease: &lease,
+            watch_url,
+        };
         let result = self
-            .apply_locked(&mut *conn, &classifications, expand_only, watch_url, &lease)
+            .apply_locked(&mut *conn, &classifications, expand_only, &at)
             .await;
         let unlocked = conn.unlock(&lease).await;
         let status = result?;
@@ -85,10 +91,9 @@ impl Guard {
         conn: &mut impl GuardConnection,
         classifications: &[Classification],
         expand_only: bool,
-        watch_url: Option<&str>,
-        lease: &db::Lease,
+        at: &Locked<'_>,
     ) -> Result<SchemaStatus, GuardError> {
-        let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
+        let (applied, records) = db::read(&mut *conn, at.tables, &self.known()).await?;
         let status = SchemaStatus::compute(&self.known(), &applied, &records);
         // Never apply on top of a schema this binary cannot run against, and
         // refuse before writing anything, bookkeeping tables included.
@@ -98,14 +103,14 @@ impl Guard {
         }
         let to_apply = self.to_apply(&status, classifications, expand_only);
         if !to_apply.is_empty() {
-            db::ensure_tables(&mut *conn).await?;
+            db::ensure_tables(&mut *conn, at.tables).await?;
         }
         self.warn_retrying(&status, &to_apply);
         for index in to_apply {
-            self.apply_migration(&mut *conn, index, &classifications[index], watch_url, lease)
+            self.apply_migration(&mut *conn, index, &classifications[index], at)
                 .await?;
         }
-        let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
+        let (applied, records) = db::read(&mut *conn, at.tables, &self.known()).await?;
         let status = refuse_incompatible(
             SchemaStatus::compute(&self.known(), &applied, &records),
             false,
@@ -171,8 +176,7 @@ impl Guard {
         conn: &mut impl GuardConnection,
         index: usize,
         classification: &Classification,
-        watch_url: Option<&str>,
-        lease: &db::Lease,
+        at: &Locked<'_>,
     ) -> Result<(), GuardError> {
         let m = &self.migrations[index];
         // A bad header was refused before the lock (`refuse_invalid`).
@@ -184,6 +188,7 @@ impl Guard {
             tries: self.table_lock.tries,
         };
         let migration = ToApply {
+            tables: at.tables,
             version: m.version,
             description: &m.description,
             sql: &m.sql,
@@ -191,7 +196,7 @@ impl Guard {
             no_tx: m.no_tx,
             classification: classification.clone(),
         };
-        if db::apply(&mut *conn, &migration, bound, watch_url, lease).await? {
+        if db::apply(&mut *conn, &migration, bound, at.watch_url, at.lease).await? {
             tracing::info!(
                 target: TARGET,
                 event = "schema.migrated",
@@ -215,6 +220,7 @@ impl Guard {
     async fn refuse_invalid(
         &self,
         conn: &mut impl GuardConnection,
+        tables: &Tables,
         classifications: &[Classification],
     ) -> Result<(), GuardError> {
         let invalid: Vec<usize> = (0..self.migrations.len())
@@ -223,7 +229,7 @@ impl Guard {
         if invalid.is_empty() {
             return Ok(());
         }
-        let (applied, _) = db::read(conn, &self.versions()).await?;
+        let (applied, _) = db::read(conn, tables, &self.known()).await?;
         let Some(&index) = invalid.iter().find(|&&i| {
             !applied
                 .iter()
@@ -262,4 +268,12 @@ fn log_held_back(status: &SchemaStatus) {
              apply it (policy apply) once no older release runs"
         );
     }
+}
+
+/// What an apply holds while it has the migration lock: the tables, the lease,
+/// and the URL a try that waits for a table's lock names the holders from.
+struct Locked<'a> {
+    tables: &'a Tables,
+    lease: &'a db::Lease,
+    watch_url: Option<&'a str>,
 }

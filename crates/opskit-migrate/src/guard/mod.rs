@@ -39,6 +39,10 @@ pub(crate) const TARGET: &str = module_path!();
 #[derive(Debug, Clone)]
 pub struct Guard {
     migrations: Vec<Migration>,
+    /// sqlx's migrations table, as the `Migrator` names it.
+    table_name: String,
+    /// Schemas to create before the tables, as the `Migrator` lists them.
+    create_schemas: Vec<String>,
     lock_timeout: Duration,
     lock_lease: Duration,
     table_lock: crate::lock_wait::Bound,

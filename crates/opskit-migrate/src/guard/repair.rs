@@ -46,10 +46,11 @@ impl Guard {
         repair: Repair,
     ) -> Result<SchemaStatus, GuardError> {
         let dialect = conn.dialect();
-        let lease = crate::db::Lease::new(self.lock_lease);
-        conn.lock(self.lock_timeout, &lease).await?;
+        let tables = self.tables()?;
+        let lease = crate::db::Lease::new(self.lock_lease, &tables);
+        conn.lock(self.lock_timeout, &lease, &tables).await?;
         let result = async {
-            let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
+            let (applied, records) = db::read(&mut *conn, &tables, &self.known()).await?;
             let status = SchemaStatus::compute(&self.known(), &applied, &records);
             let refuse = |message: String| GuardError::Repair { version, message };
             let Some(failed) = status.failed.iter().find(|f| f.migration.version == version) else {
@@ -69,6 +70,7 @@ impl Guard {
                 failed.error.as_deref().map(|e| format!(" (error: {e})")).unwrap_or_default()
             );
             let migration = ToApply {
+                tables: &tables,
                 version,
                 description: &m.description,
                 sql: &m.sql,
@@ -76,7 +78,7 @@ impl Guard {
                 no_tx: m.no_tx,
                 classification: classify(m.sql.as_str(), dialect),
             };
-            db::ensure_tables(&mut *conn).await?;
+            db::ensure_tables(&mut *conn, &tables).await?;
             conn.repair(&migration, repair == Repair::Applied, &note)
                 .await?;
             tracing::warn!(
@@ -87,7 +89,7 @@ impl Guard {
                 recorded_as = repair.as_str(),
                 "{note}"
             );
-            let (applied, records) = db::read(&mut *conn, &self.versions()).await?;
+            let (applied, records) = db::read(&mut *conn, &tables, &self.known()).await?;
             Ok(SchemaStatus::compute(&self.known(), &applied, &records))
         }
         .await;

@@ -95,6 +95,7 @@ impl Guard {
     async fn connect_and_run(&self, url: &str, action: Action) -> Result<SchemaStatus, GuardError> {
         // Before anything runs, and before the database is reached.
         crate::source::refuse_bad_versions(&self.migrations)?;
+        self.tables()?;
         match url.split(':').next().unwrap_or_default() {
             #[cfg(feature = "_sqlite")]
             "sqlite" => {

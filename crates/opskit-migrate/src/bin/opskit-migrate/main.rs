@@ -4,17 +4,25 @@
 //!
 //! ```text
 //! opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
-//! opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
-//! opskit-migrate apply --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
-//! opskit-migrate expand --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
-//! opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--format human|json]
+//! opskit-migrate status --migrations DIR [--database-url URL] [--config FILE] [--format human|json]
+//! opskit-migrate apply --migrations DIR [--database-url URL] [--config FILE] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
+//! opskit-migrate expand --migrations DIR [--database-url URL] [--config FILE] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
+//! opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--config FILE] [--format human|json]
 //! ```
 //!
 //! The database commands read `DATABASE_URL` when `--database-url` is not given; the
-//! URL's password appears nowhere in the output. `status` never writes. `apply`
-//! applies pending migrations under the lock, as the guard's `apply` policy does;
-//! `expand` applies those before the first contract migration, as the `expand`
-//! policy does (the job before a rolling deploy; `apply` runs the rest after it).
+//! URL's password appears nowhere in the output. They read `sqlx.toml` as sqlx-cli
+//! does (`--config FILE`, else `sqlx.toml` in the current directory if there is
+//! one): its `[migrate]` `table-name` and `create-schemas` say where the
+//! migrations are recorded, `migrations-dir` where they are when `--migrations` is
+//! not given (`migrations` when the file does not say), `ignored-chars` what their
+//! checksums leave out (see `sqlx_toml`). A file that cannot be read or parsed, or
+//! a key sqlx does not know, is exit 78, naming the file.
+//!
+//! `status` never writes. `apply` applies pending migrations under the lock, as
+//! the guard's `apply` policy does; `expand` applies those before the first
+//! contract migration, as the `expand` policy does (the job before a rolling
+//! deploy; `apply` runs the rest after it).
 //! `repair` is for a migration that failed outside a transaction: after checking
 //! which of its statements took effect and finishing or undoing them by hand, say
 //! which (`--as applied` or `--as not-applied`); there is no default.
@@ -29,7 +37,9 @@
 //! waits for it at most `--lock-timeout` (default 60 s), and a holder that died
 //! keeps it at most `--lock-lease` (default 30 s; see the crate's pooler notes).
 //!
-//! Exit codes ([`opskit_migrate::exit`]): 0 fine; 1 `lint` found a contract migration
+//! Exit codes ([`opskit_migrate::exit`]): 78 `sqlx.toml` cannot be read or is
+//! malformed, its table name cannot be used, or the migrations were recorded under
+//! another table name than the one given; 0 fine; 1 `lint` found a contract migration
 //! whose header does not acknowledge it, or a statement that cannot be applied as
 //! written; 64 usage error (or a repair that does not apply); 65 the schema is
 //! incompatible with these migrations (or a migration failed, changed or cannot be
@@ -50,17 +60,23 @@ use opskit_migrate::lock_wait;
 use opskit_migrate::{Compat, Guard, GuardError, Policy, Repair, State, classify};
 use opskit_secret::{ConnectionString, ExposeSecret};
 
+mod sqlx_toml;
+
 const USAGE: &str = "usage:
   opskit-migrate lint DIR [--dialect postgres|sqlite] [--format human|json]
-  opskit-migrate status --migrations DIR [--database-url URL] [--format human|json]
-  opskit-migrate apply --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
-  opskit-migrate expand --migrations DIR [--database-url URL] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
+  opskit-migrate status --migrations DIR [--database-url URL] [--config FILE] [--format human|json]
+  opskit-migrate apply --migrations DIR [--database-url URL] [--config FILE] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
+  opskit-migrate expand --migrations DIR [--database-url URL] [--config FILE] [--table-lock-timeout 2s] [--table-lock-tries 10] [--lock-timeout 60s] [--lock-lease 30s] [--format human|json]
     (applies up to the first contract migration: before a rolling deploy; `apply` the rest after it)
-  opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--format human|json]
-(the database commands read DATABASE_URL when --database-url is not given)
+  opskit-migrate repair --migrations DIR --version N --as applied|not-applied [--database-url URL] [--config FILE] [--format human|json]
+(the database commands read DATABASE_URL when --database-url is not given, and sqlx.toml
+  as sqlx-cli does: --config FILE, else ./sqlx.toml if present; [migrate] table-name,
+  create-schemas, migrations-dir (with sqlx.toml, the default for --migrations,
+  itself `migrations` by default), ignored-chars)
 exit codes: 0 fine; 1 lint findings; 64 usage; 65 incompatible schema or failed migration;
   69 database unreachable or migration lock held too long; 75 try again later (status:
-  migrations pending; apply/expand: a table stayed locked through every try, nothing applied)";
+  migrations pending; apply/expand: a table stayed locked through every try, nothing applied);
+  78 sqlx.toml unreadable or malformed, or migrations recorded under another table name";
 
 /// An [`opskit_migrate::exit`] code as the process's exit status.
 fn exit(code: i32) -> ExitCode {
@@ -80,6 +96,7 @@ struct Args {
     table_lock_tries: Option<String>,
     lock_timeout: Option<String>,
     lock_lease: Option<String>,
+    config: Option<String>,
     json: bool,
 }
 
@@ -102,6 +119,7 @@ fn parse(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {
             "--table-lock-tries" => args.table_lock_tries = Some(value("--table-lock-tries")?),
             "--lock-timeout" => args.lock_timeout = Some(value("--lock-timeout")?),
             "--lock-lease" => args.lock_lease = Some(value("--lock-lease")?),
+            "--config" => args.config = Some(value("--config")?),
             "--format" => match value("--format")?.as_str() {
                 "json" => args.json = true,
                 "human" => args.json = false,
@@ -313,10 +331,31 @@ fn database(args: &Args) -> ExitCode {
             return exit(exit::USAGE);
         }
     };
-    let Some(dir) = args.migrations.as_ref().or(args.dir.as_ref()) else {
-        eprintln!("{command} needs --migrations DIR\n{USAGE}");
+    let config = match sqlx_toml::SqlxToml::load(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("{err}");
+            return exit(exit::CONFIG);
+        }
+    };
+    let Some(dir) = args
+        .migrations
+        .as_deref()
+        .or(args.dir.as_deref())
+        .or(config.migrations_dir())
+    else {
+        eprintln!(
+            "{command} needs --migrations DIR (or a sqlx.toml: then [migrate] migrations-dir, or migrations)\n{USAGE}"
+        );
         return exit(exit::USAGE);
     };
+    if let Some(path) = &config.path {
+        eprintln!(
+            "read {}: migrations in {dir}, recorded in {}",
+            path.display(),
+            config.table_name()
+        );
+    }
     let Some(raw_url) = args
         .database_url
         .clone()
@@ -350,7 +389,7 @@ fn database(args: &Args) -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let guard = guard_with(Guard::from_dir(dir).await?);
+        let guard = guard_with(config.guard(std::path::Path::new(dir)).await?);
         let url = url.expose_secret();
         match action {
             Action::Status => guard.run(url, Policy::Verify).await,
