@@ -18,43 +18,13 @@
 
 #![allow(missing_docs, clippy::print_stdout)]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Builds binary `name` of `package` with the production profile (what the container
-/// image ships) and returns its path.
-fn build(package: &str, name: &str) -> PathBuf {
-    let output = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--profile",
-            "production",
-            "--quiet",
-            "--message-format=json",
-            "-p",
-            package,
-            "--bin",
-            name,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("an executable")
-}
 
 struct Server {
     child: Child,
@@ -287,8 +257,8 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    let notes = build("example-notes", "notes");
-    let bare = build("notes-drill", "bare-hello");
+    let notes = support::build("example-notes", "notes", "production", "");
+    let bare = support::build("notes-drill", "bare-hello", "production", "");
 
     // Start time, median of 7, a fresh database directory each time for notes.
     let mut notes_starts = Vec::new();

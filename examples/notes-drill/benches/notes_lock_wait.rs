@@ -23,6 +23,8 @@
 
 #![allow(missing_docs, clippy::print_stdout)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -36,33 +38,6 @@ use sqlx::{Connection, Executor, PgConnection};
 const TOKEN: &str = "lock-wait-bench-token";
 const HELD: Duration = Duration::from_secs(30);
 const BASELINE: Duration = Duration::from_secs(5);
-
-/// Builds binary `name` of `package` (debug profile, with `features`) and returns
-/// its path.
-fn build(package: &str, name: &str, features: &str) -> PathBuf {
-    let mut args = vec!["build", "--quiet", "--message-format=json", "-p", package];
-    args.extend(["--bin", name]);
-    if !features.is_empty() {
-        args.extend(["--features", features]);
-    }
-    let output = Command::new(env!("CARGO"))
-        .args(&args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("an executable")
-}
 
 /// One request: when it started, how long it took, whether it failed.
 struct Timed {
@@ -281,8 +256,13 @@ fn main() {
         println!("skipped: set OPSKIT_TEST_POSTGRES_URL to a PostgreSQL server's admin URL");
         return;
     };
-    let notes = build("example-notes", "notes", "");
-    let migrate = build("opskit-migrate", "opskit-migrate", "cli,postgres,tls");
+    let notes = support::build("example-notes", "notes", "dev", "");
+    let migrate = support::build(
+        "opskit-migrate",
+        "opskit-migrate",
+        "dev",
+        "cli,postgres,tls",
+    );
     println!(
         "| table lock timeout | requests/s | failed | baseline p99 | p99 while held | max while held | readiness probes failed | migration landed after the blocker ended |"
     );
