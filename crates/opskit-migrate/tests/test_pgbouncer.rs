@@ -86,7 +86,10 @@ async fn ten_replicas_through_pgbouncer_apply_every_migration_exactly_once() {
         assert_eq!(
             count(
                 &db.url,
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                // pg_locks is the whole server's: count this database's only, so
+                // another test's (or another run's) lock elsewhere is not counted.
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             )
             .await,
             0,
