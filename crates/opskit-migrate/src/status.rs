@@ -181,29 +181,21 @@ impl SchemaStatus {
     }
 
     /// `known` and `applied` are sorted by version (the binary's order, and the
-    /// query's `ORDER BY`); they are merged in one pass.
+    /// query's `ORDER BY`); they are merged in one pass, then the guard's records of
+    /// failures are added, then the state follows from what was found.
     pub(crate) fn compute(
         known: &[Known<'_>],
         applied: &[AppliedRow],
         records: &[RecordRow],
     ) -> Self {
         let records: BTreeMap<i64, &RecordRow> = records.iter().map(|r| (r.version, r)).collect();
-        let binary_latest = known.last().map(|k| k.version);
-        let database_latest = applied
-            .iter()
-            .filter(|a| a.success)
-            .map(|a| a.version)
-            .max();
-        let named = |version: i64, description: &str| Named {
-            version,
-            description: description.to_owned(),
-        };
-        let error_of = |version: i64| records.get(&version).and_then(|r| r.error.clone());
-
         let mut status = Self {
             state: State::UpToDate,
-            binary_latest,
-            database_latest,
+            binary_latest: known.last().map(|k| k.version),
+            database_latest: (applied.iter())
+                .filter(|a| a.success)
+                .map(|a| a.version)
+                .max(),
             pending: Vec::new(),
             ahead: Vec::new(),
             modified: Vec::new(),
@@ -211,6 +203,22 @@ impl SchemaStatus {
             failed: Vec::new(),
             retrying: Vec::new(),
         };
+        status.merge(known, applied, &records);
+        status.add_recorded_failures(known, applied, &records);
+        status.failed.sort_by_key(|f| f.migration.version);
+        status.state = status.state_of(known);
+        status
+    }
+
+    /// Sorts each migration of the binary and each applied row into pending,
+    /// failed, modified, missing or ahead.
+    fn merge(
+        &mut self,
+        known: &[Known<'_>],
+        applied: &[AppliedRow],
+        records: &BTreeMap<i64, &RecordRow>,
+    ) {
+        let error_of = |version: i64| records.get(&version).and_then(|r| r.error.clone());
         let (mut k, mut a) = (known.iter().peekable(), applied.iter().peekable());
         loop {
             let order = match (k.peek(), a.peek()) {
@@ -223,19 +231,19 @@ impl SchemaStatus {
                 // Known to the binary, not applied.
                 std::cmp::Ordering::Less => {
                     let known = k.next().expect("peeked");
-                    status.pending.push(named(known.version, known.description));
+                    self.pending.push(named(known.version, known.description));
                 }
                 // Both: applied as the binary has it?
                 std::cmp::Ordering::Equal => {
                     let (known, row) = (k.next().expect("peeked"), a.next().expect("peeked"));
                     if !row.success {
-                        status.failed.push(Failed {
+                        self.failed.push(Failed {
                             migration: named(known.version, known.description),
                             error: error_of(known.version),
                             partial: true,
                         });
                     } else if row.checksum != known.checksum {
-                        status.modified.push(Modified {
+                        self.modified.push(Modified {
                             migration: named(known.version, known.description),
                             line_endings_only: line_endings_only(known.sql, &row.checksum),
                         });
@@ -245,16 +253,19 @@ impl SchemaStatus {
                 std::cmp::Ordering::Greater => {
                     let row = a.next().expect("peeked");
                     if !row.success {
-                        status.failed.push(Failed {
+                        self.failed.push(Failed {
                             migration: named(row.version, &row.description),
                             error: error_of(row.version),
                             partial: true,
                         });
-                    } else if binary_latest.is_some_and(|latest| row.version < latest) {
-                        status.missing.push(named(row.version, &row.description));
+                    } else if self
+                        .binary_latest
+                        .is_some_and(|latest| row.version < latest)
+                    {
+                        self.missing.push(named(row.version, &row.description));
                     } else {
                         let record = records.get(&row.version).filter(|r| r.outcome == "applied");
-                        status.ahead.push(Ahead {
+                        self.ahead.push(Ahead {
                             migration: named(row.version, &row.description),
                             compat: record.and_then(|r| Compat::parse(&r.compat)),
                             summary: record.map(|r| r.summary.clone()),
@@ -263,10 +274,18 @@ impl SchemaStatus {
                 }
             }
         }
-        // Failures recorded by the guard for migrations that are not applied. Rolled
-        // back: nothing of it is there, so it is pending again (the fixed file runs
-        // at the next apply). Outside a transaction: parts may have stayed, and only
-        // an operator can say which (`opskit-migrate repair`).
+    }
+
+    /// Failures recorded by the guard for migrations that are not applied. Rolled
+    /// back: nothing of it is there, so it is pending again (the fixed file runs at
+    /// the next apply). Outside a transaction: parts may have stayed, and only an
+    /// operator can say which (`opskit-migrate repair`).
+    fn add_recorded_failures(
+        &mut self,
+        known: &[Known<'_>],
+        applied: &[AppliedRow],
+        records: &BTreeMap<i64, &RecordRow>,
+    ) {
         for record in records.values().filter(|r| r.outcome != "applied") {
             if applied
                 .binary_search_by_key(&record.version, |a| a.version)
@@ -283,22 +302,25 @@ impl SchemaStatus {
                 partial: record.outcome == "failed_partial",
             };
             if failed.partial {
-                status.failed.push(failed);
-                status.pending.retain(|p| p.version != record.version);
-            } else if status.pending.iter().any(|p| p.version == record.version) {
-                status.retrying.push(failed);
+                self.failed.push(failed);
+                self.pending.retain(|p| p.version != record.version);
+            } else if self.pending.iter().any(|p| p.version == record.version) {
+                self.retrying.push(failed);
             }
         }
-        status.failed.sort_by_key(|f| f.migration.version);
-        status.state = if !status.failed.is_empty() {
+    }
+
+    /// The state what was found puts the schema in, the gravest first.
+    fn state_of(&self, known: &[Known<'_>]) -> State {
+        if !self.failed.is_empty() {
             State::Failed
-        } else if !status.modified.is_empty() {
+        } else if !self.modified.is_empty() {
             State::Modified
-        } else if !status.missing.is_empty() {
+        } else if !self.missing.is_empty() {
             State::Missing
-        } else if status.ahead.iter().any(|a| !a.is_compatible()) {
+        } else if self.ahead.iter().any(|a| !a.is_compatible()) {
             State::AheadIncompatible
-        } else if !status.pending.is_empty() {
+        } else if !self.pending.is_empty() {
             let declared_contract = |version: i64| {
                 known
                     .iter()
@@ -306,17 +328,23 @@ impl SchemaStatus {
             };
             // A held-back migration that failed and was rolled back changed
             // nothing: this release runs as it did before the attempt.
-            if status.pending.iter().all(|p| declared_contract(p.version)) {
+            if self.pending.iter().all(|p| declared_contract(p.version)) {
                 State::ContractPending
             } else {
                 State::Pending
             }
-        } else if !status.ahead.is_empty() {
+        } else if !self.ahead.is_empty() {
             State::AheadCompatible
         } else {
             State::UpToDate
-        };
-        status
+        }
+    }
+}
+
+fn named(version: i64, description: &str) -> Named {
+    Named {
+        version,
+        description: description.to_owned(),
     }
 }
 
