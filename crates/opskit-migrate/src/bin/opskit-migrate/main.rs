@@ -205,20 +205,7 @@ fn lint(args: &Args) -> ExitCode {
                 "findings": c.lint.findings,
             }));
         } else {
-            let by = if acknowledged { "header" } else { "linter" };
-            println!("{}: {} (by {by})", file.display(), c.compat.as_str());
-            for f in &c.lint.findings {
-                let kind = match f.rule.severity {
-                    Severity::Contract => "contract",
-                    Severity::LockRisk => "lock risk",
-                    Severity::Unknown => "unknown",
-                    Severity::Error => "error: the guard refuses to apply it",
-                };
-                println!(
-                    "  line {}: {} {} [{kind}] {}\n    fix: {}",
-                    f.line, f.rule.id, f.rule.name, f.message, f.rule.fix
-                );
-            }
+            print_classified(file, &c, acknowledged);
         }
     }
     if args.json {
@@ -239,6 +226,28 @@ fn lint(args: &Args) -> ExitCode {
         exit(exit::FINDINGS)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `lint`'s human output for one file: its verdict, then each finding and its fix.
+fn print_classified(
+    file: &std::path::Path,
+    c: &opskit_migrate::Classification,
+    acknowledged: bool,
+) {
+    let by = if acknowledged { "header" } else { "linter" };
+    println!("{}: {} (by {by})", file.display(), c.compat.as_str());
+    for f in &c.lint.findings {
+        let kind = match f.rule.severity {
+            Severity::Contract => "contract",
+            Severity::LockRisk => "lock risk",
+            Severity::Unknown => "unknown",
+            Severity::Error => "error: the guard refuses to apply it",
+        };
+        println!(
+            "  line {}: {} {} [{kind}] {}\n    fix: {}",
+            f.line, f.rule.id, f.rule.name, f.message, f.rule.fix
+        );
     }
 }
 
