@@ -60,12 +60,15 @@ fn request() -> Request<Body> {
         .unwrap()
 }
 
-/// The router every stack serves: three routes, as in the notes service.
+/// The router every stack serves: three routes, as in the notes service, with its
+/// state given (as `axum::serve` and the notes service do), so that each handler is
+/// made a route once rather than on every request.
 fn routes() -> Router {
     Router::new()
         .route("/hello", get(|| async { "hello" }))
         .route("/notes", get(|| async { "notes" }).post(|| async { "created" }))
         .route("/notes/{id}", get(|| async { "note" }).delete(|| async { "" }))
+        .with_state(())
 }
 
 /// Calls `service` and polls its future once: these handlers answer at once.
