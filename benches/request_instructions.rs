@@ -135,9 +135,12 @@ fn run(stack: &str, count: usize) {
             let _metrics = PrometheusBuilder::new().install_recorder().unwrap();
             let health = opskit::health::Health::builder().build().unwrap();
             health.mark_started();
-            let app = routes()
-                .layer(HttpMetricsLayer::new())
-                .layer(RequestTracingLayer::new());
+            // As the notes service layers its router: both in one `Router::layer`.
+            let app = routes().layer(
+                ServiceBuilder::new()
+                    .layer(RequestTracingLayer::new())
+                    .layer(HttpMetricsLayer::new()),
+            );
             let service = ServiceBuilder::new().layer(health.layer()).service(app);
             drive(&opskit_logging(), service, true, count);
         }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 
 /// The header that carries a request's id, in and out.
@@ -57,7 +58,12 @@ impl RequestId {
             text[2 * i] = HEX[usize::from(byte >> 4)];
             text[2 * i + 1] = HEX[usize::from(byte & 0xf)];
         }
-        Self(HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("0")))
+        // The digits stay where `Bytes` keeps its count of clones (one allocation):
+        // a copy into a `Vec` would allocate that count again on the first clone.
+        Self(
+            HeaderValue::from_maybe_shared(Bytes::from_owner(text))
+                .unwrap_or_else(|_| HeaderValue::from_static("0")),
+        )
     }
 
     /// The caller's id, if it is one opskit keeps: short, of safe characters only (it
