@@ -66,8 +66,14 @@ fn request() -> Request<Body> {
 fn routes() -> Router {
     Router::new()
         .route("/hello", get(|| async { "hello" }))
-        .route("/notes", get(|| async { "notes" }).post(|| async { "created" }))
-        .route("/notes/{id}", get(|| async { "note" }).delete(|| async { "" }))
+        .route(
+            "/notes",
+            get(|| async { "notes" }).post(|| async { "created" }),
+        )
+        .route(
+            "/notes/{id}",
+            get(|| async { "note" }).delete(|| async { "" }),
+        )
         .with_state(())
 }
 
@@ -183,7 +189,10 @@ fn count_instructions(stack: &str, count: usize, dir: &Path) -> u64 {
     assert!(status.success(), "callgrind on {stack}: {status}");
     let text = std::fs::read_to_string(&out).unwrap();
     text.lines()
-        .find_map(|line| line.strip_prefix("totals:").or(line.strip_prefix("summary:")))
+        .find_map(|line| {
+            line.strip_prefix("totals:")
+                .or(line.strip_prefix("summary:"))
+        })
         .and_then(|n| n.trim().parse().ok())
         .expect("callgrind writes its totals")
 }
@@ -204,18 +213,19 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let counts: Vec<(&str, f64)> = STACKS
         .iter()
-        .map(|stack| (*stack, count_instructions(stack, count, &dir) as f64 / count as f64))
+        .map(|stack| {
+            (
+                *stack,
+                count_instructions(stack, count, &dir) as f64 / count as f64,
+            )
+        })
         .collect();
     std::fs::remove_dir_all(&dir).ok();
     let bare = counts[0].1;
     println!("| stack | instructions per request | added over bare | / bare |");
     println!("|---|---|---|---|");
     for (stack, n) in &counts {
-        println!(
-            "| {stack} | {n:.0} | {:.0} | {:.2}x |",
-            n - bare,
-            n / bare
-        );
+        println!("| {stack} | {n:.0} | {:.0} | {:.2}x |", n - bare, n / bare);
     }
     let (opskit, hand_made) = (counts[1].1, counts[2].1);
     println!(
@@ -224,4 +234,3 @@ fn main() {
         (opskit - bare) / (hand_made - bare)
     );
 }
-
