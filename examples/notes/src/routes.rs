@@ -23,6 +23,7 @@ use opskit::telemetry::traces::RequestTracingLayer;
 use serde::Deserialize;
 use sqlx::AnyPool;
 use tokio::sync::Semaphore;
+use tower::ServiceBuilder;
 
 use crate::notes::{self, NewNote};
 
@@ -64,8 +65,13 @@ pub fn router(app: App, tracing: RequestTracingLayer) -> Router {
         .route("/notes/{id}", get(fetch).delete(delete))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
-        .layer(HttpMetricsLayer::new())
-        .layer(tracing)
+        // One `Router::layer` for both: each call wraps every route once more (a
+        // boxed service and a boxed future per request).
+        .layer(
+            ServiceBuilder::new()
+                .layer(tracing)
+                .layer(HttpMetricsLayer::new()),
+        )
 }
 
 /// At most a number of requests of a route at once: one more waits up to 3 s for

@@ -5,6 +5,7 @@ use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 
 /// The header that carries a request's id, in and out.
@@ -35,9 +36,13 @@ impl RequestId {
     /// A new id: 32 hex digits, unique in this process and, with 64 random bits per
     /// process, across the fleet.
     pub fn generate() -> Self {
-        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        // The seed and its 16 digits, the first half of every id, made once.
+        static SEED: std::sync::OnceLock<(u64, [u8; 16])> = std::sync::OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let seed = *SEED.get_or_init(|| RandomState::new().hash_one(std::process::id()));
+        let (seed, seed_digits) = SEED.get_or_init(|| {
+            let seed = RandomState::new().hash_one(std::process::id());
+            (seed, hex_digits(seed))
+        });
         // splitmix64 of the counter: distinct for every n, and not a visible count.
         let mut n = seed.wrapping_add(
             COUNTER
@@ -48,16 +53,14 @@ impl RequestId {
         n = (n ^ (n >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         n ^= n >> 31;
         let mut text = [0u8; 32];
-        for (i, byte) in seed
-            .to_be_bytes()
-            .iter()
-            .chain(&n.to_be_bytes())
-            .enumerate()
-        {
-            text[2 * i] = HEX[usize::from(byte >> 4)];
-            text[2 * i + 1] = HEX[usize::from(byte & 0xf)];
-        }
-        Self(HeaderValue::from_bytes(&text).unwrap_or_else(|_| HeaderValue::from_static("0")))
+        text[..16].copy_from_slice(seed_digits);
+        text[16..].copy_from_slice(&hex_digits(n));
+        // The digits stay where `Bytes` keeps its count of clones (one allocation):
+        // a copy into a `Vec` would allocate that count again on the first clone.
+        Self(
+            HeaderValue::from_maybe_shared(Bytes::from_owner(text))
+                .unwrap_or_else(|_| HeaderValue::from_static("0")),
+        )
     }
 
     /// The caller's id, if it is one opskit keeps: short, of safe characters only (it
@@ -72,8 +75,41 @@ impl RequestId {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// `n` as 16 lowercase hex digits, most significant first.
+fn hex_digits(n: u64) -> [u8; 16] {
+    let mut digits = [0u8; 16];
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = HEX[((n >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    digits
+}
+
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_digits_are_the_number_in_lowercase_hex() {
+        for n in [0, 1, 0xdead_beef, 0x0123_4567_89ab_cdef, u64::MAX] {
+            assert_eq!(hex_digits(n), format!("{n:016x}").as_bytes());
+        }
+    }
+
+    #[test]
+    fn made_ids_are_32_hex_digits_with_the_process_seed_first() {
+        let (a, b) = (RequestId::generate(), RequestId::generate());
+        for id in [&a, &b] {
+            assert_eq!(id.as_str().len(), 32, "{id}");
+            assert!(id.as_str().bytes().all(|c| HEX.contains(&c)), "{id}");
+        }
+        assert_eq!(a.as_str()[..16], b.as_str()[..16]);
+        assert_ne!(a, b);
+        assert_eq!(a.clone().as_str(), a.as_str());
     }
 }

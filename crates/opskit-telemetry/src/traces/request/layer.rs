@@ -24,6 +24,11 @@ use super::service::RequestTracing;
 ///
 /// The span is at INFO: a filter that hides INFO for `opskit::http` turns all of
 /// this off (the response still gets its id).
+///
+/// With [`HttpMetricsLayer`](crate::metrics::HttpMetricsLayer), apply both in one
+/// `Router::layer` (`ServiceBuilder::new().layer(tracing).layer(metrics)`): every
+/// `Router::layer` wraps each route once more, a boxed service and a boxed future
+/// on every request.
 #[derive(Debug, Clone)]
 pub struct RequestTracingLayer {
     trust_request_id: bool,
