@@ -261,6 +261,21 @@ fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Whether an accept failed because the process (`EMFILE`) or the system (`ENFILE`)
+/// has no file descriptor left.
+fn out_of_descriptors(err: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        use rustix::io::Errno;
+        matches!(Errno::from_io_error(err), Some(Errno::MFILE | Errno::NFILE))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = err;
+        true
+    }
+}
+
 /// Accepts until the shutdown stops accepting, then serves what the kernel had
 /// already queued, closes the listener and waits for the open connections to
 /// finish.
@@ -298,10 +313,15 @@ async fn accept_loop<S, B>(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => server.serve(stream),
                 Err(err) => {
-                    // Out of file descriptors, most often: let the oldest slow client
-                    // go whatever its age, and wait for its descriptor to free up
-                    // rather than spin or stop serving.
-                    server.connections.make_room_now();
+                    // Out of file descriptors: let the oldest slow client go whatever
+                    // its age, and wait for its descriptor to free up rather than spin
+                    // or stop serving. Any other failure (a connection reset before it
+                    // was accepted) makes room only as admitting one would.
+                    if out_of_descriptors(&err) {
+                        server.connections.make_room_now();
+                    } else {
+                        server.connections.make_room(1);
+                    }
                     tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
@@ -419,5 +439,22 @@ where
             }
             drop((handle, open));
         });
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::out_of_descriptors;
+    use std::io::Error;
+
+    #[test]
+    fn only_emfile_and_enfile_count_as_out_of_descriptors() {
+        assert!(out_of_descriptors(&Error::from_raw_os_error(24)), "EMFILE");
+        assert!(out_of_descriptors(&Error::from_raw_os_error(23)), "ENFILE");
+        assert!(
+            !out_of_descriptors(&Error::from_raw_os_error(103)),
+            "ECONNABORTED"
+        );
+        assert!(!out_of_descriptors(&Error::other("not an OS error")));
     }
 }
