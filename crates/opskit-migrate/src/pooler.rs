@@ -48,7 +48,9 @@
 //! - The service's own queries through the pooler: sqlx's `query()` is a named
 //!   prepared statement; behind PgBouncer 1.18 in transaction mode use
 //!   `.persistent(false)` inside a transaction, or `sqlx::raw_sql`, or give the
-//!   service a session-mode pool. The guard cannot change how a service queries.
+//!   service a session-mode pool. The guard cannot change how a service queries;
+//!   the notes example shows one way (`NOTES_DATABASE_POOLING=transaction`, its
+//!   `notes.rs`), tested through PgBouncer 1.18.
 //! - `-- no-transaction` migrations (`CREATE INDEX CONCURRENTLY`): their lock
 //!   timeout is a session `SET` before the statement and a `RESET` after it.
 //!   Through a transaction pooler those three may reach different server

@@ -21,12 +21,14 @@
 //!
 //! For tests that run a service as a real process: [`process`] starts it with a
 //! clean environment and reads its events, [`load`] keeps requests in flight over
-//! raw TCP, [`prometheus`] parses what `/metrics` serves, and [`sweep`] looks for
-//! canary secrets in everything a test saw.
+//! raw TCP, [`prometheus`] parses what `/metrics` serves, [`pgbouncer`] puts a
+//! real PgBouncer in transaction pooling in front of the test server, and [`sweep`]
+//! looks for canary secrets in everything a test saw.
 
 pub mod load;
 pub mod otlp;
 pub mod outage;
+pub mod pgbouncer;
 pub mod process;
 pub mod prometheus;
 pub mod sweep;

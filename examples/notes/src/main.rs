@@ -46,7 +46,7 @@ async fn main() -> ExitCode {
     let health = health::registry(&settings, &url, &pools.checks, guard, &lifecycle);
     let app = routes::router(
         routes::App {
-            pool: pools.app,
+            notes: notes::Notes::new(pools.app, settings.database_pooling),
             token: secrets::api_token(&settings, &lifecycle),
         },
         settings.http.request_tracing(),

@@ -21,11 +21,10 @@ use opskit::secret::TokenCheck;
 use opskit::telemetry::metrics::HttpMetricsLayer;
 use opskit::telemetry::traces::RequestTracingLayer;
 use serde::Deserialize;
-use sqlx::AnyPool;
 use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 
-use crate::notes::{self, NewNote};
+use crate::notes::{NewNote, Notes};
 
 /// Largest request body accepted, in bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -43,7 +42,8 @@ const MAX_PAGES_AT_ONCE: usize = 8;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct App {
-    pub pool: AnyPool,
+    /// The notes, through the application's pool.
+    pub notes: Notes,
     /// The API token (and, for a grace period after it rotates, the previous one).
     pub token: Option<TokenCheck>,
 }
@@ -210,7 +210,7 @@ struct PageQuery {
 /// size has a `Link` header to the next.
 async fn list(State(app): State<App>, Query(page): Query<PageQuery>) -> Response {
     let limit = page.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-    match notes::page(&app.pool, page.after, limit, MAX_PAGE_BYTES).await {
+    match app.notes.page(page.after, limit, MAX_PAGE_BYTES).await {
         Ok((notes, more)) => {
             let next = more.then(|| notes.last().map(|n| n.id)).flatten();
             // Up to half a megabyte of JSON: written on a blocking thread, so the
@@ -266,7 +266,7 @@ async fn create(
             "title must be 1 to 200 characters",
         );
     }
-    match notes::insert(&app.pool, new).await {
+    match app.notes.insert(new).await {
         Ok(note) => (StatusCode::CREATED, Json(note)).into_response(),
         Err(err) => database_error(err),
     }
@@ -274,7 +274,7 @@ async fn create(
 
 /// `GET /notes/{id}`.
 async fn fetch(State(app): State<App>, Path(id): Path<i64>) -> Response {
-    match notes::get(&app.pool, id).await {
+    match app.notes.get(id).await {
         Ok(Some(note)) => Json(note).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, "no such note"),
         Err(err) => database_error(err),
@@ -283,7 +283,7 @@ async fn fetch(State(app): State<App>, Path(id): Path<i64>) -> Response {
 
 /// `DELETE /notes/{id}`.
 async fn delete(State(app): State<App>, _writer: Writer, Path(id): Path<i64>) -> Response {
-    match notes::delete(&app.pool, id).await {
+    match app.notes.delete(id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, "no such note"),
         Err(err) => database_error(err),

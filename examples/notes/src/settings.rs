@@ -23,6 +23,22 @@ pub enum Deployment {
     Production,
 }
 
+/// How the database URL's connections are pooled on the way to PostgreSQL: what
+/// the service's own queries may leave on a server connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// Each connection is the service's while it is open: PostgreSQL itself, or
+    /// PgBouncer with `pool_mode = session`. Statements are prepared once per
+    /// connection and reused.
+    Session,
+    /// A pooler hands a server connection over for one transaction at a time
+    /// (PgBouncer with `pool_mode = transaction`): each query runs in a transaction
+    /// of its own with an unnamed statement, so nothing outlives it on the server
+    /// connection.
+    Transaction,
+}
+
 /// The paths the router serves (`routes::router`): a probe path may not take
 /// any of them over (`NOTES_HEALTH_*_PATH`, exit 78).
 pub const ROUTES: [&str; 3] = ["/hello", "/notes", "/notes/{id}"];
@@ -41,6 +57,7 @@ const MIN_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(100);
 #[derive(Config)]
 #[config(prefix = "NOTES_")]
 #[config(rule(database_url_is_usable(database_url)))]
+#[config(rule(pooling_needs_postgres(database_pooling, database_url)))]
 #[config(rule(data_dir_is_plain(data_dir)))]
 #[config(rule(pool_is_usable(database_max_connections, database_acquire_timeout)))]
 #[config(rule(probes_leave_routes_alone(health)))]
@@ -56,6 +73,9 @@ pub struct Settings {
     pub deployment: Deployment,
     /// PostgreSQL URL (postgres://); unset means the embedded SQLite file in NOTES_DATA_DIR. From NOTES_DATABASE_URL_FILE it follows the file: connections opened after a change use the new URL.
     pub database_url: Option<ConnectionString>,
+    /// How NOTES_DATABASE_URL's connections are pooled: session (PostgreSQL itself, or PgBouncer with pool_mode = session) or transaction (PgBouncer with pool_mode = transaction: each query in a transaction of its own, no prepared statement kept).
+    #[config(default = "session")]
+    pub database_pooling: Pooling,
     /// Directory of the embedded SQLite database, created on first run.
     #[config(default = "data")]
     pub data_dir: PathBuf,
@@ -106,6 +126,21 @@ fn database_url_is_usable(database_url: &Option<ConnectionString>) -> Option<Inv
              for a connection)"
         ),
     ))
+}
+
+/// A transaction pooler sits in front of PostgreSQL only.
+fn pooling_needs_postgres(
+    pooling: &Pooling,
+    database_url: &Option<ConnectionString>,
+) -> Option<Invalid> {
+    (*pooling == Pooling::Transaction && database_url.is_none()).then(|| {
+        Invalid::new(
+            "database_pooling",
+            "is transaction, but NOTES_DATABASE_URL is not set: the embedded SQLite \
+             database has no pooler; set NOTES_DATABASE_URL to the pooler's \
+             postgres:// URL, or leave NOTES_DATABASE_POOLING unset",
+        )
+    })
 }
 
 /// The SQLite file's directory goes into a `sqlite://` URL as it is.

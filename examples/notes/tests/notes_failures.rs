@@ -330,7 +330,8 @@ fn exits_78_naming(variable: &str, value: &str, says: &str) -> Sweep {
 }
 
 /// Settings that only look like values: a database this service does not speak, a
-/// URL parameter the driver refuses, a data directory that would not make a URL.
+/// URL parameter the driver refuses, a data directory that would not make a URL,
+/// transaction pooling for the embedded SQLite file.
 /// Each is a configuration problem (78) naming its variable, found before anything
 /// is opened.
 #[test]
@@ -357,6 +358,11 @@ fn urls_and_paths_the_service_cannot_use_exit_78_naming_the_variable() {
             "has a parameter (its name is not shown",
         ),
         ("NOTES_DATA_DIR", "d%41", "plain directory path"),
+        (
+            "NOTES_DATABASE_POOLING",
+            "transaction",
+            "the embedded SQLite database has no pooler",
+        ),
     ] {
         exits_78_naming(variable, value, says)
             .assert_clean(&["Canary-pw-77ad", "Canary-Bare-Key-51f3"]);

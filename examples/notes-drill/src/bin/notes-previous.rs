@@ -134,6 +134,14 @@ async fn main() -> ExitCode {
         ..opskit::telemetry::build_info!()
     });
     settings.warn_if_staging();
+    // This release's queries predate transaction pooling: they keep named statements.
+    if settings.database_pooling == settings::Pooling::Transaction {
+        lifecycle.exit(
+            "NOTES_DATABASE_POOLING=transaction: this release predates it; point it at \
+             PostgreSQL or a session-mode pool",
+            opskit::telemetry::exit::CONFIG,
+        );
+    }
     let url = database::url(&settings, &lifecycle);
     let guard = database::guard(&url);
     if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
