@@ -4,12 +4,16 @@
 //! rather than apply the migrations twice; the CLI reads `sqlx.toml` as sqlx-cli
 //! does.
 //!
-//! sqlx's side is sqlx's own `Migrator`, configured from the same `sqlx.toml` by
-//! sqlx's own parser, as sqlx-cli and `sqlx::migrate!()` configure it.
+//! sqlx's side is the `sqlx` binary of sqlx-cli 0.9 (built with `sqlx-toml`) run
+//! beside the `sqlx.toml`, and sqlx's own `Migrator` configured from the same file
+//! by sqlx's own parser, as `sqlx::migrate!()` configures it. The binary is
+//! `OPSKIT_TEST_SQLX_CLI`, else `sqlx` on `PATH`; `.ci/run` installs it. Without it
+//! on a developer's machine the binary's rounds are skipped with a message; in CI
+//! its absence fails the tests.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use opskit_health::{Check, Status};
@@ -52,7 +56,64 @@ async fn sqlx_migrator(dir: &Path) -> Migrator {
     migrator
 }
 
-/// sqlx applies the project's migrations, as `sqlx migrate run` does.
+/// Who applies migrations for sqlx: its library, or the sqlx-cli binary.
+#[derive(Debug)]
+enum Sqlx {
+    Library,
+    Cli(PathBuf),
+}
+
+/// sqlx's library, and the sqlx-cli binary when there is one.
+fn sqlx_sides() -> Vec<Sqlx> {
+    let binary = std::env::var_os("OPSKIT_TEST_SQLX_CLI")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|dir| dir.join("sqlx"))
+                .find(|path| path.is_file())
+        });
+    match binary {
+        Some(binary) => vec![Sqlx::Library, Sqlx::Cli(binary)],
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "no sqlx-cli binary: set OPSKIT_TEST_SQLX_CLI (.ci/run installs it)"
+            );
+            eprintln!(
+                "skipped the sqlx-cli rounds: no `sqlx` on PATH and OPSKIT_TEST_SQLX_CLI \
+                 unset (cargo install sqlx-cli --no-default-features --features \
+                 postgres,sqlite,sqlx-toml)"
+            );
+            vec![Sqlx::Library]
+        }
+    }
+}
+
+impl Sqlx {
+    /// Applies the project's migrations: `sqlx migrate run` in `dir` (which reads
+    /// its `sqlx.toml`), or the library's `Migrator` built from that file.
+    async fn run(&self, dir: &Path, url: &str) {
+        match self {
+            Sqlx::Library => sqlx_run(url, &sqlx_migrator(dir).await).await.unwrap(),
+            Sqlx::Cli(binary) => {
+                let output = Command::new(binary)
+                    .args(["migrate", "run", "--database-url", url])
+                    .current_dir(dir)
+                    .env_remove("DATABASE_URL")
+                    .output()
+                    .unwrap();
+                assert!(
+                    output.status.success(),
+                    "sqlx migrate run: {}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+        }
+    }
+}
+
+/// sqlx's library applies the project's migrations, as `sqlx migrate run` does.
 async fn sqlx_run(url: &str, migrator: &Migrator) -> Result<(), MigrateError> {
     if url.starts_with("sqlite") {
         migrator
@@ -142,16 +203,22 @@ async fn databases(mut each: impl AsyncFnMut(&str, &str, &str)) {
 
 #[tokio::test]
 async fn sqlx_applies_in_a_renamed_table_and_the_guard_is_up_to_date_and_ready() {
+    for sqlx in sqlx_sides() {
+        sqlx_then_guard(&sqlx).await;
+    }
+}
+
+async fn sqlx_then_guard(sqlx: &Sqlx) {
     databases(async |url, sqlx_toml, table| {
         let dir = project(sqlx_toml);
+        sqlx.run(dir.path(), url).await;
         let migrator = sqlx_migrator(dir.path()).await;
-        sqlx_run(url, &migrator).await.unwrap();
 
         let guard = Guard::new(&migrator);
         assert_eq!(guard.table_name(), migrator.table_name.as_ref());
         for policy in [Policy::Verify, Policy::Apply] {
             let status = guard.run(url, policy).await.unwrap();
-            assert_eq!(status.state, State::UpToDate, "{url} {policy:?}");
+            assert_eq!(status.state, State::UpToDate, "{sqlx:?} {url} {policy:?}");
         }
         assert_eq!(ready(url, guard).await, [Status::Pass; 2], "{url}");
         // Nothing ran twice, and nothing went to sqlx's default table.
@@ -181,14 +248,20 @@ async fn sqlx_applies_in_a_renamed_table_and_the_guard_is_up_to_date_and_ready()
 
 #[tokio::test]
 async fn the_guard_applies_in_the_renamed_table_and_sqlx_finds_nothing_to_do() {
+    for sqlx in sqlx_sides() {
+        guard_then_sqlx(&sqlx).await;
+    }
+}
+
+async fn guard_then_sqlx(sqlx: &Sqlx) {
     databases(async |url, sqlx_toml, table| {
         let dir = project(sqlx_toml);
         let (code, stdout, stderr) = cli_in(dir.path(), &["apply", "--database-url", url]);
         assert_eq!(code, 0, "{stdout}{stderr}");
 
         // sqlx would fail on migration 2's row if it ran it again.
+        sqlx.run(dir.path(), url).await;
         let migrator = sqlx_migrator(dir.path()).await;
-        sqlx_run(url, &migrator).await.unwrap();
         assert_eq!(
             scalar(url, format!("SELECT count(*) FROM {table}")).await,
             2
