@@ -12,6 +12,15 @@ async fn guard(set: &str) -> Guard {
     Guard::from_dir(common::migrations(set)).await.unwrap()
 }
 
+/// A migrations directory holding `files`: `(name, SQL)`.
+fn migrations_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, sql) in files {
+        std::fs::write(dir.path().join(name), sql).unwrap();
+    }
+    dir
+}
+
 /// The guard of migration set `set` run once on `url` under `policy`.
 async fn run(set: &str, url: &str, policy: Policy) -> Result<SchemaStatus, GuardError> {
     guard(set).await.run(url, policy).await
@@ -148,18 +157,17 @@ on_sqlite_and_postgres!(
 /// serving stays compatible (a readiness failure here would take every replica out).
 #[tokio::test]
 async fn a_failed_contract_migration_leaves_the_release_compatible() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("1_create.sql"),
-        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("2_drop_body.sql"),
-        "-- opskit: contract\n-- reason: this release no longer reads body\n\
-         ALTER TABLE notes DROP COLUMN body;\nALTER TABLE no_such_table DROP COLUMN x;",
-    )
-    .unwrap();
+    let dir = migrations_dir(&[
+        (
+            "1_create.sql",
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);",
+        ),
+        (
+            "2_drop_body.sql",
+            "-- opskit: contract\n-- reason: this release no longer reads body\n\
+             ALTER TABLE notes DROP COLUMN body;\nALTER TABLE no_such_table DROP COLUMN x;",
+        ),
+    ]);
     let db = common::sqlite();
     let guard = Guard::from_dir(dir.path()).await.unwrap();
     let status = guard.run(&db.url, Policy::Expand).await.unwrap();
@@ -217,21 +225,20 @@ async fn expand_never_holds_back_a_migration_only_the_linter_calls_contract() {
 /// applies it as one statement, and the trigger works.
 #[tokio::test]
 async fn a_sqlite_trigger_migration_is_applied_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("1_create.sql"),
-        "CREATE TABLE notes (id INTEGER PRIMARY KEY, tags TEXT);",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("2_require_tags.sql"),
-        "-- opskit: contract\n-- reason: older releases write notes without tags\n\
-         CREATE TRIGGER notes_tags_required BEFORE INSERT ON notes\n\
-         FOR EACH ROW WHEN NEW.tags IS NULL\n\
-         BEGIN\n    SELECT RAISE(ABORT, 'notes.tags is required');\nEND;\n\
-         INSERT INTO notes (id, tags) VALUES (1, 'seed');",
-    )
-    .unwrap();
+    let dir = migrations_dir(&[
+        (
+            "1_create.sql",
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, tags TEXT);",
+        ),
+        (
+            "2_require_tags.sql",
+            "-- opskit: contract\n-- reason: older releases write notes without tags\n\
+             CREATE TRIGGER notes_tags_required BEFORE INSERT ON notes\n\
+             FOR EACH ROW WHEN NEW.tags IS NULL\n\
+             BEGIN\n    SELECT RAISE(ABORT, 'notes.tags is required');\nEND;\n\
+             INSERT INTO notes (id, tags) VALUES (1, 'seed');",
+        ),
+    ]);
     let db = common::sqlite();
     let guard = Guard::from_dir(dir.path()).await.unwrap();
     let status = guard.run(&db.url, Policy::Apply).await.unwrap();
