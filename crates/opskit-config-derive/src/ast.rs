@@ -98,75 +98,17 @@ pub(crate) struct Field<'a> {
 }
 
 impl<'a> Input<'a> {
+    /// Parses the struct: its shape, then the container's attributes, then each
+    /// field, then the rules over the fields.
     pub(crate) fn from_syn(input: &'a DeriveInput) -> syn::Result<Self> {
-        let named = match &input.data {
-            Data::Struct(data) => match &data.fields {
-                Fields::Named(named) => named,
-                Fields::Unnamed(fields) => {
-                    return Err(syn::Error::new_spanned(
-                        fields,
-                        "#[derive(Config)] needs named fields: each field names one environment variable",
-                    ));
-                }
-                Fields::Unit => {
-                    return Err(syn::Error::new_spanned(
-                        input,
-                        "#[derive(Config)] needs a struct with named fields, not a unit struct",
-                    ));
-                }
-            },
-            Data::Enum(data) => {
-                return Err(syn::Error::new(
-                    data.enum_token.span,
-                    "#[derive(Config)] works on structs only; for a choice between values, \
-                     derive serde::Deserialize on the enum and use it as a field's type",
-                ));
-            }
-            Data::Union(data) => {
-                return Err(syn::Error::new(
-                    data.union_token.span,
-                    "#[derive(Config)] works on structs only",
-                ));
-            }
-        };
-        if !input.generics.params.is_empty() {
-            return Err(syn::Error::new_spanned(
-                &input.generics,
-                "#[derive(Config)] does not support generic parameters; use concrete field types",
-            ));
-        }
+        let named = named_fields(input)?;
         let container = attr::container(&input.attrs)?;
-        let mut fields = Vec::with_capacity(named.named.len());
         let prefix = container
             .prefix
             .as_ref()
             .map(LitStr::value)
             .unwrap_or_default();
-        let mut seen: HashMap<String, &Ident> = HashMap::new();
-        for field in &named.named {
-            let ident = field.ident.as_ref().expect("named fields have identifiers");
-            let field = Field::from_syn(ident, field)?;
-            if let Kind::Value(Value {
-                exact_name, suffix, ..
-            }) = &field.kind
-            {
-                // Checked with the struct's own prefix; under another parent prefix the
-                // names can only drift further apart from an exact name.
-                let key = exact_name
-                    .clone()
-                    .unwrap_or_else(|| format!("{prefix}{suffix}"));
-                if let Some(other) = seen.insert(key.clone(), ident) {
-                    return Err(syn::Error::new(
-                        ident.span(),
-                        format!(
-                            "fields `{other}` and `{ident}` both read the variable {key}; \
-                             give one another name with #[config(name = \"...\")]"
-                        ),
-                    ));
-                }
-            }
-            fields.push(field);
-        }
+        let fields = parse_fields(named, &prefix)?;
         let rules = container
             .rules
             .into_iter()
@@ -181,6 +123,79 @@ impl<'a> Input<'a> {
             fields,
         })
     }
+}
+
+/// The struct's named fields, or why the derive does not apply to `input`: an enum,
+/// a union, a tuple or unit struct, or generic parameters.
+fn named_fields(input: &DeriveInput) -> syn::Result<&syn::FieldsNamed> {
+    let named = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(named) => named,
+            Fields::Unnamed(fields) => {
+                return Err(syn::Error::new_spanned(
+                    fields,
+                    "#[derive(Config)] needs named fields: each field names one environment variable",
+                ));
+            }
+            Fields::Unit => {
+                return Err(syn::Error::new_spanned(
+                    input,
+                    "#[derive(Config)] needs a struct with named fields, not a unit struct",
+                ));
+            }
+        },
+        Data::Enum(data) => {
+            return Err(syn::Error::new(
+                data.enum_token.span,
+                "#[derive(Config)] works on structs only; for a choice between values, \
+                 derive serde::Deserialize on the enum and use it as a field's type",
+            ));
+        }
+        Data::Union(data) => {
+            return Err(syn::Error::new(
+                data.union_token.span,
+                "#[derive(Config)] works on structs only",
+            ));
+        }
+    };
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &input.generics,
+            "#[derive(Config)] does not support generic parameters; use concrete field types",
+        ));
+    }
+    Ok(named)
+}
+
+/// Each field parsed, refusing two that read the same variable under `prefix`.
+fn parse_fields<'a>(named: &'a syn::FieldsNamed, prefix: &str) -> syn::Result<Vec<Field<'a>>> {
+    let mut fields = Vec::with_capacity(named.named.len());
+    let mut seen: HashMap<String, &Ident> = HashMap::new();
+    for field in &named.named {
+        let ident = field.ident.as_ref().expect("named fields have identifiers");
+        let field = Field::from_syn(ident, field)?;
+        if let Kind::Value(Value {
+            exact_name, suffix, ..
+        }) = &field.kind
+        {
+            // Checked with the struct's own prefix; under another parent prefix the
+            // names can only drift further apart from an exact name.
+            let key = exact_name
+                .clone()
+                .unwrap_or_else(|| format!("{prefix}{suffix}"));
+            if let Some(other) = seen.insert(key.clone(), ident) {
+                return Err(syn::Error::new(
+                    ident.span(),
+                    format!(
+                        "fields `{other}` and `{ident}` both read the variable {key}; \
+                         give one another name with #[config(name = \"...\")]"
+                    ),
+                ));
+            }
+        }
+        fields.push(field);
+    }
+    Ok(fields)
 }
 
 impl Rule {

@@ -9,7 +9,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use opskit_health::{CheckOptions, Health, Outcome};
+use opskit_health::{CheckOptions, Health, HealthBuilder, Outcome};
 use opskit_testkit::CapturedLogs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -162,13 +162,12 @@ async fn a_hung_check_and_a_panicking_check_fail_readiness_and_the_server_goes_o
     );
 }
 
-#[tokio::test]
-async fn check_errors_are_withheld_unless_details_are_on() {
+/// `builder` with a `database` check (a datastore) whose every run fails, naming
+/// the address it could not reach: the registry started and served, and its
+/// `/readyz` once the check has run.
+async fn readyz_with_a_failing_database(builder: HealthBuilder) -> Answer {
     let failing = || async { Outcome::fail("connect to 10.1.2.3:5432 refused") };
-    let health = Health::builder()
-        .service_id("notes")
-        .version("1.4.2")
-        .release_id("1.4.2+abc1234")
+    let health = builder
         .check(
             "database",
             failing,
@@ -179,7 +178,18 @@ async fn check_errors_are_withheld_unless_details_are_on() {
     health.mark_started();
     let addr = serve_axum(&health).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let answer = get_path(addr, "/readyz").await;
+    get_path(addr, "/readyz").await
+}
+
+#[tokio::test]
+async fn check_errors_are_withheld_unless_details_are_on() {
+    let answer = readyz_with_a_failing_database(
+        Health::builder()
+            .service_id("notes")
+            .version("1.4.2")
+            .release_id("1.4.2+abc1234"),
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(answer.headers["content-type"], "application/health+json");
     assert_eq!(answer.headers["cache-control"], "no-store");
@@ -199,19 +209,7 @@ async fn check_errors_are_withheld_unless_details_are_on() {
     );
 
     // With details on, the same failure shows its reason.
-    let health = Health::builder()
-        .details(true)
-        .check(
-            "database",
-            failing,
-            CheckOptions::new().component_type("datastore"),
-        )
-        .build()
-        .unwrap();
-    health.mark_started();
-    let addr = serve_axum(&health).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let answer = get_path(addr, "/readyz").await;
+    let answer = readyz_with_a_failing_database(Health::builder().details(true)).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(

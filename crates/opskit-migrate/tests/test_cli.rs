@@ -2,22 +2,8 @@
 
 mod common;
 
-use std::process::Command;
-
+use common::{cli, cli_on};
 use opskit_testkit::sweep::Sweep;
-
-fn cli(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_opskit-migrate"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
 
 #[test]
 fn lint_fails_on_an_unacknowledged_contract_migration() {
@@ -72,13 +58,7 @@ fn lint_fails_on_an_unacknowledged_contract_migration() {
 fn status_reports_pending_up_to_date_and_incompatible_with_exit_codes() {
     let db = common::sqlite();
     let v2 = common::migrations("v2");
-    let (code, stdout, _) = cli(&[
-        "status",
-        "--migrations",
-        v2.to_str().unwrap(),
-        "--database-url",
-        &db.url,
-    ]);
+    let (code, stdout, _) = cli_on("status", &v2, &db.url, &[]);
     assert_eq!(code, 75, "{stdout}");
     assert!(
         stdout.contains("2 migration(s) not applied yet"),
@@ -98,29 +78,18 @@ fn status_reports_pending_up_to_date_and_incompatible_with_exit_codes() {
             .await
             .unwrap();
     });
-    let (code, stdout, _) = cli(&[
+    let (code, stdout, _) = cli_on(
         "status",
-        "--migrations",
-        common::migrations("v3").to_str().unwrap(),
-        "--database-url",
+        &common::migrations("v3"),
         &db.url,
-        "--format",
-        "json",
-    ]);
+        &["--format", "json"],
+    );
     assert_eq!(code, 0, "{stdout}");
     let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(status["state"], "up_to_date");
     assert_eq!(status["compatible"], true);
 
-    let (code, stdout, stderr) = cli(&[
-        "status",
-        "--migrations",
-        v2.to_str().unwrap(),
-        "--database-url",
-        &db.url,
-        "--format",
-        "json",
-    ]);
+    let (code, stdout, stderr) = cli_on("status", &v2, &db.url, &["--format", "json"]);
     assert_eq!(code, 65, "{stderr}");
     let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(status["state"], "ahead_incompatible");
@@ -131,13 +100,12 @@ fn status_reports_pending_up_to_date_and_incompatible_with_exit_codes() {
 
 #[test]
 fn an_unreachable_database_exits_69_and_the_password_is_nowhere() {
-    let (code, stdout, stderr) = cli(&[
+    let (code, stdout, stderr) = cli_on(
         "status",
-        "--migrations",
-        common::migrations("v1").to_str().unwrap(),
-        "--database-url",
+        &common::migrations("v1"),
         "postgres://app:canary-pw-5521@127.0.0.1:1/notes",
-    ]);
+        &[],
+    );
     assert_eq!(code, 69, "{stderr}");
     assert!(
         stderr.starts_with(
@@ -165,17 +133,7 @@ fn usage_errors_exit_64() {
 fn apply_migrates_and_a_second_apply_finds_nothing_to_do() {
     let db = common::sqlite();
     let v2 = common::migrations("v2");
-    let apply = || {
-        cli(&[
-            "apply",
-            "--migrations",
-            v2.to_str().unwrap(),
-            "--database-url",
-            &db.url,
-            "--format",
-            "json",
-        ])
-    };
+    let apply = || cli_on("apply", &v2, &db.url, &["--format", "json"]);
     let (code, stdout, stderr) = apply();
     assert_eq!(code, 0, "{stdout}{stderr}");
     let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -193,15 +151,7 @@ fn expand_holds_back_the_contract_migration_until_apply() {
     let db = common::sqlite();
     let v3 = common::migrations("v3");
     let run = |command: &str| {
-        let (code, stdout, stderr) = cli(&[
-            command,
-            "--migrations",
-            v3.to_str().unwrap(),
-            "--database-url",
-            &db.url,
-            "--format",
-            "json",
-        ]);
+        let (code, stdout, stderr) = cli_on(command, &v3, &db.url, &["--format", "json"]);
         assert_eq!(code, 0, "{command}: {stdout}{stderr}");
         serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
     };
@@ -220,29 +170,15 @@ fn expand_holds_back_the_contract_migration_until_apply() {
 fn repair_needs_an_explicit_choice_and_a_partly_applied_migration() {
     let db = common::sqlite();
     let v2 = common::migrations("v2");
-    let dir = v2.to_str().unwrap();
-    let (code, _, stderr) = cli(&[
-        "repair",
-        "--migrations",
-        dir,
-        "--version",
-        "2",
-        "--database-url",
-        &db.url,
-    ]);
+    let (code, _, stderr) = cli_on("repair", &v2, &db.url, &["--version", "2"]);
     assert_eq!(code, 64, "{stderr}");
     assert!(stderr.contains("it never guesses"), "{stderr}");
-    let (code, _, stderr) = cli(&[
+    let (code, _, stderr) = cli_on(
         "repair",
-        "--migrations",
-        dir,
-        "--version",
-        "2",
-        "--as",
-        "not-applied",
-        "--database-url",
+        &v2,
         &db.url,
-    ]);
+        &["--version", "2", "--as", "not-applied"],
+    );
     assert_eq!(code, 64, "{stderr}");
     assert!(
         stderr.contains("cannot repair migration 2: it is not partly applied"),

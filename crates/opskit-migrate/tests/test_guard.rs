@@ -4,11 +4,26 @@ mod common;
 
 use std::time::Duration;
 
-use opskit_migrate::{Compat, Guard, GuardError, Policy, Repair, State};
+use common::{execute, on_sqlite_and_postgres, scalar};
+use opskit_migrate::{Compat, Guard, GuardError, Policy, Repair, SchemaStatus, State};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
 async fn guard(set: &str) -> Guard {
     Guard::from_dir(common::migrations(set)).await.unwrap()
+}
+
+/// A migrations directory holding `files`: `(name, SQL)`.
+fn migrations_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, sql) in files {
+        std::fs::write(dir.path().join(name), sql).unwrap();
+    }
+    dir
+}
+
+/// The guard of migration set `set` run once on `url` under `policy`.
+async fn run(set: &str, url: &str, policy: Policy) -> Result<SchemaStatus, GuardError> {
+    guard(set).await.run(url, policy).await
 }
 
 /// Runs `future` on a runtime of its own (on the calling thread).
@@ -20,31 +35,10 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// One integer from a query, on either database.
-async fn scalar(url: &str, sql: &'static str) -> i64 {
-    if url.starts_with("sqlite") {
-        let mut conn = SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    } else {
-        let mut conn = PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    }
-}
-
-async fn execute(url: &str, sql: &'static str) {
-    if url.starts_with("sqlite") {
-        let mut conn = SqliteConnection::connect(url).await.unwrap();
-        conn.execute(sql).await.unwrap();
-    } else {
-        let mut conn = PgConnection::connect(url).await.unwrap();
-        conn.execute(sql).await.unwrap();
-    }
-}
-
 /// Apply 1..N (N expand); the binary of 1..N-1 starts with a warning; apply the
 /// contract N+1; the binary of 1..N refuses, naming it; no data is lost.
 async fn rollback_drill(url: &str) {
-    let status = guard("v2").await.run(url, Policy::Apply).await.unwrap();
+    let status = run("v2", url, Policy::Apply).await.unwrap();
     assert_eq!(status.state, State::UpToDate);
     execute(
         url,
@@ -64,12 +58,12 @@ async fn rollback_drill(url: &str) {
     }
 
     // Release N+1 applies a contract migration.
-    let status = guard("v3").await.run(url, Policy::Apply).await.unwrap();
+    let status = run("v3", url, Policy::Apply).await.unwrap();
     assert_eq!(status.state, State::UpToDate);
 
     // Rolling back to release N is now refused, with the reason.
     for policy in [Policy::Verify, Policy::Apply] {
-        let err = guard("v2").await.run(url, policy).await.unwrap_err();
+        let err = run("v2", url, policy).await.unwrap_err();
         assert_eq!(err.exit_code(), 65);
         let status = err.status().expect("a refusal carries the status");
         assert_eq!(status.state, State::AheadIncompatible);
@@ -102,10 +96,7 @@ async fn rollback_drill(url: &str) {
     assert_eq!(scalar(url, "SELECT COUNT(*) FROM notes").await, 2);
 }
 
-#[tokio::test]
-async fn rollback_drill_on_sqlite() {
-    rollback_drill(&common::sqlite().url).await;
-}
+on_sqlite_and_postgres!(rollback_drill: rollback_drill_on_sqlite, rollback_drill_on_postgres);
 
 #[tokio::test]
 async fn rollback_drill_on_in_memory_sqlite() {
@@ -115,20 +106,12 @@ async fn rollback_drill_on_in_memory_sqlite() {
     rollback_drill(url).await;
 }
 
-#[tokio::test]
-async fn rollback_drill_on_postgres() {
-    let Some(db) = common::postgres().await else {
-        return;
-    };
-    rollback_drill(&db.url).await;
-}
-
 /// A rolling deploy of a release with a contract migration: the job before the
 /// rollout applies the expand part only; the new release runs with its contract
 /// migration held back while the previous one still runs; the job after the
 /// rollout applies it, and from then on the previous release refuses.
 async fn expand_before_contract_after(url: &str) {
-    guard("v1").await.run(url, Policy::Apply).await.unwrap();
+    run("v1", url, Policy::Apply).await.unwrap();
     let next = guard("v3").await;
 
     // The job before the rollout: 2 (expand) applied, 3 (contract) held back.
@@ -151,7 +134,7 @@ async fn expand_before_contract_after(url: &str) {
         scalar(url, "SELECT COUNT(*) FROM notes WHERE body = 'x'").await,
         1
     );
-    let status = guard("v1").await.run(url, Policy::Verify).await.unwrap();
+    let status = run("v1", url, Policy::Verify).await.unwrap();
     assert_eq!(status.state, State::AheadCompatible);
     let status = next.run(url, Policy::Verify).await.unwrap();
     assert_eq!(status.state, State::ContractPending);
@@ -159,44 +142,32 @@ async fn expand_before_contract_after(url: &str) {
     // The job after the rollout applies the contract migration.
     let status = next.run(url, Policy::Apply).await.unwrap();
     assert_eq!(status.state, State::UpToDate);
-    let err = guard("v1")
-        .await
-        .run(url, Policy::Verify)
-        .await
-        .unwrap_err();
+    let err = run("v1", url, Policy::Verify).await.unwrap_err();
     assert_eq!(err.exit_code(), 65, "{err}");
     assert_eq!(err.status().unwrap().state, State::AheadIncompatible);
 }
 
-#[tokio::test]
-async fn expand_before_contract_after_on_sqlite() {
-    expand_before_contract_after(&common::sqlite().url).await;
-}
-
-#[tokio::test]
-async fn expand_before_contract_after_on_postgres() {
-    let Some(db) = common::postgres().await else {
-        return;
-    };
-    expand_before_contract_after(&db.url).await;
-}
+on_sqlite_and_postgres!(
+    expand_before_contract_after:
+    expand_before_contract_after_on_sqlite,
+    expand_before_contract_after_on_postgres
+);
 
 /// The contract job fails and rolls back: nothing changed, so the release that was
 /// serving stays compatible (a readiness failure here would take every replica out).
 #[tokio::test]
 async fn a_failed_contract_migration_leaves_the_release_compatible() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("1_create.sql"),
-        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("2_drop_body.sql"),
-        "-- opskit: contract\n-- reason: this release no longer reads body\n\
-         ALTER TABLE notes DROP COLUMN body;\nALTER TABLE no_such_table DROP COLUMN x;",
-    )
-    .unwrap();
+    let dir = migrations_dir(&[
+        (
+            "1_create.sql",
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);",
+        ),
+        (
+            "2_drop_body.sql",
+            "-- opskit: contract\n-- reason: this release no longer reads body\n\
+             ALTER TABLE notes DROP COLUMN body;\nALTER TABLE no_such_table DROP COLUMN x;",
+        ),
+    ]);
     let db = common::sqlite();
     let guard = Guard::from_dir(dir.path()).await.unwrap();
     let status = guard.run(&db.url, Policy::Expand).await.unwrap();
@@ -231,9 +202,7 @@ async fn expand_never_holds_back_a_migration_only_the_linter_calls_contract() {
     // A rename is contract by the linter, without a header: the release that ships
     // it may need it, so `expand` stops before it and says the schema is behind.
     let db = common::sqlite();
-    let err = guard("unacknowledged")
-        .await
-        .run(&db.url, Policy::Expand)
+    let err = run("unacknowledged", &db.url, Policy::Expand)
         .await
         .unwrap_err();
     assert_eq!(err.exit_code(), 65, "{err}");
@@ -256,21 +225,20 @@ async fn expand_never_holds_back_a_migration_only_the_linter_calls_contract() {
 /// applies it as one statement, and the trigger works.
 #[tokio::test]
 async fn a_sqlite_trigger_migration_is_applied_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("1_create.sql"),
-        "CREATE TABLE notes (id INTEGER PRIMARY KEY, tags TEXT);",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("2_require_tags.sql"),
-        "-- opskit: contract\n-- reason: older releases write notes without tags\n\
-         CREATE TRIGGER notes_tags_required BEFORE INSERT ON notes\n\
-         FOR EACH ROW WHEN NEW.tags IS NULL\n\
-         BEGIN\n    SELECT RAISE(ABORT, 'notes.tags is required');\nEND;\n\
-         INSERT INTO notes (id, tags) VALUES (1, 'seed');",
-    )
-    .unwrap();
+    let dir = migrations_dir(&[
+        (
+            "1_create.sql",
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, tags TEXT);",
+        ),
+        (
+            "2_require_tags.sql",
+            "-- opskit: contract\n-- reason: older releases write notes without tags\n\
+             CREATE TRIGGER notes_tags_required BEFORE INSERT ON notes\n\
+             FOR EACH ROW WHEN NEW.tags IS NULL\n\
+             BEGIN\n    SELECT RAISE(ABORT, 'notes.tags is required');\nEND;\n\
+             INSERT INTO notes (id, tags) VALUES (1, 'seed');",
+        ),
+    ]);
     let db = common::sqlite();
     let guard = Guard::from_dir(dir.path()).await.unwrap();
     let status = guard.run(&db.url, Policy::Apply).await.unwrap();
@@ -290,11 +258,7 @@ async fn a_sqlite_trigger_migration_is_applied_whole() {
 #[tokio::test]
 async fn pending_migrations_are_applied_once_and_verify_never_writes() {
     let db = common::sqlite();
-    let status = guard("v2")
-        .await
-        .run(&db.url, Policy::Verify)
-        .await
-        .unwrap();
+    let status = run("v2", &db.url, Policy::Verify).await.unwrap();
     assert_eq!(status.state, State::Pending);
     assert_eq!(
         status.pending.iter().map(|p| p.version).collect::<Vec<_>>(),
@@ -316,8 +280,8 @@ async fn pending_migrations_are_applied_once_and_verify_never_writes() {
         0
     );
 
-    guard("v2").await.run(&db.url, Policy::Apply).await.unwrap();
-    let again = guard("v2").await.run(&db.url, Policy::Apply).await.unwrap();
+    run("v2", &db.url, Policy::Apply).await.unwrap();
+    let again = run("v2", &db.url, Policy::Apply).await.unwrap();
     assert_eq!(again.state, State::UpToDate);
     assert_eq!(
         scalar(&db.url, "SELECT COUNT(*) FROM notes WHERE id = 1000").await,
@@ -407,18 +371,11 @@ async fn failed_migration_is_recorded_and_explained(url: &str) {
     );
 }
 
-#[tokio::test]
-async fn a_failed_migration_is_recorded_and_explained_on_sqlite() {
-    failed_migration_is_recorded_and_explained(&common::sqlite().url).await;
-}
-
-#[tokio::test]
-async fn a_failed_migration_is_recorded_and_explained_on_postgres() {
-    let Some(db) = common::postgres().await else {
-        return;
-    };
-    failed_migration_is_recorded_and_explained(&db.url).await;
-}
+on_sqlite_and_postgres!(
+    failed_migration_is_recorded_and_explained:
+    a_failed_migration_is_recorded_and_explained_on_sqlite,
+    a_failed_migration_is_recorded_and_explained_on_postgres
+);
 
 /// A `-- no-transaction` migration cannot be rolled back: what it committed before
 /// failing stays, and the guard says so instead of claiming nothing happened.
@@ -526,9 +483,7 @@ async fn a_partly_applied_migration_finished_by_hand_is_recorded_as_applied() {
 #[tokio::test]
 async fn a_no_transaction_migration_with_commit_is_refused_on_sqlite() {
     let db = common::sqlite();
-    let err = guard("failing_no_tx")
-        .await
-        .run(&db.url, Policy::Apply)
+    let err = run("failing_no_tx", &db.url, Policy::Apply)
         .await
         .unwrap_err();
     assert!(
@@ -542,17 +497,7 @@ async fn sqlx_migrate(set: &str, url: &str) {
     let migrator = sqlx::migrate::Migrator::new(common::migrations(set))
         .await
         .unwrap();
-    if url.starts_with("sqlite") {
-        migrator
-            .run(&mut SqliteConnection::connect(url).await.unwrap())
-            .await
-            .unwrap();
-    } else {
-        migrator
-            .run(&mut PgConnection::connect(url).await.unwrap())
-            .await
-            .unwrap();
-    }
+    common::sqlx_run(url, &migrator).await.unwrap();
 }
 
 async fn sqlx_and_the_guard_read_each_other(url: &str) {
@@ -560,28 +505,19 @@ async fn sqlx_and_the_guard_read_each_other(url: &str) {
     sqlx_migrate("v2", url).await;
     // The guard sees them applied.
     assert_eq!(
-        guard("v2")
-            .await
-            .run(url, Policy::Verify)
-            .await
-            .unwrap()
-            .state,
+        run("v2", url, Policy::Verify).await.unwrap().state,
         State::UpToDate
     );
     // An older binary finds migration 2 without a record: applied by a tool that
     // keeps none, so it cannot know it is safe.
-    let err = guard("v1")
-        .await
-        .run(url, Policy::Verify)
-        .await
-        .unwrap_err();
+    let err = run("v1", url, Policy::Verify).await.unwrap_err();
     assert!(
         err.to_string()
             .contains("2 (add tags) has no expand/contract record"),
         "{err}"
     );
     // The guard applies 3; sqlx's migrator then finds nothing to do and no error.
-    guard("v3").await.run(url, Policy::Apply).await.unwrap();
+    run("v3", url, Policy::Apply).await.unwrap();
     sqlx_migrate("v3", url).await;
     assert_eq!(
         scalar(url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
@@ -589,17 +525,27 @@ async fn sqlx_and_the_guard_read_each_other(url: &str) {
     );
 }
 
-#[tokio::test]
-async fn sqlx_and_the_guard_read_each_other_on_sqlite() {
-    sqlx_and_the_guard_read_each_other(&common::sqlite().url).await;
-}
+on_sqlite_and_postgres!(
+    sqlx_and_the_guard_read_each_other:
+    sqlx_and_the_guard_read_each_other_on_sqlite,
+    sqlx_and_the_guard_read_each_other_on_postgres
+);
 
-#[tokio::test]
-async fn sqlx_and_the_guard_read_each_other_on_postgres() {
-    let Some(db) = common::postgres().await else {
-        return;
-    };
-    sqlx_and_the_guard_read_each_other(&db.url).await;
+/// `replicas` copies of `guard` applying on `url` at once, as replicas of a deploy
+/// start together: the status each started with.
+async fn apply_at_once(guard: Guard, url: &str, replicas: usize) -> Vec<SchemaStatus> {
+    let runs: Vec<_> = (0..replicas)
+        .map(|_| {
+            let guard = guard.clone();
+            let url = url.to_owned();
+            tokio::spawn(async move { guard.run(&url, Policy::Apply).await })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(replicas);
+    for run in runs {
+        statuses.push(run.await.unwrap().expect("every replica starts"));
+    }
+    statuses
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -607,16 +553,7 @@ async fn thirty_replicas_applying_at_once_apply_each_migration_exactly_once() {
     let Some(db) = common::postgres().await else {
         return;
     };
-    let guard = guard("v3").await;
-    let runs: Vec<_> = (0..30)
-        .map(|_| {
-            let guard = guard.clone();
-            let url = db.url.clone();
-            tokio::spawn(async move { guard.run(&url, Policy::Apply).await })
-        })
-        .collect();
-    for run in runs {
-        let status = run.await.unwrap().expect("every replica starts");
+    for status in apply_at_once(guard("v3").await, &db.url, 30).await {
         assert_eq!(status.state, State::UpToDate);
     }
     assert_eq!(
@@ -637,19 +574,8 @@ async fn thirty_replicas_applying_at_once_apply_each_migration_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_replicas_on_one_sqlite_file_apply_each_migration_exactly_once() {
     let db = common::sqlite();
-    let guard = guard("v3").await;
-    let runs: Vec<_> = (0..8)
-        .map(|_| {
-            let guard = guard.clone();
-            let url = db.url.clone();
-            tokio::spawn(async move { guard.run(&url, Policy::Apply).await })
-        })
-        .collect();
-    for run in runs {
-        assert_eq!(
-            run.await.unwrap().expect("every replica starts").state,
-            State::UpToDate
-        );
+    for status in apply_at_once(guard("v3").await, &db.url, 8).await {
+        assert_eq!(status.state, State::UpToDate);
     }
     assert_eq!(
         scalar(&db.url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
@@ -710,17 +636,9 @@ async fn a_held_lock_times_out_naming_the_holder() {
 #[tokio::test]
 async fn a_file_changed_after_it_ran_is_reported_and_line_endings_are_named() {
     let db = common::sqlite();
-    guard("crlf")
-        .await
-        .run(&db.url, Policy::Apply)
-        .await
-        .unwrap();
+    run("crlf", &db.url, Policy::Apply).await.unwrap();
     // The same migration checked out with LF endings.
-    let err = guard("v1")
-        .await
-        .run(&db.url, Policy::Verify)
-        .await
-        .unwrap_err();
+    let err = run("v1", &db.url, Policy::Verify).await.unwrap_err();
     let status = err.status().unwrap();
     assert_eq!(status.state, State::Modified);
     assert!(status.modified[0].line_endings_only);
@@ -749,15 +667,8 @@ async fn an_unreachable_database_is_exit_69_without_the_password() {
 
 /// A `COMMIT` inside a migration would end the guard's transaction and leave half of
 /// it applied: the guard refuses the migration before executing or writing anything.
-async fn a_commit_inside_a_migration_is_refused_before_anything_runs(
-    url: &str,
-    tables: &'static str,
-) {
-    let err = guard("commit_inside")
-        .await
-        .run(url, Policy::Apply)
-        .await
-        .unwrap_err();
+async fn a_commit_inside_a_migration_is_refused_before_anything_runs(url: &str) {
+    let err = run("commit_inside", url, Policy::Apply).await.unwrap_err();
     match &err {
         GuardError::InvalidMigration {
             version, problems, ..
@@ -774,29 +685,19 @@ async fn a_commit_inside_a_migration_is_refused_before_anything_runs(
     assert!(message.contains("Nothing was executed"), "{message}");
     assert!(!message.contains("rolled back"), "{message}");
     // Nothing of either migration, and not even the bookkeeping tables.
+    let tables = if url.starts_with("sqlite") {
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+    } else {
+        "SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'"
+    };
     assert_eq!(scalar(url, tables).await, 0, "no table was created");
 }
 
-#[tokio::test]
-async fn a_commit_inside_a_migration_is_refused_on_sqlite() {
-    a_commit_inside_a_migration_is_refused_before_anything_runs(
-        &common::sqlite().url,
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_commit_inside_a_migration_is_refused_on_postgres() {
-    let Some(db) = common::postgres().await else {
-        return;
-    };
-    a_commit_inside_a_migration_is_refused_before_anything_runs(
-        &db.url,
-        "SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'",
-    )
-    .await;
-}
+on_sqlite_and_postgres!(
+    a_commit_inside_a_migration_is_refused_before_anything_runs:
+    a_commit_inside_a_migration_is_refused_on_sqlite,
+    a_commit_inside_a_migration_is_refused_on_postgres
+);
 
 /// 30 rounds of the guard and a migrator that takes no lock (as `sqlx migrate run`
 /// of sqlx-cli 0.8 does), started at the same moment on a fresh database: the guard

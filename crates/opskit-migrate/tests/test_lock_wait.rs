@@ -9,6 +9,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use common::scalar;
 use opskit_migrate::{Guard, GuardError, Policy, State};
 use opskit_testkit::CapturedLogs;
 use sqlx::postgres::PgConnectOptions;
@@ -44,6 +45,25 @@ async fn prepare(url: &str) {
         .run(url, Policy::Apply)
         .await
         .unwrap();
+}
+
+/// The guard of `1_create_t.sql` and `2_add_extra.sql` holding `alter`, waiting
+/// at most `timeout` for a table's lock on each of `tries` tries.
+async fn guard_trying(alter: &str, timeout: Duration, tries: u32) -> Guard {
+    let dir = migrations(Some(alter));
+    guard(dir.path())
+        .await
+        .table_lock_timeout(timeout)
+        .table_lock_tries(tries)
+}
+
+/// A fresh PostgreSQL database with migration 1 applied, and `t` held by the
+/// `nightly-report` session of [`pg_blocker`]; `None` without a server.
+async fn pg_with_held_table() -> Option<(common::Postgres, PgConnection)> {
+    let db = common::postgres().await?;
+    prepare(&db.url).await;
+    let blocker = pg_blocker(&db.url).await;
+    Some((db, blocker))
 }
 
 /// A PostgreSQL session named `nightly-report` in an open transaction that read
@@ -96,39 +116,26 @@ fn spawn_apply(
     (logs, task)
 }
 
-async fn pg_scalar(url: &str, sql: &'static str) -> i64 {
-    let mut conn = PgConnection::connect(url).await.unwrap();
-    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-}
-
 const HAS_EXTRA_PG: &str = "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'extra'";
 const ROWS_OF_2: &str = "SELECT count(*) FROM _sqlx_migrations WHERE version = 2";
 const RECORDS_OF_2: &str = "SELECT count(*) FROM _opskit_migrations WHERE version = 2";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_table_gets_its_migration_once_the_blocker_ends_and_the_waits_name_it() {
-    let Some(db) = common::postgres().await else {
+    let Some((db, mut blocker)) = pg_with_held_table().await else {
         return;
     };
-    prepare(&db.url).await;
-    let mut blocker = pg_blocker(&db.url).await;
-    let dir = migrations(Some(ALTER));
-    let guard = guard(dir.path())
-        .await
-        .table_lock_timeout(Duration::from_secs(1))
-        .table_lock_tries(30);
-    let (logs, task) = spawn_apply(guard, &db.url);
+    let (logs, task) = spawn_apply(
+        guard_trying(ALTER, Duration::from_secs(1), 30).await,
+        &db.url,
+    );
 
     let waits = lock_waits(&logs, 2).await;
     blocker.execute("COMMIT").await.unwrap();
     let status = task.await.unwrap().unwrap();
     assert_eq!(status.state, State::UpToDate);
-    assert_eq!(pg_scalar(&db.url, HAS_EXTRA_PG).await, 1);
-    assert_eq!(
-        pg_scalar(&db.url, ROWS_OF_2).await,
-        1,
-        "applied exactly once"
-    );
+    assert_eq!(scalar(&db.url, HAS_EXTRA_PG).await, 1);
+    assert_eq!(scalar(&db.url, ROWS_OF_2).await, 1, "applied exactly once");
 
     assert!(
         waits.iter().any(|e| {
@@ -149,17 +156,13 @@ async fn a_held_table_gets_its_migration_once_the_blocker_ends_and_the_waits_nam
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_are_never_queued_behind_a_waiting_migration_for_longer_than_a_try() {
-    let Some(db) = common::postgres().await else {
+    let Some((db, mut blocker)) = pg_with_held_table().await else {
         return;
     };
-    prepare(&db.url).await;
-    let mut blocker = pg_blocker(&db.url).await;
-    let dir = migrations(Some(ALTER));
-    let guard = guard(dir.path())
-        .await
-        .table_lock_timeout(Duration::from_millis(500))
-        .table_lock_tries(100);
-    let (_logs, task) = spawn_apply(guard, &db.url);
+    let (_logs, task) = spawn_apply(
+        guard_trying(ALTER, Duration::from_millis(500), 100).await,
+        &db.url,
+    );
 
     let mut watcher = PgConnection::connect(&db.url).await.unwrap();
     let mut reader = PgConnection::connect(&db.url).await.unwrap();
@@ -179,7 +182,7 @@ async fn readers_are_never_queued_behind_a_waiting_migration_for_longer_than_a_t
     }
     blocker.execute("COMMIT").await.unwrap();
     task.await.unwrap().unwrap();
-    assert_eq!(pg_scalar(&db.url, HAS_EXTRA_PG).await, 1);
+    assert_eq!(scalar(&db.url, HAS_EXTRA_PG).await, 1);
 }
 
 /// Waits until an `ALTER TABLE` waits for a lock (the reader then queues behind
@@ -202,11 +205,9 @@ async fn wait_for_waiting_alter(conn: &mut PgConnection) {
 
 #[tokio::test]
 async fn a_table_held_through_every_try_stops_with_exit_75_and_nothing_applied() {
-    let Some(db) = common::postgres().await else {
+    let Some((db, _blocker)) = pg_with_held_table().await else {
         return;
     };
-    prepare(&db.url).await;
-    let _blocker = pg_blocker(&db.url).await;
     // The file's header wins over the guard's 2 s.
     let dir = migrations(Some(&format!("-- opskit: lock_timeout=300ms\n{ALTER}")));
     let guard = guard(dir.path()).await.table_lock_tries(3);
@@ -237,31 +238,17 @@ async fn a_table_held_through_every_try_stops_with_exit_75_and_nothing_applied()
     assert_eq!(waits.len(), 3);
     assert_eq!(waits[2]["fields"]["next_wait_ms"], 0);
     assert_eq!(waits[0]["fields"]["lock_timeout_ms"], 300);
-    assert_eq!(
-        pg_scalar(&db.url, HAS_EXTRA_PG).await,
-        0,
-        "schema unchanged"
-    );
-    assert_eq!(pg_scalar(&db.url, ROWS_OF_2).await, 0, "nothing recorded");
-    assert_eq!(
-        pg_scalar(&db.url, RECORDS_OF_2).await,
-        0,
-        "no failure either"
-    );
+    assert_eq!(scalar(&db.url, HAS_EXTRA_PG).await, 0, "schema unchanged");
+    assert_eq!(scalar(&db.url, ROWS_OF_2).await, 0, "nothing recorded");
+    assert_eq!(scalar(&db.url, RECORDS_OF_2).await, 0, "no failure either");
 }
 
 #[tokio::test]
 async fn handed_a_connection_the_guard_names_the_sessions_holding_the_table() {
-    let Some(db) = common::postgres().await else {
+    let Some((db, _blocker)) = pg_with_held_table().await else {
         return;
     };
-    prepare(&db.url).await;
-    let _blocker = pg_blocker(&db.url).await;
-    let dir = migrations(Some(ALTER));
-    let guard = guard(dir.path())
-        .await
-        .table_lock_timeout(Duration::from_millis(200))
-        .table_lock_tries(2);
+    let guard = guard_trying(ALTER, Duration::from_millis(200), 2).await;
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
     let err = guard.apply(&mut conn).await.unwrap_err();
     assert_eq!(err.exit_code(), 75, "{err}");
@@ -276,35 +263,38 @@ async fn handed_a_connection_the_guard_names_the_sessions_holding_the_table() {
 
 #[tokio::test]
 async fn the_command_exits_75_when_a_table_stays_held() {
-    let Some(db) = common::postgres().await else {
+    let Some((db, _blocker)) = pg_with_held_table().await else {
         return;
     };
-    prepare(&db.url).await;
-    let _blocker = pg_blocker(&db.url).await;
     let dir = migrations(Some(ALTER));
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_opskit-migrate"))
-        .args(["apply", "--migrations"])
-        .arg(dir.path())
-        .args(["--database-url", &db.url])
-        .args(["--table-lock-timeout", "300ms", "--table-lock-tries", "2"])
-        .output()
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    let dir = dir.path().to_str().unwrap();
+    let (code, _, stderr) = common::cli(&[
+        "apply",
+        "--migrations",
+        dir,
+        "--database-url",
+        &db.url,
+        "--table-lock-timeout",
+        "300ms",
+        "--table-lock-tries",
+        "2",
+    ]);
+    assert_eq!(code, 75, "{stderr}");
     assert!(stderr.contains("\"nightly-report\""), "{stderr}");
     assert!(stderr.contains("Try again later"), "{stderr}");
-    assert_eq!(pg_scalar(&db.url, HAS_EXTRA_PG).await, 0);
+    assert_eq!(scalar(&db.url, HAS_EXTRA_PG).await, 0);
 
-    let bad = tokio::process::Command::new(env!("CARGO_BIN_EXE_opskit-migrate"))
-        .args(["apply", "--migrations"])
-        .arg(dir.path())
-        .args(["--database-url", &db.url, "--table-lock-timeout", "2 s"])
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(64));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--table-lock-timeout: \"2 s\""));
+    let (code, _, stderr) = common::cli(&[
+        "apply",
+        "--migrations",
+        dir,
+        "--database-url",
+        &db.url,
+        "--table-lock-timeout",
+        "2 s",
+    ]);
+    assert_eq!(code, 64);
+    assert!(stderr.contains("--table-lock-timeout: \"2 s\""));
 }
 
 #[tokio::test]
@@ -359,7 +349,7 @@ async fn an_invalid_index_left_by_a_concurrent_build_is_named_with_the_fix() {
         message.contains("Run DROP INDEX CONCURRENTLY t_body;"),
         "{message}"
     );
-    assert_eq!(pg_scalar(&db.url, ROWS_OF_2).await, 0);
+    assert_eq!(scalar(&db.url, ROWS_OF_2).await, 0);
 
     // Doing what it says (and removing the duplicate) lets the migration through.
     conn.execute("DROP INDEX CONCURRENTLY t_body")
@@ -395,11 +385,7 @@ async fn a_concurrent_build_cut_short_by_the_lock_timeout_leaves_no_invalid_inde
         .await
         .unwrap();
     let build = "-- no-transaction\nCREATE INDEX CONCURRENTLY t_body ON t (body);\n";
-    let dir = migrations(Some(build));
-    let guard = guard(dir.path())
-        .await
-        .table_lock_timeout(Duration::from_millis(300))
-        .table_lock_tries(3);
+    let guard = guard_trying(build, Duration::from_millis(300), 3).await;
     let err = guard.run(&db.url, Policy::Apply).await.unwrap_err();
     // Every try waited for the writer, the later ones for the drop of the index
     // the first left: the lock is what stops the run, not the index.
@@ -409,15 +395,15 @@ async fn a_concurrent_build_cut_short_by_the_lock_timeout_leaves_no_invalid_inde
             .contains("UPDATE t SET body = body WHERE id = 1"),
         "the writer is named: {err}"
     );
-    assert_eq!(pg_scalar(&db.url, ROWS_OF_2).await, 0);
-    assert_eq!(pg_scalar(&db.url, RECORDS_OF_2).await, 0);
+    assert_eq!(scalar(&db.url, ROWS_OF_2).await, 0);
+    assert_eq!(scalar(&db.url, RECORDS_OF_2).await, 0);
 
     // With the writer gone, a run whose tries still find the last one's INVALID
     // index names it with the fix; within a run, the index is dropped and built.
     writer.execute("COMMIT").await.unwrap();
     let left =
         "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('t_body') AND NOT indisvalid";
-    if pg_scalar(&db.url, left).await == 1 {
+    if scalar(&db.url, left).await == 1 {
         let err = guard.run(&db.url, Policy::Apply).await.unwrap_err();
         assert!(matches!(err, GuardError::InvalidIndex { .. }), "{err}");
         let mut conn = PgConnection::connect(&db.url).await.unwrap();
@@ -429,7 +415,7 @@ async fn a_concurrent_build_cut_short_by_the_lock_timeout_leaves_no_invalid_inde
     assert_eq!(status.state, State::UpToDate);
     let valid =
         "SELECT count(*) FROM pg_index WHERE indexrelid = 't_body'::regclass AND indisvalid";
-    assert_eq!(pg_scalar(&db.url, valid).await, 1);
+    assert_eq!(scalar(&db.url, valid).await, 1);
 }
 
 /// A second SQLite connection in a write transaction (`BEGIN IMMEDIATE`).
@@ -442,11 +428,6 @@ async fn sqlite_writer(url: &str) -> SqliteConnection {
     conn
 }
 
-async fn sqlite_scalar(url: &str, sql: &'static str) -> i64 {
-    let mut conn = SqliteConnection::connect(url).await.unwrap();
-    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-}
-
 const HAS_EXTRA_SQLITE: &str = "SELECT count(*) FROM pragma_table_info('t') WHERE name = 'extra'";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -454,22 +435,20 @@ async fn a_sqlite_database_another_writer_holds_gets_the_migration_once_it_commi
     let db = common::sqlite();
     prepare(&db.url).await;
     let mut writer = sqlite_writer(&db.url).await;
-    let dir = migrations(Some(ALTER));
-    let guard = guard(dir.path())
-        .await
-        .table_lock_timeout(Duration::from_millis(200))
-        .table_lock_tries(30);
-    let (logs, task) = spawn_apply(guard, &db.url);
+    let (logs, task) = spawn_apply(
+        guard_trying(ALTER, Duration::from_millis(200), 30).await,
+        &db.url,
+    );
 
     let waits = lock_waits(&logs, 2).await;
     assert_eq!(waits[0]["fields"]["lock_timeout_ms"], 200);
     writer.execute("COMMIT").await.unwrap();
     let status = task.await.unwrap().unwrap();
     assert_eq!(status.state, State::UpToDate);
-    assert_eq!(sqlite_scalar(&db.url, HAS_EXTRA_SQLITE).await, 1);
-    assert_eq!(sqlite_scalar(&db.url, ROWS_OF_2).await, 1);
+    assert_eq!(scalar(&db.url, HAS_EXTRA_SQLITE).await, 1);
+    assert_eq!(scalar(&db.url, ROWS_OF_2).await, 1);
     assert_eq!(
-        sqlite_scalar(&db.url, "SELECT count(*) FROM t WHERE id = 10").await,
+        scalar(&db.url, "SELECT count(*) FROM t WHERE id = 10").await,
         1,
         "the writer's row is kept"
     );
@@ -480,15 +459,11 @@ async fn a_sqlite_database_held_through_every_try_stops_with_exit_75_and_nothing
     let db = common::sqlite();
     prepare(&db.url).await;
     let _writer = sqlite_writer(&db.url).await;
-    let dir = migrations(Some(ALTER));
-    let guard = guard(dir.path())
-        .await
-        .table_lock_timeout(Duration::from_millis(100))
-        .table_lock_tries(2);
+    let guard = guard_trying(ALTER, Duration::from_millis(100), 2).await;
     let err = guard.run(&db.url, Policy::Apply).await.unwrap_err();
     assert_eq!(err.exit_code(), 75, "{err}");
     assert!(err.to_string().contains("Try again later"), "{err}");
-    assert_eq!(sqlite_scalar(&db.url, HAS_EXTRA_SQLITE).await, 0);
-    assert_eq!(sqlite_scalar(&db.url, ROWS_OF_2).await, 0);
-    assert_eq!(sqlite_scalar(&db.url, RECORDS_OF_2).await, 0);
+    assert_eq!(scalar(&db.url, HAS_EXTRA_SQLITE).await, 0);
+    assert_eq!(scalar(&db.url, ROWS_OF_2).await, 0);
+    assert_eq!(scalar(&db.url, RECORDS_OF_2).await, 0);
 }

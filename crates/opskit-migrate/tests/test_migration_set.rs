@@ -5,36 +5,30 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use opskit_migrate::{Guard, GuardError, Policy};
 use sqlx::migrate::{Migration, MigrationType};
 
+/// The exit code of `opskit-migrate args`, and its stdout and stderr in one text.
 fn cli(args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_opskit-migrate"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.code().unwrap_or(-1), text)
+    let (code, stdout, stderr) = common::cli(args);
+    (code, stdout + &stderr)
+}
+
+/// The exit code of `opskit-migrate command --migrations dir --database-url url`,
+/// and its stdout and stderr in one text.
+fn cli_on(command: &str, dir: &Path, url: &str) -> (i32, String) {
+    let (code, stdout, stderr) = common::cli_on(command, dir, url, &[]);
+    (code, stdout + &stderr)
 }
 
 /// The exit code and output of `lint`, `status` and `apply` on `dir`, against a
 /// fresh SQLite file each.
 fn every_command(dir: &Path) -> Vec<(i32, String)> {
-    let dir = dir.to_str().unwrap();
-    let mut results = vec![cli(&["lint", dir])];
+    let mut results = vec![cli(&["lint", dir.to_str().unwrap()])];
     for command in ["status", "apply"] {
         let db = common::sqlite();
-        results.push(cli(&[
-            command,
-            "--migrations",
-            dir,
-            "--database-url",
-            &db.url,
-        ]));
+        results.push(cli_on(command, dir, &db.url));
     }
     results
 }
@@ -145,13 +139,7 @@ fn a_byte_order_mark_is_refused_at_line_1_and_the_rest_is_still_linted() {
         "the statements after the mark parse: {text}"
     );
     let db = common::sqlite();
-    let (code, text) = cli(&[
-        "apply",
-        "--migrations",
-        dir.path().to_str().unwrap(),
-        "--database-url",
-        &db.url,
-    ]);
+    let (code, text) = cli_on("apply", dir.path(), &db.url);
     assert_eq!(code, 65, "{text}");
     assert!(
         text.contains("line 1: the file starts with a byte-order mark"),

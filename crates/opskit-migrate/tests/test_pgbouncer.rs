@@ -7,14 +7,13 @@ mod common;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::scalar;
 use opskit_migrate::{Guard, Policy, State};
 use sqlx::{Connection, Executor, PgConnection};
 
 fn cli(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_opskit-migrate"));
+    let mut command = common::command(args);
     command
-        .args(args)
-        .env_remove("DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -32,17 +31,38 @@ fn text(output: &Output) -> String {
 
 /// A fresh database and a PgBouncer in front of its server; `None` when either is
 /// absent on a developer's machine (the helpers say which).
-async fn setup() -> Option<(common::Postgres, common::pgbouncer::PgBouncer)> {
+async fn setup() -> Option<(common::Postgres, opskit_testkit::pgbouncer::PgBouncer)> {
     let db = common::postgres().await?;
-    let bouncer = common::pgbouncer::start(db.admin(), 2)?;
+    let bouncer = opskit_testkit::pgbouncer::start(db.admin(), 2)?;
     Some((db, bouncer))
 }
 
-async fn count(url: &str, sql: &'static str) -> i64 {
-    let mut conn = PgConnection::connect(url).await.unwrap();
-    let n = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
-    n
+/// Applies the `v1` set through the pooler at `url`, as the release before.
+fn apply_v1(url: &str) {
+    let v1 = common::migrations("v1");
+    let first = cli(&["apply", "--migrations", v1.to_str().unwrap()])
+        .args(["--database-url", url])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+}
+
+/// A session reading `notes` in an open transaction, straight to the server: an
+/// `ALTER TABLE notes` waits for it, try after try, until it commits.
+async fn hold_notes(url: &str) -> PgConnection {
+    let mut blocker = PgConnection::connect(url).await.unwrap();
+    blocker.execute("BEGIN").await.unwrap();
+    blocker.execute("SELECT * FROM notes").await.unwrap();
+    blocker
+}
+
+/// Waits until an apply holds the migration lock's lease; panics after 30 s.
+async fn lease_taken(url: &str, poll: Duration) {
+    let start = Instant::now();
+    while scalar(url, "SELECT count(*) FROM _opskit_migration_lock").await == 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "no lease taken");
+        tokio::time::sleep(poll).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -74,17 +94,17 @@ async fn ten_replicas_through_pgbouncer_apply_every_migration_exactly_once() {
         }
         // Applied once each: migration 2 inserts a row with a fixed key.
         assert_eq!(
-            count(&db.url, "SELECT count(*) FROM _sqlx_migrations").await,
+            scalar(&db.url, "SELECT count(*) FROM _sqlx_migrations").await,
             3
         );
-        assert_eq!(count(&db.url, "SELECT count(*) FROM notes").await, 1);
+        assert_eq!(scalar(&db.url, "SELECT count(*) FROM notes").await, 1);
         // Nothing left behind: no lease, no advisory lock on a pooled connection.
         assert_eq!(
-            count(&db.url, "SELECT count(*) FROM _opskit_migration_lock").await,
+            scalar(&db.url, "SELECT count(*) FROM _opskit_migration_lock").await,
             0
         );
         assert_eq!(
-            count(
+            scalar(
                 &db.url,
                 // pg_locks is the whole server's: count this database's only, so
                 // another test's (or another run's) lock elsewhere is not counted.
@@ -127,27 +147,16 @@ async fn a_holder_killed_mid_migration_delays_the_next_apply_by_its_lease_only()
     let url = bouncer.url(db.admin(), db.name());
     let set = blocked_set();
     let dir = set.path().to_str().unwrap();
-    let v1 = common::migrations("v1");
-    let first = cli(&["apply", "--migrations", v1.to_str().unwrap()])
-        .args(["--database-url", &url])
-        .output()
-        .unwrap();
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    apply_v1(&url);
 
     // A session reading `notes` keeps the ALTER TABLE waiting, try after try.
-    let mut blocker = PgConnection::connect(&db.url).await.unwrap();
-    blocker.execute("BEGIN").await.unwrap();
-    blocker.execute("SELECT * FROM notes").await.unwrap();
+    let mut blocker = hold_notes(&db.url).await;
     let mut holder = cli(&["apply", "--migrations", dir, "--database-url", &url])
         .args(["--lock-lease", "3s", "--table-lock-timeout", "300ms"])
         .args(["--table-lock-tries", "1000"])
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while count(&db.url, "SELECT count(*) FROM _opskit_migration_lock").await == 0 {
-        assert!(start.elapsed() < Duration::from_secs(30), "no lease taken");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    lease_taken(&db.url, Duration::from_millis(100)).await;
     // Let it wait through a few tries, each renewing the lease.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     holder.kill().unwrap(); // SIGKILL: nothing is released
@@ -179,7 +188,7 @@ async fn a_holder_killed_mid_migration_delays_the_next_apply_by_its_lease_only()
         bouncer.log()
     );
     assert_eq!(
-        count(
+        scalar(
             &db.url,
             "SELECT count(*) FROM _sqlx_migrations WHERE version = 2"
         )
@@ -247,27 +256,17 @@ async fn a_lease_taken_over_from_a_live_holder_never_applies_a_migration_twice()
     let url = bouncer.url(db.admin(), db.name());
     let set = blocked_set();
     let dir = set.path().to_str().unwrap();
-    let v1 = common::migrations("v1");
-    let first = cli(&["apply", "--migrations", v1.to_str().unwrap()])
-        .args(["--database-url", &url])
-        .output()
-        .unwrap();
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    apply_v1(&url);
 
     // One try of the holder outlives its 1 s lease: the table is held for 5 s.
-    let mut blocker = PgConnection::connect(&db.url).await.unwrap();
-    blocker.execute("BEGIN").await.unwrap();
-    blocker.execute("SELECT * FROM notes").await.unwrap();
+    let mut blocker = hold_notes(&db.url).await;
     let holder = cli(&["apply", "--migrations", dir, "--database-url", &url])
         .args(["--lock-lease", "1s", "--table-lock-timeout", "3s"])
         .args(["--table-lock-tries", "5"])
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while count(&db.url, "SELECT count(*) FROM _opskit_migration_lock").await == 0 {
-        assert!(start.elapsed() < Duration::from_secs(30), "no lease taken");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    lease_taken(&db.url, Duration::from_millis(50)).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // The lease ran out under the live holder: another replica takes it over,
     // and waits for the holder's migration transaction (sqlx's advisory key).
@@ -289,7 +288,7 @@ async fn a_lease_taken_over_from_a_live_holder_never_applies_a_migration_twice()
         text(&holder)
     );
     assert_eq!(
-        count(
+        scalar(
             &db.url,
             "SELECT count(*) FROM _sqlx_migrations WHERE version = 2"
         )

@@ -16,10 +16,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{cli_in, sqlx_run};
 use opskit_health::{Check, Status};
 use opskit_migrate::{Guard, GuardError, Policy, State, schema_check};
-use sqlx::migrate::{MigrateError, Migrator, ResolveWith};
-use sqlx::{Connection, PgConnection, SqliteConnection};
+use sqlx::migrate::{Migrator, ResolveWith};
 
 /// A project directory: `sqlx.toml` and `migrations/` (the `v2` set: migration 2
 /// inserts a row, so running it twice fails).
@@ -113,29 +113,9 @@ impl Sqlx {
     }
 }
 
-/// sqlx's library applies the project's migrations, as `sqlx migrate run` does.
-async fn sqlx_run(url: &str, migrator: &Migrator) -> Result<(), MigrateError> {
-    if url.starts_with("sqlite") {
-        migrator
-            .run(&mut SqliteConnection::connect(url).await.unwrap())
-            .await
-    } else {
-        migrator
-            .run(&mut PgConnection::connect(url).await.unwrap())
-            .await
-    }
-}
-
-/// One integer from a query, on either database.
+/// One integer from a query written here, on either database.
 async fn scalar(url: &str, sql: String) -> i64 {
-    let sql = sqlx::AssertSqlSafe(sql);
-    if url.starts_with("sqlite") {
-        let mut conn = SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    } else {
-        let mut conn = PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    }
+    common::scalar(url, sqlx::AssertSqlSafe(sql)).await
 }
 
 /// Whether table `name` exists (a PostgreSQL name, or a SQLite one in `main`).
@@ -162,21 +142,6 @@ async fn ready(url: &str, guard: Guard) -> [Status; 2] {
         schema_check(guard, pool).run().await
     };
     [outcome.status, on_any]
-}
-
-/// `opskit-migrate` run in `dir`, as a migration job runs it beside `sqlx.toml`.
-fn cli_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_opskit-migrate"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
 }
 
 /// The databases with the `sqlx.toml` each is tested with: a table in another

@@ -12,7 +12,7 @@
 //! ```
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -54,7 +54,7 @@ pub fn start(url: &str, pool_size: u32) -> Option<PgBouncer> {
     };
     let (user, password, host, server_port) = parts(url);
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = crate::process::free_port();
     let ini = format!(
         "[databases]\n* = host={host} port={server_port}\n\n[pgbouncer]\n\
          listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
@@ -151,14 +151,6 @@ fn is_root() -> bool {
 fn write(dir: &Path, name: &str, text: &str) {
     let mut file = std::fs::File::create(dir.join(name)).unwrap();
     file.write_all(text.as_bytes()).unwrap();
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `(user, password, host, port)` of a `postgres://` URL.

@@ -202,6 +202,15 @@ impl Drop for Service {
     }
 }
 
+/// A loopback TCP port free a moment ago, for a server a test starts on it. (The
+/// port is released before it returns: another process may take it meanwhile.)
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("the loopback interface has a free port")
+}
+
 /// One HTTP/1.1 request over a new connection: status and body.
 pub fn request(
     address: SocketAddr,

@@ -6,11 +6,14 @@ use sqlx::{Any, AnyConnection, AssertSqlSafe};
 
 use super::elsewhere::{PG_CANDIDATES, SQLITE_CANDIDATES, sqlite_quoted};
 use super::private::Reader;
-use super::queries::{fetch_descriptions, fetch_records};
+use super::queries::Bookkeeping;
 use super::tables::{Tables, literal};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
+
+/// The bookkeeping queries, through `Any`.
+type Queries = Bookkeeping<Any>;
 
 fn is_postgres(conn: &AnyConnection) -> bool {
     conn.backend_name() == "PostgreSQL"
@@ -75,11 +78,11 @@ impl Reader for AnyConnection {
         t: &Tables,
         versions: &[i64],
     ) -> Result<Vec<(i64, String)>, GuardError> {
-        fetch_descriptions::<Any>(self, t, versions).await
+        Queries::descriptions(self, t, versions).await
     }
 
     async fn records(&mut self, t: &Tables, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
-        fetch_records::<Any>(self, t, latest).await
+        Queries::records(self, t, latest).await
     }
 
     async fn candidates(&mut self) -> Result<Vec<String>, GuardError> {

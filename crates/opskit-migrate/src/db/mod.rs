@@ -384,6 +384,16 @@ pub(crate) async fn read<C: StatusConnection + ?Sized>(
     Ok((applied, records))
 }
 
+/// Whether sqlx's migrations table and the guard's records exist, of the three
+/// tables a [`Driver`] knows: [`Reader::tables`] where it writes too.
+async fn sqlx_and_records<C: Driver + ?Sized>(
+    conn: &mut C,
+    t: &Tables,
+) -> Result<(bool, bool), GuardError> {
+    let [sqlx, records, _] = conn.existing(t).await?;
+    Ok((sqlx, records))
+}
+
 /// Creates the bookkeeping tables that are missing (never issuing a `CREATE` for one
 /// that exists, so PostgreSQL logs no notice), and takes a concurrent creation by a
 /// tool without the lock as success.

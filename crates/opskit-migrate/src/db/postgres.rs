@@ -23,15 +23,16 @@ use super::postgres_wait::{
     reset_lock_timeout, set_lock_timeout, watched,
 };
 use super::private::{Driver, Reader};
-use super::queries::{
-    already_applied, db_error, fetch_applied, insert_rows, record_failure, record_repair, simple,
-};
-use super::tables::{Spelling, Tables, create_table_sql, literal};
+use super::queries::{Bookkeeping, db_error, simple};
+use super::tables::{Spelling, Tables, literal};
 use super::{Failure, Lease, ToApply, TryWait, pg_error};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::lock_wait::Blocker;
 use crate::status::RecordRow;
+
+/// The bookkeeping queries, on PostgreSQL.
+type Queries = Bookkeeping<Postgres>;
 
 /// How this database spells the bookkeeping columns that differ, as sqlx does.
 const SPELLING: Spelling = Spelling {
@@ -68,13 +69,12 @@ impl Reader for PgConnection {
     }
 
     async fn tables(&mut self, t: &Tables) -> Result<(bool, bool), GuardError> {
-        let [sqlx, records, _] = self.existing(t).await?;
-        Ok((sqlx, records))
+        super::sqlx_and_records(self, t).await
     }
 
     async fn applied(&mut self, t: &Tables) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
         let mut tx = begin(self, "reading the migrations table").await?;
-        let rows = fetch_applied::<Postgres>(&mut tx, t).await?;
+        let rows = Queries::applied(&mut tx, t).await?;
         commit(tx, "reading the migrations table").await?;
         Ok(rows)
     }
@@ -129,9 +129,7 @@ impl Driver for PgConnection {
     }
 
     async fn create_table(&mut self, t: &Tables, table: usize) -> Result<(), sqlx::Error> {
-        self.execute(AssertSqlSafe(create_table_sql(t, table, &SPELLING)))
-            .await
-            .map(drop)
+        Queries::create_table(self, t, table, &SPELLING).await
     }
 
     /// Creates the listed schemas (refusing a migrations table in a schema that
@@ -187,7 +185,7 @@ impl Driver for PgConnection {
         message: &str,
     ) -> Result<(), GuardError> {
         let mut tx = begin(self, "recording a failed migration").await?;
-        record_failure::<Postgres>(&mut tx, m, outcome, message).await?;
+        Queries::record_failure(&mut tx, m, outcome, message).await?;
         commit(tx, "recording a failed migration").await
     }
 
@@ -201,7 +199,7 @@ impl Driver for PgConnection {
         applied: bool,
         note: &str,
     ) -> Result<(), GuardError> {
-        record_repair::<Postgres>(self, m, applied, note).await
+        Queries::record_repair(self, m, applied, note).await
     }
 }
 
@@ -248,7 +246,7 @@ async fn apply_in_transaction(
             blockers_or_holders(conn, m, blockers).await,
         ));
     }
-    if already_applied::<Postgres>(&mut tx, m.tables, m.version).await? {
+    if Queries::already_applied(&mut tx, m.tables, m.version).await? {
         return Ok(false);
     }
     let (result, blockers) = watched(tx.execute(m.sql.clone()), pid, wait).await;
@@ -261,7 +259,7 @@ async fn apply_in_transaction(
         }
         return Err(Failure::Migration(pg_error::describe(&err, m.sql.as_str())));
     }
-    insert_rows::<Postgres>(&mut tx, m, start).await?;
+    Queries::insert_rows(&mut tx, m, start).await?;
     tx.commit()
         .await
         .map_err(db_error("committing a migration"))?;
@@ -313,7 +311,7 @@ async fn apply_outside_transaction(
         .begin()
         .await
         .map_err(db_error("starting a transaction"))?;
-    let applied = already_applied::<Postgres>(&mut tx, m.tables, m.version).await?;
+    let applied = Queries::already_applied(&mut tx, m.tables, m.version).await?;
     tx.commit()
         .await
         .map_err(db_error("reading the migrations table"))?;
@@ -331,7 +329,7 @@ async fn apply_outside_transaction(
         .begin()
         .await
         .map_err(db_error("starting a transaction"))?;
-    insert_rows::<Postgres>(&mut tx, m, start).await?;
+    Queries::insert_rows(&mut tx, m, start).await?;
     tx.commit()
         .await
         .map_err(db_error("recording a migration"))?;

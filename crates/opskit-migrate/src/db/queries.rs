@@ -2,11 +2,12 @@
 //! sqlx database, as each driver (`postgres`, `sqlite`, `any`) calls them. What
 //! differs per database stays in the driver's file.
 
+use std::marker::PhantomData;
 use std::time::Instant;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, IntoArguments};
 
-use super::tables::Tables;
+use super::tables::{Spelling, Tables, create_table_sql};
 use super::{Failure, ToApply};
 use crate::error::{GuardError, unreachable};
 use crate::status::RecordRow;
@@ -43,133 +44,98 @@ impl<DB: sqlx::Database, T> Encodes<DB> for T where
 {
 }
 
-/// The guard's record of `m`, replacing an earlier one of the same version.
-fn record_upsert<DB: sqlx::Database + sqlx::database::HasStatementCache>(
-    m: &ToApply<'_>,
-    outcome: &str,
-    error: Option<&str>,
-) -> Bound<DB>
-where
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
-{
-    let c = &m.classification;
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO {} (version, compat, classified_by, summary, outcome, error) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, \
-         classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
-         error = excluded.error, recorded_at = CURRENT_TIMESTAMP",
-        m.tables.records
-    )))
-    .persistent(false)
-    .bind(m.version)
-    .bind(c.compat.as_str().to_owned())
-    .bind(c.by.as_str().to_owned())
-    .bind(c.summary())
-    .bind(outcome.to_owned())
-    .bind(error.map(str::to_owned))
-}
+/// The bookkeeping queries of database `DB`, built and run alike on each: a driver
+/// names it once (`type Queries = Bookkeeping<Postgres>`) and calls
+/// `Queries::insert_rows(...)`.
+pub(super) struct Bookkeeping<DB>(PhantomData<DB>);
 
-/// An entry of the history of failures and repairs, which nothing ever rewrites.
-fn history_insert<DB: sqlx::Database + sqlx::database::HasStatementCache>(
-    t: &Tables,
-    version: i64,
-    event: &str,
-    detail: &str,
-) -> Bound<DB>
+/// What the queries build: the values they bind, each database encodes.
+impl<DB> Bookkeeping<DB>
 where
+    DB: sqlx::Database + sqlx::database::HasStatementCache,
     i64: Encodes<DB>,
     String: Encodes<DB>,
     Option<String>: Encodes<DB>,
     Vec<u8>: Encodes<DB>,
 {
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO {} (version, event, detail) VALUES ($1, $2, $3)",
-        t.history
-    )))
-    .persistent(false)
-    .bind(version)
-    .bind(event.to_owned())
-    .bind(detail.to_owned())
-}
-
-/// sqlx's row for `m`, as sqlx writes it; with `repair`, a dirty row turns clean.
-fn sqlx_row<DB: sqlx::Database + sqlx::database::HasStatementCache>(
-    m: &ToApply<'_>,
-    elapsed_ns: i64,
-    repair: bool,
-) -> Bound<DB>
-where
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
-{
-    let upsert = if repair {
-        " ON CONFLICT (version) DO UPDATE SET success = TRUE, checksum = excluded.checksum"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "INSERT INTO {} (version, description, success, checksum, execution_time) \
-         VALUES ($1, $2, TRUE, $3, $4){upsert}",
-        m.tables.sqlx
-    );
-    sqlx::query(AssertSqlSafe(sql))
+    /// The guard's record of `m`, replacing an earlier one of the same version.
+    fn record_upsert(m: &ToApply<'_>, outcome: &str, error: Option<&str>) -> Bound<DB> {
+        let c = &m.classification;
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {} (version, compat, classified_by, summary, outcome, error) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (version) DO UPDATE SET compat = excluded.compat, \
+             classified_by = excluded.classified_by, summary = excluded.summary, outcome = excluded.outcome, \
+             error = excluded.error, recorded_at = CURRENT_TIMESTAMP",
+            m.tables.records
+        )))
         .persistent(false)
         .bind(m.version)
-        .bind(m.description.to_owned())
-        .bind(m.checksum.to_vec())
-        .bind(elapsed_ns)
-}
+        .bind(c.compat.as_str().to_owned())
+        .bind(c.by.as_str().to_owned())
+        .bind(c.summary())
+        .bind(outcome.to_owned())
+        .bind(error.map(str::to_owned))
+    }
 
-/// Removes a dirty sqlx row, as a repair of a migration undone by hand.
-fn sqlx_dirty_delete<DB: sqlx::Database + sqlx::database::HasStatementCache>(
-    t: &Tables,
-    version: i64,
-) -> Bound<DB>
-where
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
-{
-    sqlx::query(AssertSqlSafe(format!(
-        "DELETE FROM {} WHERE version = $1 AND NOT success",
-        t.sqlx
-    )))
-    .persistent(false)
-    .bind(version)
-}
+    /// An entry of the history of failures and repairs, which nothing ever rewrites.
+    fn history_insert(t: &Tables, version: i64, event: &str, detail: &str) -> Bound<DB> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {} (version, event, detail) VALUES ($1, $2, $3)",
+            t.history
+        )))
+        .persistent(false)
+        .bind(version)
+        .bind(event.to_owned())
+        .bind(detail.to_owned())
+    }
 
-/// What a repair writes: `(sqlx's row or its removal, the record, the history)`.
-fn repair_queries<DB: sqlx::Database + sqlx::database::HasStatementCache>(
-    m: &ToApply<'_>,
-    applied: bool,
-    note: &str,
-) -> [Bound<DB>; 3]
-where
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
-{
-    let (sqlx_change, outcome, event) = if applied {
-        (sqlx_row::<DB>(m, 0, true), "applied", "repaired_applied")
-    } else {
-        (
-            sqlx_dirty_delete::<DB>(m.tables, m.version),
-            "failed",
-            "repaired_not_applied",
-        )
-    };
-    [
-        sqlx_change,
-        record_upsert::<DB>(m, outcome, Some(note)),
-        history_insert::<DB>(m.tables, m.version, event, note),
-    ]
+    /// sqlx's row for `m`, as sqlx writes it; with `repair`, a dirty row turns clean.
+    fn sqlx_row(m: &ToApply<'_>, elapsed_ns: i64, repair: bool) -> Bound<DB> {
+        let upsert = if repair {
+            " ON CONFLICT (version) DO UPDATE SET success = TRUE, checksum = excluded.checksum"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "INSERT INTO {} (version, description, success, checksum, execution_time) \
+             VALUES ($1, $2, TRUE, $3, $4){upsert}",
+            m.tables.sqlx
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(m.version)
+            .bind(m.description.to_owned())
+            .bind(m.checksum.to_vec())
+            .bind(elapsed_ns)
+    }
+
+    /// Removes a dirty sqlx row, as a repair of a migration undone by hand.
+    fn sqlx_dirty_delete(t: &Tables, version: i64) -> Bound<DB> {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {} WHERE version = $1 AND NOT success",
+            t.sqlx
+        )))
+        .persistent(false)
+        .bind(version)
+    }
+
+    /// What a repair writes: `(sqlx's row or its removal, the record, the history)`.
+    fn repair_queries(m: &ToApply<'_>, applied: bool, note: &str) -> [Bound<DB>; 3] {
+        let (sqlx_change, outcome, event) = if applied {
+            (Self::sqlx_row(m, 0, true), "applied", "repaired_applied")
+        } else {
+            (
+                Self::sqlx_dirty_delete(m.tables, m.version),
+                "failed",
+                "repaired_not_applied",
+            )
+        };
+        [
+            sqlx_change,
+            Self::record_upsert(m, outcome, Some(note)),
+            Self::history_insert(m.tables, m.version, event, note),
+        ]
+    }
 }
 
 /// The query both databases run to read the guard's records of migrations newer
@@ -202,163 +168,153 @@ pub(super) fn applied_query(t: &Tables) -> String {
     )
 }
 
-/// Every row of sqlx's table: version, success, checksum. (The `Any` driver
-/// reads `success` through a cast instead.)
-pub(super) async fn fetch_applied<DB: sqlx::Database + sqlx::database::HasStatementCache>(
-    conn: &mut DB::Connection,
-    t: &Tables,
-) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError>
+/// What the drivers run: reads decode their rows, each database its own way.
+impl<DB> Bookkeeping<DB>
 where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    (i64, bool, Vec<u8>): for<'r> sqlx::FromRow<'r, DB::Row>,
-{
-    sqlx::query_as(AssertSqlSafe(applied_query(t)))
-        .persistent(false)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(unreachable("reading the migrations table"))
-}
-
-/// Descriptions of the applied migrations of `versions`.
-pub(super) async fn fetch_descriptions<DB: sqlx::Database>(
-    conn: &mut DB::Connection,
-    t: &Tables,
-    versions: &[i64],
-) -> Result<Vec<(i64, String)>, GuardError>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    (i64, String): for<'r> sqlx::FromRow<'r, DB::Row>,
-{
-    sqlx::query_as(AssertSqlSafe(descriptions_query(t, versions)))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(unreachable("reading the migrations table"))
-}
-
-/// The guard's records of migrations newer than `latest`, and of failures.
-pub(super) async fn fetch_records<DB: sqlx::Database>(
-    conn: &mut DB::Connection,
-    t: &Tables,
-    latest: i64,
-) -> Result<Vec<RecordRow>, GuardError>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    RecordTuple: for<'r> sqlx::FromRow<'r, DB::Row>,
-    i64: Encodes<DB>,
-{
-    let rows: Vec<RecordTuple> = sqlx::query_as(AssertSqlSafe(records_query(t, "$1")))
-        .bind(latest)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(unreachable("reading _opskit_migrations"))?;
-    Ok(rows.into_iter().map(record_row).collect())
-}
-
-/// Whether `version` is applied: the re-check under the lock (or inside the
-/// migration's transaction).
-pub(super) async fn already_applied<DB: sqlx::Database + sqlx::database::HasStatementCache>(
-    conn: &mut DB::Connection,
-    t: &Tables,
-    version: i64,
-) -> Result<bool, Failure>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
-    i64: Encodes<DB>,
-{
-    // The re-check under the lock (or inside the migration's transaction), so a
-    // replica that waited for another applies nothing twice.
-    let sql = format!("SELECT version FROM {} WHERE version = $1", t.sqlx);
-    let done: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
-        .persistent(false)
-        .bind(version)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error("reading the migrations table"))?;
-    Ok(done.is_some())
-}
-
-/// Inserts sqlx's row and the guard's record, in the caller's
-/// transaction (or none, for a PostgreSQL `-- no-transaction` migration).
-pub(super) async fn insert_rows<DB: sqlx::Database + sqlx::database::HasStatementCache>(
-    conn: &mut DB::Connection,
-    m: &ToApply<'_>,
-    start: Instant,
-) -> Result<(), Failure>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
+    DB: sqlx::Database + sqlx::database::HasStatementCache,
     i64: Encodes<DB>,
     String: Encodes<DB>,
     Option<String>: Encodes<DB>,
     Vec<u8>: Encodes<DB>,
-{
-    sqlx_row::<DB>(m, ToApply::elapsed_ns(start), false)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error("recording a migration in the migrations table"))?;
-    record_upsert::<DB>(m, "applied", None)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error("recording a migration in _opskit_migrations"))?;
-    Ok(())
-}
-
-/// Records a failed migration (`outcome` `failed` or `failed_partial`), and the
-/// attempt in the history.
-pub(super) async fn record_failure<DB: sqlx::Database + sqlx::database::HasStatementCache>(
-    conn: &mut DB::Connection,
-    m: &ToApply<'_>,
-    outcome: &'static str,
-    message: &str,
-) -> Result<(), GuardError>
-where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
 {
-    let doing = "recording a failed migration";
-    for query in [
-        record_upsert::<DB>(m, outcome, Some(message)),
-        history_insert::<DB>(m.tables, m.version, outcome, message),
-    ] {
-        query
+    /// Every row of sqlx's table: version, success, checksum. (The `Any` driver
+    /// reads `success` through a cast instead.)
+    pub(super) async fn applied(
+        conn: &mut DB::Connection,
+        t: &Tables,
+    ) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError>
+    where
+        (i64, bool, Vec<u8>): for<'r> sqlx::FromRow<'r, DB::Row>,
+    {
+        sqlx::query_as(AssertSqlSafe(applied_query(t)))
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(unreachable("reading the migrations table"))
+    }
+
+    /// Descriptions of the applied migrations of `versions`.
+    pub(super) async fn descriptions(
+        conn: &mut DB::Connection,
+        t: &Tables,
+        versions: &[i64],
+    ) -> Result<Vec<(i64, String)>, GuardError>
+    where
+        (i64, String): for<'r> sqlx::FromRow<'r, DB::Row>,
+    {
+        sqlx::query_as(AssertSqlSafe(descriptions_query(t, versions)))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(unreachable("reading the migrations table"))
+    }
+
+    /// The guard's records of migrations newer than `latest`, and of failures.
+    pub(super) async fn records(
+        conn: &mut DB::Connection,
+        t: &Tables,
+        latest: i64,
+    ) -> Result<Vec<RecordRow>, GuardError>
+    where
+        RecordTuple: for<'r> sqlx::FromRow<'r, DB::Row>,
+    {
+        let rows: Vec<RecordTuple> = sqlx::query_as(AssertSqlSafe(records_query(t, "$1")))
+            .bind(latest)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(unreachable("reading _opskit_migrations"))?;
+        Ok(rows.into_iter().map(record_row).collect())
+    }
+
+    /// Whether `version` is applied: the re-check under the lock (or inside the
+    /// migration's transaction), so a replica that waited for another applies
+    /// nothing twice.
+    pub(super) async fn already_applied(
+        conn: &mut DB::Connection,
+        t: &Tables,
+        version: i64,
+    ) -> Result<bool, Failure>
+    where
+        (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    {
+        let sql = format!("SELECT version FROM {} WHERE version = $1", t.sqlx);
+        let done: Option<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .persistent(false)
+            .bind(version)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error("reading the migrations table"))?;
+        Ok(done.is_some())
+    }
+
+    /// Creates bookkeeping table `table` of the three, as `spelling` spells the
+    /// columns that differ per database.
+    pub(super) async fn create_table(
+        conn: &mut DB::Connection,
+        t: &Tables,
+        table: usize,
+        spelling: &Spelling,
+    ) -> Result<(), sqlx::Error> {
+        conn.execute(AssertSqlSafe(create_table_sql(t, table, spelling)))
+            .await
+            .map(drop)
+    }
+
+    /// Inserts sqlx's row and the guard's record, in the caller's
+    /// transaction (or none, for a PostgreSQL `-- no-transaction` migration).
+    pub(super) async fn insert_rows(
+        conn: &mut DB::Connection,
+        m: &ToApply<'_>,
+        start: Instant,
+    ) -> Result<(), Failure> {
+        Self::sqlx_row(m, ToApply::elapsed_ns(start), false)
             .execute(&mut *conn)
             .await
-            .map_err(unreachable(doing))?;
+            .map_err(db_error("recording a migration in the migrations table"))?;
+        Self::record_upsert(m, "applied", None)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error("recording a migration in _opskit_migrations"))?;
+        Ok(())
     }
-    Ok(())
-}
 
-/// Records what an operator verified after a partial failure, in one transaction
-/// (see [`Driver::repair`](super::private::Driver::repair)).
-pub(super) async fn record_repair<DB: sqlx::Database + sqlx::database::HasStatementCache>(
-    conn: &mut DB::Connection,
-    m: &ToApply<'_>,
-    applied: bool,
-    note: &str,
-) -> Result<(), GuardError>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
-{
-    let doing = "recording a repair";
-    let mut tx = conn.begin().await.map_err(unreachable(doing))?;
-    for query in repair_queries::<DB>(m, applied, note) {
-        query.execute(&mut *tx).await.map_err(unreachable(doing))?;
+    /// Records a failed migration (`outcome` `failed` or `failed_partial`), and the
+    /// attempt in the history.
+    pub(super) async fn record_failure(
+        conn: &mut DB::Connection,
+        m: &ToApply<'_>,
+        outcome: &'static str,
+        message: &str,
+    ) -> Result<(), GuardError> {
+        let doing = "recording a failed migration";
+        for query in [
+            Self::record_upsert(m, outcome, Some(message)),
+            Self::history_insert(m.tables, m.version, outcome, message),
+        ] {
+            query
+                .execute(&mut *conn)
+                .await
+                .map_err(unreachable(doing))?;
+        }
+        Ok(())
     }
-    tx.commit().await.map_err(unreachable(doing))
+
+    /// Records what an operator verified after a partial failure, in one transaction
+    /// (see [`Driver::repair`](super::private::Driver::repair)).
+    pub(super) async fn record_repair(
+        conn: &mut DB::Connection,
+        m: &ToApply<'_>,
+        applied: bool,
+        note: &str,
+    ) -> Result<(), GuardError> {
+        let doing = "recording a repair";
+        let mut tx = conn.begin().await.map_err(unreachable(doing))?;
+        for query in Self::repair_queries(m, applied, note) {
+            query.execute(&mut *tx).await.map_err(unreachable(doing))?;
+        }
+        tx.commit().await.map_err(unreachable(doing))
+    }
 }
 
 /// The descriptions and records reads on PostgreSQL, as simple-protocol

@@ -7,15 +7,15 @@ use sqlx::{AssertSqlSafe, Executor, Sqlite, SqliteConnection};
 
 use super::elsewhere::{SQLITE_CANDIDATES, sqlite_quoted};
 use super::private::{Driver, Reader};
-use super::queries::{
-    already_applied, db_error, fetch_applied, fetch_descriptions, fetch_records, insert_rows,
-    record_failure, record_repair,
-};
-use super::tables::{Ident, Spelling, Tables, create_table_sql, literal};
+use super::queries::{Bookkeeping, db_error};
+use super::tables::{Ident, Spelling, Tables, literal};
 use super::{Failure, Lease, ToApply, TryWait};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::status::RecordRow;
+
+/// The bookkeeping queries, on SQLite.
+type Queries = Bookkeeping<Sqlite>;
 
 /// How this database spells the bookkeeping columns that differ, as sqlx does.
 const SPELLING: Spelling = Spelling {
@@ -52,12 +52,11 @@ impl Reader for SqliteConnection {
     }
 
     async fn tables(&mut self, t: &Tables) -> Result<(bool, bool), GuardError> {
-        let [sqlx, records, _] = self.existing(t).await?;
-        Ok((sqlx, records))
+        super::sqlx_and_records(self, t).await
     }
 
     async fn applied(&mut self, t: &Tables) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
-        fetch_applied::<Sqlite>(self, t).await
+        Queries::applied(self, t).await
     }
 
     async fn descriptions(
@@ -65,11 +64,11 @@ impl Reader for SqliteConnection {
         t: &Tables,
         versions: &[i64],
     ) -> Result<Vec<(i64, String)>, GuardError> {
-        fetch_descriptions::<Sqlite>(self, t, versions).await
+        Queries::descriptions(self, t, versions).await
     }
 
     async fn records(&mut self, t: &Tables, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
-        fetch_records::<Sqlite>(self, t, latest).await
+        Queries::records(self, t, latest).await
     }
 
     async fn candidates(&mut self) -> Result<Vec<String>, GuardError> {
@@ -120,9 +119,7 @@ impl Driver for SqliteConnection {
     }
 
     async fn create_table(&mut self, t: &Tables, table: usize) -> Result<(), sqlx::Error> {
-        self.execute(AssertSqlSafe(create_table_sql(t, table, &SPELLING)))
-            .await
-            .map(drop)
+        Queries::create_table(self, t, table, &SPELLING).await
     }
 
     /// SQLite locks per migration, in [`apply_one`](Driver::apply_one).
@@ -154,13 +151,13 @@ impl Driver for SqliteConnection {
         // sees the migration applied.
         begin_exclusive(self, wait.timeout).await?;
         let result = async {
-            if already_applied::<Sqlite>(self, m.tables, m.version).await? {
+            if Queries::already_applied(self, m.tables, m.version).await? {
                 return Ok(false);
             }
             self.execute(m.sql.clone())
                 .await
                 .map_err(|e| Failure::Migration(e.to_string()))?;
-            insert_rows::<Sqlite>(self, m, start).await?;
+            Queries::insert_rows(self, m, start).await?;
             Ok(true)
         }
         .await;
@@ -184,7 +181,7 @@ impl Driver for SqliteConnection {
         outcome: &'static str,
         message: &str,
     ) -> Result<(), GuardError> {
-        record_failure::<Sqlite>(self, m, outcome, message).await
+        Queries::record_failure(self, m, outcome, message).await
     }
 
     /// Every migration runs inside `BEGIN EXCLUSIVE` on SQLite, `-- no-transaction`
@@ -199,7 +196,7 @@ impl Driver for SqliteConnection {
         applied: bool,
         note: &str,
     ) -> Result<(), GuardError> {
-        record_repair::<Sqlite>(self, m, applied, note).await
+        Queries::record_repair(self, m, applied, note).await
     }
 }
 

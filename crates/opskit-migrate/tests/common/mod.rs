@@ -1,18 +1,121 @@
 //! Databases for the tests: SQLite files, and fresh PostgreSQL databases on the
 //! server named by `OPSKIT_TEST_POSTGRES_URL` (which `.ci/run` starts and sets).
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_macros, unused_imports)]
 
-pub mod pgbouncer;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-use std::path::PathBuf;
-
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 
 pub fn migrations(set: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/migrations")
         .join(set)
+}
+
+/// Two tests of one check that holds on both databases: `$sqlite` runs it on a
+/// SQLite file, `$postgres` on a fresh PostgreSQL database (and passes without a
+/// server on a developer's machine, as [`postgres`] says).
+macro_rules! on_sqlite_and_postgres {
+    ($check:path: $sqlite:ident, $postgres:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            $check(&$crate::common::sqlite().url).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let Some(db) = $crate::common::postgres().await else {
+                return;
+            };
+            $check(&db.url).await;
+        }
+    };
+}
+pub(crate) use on_sqlite_and_postgres;
+
+/// The `opskit-migrate` binary with `args`, and no `DATABASE_URL` from the
+/// environment. (The binary exists in the test targets that need the `cli`
+/// feature.)
+// `env!` would not compile in the test targets built without the binary.
+#[allow(clippy::option_env_unwrap)]
+pub fn command(args: &[&str]) -> Command {
+    let binary = option_env!("CARGO_BIN_EXE_opskit-migrate")
+        .expect("the opskit-migrate binary is built for tests with the cli feature");
+    let mut command = Command::new(binary);
+    command.args(args).env_remove("DATABASE_URL");
+    command
+}
+
+/// `opskit-migrate args` run to its end: exit code (-1 when a signal ended it),
+/// stdout, stderr.
+pub fn cli(args: &[&str]) -> (i32, String, String) {
+    exited(command(args).output().unwrap())
+}
+
+/// `opskit-migrate command --migrations migrations --database-url url`, then
+/// `more`, run to its end.
+pub fn cli_on(command: &str, migrations: &Path, url: &str, more: &[&str]) -> (i32, String, String) {
+    let migrations = migrations.to_str().unwrap();
+    let mut args = vec![command, "--migrations", migrations, "--database-url", url];
+    args.extend_from_slice(more);
+    cli(&args)
+}
+
+/// `opskit-migrate args` run in `dir`, as a migration job runs it beside
+/// `sqlx.toml`.
+pub fn cli_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    exited(command(args).current_dir(dir).output().unwrap())
+}
+
+fn exited(output: Output) -> (i32, String, String) {
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// One integer from a query, on either database, on a connection of its own.
+pub async fn scalar(url: &str, sql: impl sqlx::SqlSafeStr) -> i64 {
+    if url.starts_with("sqlite") {
+        let mut conn = SqliteConnection::connect(url).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        n
+    } else {
+        let mut conn = PgConnection::connect(url).await.unwrap();
+        let n = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        n
+    }
+}
+
+/// Runs `sql` on either database, on a connection of its own.
+pub async fn execute(url: &str, sql: &'static str) {
+    if url.starts_with("sqlite") {
+        let mut conn = SqliteConnection::connect(url).await.unwrap();
+        conn.execute(sql).await.unwrap();
+    } else {
+        let mut conn = PgConnection::connect(url).await.unwrap();
+        conn.execute(sql).await.unwrap();
+    }
+}
+
+/// sqlx's own `migrator` applies its migrations on `url`, as `sqlx migrate run`
+/// does.
+pub async fn sqlx_run(url: &str, migrator: &Migrator) -> Result<(), MigrateError> {
+    if url.starts_with("sqlite") {
+        migrator
+            .run(&mut SqliteConnection::connect(url).await.unwrap())
+            .await
+    } else {
+        migrator
+            .run(&mut PgConnection::connect(url).await.unwrap())
+            .await
+    }
 }
 
 /// A SQLite database file in a temporary directory.
