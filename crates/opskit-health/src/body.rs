@@ -1,4 +1,4 @@
-//! The response body of [`HealthService`](crate::HealthService).
+//! The response body of [`HealthEndpoints`](crate::HealthEndpoints).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

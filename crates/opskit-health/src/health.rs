@@ -3,9 +3,12 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use crate::check::{Check, CheckOptions, Probe, Status};
+use crate::checks::Check;
 use crate::error::BuildError;
+use crate::options::CheckOptions;
+use crate::outcome::Status;
 use crate::paths::Paths;
+use crate::probe::Probe;
 use crate::runner;
 use crate::state::{CheckState, Flag, Identity, Shared};
 

@@ -23,31 +23,31 @@ pub const HEALTH_JSON: &str = "application/health+json";
 
 impl Health {
     /// The tower layer that answers the probe paths from this registry.
-    pub fn layer(&self) -> HealthLayer {
-        HealthLayer::new(self.clone())
+    pub fn layer(&self) -> HealthEndpointsLayer {
+        HealthEndpointsLayer::new(self.clone())
     }
 }
 
-/// Layer that applies [`HealthService`]: answers the probe paths of a [`Health`]
+/// Layer that applies [`HealthEndpoints`]: answers the probe paths of a [`Health`]
 /// and passes every other request to the inner service untouched. See the
 /// [crate docs](crate).
 #[derive(Debug, Clone)]
-pub struct HealthLayer {
+pub struct HealthEndpointsLayer {
     health: Health,
 }
 
-impl HealthLayer {
+impl HealthEndpointsLayer {
     /// The layer for `health`; the same as [`Health::layer`].
     pub fn new(health: Health) -> Self {
         Self { health }
     }
 }
 
-impl<S> Layer<S> for HealthLayer {
-    type Service = HealthService<S>;
+impl<S> Layer<S> for HealthEndpointsLayer {
+    type Service = HealthEndpoints<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        HealthService {
+        HealthEndpoints {
             inner,
             health: self.health.clone(),
         }
@@ -58,12 +58,12 @@ impl<S> Layer<S> for HealthLayer {
 /// checks (never waiting for a check), `405` for other methods there, and passes
 /// every other request to `inner`.
 #[derive(Debug, Clone)]
-pub struct HealthService<S> {
+pub struct HealthEndpoints<S> {
     inner: S,
     health: Health,
 }
 
-impl<S> HealthService<S> {
+impl<S> HealthEndpoints<S> {
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -80,7 +80,7 @@ impl<S> HealthService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HealthService<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HealthEndpoints<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
@@ -150,7 +150,7 @@ struct Watch {
 }
 
 pin_project! {
-    /// Response future of [`HealthService`].
+    /// Response future of [`HealthEndpoints`].
     pub struct ResponseFuture<F> {
         #[pin]
         kind: FutureKind<F>,

@@ -1,6 +1,6 @@
 //! A tower health-check layer that Kubernetes can trust.
 //!
-//! [`HealthLayer`] answers `/livez`, `/readyz` and `/startupz` (GET and HEAD) from the
+//! [`HealthEndpointsLayer`] answers `/livez`, `/readyz` and `/startupz` (GET and HEAD) from the
 //! latest results of checks that run **in the background**, each on its own
 //! interval and timeout. A probe never waits for a check, so a slow database cannot
 //! make the kubelet's one-second probe time out, and a storm of probes does not
@@ -161,7 +161,6 @@
 #![cfg_attr(opskit_doc_cfg, feature(doc_cfg))]
 
 mod body;
-mod check;
 pub mod checks;
 mod error;
 mod gate;
@@ -179,10 +178,24 @@ mod settings;
 mod state;
 
 pub use body::ResponseBody;
-pub use check::{Check, CheckFuture, Tolerant};
+pub use checks::{Check, CheckFuture, Tolerant};
 pub use error::BuildError;
 pub use health::{Health, HealthBuilder};
-pub use layer::{HEALTH_JSON, HealthLayer, HealthService, ResponseFuture};
+pub use layer::{HEALTH_JSON, HealthEndpoints, HealthEndpointsLayer, ResponseFuture};
+
+/// The old name of [`HealthEndpointsLayer`], kept for one release.
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed `HealthEndpointsLayer`, after its service `HealthEndpoints`"
+)]
+pub type HealthLayer = HealthEndpointsLayer;
+
+/// The old name of [`HealthEndpoints`], kept for one release.
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed `HealthEndpoints`; its layer is `HealthEndpointsLayer`"
+)]
+pub type HealthService<S> = HealthEndpoints<S>;
 pub use options::CheckOptions;
 pub use outcome::{Outcome, Status};
 pub use probe::Probe;

@@ -17,8 +17,9 @@
 
 use std::time::Duration;
 
-use crate::check::{Probe, Status};
 use crate::gate::Gate;
+use crate::outcome::Status;
+use crate::probe::Probe;
 
 pub(crate) fn run(
     check: &str,

@@ -1,7 +1,7 @@
 //! Which request paths are probes.
 
-use crate::check::Probe;
 use crate::error::BuildError;
+use crate::probe::Probe;
 
 /// The probe paths and their aliases.
 #[derive(Debug, Clone)]

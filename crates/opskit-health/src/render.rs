@@ -7,7 +7,8 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::check::{Probe, Status};
+use crate::outcome::Status;
+use crate::probe::Probe;
 use crate::state::{CheckState, Rendered, Shared};
 
 /// What a probe reports for a check that has not finished its first run.

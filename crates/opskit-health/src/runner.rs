@@ -7,7 +7,9 @@ use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::check::{Check, CheckOptions, Outcome};
+use crate::checks::Check;
+use crate::options::CheckOptions;
+use crate::outcome::Outcome;
 use crate::state::Shared;
 
 /// Spawns the loop of check `index`: run, record, sleep `interval`, again. The loop

@@ -2,8 +2,8 @@
 
 use opskit_config::{Config, Invalid};
 
-use crate::check::Probe;
 use crate::health::HealthBuilder;
+use crate::probe::Probe;
 
 /// Settings of the health endpoints, to nest in a service's configuration with
 /// `#[config(nested)]` (variables `HEALTH_DETAILS`, `HEALTH_READINESS_PATH`, ... under

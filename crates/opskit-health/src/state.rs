@@ -8,8 +8,10 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::check::{CheckOptions, Outcome, Probe, Status};
 use crate::gate::Gate;
+use crate::options::CheckOptions;
+use crate::outcome::{Outcome, Status};
+use crate::probe::Probe;
 use crate::render;
 
 /// The state of one check as the probes see it.

@@ -1,6 +1,7 @@
 use sqlx::{Database, Executor, Pool};
 
-use crate::check::{Check, Outcome, Tolerant};
+use crate::checks::{Check, Tolerant};
+use crate::outcome::Outcome;
 
 /// A check that acquires a connection from an sqlx pool and runs `SELECT 1` on it.
 ///

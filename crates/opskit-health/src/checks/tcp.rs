@@ -1,4 +1,5 @@
-use crate::check::{Check, Outcome, Tolerant};
+use crate::checks::{Check, Tolerant};
+use crate::outcome::Outcome;
 
 /// A check that opens a TCP connection to `address` (`host:port`) and closes it.
 ///

@@ -1,13 +1,10 @@
-//! The [`Check`] trait: what every check implements (the shipped ones are in
-//! [`checks`](crate::checks)), and [`Tolerant`], which lets a check miss a few runs
-//! before it fails.
+//! The [`Check`] trait: what every check implements, and [`Tolerant`], which lets
+//! a check miss a few runs before it fails.
 
 use std::future::Future;
 use std::pin::Pin;
 
-pub(crate) use crate::options::CheckOptions;
-pub(crate) use crate::outcome::{Outcome, Status};
-pub(crate) use crate::probe::Probe;
+use crate::outcome::Outcome;
 
 /// The future a [`Check`] returns.
 pub type CheckFuture = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
@@ -37,7 +34,7 @@ pub trait Check: Send + Sync + 'static {
     fn run(&self) -> CheckFuture;
 
     /// Failed runs in a row before this check, once passing, reports failing, when
-    /// its [`CheckOptions`] do not set [`failure_threshold`](CheckOptions::failure_threshold).
+    /// its [`CheckOptions`](crate::CheckOptions) do not set [`failure_threshold`](crate::CheckOptions::failure_threshold).
     /// 1 unless the check says otherwise; the checks opskit ships (a database pool,
     /// a TCP connection, the schema) say 3, because one run that is slow while the
     /// service is busy is not a failed dependency. [`Tolerant`] gives any check
@@ -48,7 +45,7 @@ pub trait Check: Send + Sync + 'static {
 }
 
 /// A check whose failure threshold defaults to more than one run: see
-/// [`Check::default_failure_threshold`]. [`CheckOptions::failure_threshold`] still
+/// [`Check::default_failure_threshold`]. [`CheckOptions::failure_threshold`](crate::CheckOptions::failure_threshold) still
 /// wins over it.
 ///
 /// ```
