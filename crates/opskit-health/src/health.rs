@@ -3,14 +3,16 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
+use crate::check_state::CheckState;
 use crate::checks::Check;
 use crate::error::BuildError;
 use crate::options::CheckOptions;
 use crate::outcome::Status;
 use crate::paths::Paths;
 use crate::probe::Probe;
+use crate::render::Identity;
 use crate::runner;
-use crate::state::{CheckState, Flag, Identity, Shared};
+use crate::state::{Flag, Shared};
 
 /// The health of a service: its checks, running in the background, and its
 /// lifecycle (started, draining, maintenance).

@@ -15,8 +15,7 @@ use tower_service::Service;
 use crate::body::ResponseBody;
 use crate::health::Health;
 use crate::paths::Route;
-use crate::render::{self, ProbeView};
-use crate::state::Rendered;
+use crate::render::{self, ProbeView, Rendered};
 
 /// The media type of health responses.
 pub const HEALTH_JSON: &str = "application/health+json";
@@ -263,11 +262,11 @@ fn render_route(health: &Health, route: Route<'_>, query: Option<&str>) -> Rende
     }
     let checks = shared.checks.lock().unwrap_or_else(PoisonError::into_inner);
     match route.check {
-        None => ProbeView::new(shared, route.probe, &checks, &exclude).render(),
+        None => ProbeView::new(&**shared, route.probe, &checks, &exclude).render(),
         Some(name) => {
             let mut of_probe = checks.iter().filter(|c| c.options.counts_for(route.probe));
             match of_probe.clone().find(|c| &*c.name == name) {
-                Some(check) => ProbeView::render_one(shared, route.probe, check),
+                Some(check) => ProbeView::render_one(&**shared, route.probe, check),
                 None => {
                     let known: Vec<&str> = of_probe.by_ref().map(|c| &*c.name).collect();
                     render::not_found(route.probe, name, &known)

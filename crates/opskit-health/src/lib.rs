@@ -161,6 +161,7 @@
 #![cfg_attr(opskit_doc_cfg, feature(doc_cfg))]
 
 mod body;
+mod check_state;
 pub mod checks;
 mod error;
 mod gate;

@@ -7,9 +7,10 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use crate::check_state::CheckState;
+use crate::gate::Gate;
 use crate::outcome::Status;
 use crate::probe::Probe;
-use crate::state::{CheckState, Rendered, Shared};
 
 /// What a probe reports for a check that has not finished its first run.
 fn unknown_status(probe: Probe) -> Status {
@@ -24,16 +25,46 @@ fn unknown_status(probe: Probe) -> Status {
 const NOT_CHECKED_YET: &str = "not checked yet";
 const WITHHELD: &str = "details withheld; the reason is in the service log (event health.changed)";
 
+/// Identity of the service, reported in every response.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Identity {
+    pub(crate) service_id: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) release_id: Option<String>,
+    pub(crate) description: Option<String>,
+}
+
+/// A rendered probe response.
+#[derive(Debug, Clone)]
+pub(crate) struct Rendered {
+    pub(crate) status: Status,
+    pub(crate) code: StatusCode,
+    pub(crate) body: Bytes,
+}
+
+/// What a rendering reads of the registry beyond its checks.
+pub(crate) trait Registry {
+    /// The gate that fails `probe` whatever its checks say (starting, draining,
+    /// maintenance), if one is closed.
+    fn gate(&self, probe: Probe) -> Option<Gate>;
+    /// Whether the startup probe has passed once.
+    fn startup_passed(&self) -> bool;
+    /// Whether responses carry each check's output.
+    fn details(&self) -> bool;
+    /// The identity reported in every response.
+    fn identity(&self) -> Identity;
+}
+
 /// One probe's view: the checks that count for it, minus the excluded ones.
 pub(crate) struct ProbeView<'a> {
-    shared: &'a Shared,
+    shared: &'a dyn Registry,
     probe: Probe,
     checks: Vec<&'a CheckState>,
 }
 
 impl<'a> ProbeView<'a> {
     pub(crate) fn new(
-        shared: &'a Shared,
+        shared: &'a dyn Registry,
         probe: Probe,
         checks: &'a [CheckState],
         exclude: &[String],
@@ -76,14 +107,14 @@ impl<'a> ProbeView<'a> {
         let checks: Map<String, Value> = self
             .checks
             .iter()
-            .map(|c| entry(c, self.probe, self.shared.details))
+            .map(|c| entry(c, self.probe, self.shared.details()))
             .collect();
         body.insert("checks".into(), Value::Object(checks));
         finish(status, body)
     }
 
     /// The response for one check of this probe.
-    pub(crate) fn render_one(shared: &Shared, probe: Probe, check: &CheckState) -> Rendered {
+    pub(crate) fn render_one(shared: &dyn Registry, probe: Probe, check: &CheckState) -> Rendered {
         let status = check.status.unwrap_or_else(|| unknown_status(probe));
         let view = ProbeView {
             shared,
@@ -91,15 +122,13 @@ impl<'a> ProbeView<'a> {
             checks: Vec::new(),
         };
         let mut body = view.header(status);
-        let (key, value) = entry(check, probe, shared.details);
+        let (key, value) = entry(check, probe, shared.details());
         body.insert("checks".into(), json!({ key: value }));
         finish(status, body)
     }
 
     fn header(&self, status: Status) -> Map<String, Value> {
-        let identity = (self.shared.identity.read())
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+        let identity = self.shared.identity();
         let mut body = Map::new();
         body.insert("status".into(), status.as_str().into());
         let fields = [

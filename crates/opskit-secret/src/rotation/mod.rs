@@ -56,6 +56,7 @@
 
 mod options;
 mod poller;
+mod shared;
 mod token;
 mod value;
 mod watched;

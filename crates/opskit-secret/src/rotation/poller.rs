@@ -6,8 +6,8 @@ use std::sync::{Arc, Weak};
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
+use super::shared::Shared;
 use super::value::{SecretValue, check, register_redaction};
-use super::watched::Shared;
 use super::{RotationError, WatchOptions};
 use crate::{SecretFile, SharedSecretFile};
 
