@@ -13,7 +13,7 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 pub(crate) type RouteFn = Arc<dyn Fn(&Method, &Uri) -> Cow<'static, str> + Send + Sync>;
 
 /// A route label: a template shared with the framework (no copy), or a name.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Route {
     #[cfg(feature = "axum")]
     Matched(axum::extract::MatchedPath),

@@ -196,3 +196,88 @@ async fn the_request_log_line_follows_its_setting_with_the_metrics_names() {
         }
     }
 }
+
+/// The `span` and `spans` of the first line `handler_lines` writes inside a request
+/// to `path`, and of the same line written inside a span made by hand with the
+/// fields the request span has.
+async fn request_span_beside_one_made_by_hand<F>(path: &str, handler_lines: F) -> [Value; 2]
+where
+    F: Fn() + Clone + Send + Sync + 'static,
+{
+    let captured = CapturedLogs::default();
+    let _default =
+        tracing::subscriber::set_default(subscriber(&json(), captured.clone(), false).unwrap());
+    let lines = handler_lines.clone();
+    let app = Router::new()
+        .route(
+            "/notes/{id}",
+            get(move || async move {
+                lines();
+            }),
+        )
+        .layer(RequestTracingLayer::new());
+    call(&app, path, Some("edge-9")).await;
+    let by_hand = tracing::info_span!(
+        target: "opskit::http",
+        "request",
+        otel.name = "GET /notes/{id}",
+        otel.kind = "server",
+        http.request.method = "GET",
+        http.route = "/notes/{id}",
+        url.path = path,
+        request_id = "edge-9",
+    );
+    by_hand.in_scope(handler_lines);
+    let shown: Vec<Value> = captured
+        .events()
+        .into_iter()
+        .filter(|l| l["event"] == "in.request")
+        .map(|l| serde_json::json!({"span": l["span"], "spans": l["spans"]}))
+        .collect();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    [shown[0].clone(), shown[1].clone()]
+}
+
+#[tokio::test]
+async fn a_request_spans_fields_are_on_its_lines_as_a_span_made_with_them_shows_them() {
+    // A line in the request, in a span inside it, and lines whose span is not the
+    // current one's: each shows the request's span as it was made.
+    let long_path = format!("/notes/{}", "9".repeat(80));
+    for path in ["/notes/7", long_path.as_str()] {
+        let [request, by_hand] = request_span_beside_one_made_by_hand(path, || {
+            tracing::info!(event = "in.request");
+        })
+        .await;
+        assert_eq!(request, by_hand);
+        assert_eq!(request["span"]["url.path"], path, "{request}");
+        assert_eq!(request["span"]["otel.name"], "GET /notes/{id}", "{request}");
+        assert_eq!(request["span"]["request_id"], "edge-9", "{request}");
+    }
+    let [request, by_hand] = request_span_beside_one_made_by_hand("/notes/7", || {
+        tracing::info_span!("inner", step = 1).in_scope(|| tracing::info!(event = "in.request"));
+    })
+    .await;
+    assert_eq!(request, by_hand);
+    assert_eq!(
+        request["spans"][0]["http.route"], "/notes/{id}",
+        "{request}"
+    );
+    let [request, by_hand] = request_span_beside_one_made_by_hand("/notes/7", || {
+        tracing::info!(parent: None, event = "in.request");
+    })
+    .await;
+    assert_eq!(request, by_hand);
+    assert_eq!(request["spans"][0]["url.path"], "/notes/7", "{request}");
+}
+
+#[tokio::test]
+async fn a_field_recorded_on_the_request_span_is_on_its_later_lines() {
+    let [request, by_hand] = request_span_beside_one_made_by_hand("/notes/7", || {
+        tracing::Span::current().record("http.route", "/notes/{other}");
+        tracing::info!(event = "in.request");
+    })
+    .await;
+    assert_eq!(request, by_hand);
+    assert_eq!(request["span"]["http.route"], "/notes/{other}", "{request}");
+    assert_eq!(request["span"]["url.path"], "/notes/7", "{request}");
+}

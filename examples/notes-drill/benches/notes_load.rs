@@ -2,8 +2,9 @@
 //! handler (this package's `src/bin/bare-hello.rs`), both built with the production profile (as
 //! the container image is) and run on loopback:
 //!
-//! - throughput and p99 of `GET /hello` under `wrk -t1 -c32` (the notes binary runs
-//!   every opskit layer: request metrics, health, /metrics), alternating, two rounds;
+//! - throughput and p99 of `GET /hello` under `wrk -t1 -c32` (the notes binary with
+//!   its default settings runs every opskit layer: a span per request, request
+//!   metrics, health, /metrics), alternating, five rounds (`LOAD_ROUNDS`);
 //! - time from process start to the first 200 (`/readyz` for notes, on SQLite,
 //!   `/hello` for the bare router), median of 7 starts;
 //! - peak resident memory (VmHWM) at idle and after the load;
@@ -86,8 +87,10 @@ fn pinned(role: Role, program: impl AsRef<std::ffi::OsStr>) -> Command {
     }
 }
 
+/// The notes service with its default settings: `LOG_LEVEL=info`, so each request
+/// has its span, and `request_log = errors`, so a 200 writes no line.
 fn start_notes(binary: &Path, dir: &Path) -> Server {
-    start_notes_with(binary, dir, &[("LOG_LEVEL", "warn")])
+    start_notes_with(binary, dir, &[])
 }
 
 /// The notes service with `env` added (at `LOG_LEVEL=info`, each request's span is
@@ -105,7 +108,7 @@ fn start_notes_with(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // At LOG_LEVEL=warn only warnings print; the address comes from /proc instead.
+    // The address comes from /proc: no line need be parsed for it.
     let pid = child.id();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});

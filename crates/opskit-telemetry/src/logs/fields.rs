@@ -1,6 +1,9 @@
 //! Span fields as JSON text, written straight into the span's buffer: what the JSON
-//! line format reads back for `span` and `spans`.
+//! line format reads back for `span` and `spans`. A span made through
+//! [`defer_fields`] gets its text only when a line first needs it
+//! ([`write_deferred`]).
 
+use std::cell::Cell;
 use std::fmt::{self, Write};
 
 use tracing::field::{Field, Visit};
@@ -22,7 +25,12 @@ impl<'writer> FormatFields<'writer> for JsonSpanFields {
         mut writer: Writer<'writer>,
         fields: R,
     ) -> fmt::Result {
-        // Every span is formatted when it is made, whether or not a line is ever
+        // A span made through `defer_fields`: its fields are written when a line
+        // first needs them, and most requests write none.
+        if DEFER_NEXT.replace(false) {
+            return Ok(());
+        }
+        // Every other span is formatted when it is made, whether or not a line is ever
         // logged in it: the object is written into a reused buffer, with no dynamic
         // call per piece, and copied into the span's buffer once.
         SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
@@ -68,11 +76,62 @@ impl<'writer> FormatFields<'writer> for JsonSpanFields {
 }
 
 thread_local! {
+    /// Set while [`defer_fields`] makes a span: the next span formatted on this
+    /// thread is left without its text.
+    static DEFER_NEXT: Cell<bool> = const { Cell::new(false) };
     static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// Past this, a thread's scratch buffer is let go after use.
 const MAX_SCRATCH: usize = 16 * 1024;
+
+/// Makes a span with `make`, asking [`JsonSpanFields`] to leave the span's fields
+/// unwritten: the caller keeps their values and writes them with [`write_deferred`]
+/// before a line reads them. Returns what `make` made and whether the fields were
+/// left unwritten (`false` when no JSON format saw the span: another format, a
+/// filter that hides it, no subscriber).
+///
+/// The format sees the span first among the layers that write its fields (the
+/// filter under it formats nothing), so the span left unwritten is the one `make`
+/// makes.
+pub(crate) fn defer_fields<T>(make: impl FnOnce() -> T) -> (T, bool) {
+    DEFER_NEXT.set(true);
+    let made = make();
+    (made, !DEFER_NEXT.replace(false))
+}
+
+/// Writes into `current` (a deferred span's fields: empty, or an object of the fields
+/// recorded on the span since it was made) the text [`JsonSpanFields`] would have
+/// written: `fields` as a JSON object of strings, in their order, then the fields
+/// recorded since, as a field recorded later is added.
+pub(crate) fn write_deferred(current: &mut String, fields: &[(&str, &str)]) {
+    let later = std::mem::take(current);
+    current.reserve(
+        later.len()
+            + fields
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 6)
+                .sum::<usize>()
+            + 2,
+    );
+    current.push('{');
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            current.push(',');
+        }
+        write_string(current, name);
+        current.push(':');
+        write_string(current, value);
+    }
+    match later.strip_prefix('{') {
+        Some(rest) if rest != "}" && !fields.is_empty() => {
+            current.push(',');
+            current.push_str(rest);
+        }
+        Some(rest) if rest != "}" => current.push_str(rest),
+        _ => current.push('}'),
+    }
+}
 
 fn write_object<R: RecordFields>(out: &mut String, fields: &R) -> fmt::Result {
     out.push('{');

@@ -22,7 +22,7 @@
 //! | `otel.flush_failed` | WARN | (feature `otel`) at shutdown: queued spans not exported within the timeout, or spans the collector did not take (refused, unreachable) since the start, and request traces not started while exports failed |
 //!
 
-mod fields;
+pub(crate) mod fields;
 mod init;
 mod nest;
 mod panic;

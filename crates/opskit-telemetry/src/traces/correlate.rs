@@ -5,9 +5,11 @@ use std::fmt::{self, Write as _};
 
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
+use crate::logs::fields::JsonSpanFields;
+use crate::traces::request::SpanFields;
 use crate::traces::request_id::RequestId;
 
 /// Wraps a JSON event formatter: a line written inside a span that carries a
@@ -24,15 +26,18 @@ impl<F> Correlated<F> {
     }
 }
 
-/// What a request's span carries for its log lines: its [`RequestId`] and, when
-/// the request is traced, where to find its OpenTelemetry ids (read only when a line
-/// is written: most requests write none). [`RequestTracing`](crate::traces::RequestTracing)
+/// What a request's span carries for its log lines: its [`RequestId`], when the
+/// request is traced where to find its OpenTelemetry ids, and the span's fields
+/// that opskit's JSON format has not written yet (all read only when a line is
+/// written: most requests write none). [`RequestTracing`](crate::traces::RequestTracing)
 /// puts it in the span's extensions.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Correlation {
     pub(crate) request_id: RequestId,
     #[cfg(feature = "otel")]
     pub(crate) trace: Trace,
+    /// Taken when they are written, at the first line that shows the span.
+    pub(crate) fields: Option<SpanFields>,
 }
 
 /// Where a request's trace ids are.
@@ -63,13 +68,51 @@ pub(crate) fn sampled_out(span: &tracing::Span) -> Option<opentelemetry::trace::
 }
 
 impl Correlation {
-    fn of<S, N>(ctx: &FmtContext<'_, S, N>) -> Option<Self>
+    /// The ids of the request `event` belongs to, after writing the fields not
+    /// written yet of every request span the line shows: those around the event,
+    /// and the current ones (the line's `spans`, which for an event with a parent
+    /// of its own are not the same).
+    fn of<S, N>(ctx: &FmtContext<'_, S, N>, event: &Event<'_>) -> Option<Self>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
         N: for<'a> FormatFields<'a> + 'static,
     {
-        ctx.event_scope()?
-            .find_map(|span| span.extensions().get::<Self>().cloned())
+        let mut ids = None;
+        for span in ctx.event_scope().into_iter().flatten() {
+            let pending = {
+                let extensions = span.extensions();
+                let Some(correlation) = extensions.get::<Self>() else {
+                    continue;
+                };
+                ids.get_or_insert_with(|| correlation.ids());
+                correlation.fields.is_some()
+            };
+            if pending {
+                write_span_fields(&span);
+            }
+        }
+        if !event.is_contextual() {
+            for span in ctx.lookup_current().into_iter().flat_map(|s| s.scope()) {
+                let pending = span
+                    .extensions()
+                    .get::<Self>()
+                    .is_some_and(|c| c.fields.is_some());
+                if pending {
+                    write_span_fields(&span);
+                }
+            }
+        }
+        ids
+    }
+
+    /// The ids alone, for one line.
+    fn ids(&self) -> Self {
+        Self {
+            request_id: self.request_id.clone(),
+            #[cfg(feature = "otel")]
+            trace: self.trace.clone(),
+            fields: None,
+        }
     }
 
     /// `"request_id":"…","trace_id":"…","span_id":"…",` (ids are plain ASCII: no
@@ -99,6 +142,24 @@ impl Correlation {
     }
 }
 
+/// Writes the fields of a request span that opskit's JSON format left unwritten
+/// into the span's formatted fields, where the line format reads them.
+fn write_span_fields<S>(span: &SpanRef<'_, S>)
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    let mut extensions = span.extensions_mut();
+    let Some((fields, id)) = extensions
+        .get_mut::<Correlation>()
+        .and_then(|c| Some((c.fields.take()?, c.request_id.clone())))
+    else {
+        return;
+    };
+    if let Some(formatted) = extensions.get_mut::<FormattedFields<JsonSpanFields>>() {
+        fields.write(id.as_str(), &mut formatted.fields);
+    }
+}
+
 impl<S, N, F> FormatEvent<S, N> for Correlated<F>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -111,7 +172,7 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let Some(ids) = Correlation::of(ctx) else {
+        let Some(ids) = Correlation::of(ctx, event) else {
             return self.inner.format_event(ctx, writer, event);
         };
         let mut line = String::with_capacity(256);

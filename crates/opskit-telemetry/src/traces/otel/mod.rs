@@ -77,40 +77,74 @@ where
         return Ok(None);
     };
     let timeout = settings.export_timeout();
+    let lost = Arc::new(Lost::default());
+    let exporter = Counting::new(span_exporter(settings, &url, lost.clone())?, lost.clone());
+    let provider = tracer_provider(settings, info, exporter);
+    let tracer: SdkTracer = provider.tracer("opskit");
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    let sampling = Sampling::new(settings, lost.clone());
+    let _ = PROVIDER.set((provider, timeout, lost));
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false);
+    Ok(Some(layer.with_filter(
+        not_the_exporter().and(SampledRequests::new(sampling)),
+    )))
+}
+
+/// The OTLP/HTTP exporter to `url`, with the settings' timeout and headers (whose
+/// values are redacted from logs), through a client that tells `lost` whether the
+/// collector takes exports.
+fn span_exporter(
+    settings: &OtelSettings,
+    url: &str,
+    lost: Arc<Lost>,
+) -> Result<opentelemetry_otlp::SpanExporter, OtelError> {
+    let timeout = settings.export_timeout();
     let headers = settings.export_headers();
     for value in headers.values() {
         opskit_secret::redaction::register(value);
     }
-    let lost = Arc::new(Lost::default());
-    let client = Watching::new(blocking_client(timeout, &url)?, lost.clone());
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
+    let client = Watching::new(blocking_client(timeout, url)?, lost);
+    opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_http_client(client)
         .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(url.clone())
+        .with_endpoint(url)
         .with_timeout(timeout)
         .with_headers(headers)
         .build()
         .map_err(|err| {
             // The exporter's words may quote the URL: mask its password there too.
-            let masked = ConnectionString::parse(&url).map_or_else(
+            let masked = ConnectionString::parse(url).map_or_else(
                 |_| "the OTLP endpoint".to_owned(),
                 |c| c.masked().to_owned(),
             );
-            let reason = ConnectionString::parse(&url)
+            let reason = ConnectionString::parse(url)
                 .map_or_else(|_| err.to_string(), |c| c.scrub(&err.to_string()));
             OtelError {
                 url: masked,
                 reason,
             }
-        })?;
+        })
+}
+
+/// The provider: spans batched by the settings' `OTEL_BSP_*` into `exporter`,
+/// sampled by the settings' sampler, with the planned trace ids and the service's
+/// resource.
+fn tracer_provider(
+    settings: &OtelSettings,
+    info: &BuildInfo,
+    exporter: Counting<opentelemetry_otlp::SpanExporter>,
+) -> SdkTracerProvider {
     let batch = BatchConfigBuilder::default()
         .with_max_queue_size(settings.max_queue_size)
         .with_max_export_batch_size(settings.max_export_batch_size.min(settings.max_queue_size))
         .with_scheduled_delay(Duration::from_millis(settings.schedule_delay_ms))
         .build();
-    let exporter = Counting::new(exporter, lost.clone());
-    let provider = SdkTracerProvider::builder()
+    SdkTracerProvider::builder()
         .with_span_processor(
             BatchSpanProcessor::builder(exporter)
                 .with_batch_config(batch)
@@ -119,39 +153,26 @@ where
         .with_sampler(settings.sampler())
         .with_id_generator(PlannedIds::default())
         .with_resource(settings.resource(info))
-        .build();
-    let tracer: SdkTracer = provider.tracer("opskit");
-    opentelemetry::global::set_tracer_provider(provider.clone());
-    let sampling = Sampling::new(settings, lost.clone());
-    let _ = PROVIDER.set((provider, timeout, lost));
-    // The exporter's own stack must not feed spans back into the exporter.
-    let not_the_exporter = Targets::new()
-        .with_default(tracing::Level::TRACE)
-        .with_target("opentelemetry", tracing::level_filters::LevelFilter::OFF)
-        .with_target(
-            "opentelemetry_sdk",
-            tracing::level_filters::LevelFilter::OFF,
-        )
-        .with_target(
-            "opentelemetry_otlp",
-            tracing::level_filters::LevelFilter::OFF,
-        )
-        .with_target(
-            "opentelemetry_http",
-            tracing::level_filters::LevelFilter::OFF,
-        )
-        .with_target("reqwest", tracing::level_filters::LevelFilter::OFF)
-        .with_target("hyper_util", tracing::level_filters::LevelFilter::OFF)
-        .with_target("hyper", tracing::level_filters::LevelFilter::OFF)
-        .with_target("h2", tracing::level_filters::LevelFilter::OFF);
-    let layer = tracing_opentelemetry::layer()
-        .with_tracer(tracer)
-        .with_location(false)
-        .with_threads(false)
-        .with_tracked_inactivity(false);
-    Ok(Some(layer.with_filter(
-        not_the_exporter.and(SampledRequests::new(sampling)),
-    )))
+        .build()
+}
+
+/// Every target but the exporter's own stack: its spans must not feed back into
+/// the exporter.
+fn not_the_exporter() -> Targets {
+    const EXPORTER_STACK: [&str; 8] = [
+        "opentelemetry",
+        "opentelemetry_sdk",
+        "opentelemetry_otlp",
+        "opentelemetry_http",
+        "reqwest",
+        "hyper_util",
+        "hyper",
+        "h2",
+    ];
+    EXPORTER_STACK.iter().fold(
+        Targets::new().with_default(tracing::Level::TRACE),
+        |targets, target| targets.with_target(*target, tracing::level_filters::LevelFilter::OFF),
+    )
 }
 
 /// The HTTP client the OTLP exporter would make for itself: reqwest's blocking

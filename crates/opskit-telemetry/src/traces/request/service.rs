@@ -9,7 +9,8 @@ use tracing::Span;
 
 use super::future::{OtelContext, RequestTracingFuture, make_current};
 use super::log::RequestLog;
-use crate::route::{METHODS, Route, method_index, route_label};
+use super::span::{SpanFields, request_span};
+use crate::route::{METHODS, method_index, route_label};
 use crate::traces::correlate::Correlation;
 use crate::traces::request_id::{REQUEST_ID_HEADER, RequestId};
 
@@ -60,11 +61,11 @@ where
         // made: a request the sampler drops never reaches tracing-opentelemetry.
         #[cfg(feature = "otel")]
         let pending = crate::traces::otel::sampling::Pending::new(request.headers());
-        let span = request_span(method, &route, request.uri().path(), &id);
+        let (span, fields) = request_span(method, &route, request.uri().path(), &id);
         #[cfg(feature = "otel")]
-        let (context, current) = begin_trace(&span, &id, pending, request.headers());
+        let (context, current) = begin_trace(&span, &id, fields, pending, request.headers());
         #[cfg(not(feature = "otel"))]
-        let (context, current) = begin_trace(&span, &id);
+        let (context, current) = begin_trace(&span, &id, fields);
         let header = Some(id.as_header_value().clone());
         request.extensions_mut().insert(id);
         let future = {
@@ -85,51 +86,15 @@ where
     }
 }
 
-/// The request's span, with every field set at once: recording one later makes the
-/// JSON formatter parse and rewrite the span's fields, a dozen allocations each time.
-fn request_span(method: &'static str, route: &Route, path: &str, id: &RequestId) -> Span {
-    let route = route.as_str();
-    // `otel.name` (`GET /notes/{id}`) put together on the stack: a `str` is written
-    // as it is, where `format_args!` goes through the formatting machinery.
-    let mut buffer = [0u8; SPAN_NAME_ON_STACK];
-    let long;
-    let name = match buffer.get_mut(..method.len() + 1 + route.len()) {
-        Some(name) => {
-            let (head, tail) = name.split_at_mut(method.len());
-            head.copy_from_slice(method.as_bytes());
-            tail[0] = b' ';
-            tail[1..].copy_from_slice(route.as_bytes());
-            std::str::from_utf8(name).unwrap_or(route)
-        }
-        None => {
-            long = format!("{method} {route}");
-            long.as_str()
-        }
-    };
-    tracing::info_span!(
-        target: "opskit::http",
-        "request",
-        otel.name = name,
-        otel.kind = "server",
-        http.request.method = method,
-        http.route = route,
-        url.path = path,
-        request_id = id.as_str(),
-    )
-}
-
-/// Longest span name (method, space, route template) put together without
-/// allocating.
-const SPAN_NAME_ON_STACK: usize = 128;
-
 /// Starts the request's trace, continuing the caller's (the sampler's decision,
 /// taken while the span was made, comes back through `pending`), and puts the ids
-/// where log lines find them. Returns the OpenTelemetry context and whether this
+/// (and the span's fields not written yet) where log lines find them. Returns the OpenTelemetry context and whether this
 /// code, not tracing-opentelemetry, makes it current while the request runs.
 #[cfg(feature = "otel")]
 fn begin_trace(
     span: &Span,
     id: &RequestId,
+    fields: Option<SpanFields>,
     pending: crate::traces::otel::sampling::Pending,
     headers: &HeaderMap,
 ) -> (Option<OtelContext>, bool) {
@@ -143,21 +108,27 @@ fn begin_trace(
             Correlation {
                 request_id: id.clone(),
                 trace,
+                fields,
             },
         );
     }
     (context, current)
 }
 
-/// Puts the request id where log lines find it (no trace without the `otel`
-/// feature).
+/// Puts the request id (and the span's fields not written yet) where log lines
+/// find them (no trace without the `otel` feature).
 #[cfg(not(feature = "otel"))]
-fn begin_trace(span: &Span, id: &RequestId) -> (Option<OtelContext>, bool) {
+fn begin_trace(
+    span: &Span,
+    id: &RequestId,
+    fields: Option<SpanFields>,
+) -> (Option<OtelContext>, bool) {
     if !span.is_disabled() {
         attach(
             span,
             Correlation {
                 request_id: id.clone(),
+                fields,
             },
         );
     }
@@ -165,7 +136,7 @@ fn begin_trace(span: &Span, id: &RequestId) -> (Option<OtelContext>, bool) {
 }
 
 /// Puts the ids in the span's extensions, where the JSON formatter finds them for
-/// every line written inside the span.
+/// every line written inside the span (and writes the span's fields at the first).
 fn attach(span: &Span, ids: Correlation) {
     span.with_subscriber(|(span_id, dispatch)| {
         if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
