@@ -118,22 +118,27 @@ impl Health {
     pub async fn wait_until_checked(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let all_ran = {
-                let checks = self
-                    .shared
-                    .checks
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                checks.iter().all(|c| c.status.is_some())
-            };
-            if all_ran {
+            // Registered before looking, so a run recorded in between still wakes us.
+            let recorded = self.shared.recorded.notified();
+            let mut recorded = std::pin::pin!(recorded);
+            recorded.as_mut().enable();
+            if self.all_checked() {
                 return true;
             }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
+            if tokio::time::timeout_at(deadline, recorded).await.is_err() {
+                return self.all_checked();
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// Whether every check has finished its first run.
+    fn all_checked(&self) -> bool {
+        let checks = self
+            .shared
+            .checks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        checks.iter().all(|c| c.status.is_some())
     }
 
     /// The names of the checks, in registration order.

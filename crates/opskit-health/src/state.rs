@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) identity: RwLock<Identity>,
     pub(crate) details: bool,
     pub(crate) checks: Mutex<Vec<CheckState>>,
+    /// Woken after each recorded run, for [`Health::wait_until_checked`](crate::Health::wait_until_checked).
+    pub(crate) recorded: tokio::sync::Notify,
     started: AtomicBool,
     /// The startup probe has passed once: it passes from then on, as Kubernetes
     /// stops asking it (a check that fails later fails readiness, not startup).
@@ -49,6 +51,7 @@ impl Shared {
             identity: RwLock::new(identity),
             details,
             checks: Mutex::new(checks),
+            recorded: tokio::sync::Notify::new(),
             started: AtomicBool::new(false),
             startup_passed: AtomicBool::new(false),
             draining: AtomicBool::new(false),
@@ -144,6 +147,7 @@ impl Shared {
         }
         self.rerender_unguarded();
         drop(stopped);
+        self.recorded.notify_waiters();
     }
 
     /// Renders the three probe responses from the current state, logging probe-level
