@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, IntoArguments};
 
-use super::tables::{Spelling, Tables, create_table_sql};
+use super::tables::Tables;
+#[cfg(any(feature = "postgres", feature = "_sqlite"))]
+use super::tables::{Spelling, create_table_sql};
 use super::{Failure, ToApply};
 use crate::error::{GuardError, unreachable};
 use crate::status::RecordRow;
@@ -250,6 +252,7 @@ where
 
     /// Creates bookkeeping table `table` of the three, as `spelling` spells the
     /// columns that differ per database.
+    #[cfg(any(feature = "postgres", feature = "_sqlite"))]
     pub(super) async fn create_table(
         conn: &mut DB::Connection,
         t: &Tables,
