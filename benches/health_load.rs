@@ -3,7 +3,7 @@
 //! takes 500 ms. Each server runs on a one-thread runtime; `wrk` (from Debian:
 //! `apt-get install wrk`) loads one at a time, alternating, in the same run.
 //!
-//! Run with `cargo bench --bench health_load --features health`
+//! Run with `cargo bench --bench health_load --features health,telemetry`
 //! (`LOAD_SECONDS=10` by default per round, two rounds). Results in
 //! `docs/benchmarks.md`.
 
@@ -20,19 +20,11 @@ use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use opskit::health::{CheckOptions, Health, Outcome};
+use opskit::telemetry::HttpService;
 use tower::{Layer, service_fn};
 
 /// Serves `service` on a loopback port from a one-thread runtime of its own.
-fn serve<S, B>(make: impl FnOnce() -> S + Send + 'static) -> SocketAddr
-where
-    S: tower::Service<Request<hyper::body::Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+fn serve<S: HttpService>(make: impl FnOnce() -> S + Send + 'static) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -144,7 +144,7 @@ fn unreadable_and_oversized_secret_files_are_named_without_their_content() {
     // container would run it. `nobody` may not reach the build directory (under
     // /root, say), so it runs a copy of the binary from the test's directory.
     let example = support::example("config-report");
-    let mut command = if support::running_as_root() {
+    let mut command = if opskit_testkit::running_as_root() {
         let copy = dir.path().join("config-report");
         fs::copy(&example, &copy).unwrap();
         fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();

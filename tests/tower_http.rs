@@ -3,7 +3,6 @@
 //! and by plain hyper: each stack compiles as written and does what the docs say
 //! its order does.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -11,13 +10,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use opskit::health::Health;
-use opskit::telemetry::{BuildInfo, HttpMetricsLayer, PrometheusMetrics};
+use opskit::telemetry::{BuildInfo, HttpMetricsLayer, HttpService, PrometheusMetrics};
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
@@ -72,16 +71,7 @@ async fn serve_axum(app: Router) -> SocketAddr {
 }
 
 /// Serves any tower service with plain hyper, as `opskit::telemetry::serve` does.
-async fn serve_hyper<S, B>(service: S) -> SocketAddr
-where
-    S: tower::Service<Request<hyper::body::Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+async fn serve_hyper<S: HttpService>(service: S) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {

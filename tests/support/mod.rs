@@ -52,16 +52,3 @@ pub fn example_with_features(name: &str, features: &[&str]) -> PathBuf {
     built.push((name.to_owned(), path.clone()));
     path
 }
-
-/// Whether this process runs as root (whose reads ignore file modes).
-pub fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("Uid:"))
-                .map(|uids| uids.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}

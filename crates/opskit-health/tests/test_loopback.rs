@@ -1,8 +1,9 @@
 //! The layer in front of real HTTP servers on loopback, probed over real TCP.
 
 use std::net::SocketAddr;
-
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -13,6 +14,7 @@ use opskit_health::{CheckOptions, Health, HealthBuilder, Outcome};
 use opskit_testkit::CapturedLogs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 /// Serves an axum app behind the health layer on an ephemeral loopback port.
 async fn serve_axum(health: &Health) -> SocketAddr {
@@ -58,12 +60,26 @@ async fn get_path(addr: SocketAddr, path: &str) -> Answer {
     .await
 }
 
+/// A fence for a request that would otherwise wait forever: far past what any
+/// answer takes, it fails the test rather than hang it.
+const FENCE: Duration = Duration::from_secs(30);
+
 #[tokio::test]
 async fn a_check_slower_than_the_kubelet_timeout_does_not_slow_the_probe() {
-    // Kubernetes gives an HTTP probe 1 s by default; this check takes 1.5 s.
-    let slow = || async {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        Outcome::pass()
+    // Kubernetes gives an HTTP probe 1 s by default; this check takes as long as
+    // the test holds it: each run waits for a permit the test hands out.
+    let permits = Arc::new(Semaphore::new(0));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let slow = {
+        let (permits, runs) = (permits.clone(), runs.clone());
+        move || {
+            let (permits, runs) = (permits.clone(), runs.clone());
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                permits.acquire().await.unwrap().forget();
+                Outcome::pass()
+            }
+        }
     };
     let health = Health::builder()
         .check(
@@ -71,36 +87,41 @@ async fn a_check_slower_than_the_kubelet_timeout_does_not_slow_the_probe() {
             slow,
             CheckOptions::new()
                 .interval(Duration::from_millis(100))
-                .timeout(Duration::from_secs(5)),
+                .timeout(Duration::from_secs(3600)),
         )
         .build()
         .unwrap();
     health.mark_started();
     let addr = serve_axum(&health).await;
+    let probe = || async {
+        tokio::time::timeout(FENCE, get_path(addr, "/readyz"))
+            .await
+            .expect("the probe waited for the check")
+            .status
+    };
 
-    // During the first run the answer is "not checked yet", at once.
-    let started = Instant::now();
-    let answer = get_path(addr, "/readyz").await;
-    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "the probe waited for the check"
-    );
+    // During the first run, which cannot end yet, the answer is "not checked yet".
+    assert_eq!(probe().await, StatusCode::SERVICE_UNAVAILABLE);
 
-    // After it, every probe answers from the cached result while further runs,
-    // each 1.5 s long, are under way.
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    // The first run ends; the second starts and cannot end. Every probe now
+    // answers from the first run's result, and none starts a run of its own.
+    permits.add_permits(1);
+    let second_run = async {
+        while probe().await != StatusCode::OK || runs.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(FENCE, second_run)
+        .await
+        .expect("the first run's result was never served, or no second run started");
     for _ in 0..20 {
-        let started = Instant::now();
-        let answer = get_path(addr, "/readyz").await;
-        assert_eq!(answer.status, StatusCode::OK);
-        assert!(
-            started.elapsed() < Duration::from_millis(500),
-            "a probe took {:?} while a 1.5 s check ran",
-            started.elapsed()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(probe().await, StatusCode::OK);
     }
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "a probe ran the check instead of reading its cached result"
+    );
 }
 
 #[tokio::test]

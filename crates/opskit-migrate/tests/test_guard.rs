@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{execute, on_sqlite_and_postgres, scalar};
 use opskit_migrate::{Compat, Guard, GuardError, Policy, Repair, SchemaStatus, State};
-use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, SqliteConnection};
 
 async fn guard(set: &str) -> Guard {
     Guard::from_dir(common::migrations(set)).await.unwrap()
@@ -93,7 +93,7 @@ async fn rollback_drill(url: &str) {
         .await,
         1
     );
-    assert_eq!(scalar(url, "SELECT COUNT(*) FROM notes").await, 2);
+    assert_eq!(rows(url, "notes").await, 2);
 }
 
 on_sqlite_and_postgres!(rollback_drill: rollback_drill_on_sqlite, rollback_drill_on_postgres);
@@ -243,7 +243,7 @@ async fn a_sqlite_trigger_migration_is_applied_whole() {
     let guard = Guard::from_dir(dir.path()).await.unwrap();
     let status = guard.run(&db.url, Policy::Apply).await.unwrap();
     assert_eq!(status.state, State::UpToDate);
-    assert_eq!(scalar(&db.url, "SELECT COUNT(*) FROM notes").await, 1);
+    assert_eq!(rows(&db.url, "notes").await, 1);
     let mut conn = SqliteConnection::connect(&db.url).await.unwrap();
     let refused = conn
         .execute("INSERT INTO notes (id) VALUES (2)")
@@ -298,20 +298,30 @@ async fn pending_migrations_are_applied_once_and_verify_never_writes() {
     );
 }
 
-async fn failed_migration_is_recorded_and_explained(url: &str) {
-    let failing = guard("failing").await;
-    let err = failing.run(url, Policy::Apply).await.unwrap_err();
-    match &err {
+/// The rows of `table`, on either database.
+async fn rows(url: &str, table: &str) -> i64 {
+    scalar(url, AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).await
+}
+
+/// The version and the rollback sentence of a [`GuardError::MigrationFailed`].
+fn failed(err: &GuardError) -> (i64, &'static str) {
+    match err {
         GuardError::MigrationFailed {
             version,
             rolled_back,
             ..
-        } => {
-            assert_eq!(*version, 2);
-            assert_eq!(*rolled_back, "it was rolled back, nothing of it is applied");
-        }
+        } => (*version, *rolled_back),
         other => panic!("expected MigrationFailed, got {other}"),
     }
+}
+
+async fn failed_migration_is_recorded_and_explained(url: &str) {
+    let failing = guard("failing").await;
+    let err = failing.run(url, Policy::Apply).await.unwrap_err();
+    assert_eq!(
+        failed(&err),
+        (2, "it was rolled back, nothing of it is applied")
+    );
     assert_eq!(err.exit_code(), 65);
     // Nothing of migration 2 stayed: its first statement was rolled back too.
     let audit_tables = if url.starts_with("sqlite") {
@@ -328,10 +338,7 @@ async fn failed_migration_is_recorded_and_explained(url: &str) {
         .await
     };
     assert_eq!(audit_tables, 0);
-    assert_eq!(
-        scalar(url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
-        1
-    );
+    assert_eq!(rows(url, "_sqlx_migrations").await, 1);
 
     // Nothing of it is applied, so it does not block: a replica that only
     // verifies starts, not ready, and says what happened.
@@ -357,10 +364,7 @@ async fn failed_migration_is_recorded_and_explained(url: &str) {
     let fixed = guard("failing_fixed").await;
     let status = fixed.run(url, Policy::Apply).await.unwrap();
     assert_eq!(status.state, State::UpToDate);
-    assert_eq!(
-        scalar(url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
-        2
-    );
+    assert_eq!(rows(url, "_sqlx_migrations").await, 2);
     assert_eq!(
         scalar(
             url,
@@ -386,20 +390,13 @@ async fn a_failed_migration_outside_a_transaction_is_reported_as_partial_on_post
     };
     let guard = guard("failing_no_tx").await;
     let err = guard.run(&db.url, Policy::Apply).await.unwrap_err();
-    match &err {
-        GuardError::MigrationFailed {
-            version,
-            rolled_back,
-            ..
-        } => {
-            assert_eq!(*version, 2);
-            assert_eq!(
-                *rolled_back,
-                "it ran outside a transaction, so parts of it may be applied"
-            );
-        }
-        other => panic!("expected MigrationFailed, got {other}"),
-    }
+    assert_eq!(
+        failed(&err),
+        (
+            2,
+            "it ran outside a transaction, so parts of it may be applied"
+        )
+    );
     assert_eq!(err.exit_code(), 65);
     // The batch before the failure was committed and stays.
     assert_eq!(
@@ -519,10 +516,7 @@ async fn sqlx_and_the_guard_read_each_other(url: &str) {
     // The guard applies 3; sqlx's migrator then finds nothing to do and no error.
     run("v3", url, Policy::Apply).await.unwrap();
     sqlx_migrate("v3", url).await;
-    assert_eq!(
-        scalar(url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
-        3
-    );
+    assert_eq!(rows(url, "_sqlx_migrations").await, 3);
 }
 
 on_sqlite_and_postgres!(
@@ -556,14 +550,8 @@ async fn thirty_replicas_applying_at_once_apply_each_migration_exactly_once() {
     for status in apply_at_once(guard("v3").await, &db.url, 30).await {
         assert_eq!(status.state, State::UpToDate);
     }
-    assert_eq!(
-        scalar(&db.url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
-        3
-    );
-    assert_eq!(
-        scalar(&db.url, "SELECT COUNT(*) FROM _opskit_migrations").await,
-        3
-    );
+    assert_eq!(rows(&db.url, "_sqlx_migrations").await, 3);
+    assert_eq!(rows(&db.url, "_opskit_migrations").await, 3);
     assert_eq!(
         scalar(&db.url, "SELECT COUNT(*) FROM notes WHERE id = 1000").await,
         1,
@@ -577,10 +565,7 @@ async fn eight_replicas_on_one_sqlite_file_apply_each_migration_exactly_once() {
     for status in apply_at_once(guard("v3").await, &db.url, 8).await {
         assert_eq!(status.state, State::UpToDate);
     }
-    assert_eq!(
-        scalar(&db.url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
-        3
-    );
+    assert_eq!(rows(&db.url, "_sqlx_migrations").await, 3);
     assert_eq!(
         scalar(&db.url, "SELECT COUNT(*) FROM notes WHERE id = 1000").await,
         1
@@ -746,7 +731,7 @@ async fn racing_a_tool_without_a_lock_never_fails_the_guard() {
             Err(err) => failures.push(format!("round {round}: {err}")),
         }
         assert_eq!(
-            scalar(&db.url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
+            rows(&db.url, "_sqlx_migrations").await,
             3,
             "round {round}: each migration once"
         );
@@ -808,12 +793,9 @@ async fn a_migration_applied_meanwhile_by_a_tool_without_a_lock_is_not_a_failure
     tool.execute("COMMIT").await.unwrap();
     let status = guarded.join().unwrap().unwrap();
     assert_eq!(status.state, State::UpToDate, "{status}");
+    assert_eq!(rows(&db.url, "_sqlx_migrations").await, 3);
     assert_eq!(
-        scalar(&db.url, "SELECT COUNT(*) FROM _sqlx_migrations").await,
-        3
-    );
-    assert_eq!(
-        scalar(&db.url, "SELECT COUNT(*) FROM _opskit_migration_history").await,
+        rows(&db.url, "_opskit_migration_history").await,
         0,
         "no failure recorded"
     );

@@ -125,10 +125,8 @@ async fn a_held_table_gets_its_migration_once_the_blocker_ends_and_the_waits_nam
     let Some((db, mut blocker)) = pg_with_held_table().await else {
         return;
     };
-    let (logs, task) = spawn_apply(
-        guard_trying(ALTER, Duration::from_secs(1), 30).await,
-        &db.url,
-    );
+    let trying = guard_trying(ALTER, Duration::from_secs(1), 30).await;
+    let (logs, task) = spawn_apply(trying, &db.url);
 
     let waits = lock_waits(&logs, 2).await;
     blocker.execute("COMMIT").await.unwrap();
@@ -159,10 +157,8 @@ async fn readers_are_never_queued_behind_a_waiting_migration_for_longer_than_a_t
     let Some((db, mut blocker)) = pg_with_held_table().await else {
         return;
     };
-    let (_logs, task) = spawn_apply(
-        guard_trying(ALTER, Duration::from_millis(500), 100).await,
-        &db.url,
-    );
+    let trying = guard_trying(ALTER, Duration::from_millis(500), 100).await;
+    let (_logs, task) = spawn_apply(trying, &db.url);
 
     let mut watcher = PgConnection::connect(&db.url).await.unwrap();
     let mut reader = PgConnection::connect(&db.url).await.unwrap();
@@ -267,32 +263,24 @@ async fn the_command_exits_75_when_a_table_stays_held() {
         return;
     };
     let dir = migrations(Some(ALTER));
-    let dir = dir.path().to_str().unwrap();
-    let (code, _, stderr) = common::cli(&[
-        "apply",
-        "--migrations",
-        dir,
-        "--database-url",
-        &db.url,
-        "--table-lock-timeout",
-        "300ms",
-        "--table-lock-tries",
-        "2",
-    ]);
+    let apply = |options: &[&str]| {
+        let dir = dir.path().to_str().unwrap();
+        let (code, _, stderr) = common::cli(
+            &[
+                &["apply", "--migrations", dir, "--database-url", &db.url],
+                options,
+            ]
+            .concat(),
+        );
+        (code, stderr)
+    };
+    let (code, stderr) = apply(&["--table-lock-timeout", "300ms", "--table-lock-tries", "2"]);
     assert_eq!(code, 75, "{stderr}");
     assert!(stderr.contains("\"nightly-report\""), "{stderr}");
     assert!(stderr.contains("Try again later"), "{stderr}");
     assert_eq!(scalar(&db.url, HAS_EXTRA_PG).await, 0);
 
-    let (code, _, stderr) = common::cli(&[
-        "apply",
-        "--migrations",
-        dir,
-        "--database-url",
-        &db.url,
-        "--table-lock-timeout",
-        "2 s",
-    ]);
+    let (code, stderr) = apply(&["--table-lock-timeout", "2 s"]);
     assert_eq!(code, 64);
     assert!(stderr.contains("--table-lock-timeout: \"2 s\""));
 }

@@ -139,15 +139,26 @@ fn blocked_set() -> tempfile::TempDir {
     dir
 }
 
+/// A database behind PgBouncer with `v1` applied through it, its URL through the
+/// pooler, and [`blocked_set`] to apply next; `None` without a server.
+async fn v1_behind_pooler() -> Option<(
+    common::Postgres,
+    opskit_testkit::pgbouncer::PgBouncer,
+    String,
+    tempfile::TempDir,
+)> {
+    let (db, bouncer) = setup().await?;
+    let url = bouncer.url(db.admin(), db.name());
+    apply_v1(&url);
+    Some((db, bouncer, url, blocked_set()))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_holder_killed_mid_migration_delays_the_next_apply_by_its_lease_only() {
-    let Some((db, bouncer)) = setup().await else {
+    let Some((db, bouncer, url, set)) = v1_behind_pooler().await else {
         return;
     };
-    let url = bouncer.url(db.admin(), db.name());
-    let set = blocked_set();
     let dir = set.path().to_str().unwrap();
-    apply_v1(&url);
 
     // A session reading `notes` keeps the ALTER TABLE waiting, try after try.
     let mut blocker = hold_notes(&db.url).await;
@@ -250,13 +261,10 @@ async fn every_policy_and_command_works_through_pgbouncer() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lease_taken_over_from_a_live_holder_never_applies_a_migration_twice() {
-    let Some((db, bouncer)) = setup().await else {
+    let Some((db, _bouncer, url, set)) = v1_behind_pooler().await else {
         return;
     };
-    let url = bouncer.url(db.admin(), db.name());
-    let set = blocked_set();
     let dir = set.path().to_str().unwrap();
-    apply_v1(&url);
 
     // One try of the holder outlives its 1 s lease: the table is held for 5 s.
     let mut blocker = hold_notes(&db.url).await;

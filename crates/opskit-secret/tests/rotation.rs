@@ -276,7 +276,7 @@ fn a_file_restored_to_the_value_in_use_ends_the_failure_without_a_rotation() {
 #[test]
 fn an_unreadable_file_keeps_the_old_value_and_the_next_readable_one_is_taken() {
     const CHILD: &str = "OPSKIT_ROTATION_TEST_AS_NOBODY";
-    if running_as_root() && std::env::var_os(CHILD).is_none() {
+    if opskit_testkit::running_as_root() && std::env::var_os(CHILD).is_none() {
         return run_as_nobody(CHILD, "an_unreadable_file_keeps_the_old_value");
     }
     let (logs, _guard) = Capture::start();
@@ -297,18 +297,6 @@ fn an_unreadable_file_keeps_the_old_value_and_the_next_readable_one_is_taken() {
     fs::set_permissions(&path, fs::Permissions::from_mode(0o400)).unwrap();
     wait_for_rotations(&token, 1);
     assert_eq!(token.current().expose_secret(), "unreadable-token");
-}
-
-fn running_as_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("Uid:"))
-                .map(|uids| uids.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 /// Runs the test `name` of this binary as `nobody`, from a copy `nobody` may reach.

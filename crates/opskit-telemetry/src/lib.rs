@@ -93,7 +93,7 @@ pub mod traces;
 pub use build_info::BuildInfo;
 #[cfg(feature = "health")]
 #[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "health")))]
-pub use serving::{HttpSettings, serve};
+pub use serving::{HttpService, HttpSettings, serve};
 pub use serving::{Started, start};
 
 // The crate root's paths from before the modules: kept, out of the docs.

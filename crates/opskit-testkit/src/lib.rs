@@ -75,6 +75,20 @@ impl CapturedLogs {
     }
 }
 
+/// Whether this process runs as root, whose reads ignore file modes: a test of
+/// an unreadable file runs its part as another user then.
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("Uid:"))
+                .map(|uids| uids.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
 /// The URL of the PostgreSQL server for tests, from `OPSKIT_TEST_POSTGRES_URL`
 /// (which `.ci/run` starts and sets), connecting as a role that may create databases
 /// and roles.

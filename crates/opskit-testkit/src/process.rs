@@ -211,6 +211,30 @@ pub fn free_port() -> u16 {
         .expect("the loopback interface has a free port")
 }
 
+/// Spawns `command` with a clean environment but `env`, and reads the first line it
+/// prints on stdout (a server saying where it listens): the child, and the line
+/// without its newline.
+///
+/// # Panics
+///
+/// When the command does not start or its stdout cannot be read.
+pub fn spawn_reading_first_line(
+    command: &mut std::process::Command,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
+    let mut child = command
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_owned())
+}
+
 /// One HTTP/1.1 request over a new connection: status and body.
 pub fn request(
     address: SocketAddr,
@@ -223,6 +247,21 @@ pub fn request(
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     stream.write_all(&request_bytes(method, path, headers, body))?;
     read_response(stream)
+}
+
+/// [`request`]: `POST path` of the JSON `body`, with `authorization: Bearer token`.
+pub fn post_json(
+    address: SocketAddr,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let headers = [
+        ("authorization", format!("Bearer {token}")),
+        ("content-type", "application/json".to_owned()),
+    ];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    request(address, "POST", path, &headers, body)
 }
 
 /// An HTTP/1.1 request with `connection: close`, as bytes.

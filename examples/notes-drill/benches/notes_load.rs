@@ -27,6 +27,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use opskit_testkit::process::spawn_reading_first_line;
+
 struct Server {
     child: Child,
     address: SocketAddr,
@@ -122,19 +124,13 @@ fn start_notes_with(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Server {
 
 fn start_bare(binary: &Path) -> Server {
     let started = Instant::now();
-    let mut child = pinned(Role::Server, binary)
-        .env_clear()
-        .env("BARE_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line) = spawn_reading_first_line(
+        &mut pinned(Role::Server, binary),
+        &[("BARE_LISTEN", "127.0.0.1:0")],
+    );
     Server {
         child,
-        address: line.trim().parse().unwrap(),
+        address: line.parse().unwrap(),
         started,
     }
 }

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use opskit_testkit::process::{Service, get, request};
+use opskit_testkit::process::{Service, get, post_json};
 use sqlx::{Connection, Executor, PgConnection};
 
 const TOKEN: &str = "lock-wait-bench-token";
@@ -64,14 +64,10 @@ fn load(
                 while !stop.load(Ordering::Relaxed) {
                     let at = Instant::now();
                     let answer = if write {
-                        request(
+                        post_json(
                             address,
-                            "POST",
                             "/notes",
-                            &[
-                                ("authorization", &format!("Bearer {TOKEN}")),
-                                ("content-type", "application/json"),
-                            ],
+                            TOKEN,
                             r#"{"title":"load","body":"a note","tags":"bench"}"#,
                         )
                     } else {
@@ -147,14 +143,10 @@ fn run(label: &str, table_lock_timeout: &str, notes: &Path, migrate: &Path, admi
         ],
     );
     let address = service.address();
-    let (status, body) = request(
+    let (status, body) = post_json(
         address,
-        "POST",
         "/notes",
-        &[
-            ("authorization", &format!("Bearer {TOKEN}")),
-            ("content-type", "application/json"),
-        ],
+        TOKEN,
         r#"{"title":"read me","body":"the note the readers read","tags":""}"#,
     )
     .unwrap();

@@ -2,11 +2,10 @@
 //! applies only the migrations of its time and serves notes without tags; the bare
 //! router prints its address and answers `GET /hello`.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use opskit_testkit::process::{Service, get, request};
+use opskit_testkit::process::{Service, get, request, spawn_reading_first_line};
 
 fn previous() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_notes-previous"))
@@ -64,17 +63,11 @@ fn release_n_minus_1_applies_its_own_migration_and_stores_notes_without_tags() {
 
 #[test]
 fn the_bare_router_prints_its_address_and_answers_hello() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bare-hello"))
-        .env_clear()
-        .env("BARE_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let answer = line.trim().parse().map(|address| get(address, "/hello"));
+    let (mut child, line) = spawn_reading_first_line(
+        &mut Command::new(env!("CARGO_BIN_EXE_bare-hello")),
+        &[("BARE_LISTEN", "127.0.0.1:0")],
+    );
+    let answer = line.parse().map(|address| get(address, "/hello"));
     child.kill().unwrap();
     child.wait().unwrap();
     let (status, body) = answer

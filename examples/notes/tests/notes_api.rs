@@ -5,7 +5,7 @@ mod support;
 
 use std::io::{Read, Write};
 
-use support::process::{Service, get, request};
+use support::process::{Service, get, post_json};
 
 const TOKEN: &str = "t0ken-for-the-api";
 
@@ -14,18 +14,7 @@ fn start() -> (tempfile::TempDir, Service) {
 }
 
 fn post(service: &Service, token: &str, body: &str) -> (u16, String) {
-    let auth = format!("Bearer {token}");
-    request(
-        service.address(),
-        "POST",
-        "/notes",
-        &[
-            ("authorization", auth.as_str()),
-            ("content-type", "application/json"),
-        ],
-        body,
-    )
-    .unwrap()
+    post_json(service.address(), "/notes", token, body).unwrap()
 }
 
 /// The raw response to `GET path`, headers included.
@@ -120,19 +109,8 @@ fn readiness_holds_through_a_write_burst() {
             std::thread::spawn(move || {
                 (0..125)
                     .map(|n| {
-                        let auth = format!("Bearer {TOKEN}");
-                        request(
-                            address,
-                            "POST",
-                            "/notes",
-                            &[
-                                ("authorization", auth.as_str()),
-                                ("content-type", "application/json"),
-                            ],
-                            &format!(r#"{{"title":"w{w} n{n}","body":"burst"}}"#),
-                        )
-                        .unwrap()
-                        .0
+                        let body = format!(r#"{{"title":"w{w} n{n}","body":"burst"}}"#);
+                        post_json(address, "/notes", TOKEN, &body).unwrap().0
                     })
                     .filter(|status| *status == 201)
                     .count()

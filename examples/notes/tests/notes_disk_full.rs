@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use support::process::{Service, get, request};
+use support::process::{Service, get, post_json};
 
 const TOKEN: &str = "t0ken-for-the-disk";
 const WRITERS: usize = 8;
@@ -45,14 +45,10 @@ impl Drop for Tmpfs {
 
 fn post(address: std::net::SocketAddr, writer: usize, n: usize) -> (u16, String) {
     let body = "x".repeat(4096);
-    request(
+    post_json(
         address,
-        "POST",
         "/notes",
-        &[
-            ("authorization", &format!("Bearer {TOKEN}")),
-            ("content-type", "application/json"),
-        ],
+        TOKEN,
         &format!(r#"{{"title":"w{writer} n{n}","body":"{body}"}}"#),
     )
     .unwrap_or((0, String::new()))

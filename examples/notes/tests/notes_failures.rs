@@ -16,18 +16,25 @@ fn notes() -> std::path::PathBuf {
     support::notes()
 }
 
+/// Runs the service in a directory of its own with `env` until it exits: its exit
+/// code, log lines and stderr.
+fn run_to_exit(env: &[(&str, &str)]) -> (i32, Vec<String>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    Service::spawn(&notes(), dir.path(), env).finish()
+}
+
+/// [`run_to_exit`] as a production deployment with its API token, and `env`.
+fn run_in_production(env: &[(&str, &str)]) -> (i32, Vec<String>, String) {
+    let production = [
+        ("NOTES_DEPLOYMENT", "production"),
+        ("NOTES_API_TOKEN", "t0ken-for-test"),
+    ];
+    run_to_exit(&[&production[..], env].concat())
+}
+
 #[test]
 fn missing_environment_variable_in_production_exits_78_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = Service::spawn(
-        &notes(),
-        dir.path(),
-        &[
-            ("NOTES_DEPLOYMENT", "production"),
-            ("NOTES_API_TOKEN", "t0ken-for-test"),
-        ],
-    );
-    let (code, lines, stderr) = service.finish();
+    let (code, lines, stderr) = run_in_production(&[]);
     assert_eq!(code, 78);
     assert!(stderr.contains("NOTES_DATABASE_URL is not set"), "{stderr}");
     let invalid = event(&lines, "config.invalid");
@@ -292,18 +299,10 @@ fn the_running_build_names_its_commit_in_logs_metrics_and_health() {
 
 #[test]
 fn human_logs_are_refused_in_production_so_the_collector_is_never_fed_text() {
-    let dir = tempfile::tempdir().unwrap();
-    let service = Service::spawn(
-        &notes(),
-        dir.path(),
-        &[
-            ("NOTES_DEPLOYMENT", "production"),
-            ("NOTES_API_TOKEN", "t0ken-for-test"),
-            ("NOTES_DATABASE_URL", "postgres://notes@db.invalid/notes"),
-            ("LOG_FORMAT", "pretty"),
-        ],
-    );
-    let (code, _, stderr) = service.finish();
+    let (code, _, stderr) = run_in_production(&[
+        ("NOTES_DATABASE_URL", "postgres://notes@db.invalid/notes"),
+        ("LOG_FORMAT", "pretty"),
+    ]);
     assert_eq!(code, 78);
     assert!(
         stderr.contains("invalid configuration: 1 problem"),
@@ -318,9 +317,7 @@ fn human_logs_are_refused_in_production_so_the_collector_is_never_fed_text() {
 /// Starts the service with `variable=value` alone: it must exit 78 with a report
 /// naming the variable and saying `says`. Returns everything it wrote, for a sweep.
 fn exits_78_naming(variable: &str, value: &str, says: &str) -> Sweep {
-    let dir = tempfile::tempdir().unwrap();
-    let service = Service::spawn(&notes(), dir.path(), &[(variable, value)]);
-    let (code, lines, stderr) = service.finish();
+    let (code, lines, stderr) = run_to_exit(&[(variable, value)]);
     assert_eq!(code, 78, "{variable}={value}: {stderr}");
     assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
     assert!(stderr.contains(says), "{variable}={value}: {stderr}");
@@ -407,13 +404,8 @@ fn a_probe_path_that_takes_over_a_route_exits_78_naming_the_variable() {
 #[test]
 fn log_settings_join_the_one_report_and_a_silencing_filter_is_called_out() {
     for (log_variable, value) in [("LOG_LEVEL", "loud"), ("RUST_LOG", "info,sqlx=[bad")] {
-        let dir = tempfile::tempdir().unwrap();
-        let service = Service::spawn(
-            &notes(),
-            dir.path(),
-            &[(log_variable, value), ("NOTES_LISTEN", "nowhere")],
-        );
-        let (code, lines, stderr) = service.finish();
+        let (code, lines, stderr) =
+            run_to_exit(&[(log_variable, value), ("NOTES_LISTEN", "nowhere")]);
         assert_eq!(code, 78, "{stderr}");
         assert!(
             stderr.contains("invalid configuration: 2 problems"),

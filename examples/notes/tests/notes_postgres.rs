@@ -18,7 +18,7 @@ use opskit::secret::canary::Canary;
 use opskit_testkit::sweep::Sweep;
 use serde_json::Value;
 use support::postgres::{self, block_on};
-use support::process::{Service, event, events, get, request};
+use support::process::{Service, event, events, get, post_json, request};
 
 fn notes() -> std::path::PathBuf {
     support::notes()
@@ -29,14 +29,10 @@ fn previous() -> std::path::PathBuf {
 }
 
 fn post_note(address: std::net::SocketAddr, token: &str, title: &str) -> (u16, String) {
-    request(
+    post_json(
         address,
-        "POST",
         "/notes",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &format!("Bearer {token}")),
-        ],
+        token,
         &format!(r#"{{"title":"{title}","body":"on postgres","tags":"pg"}}"#),
     )
     .unwrap()

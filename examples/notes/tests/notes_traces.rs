@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use opskit_testkit::otlp::Receiver;
-use support::process::{Service, event, events, request};
+use support::process::{Service, event, events, post_json};
 
 const TOKEN: &str = "notes-trace-token";
 /// The caller's trace: a trace id and the id of its span that made the call.
@@ -48,14 +48,10 @@ fn exchange(
 }
 
 fn create_note(address: SocketAddr) -> u64 {
-    let (status, body) = request(
+    let (status, body) = post_json(
         address,
-        "POST",
         "/notes",
-        &[
-            ("authorization", &format!("Bearer {TOKEN}")),
-            ("content-type", "application/json"),
-        ],
+        TOKEN,
         r#"{"title":"traced","body":"a note"}"#,
     )
     .unwrap();

@@ -66,7 +66,7 @@ pub(super) async fn refuse<C: StatusConnection + ?Sized>(
             })
             .count();
         if count > 0 {
-            if conn.tables(t).await?.0 {
+            if conn.existing(t).await?[0] {
                 return Ok(true);
             }
             return Err(GuardError::TableElsewhere {

@@ -1,8 +1,10 @@
-//! What the guard does on a database: one trait for what differs per database
-//! ([`Driver`](private::Driver)), one file per database, as sqlx's own `migrate/`,
-//! and the queries they all run alike written once (`queries`), on the tables
-//! `tables` names (sqlx's, as its `Migrator` names it, and the guard's beside it);
-//! `elsewhere` finds migrations recorded under another name.
+//! What the guard does on a database: traits for what differs per database
+//! ([`Reader`](private::Reader), [`Driver`](private::Driver)), one file per
+//! database, as sqlx's own `migrate/`, and what they all run alike written once
+//! (`queries`: [`Shared`](private::Shared), implemented for every sqlx
+//! connection), on the tables `tables` names (sqlx's, as its `Migrator` names it,
+//! and the guard's beside it); `elsewhere` finds migrations recorded under another
+//! name.
 
 // Without a database feature, nothing drives the shared parts.
 #![cfg_attr(
@@ -19,6 +21,7 @@ use crate::lint::Dialect;
 use crate::status::{AppliedRow, Known, RecordRow};
 
 pub(crate) use retry::apply;
+use tables::Spelling;
 pub(crate) use tables::Tables;
 
 #[cfg(feature = "any")]
@@ -209,22 +212,32 @@ impl<C: Send + private::Reader> StatusConnection for C {}
 #[allow(private_interfaces, private_bounds)]
 pub(crate) mod private {
     use super::{
-        Dialect, Duration, Failure, Future, GuardError, Instant, Lease, RecordRow, Tables, ToApply,
-        TryWait,
+        Dialect, Duration, Failure, Future, GuardError, Instant, Lease, RecordRow, Spelling,
+        Tables, ToApply, TryWait,
     };
 
     /// What differs per database when reading the status. Sealed: implemented in
     /// this module's children only.
-    pub trait Reader {
+    pub trait Reader: Shared {
         /// The SQL dialect the linter classifies with.
         fn dialect(&self) -> Dialect;
 
-        /// Whether sqlx's migrations table and the guard's records exist.
-        fn tables(
+        /// Which of the three bookkeeping tables exist: sqlx's, the guard's
+        /// records, the history.
+        fn existing(
             &mut self,
             t: &Tables,
-        ) -> impl Future<Output = Result<(bool, bool), GuardError>> + Send;
+        ) -> impl Future<Output = Result<[bool; 3], GuardError>> + Send;
 
+        /// Tables with sqlx's six columns that this connection may read, by their
+        /// SQL names (quoted by the database): where migrations applied under
+        /// another table name are. A few at most.
+        fn candidates(&mut self) -> impl Future<Output = Result<Vec<String>, GuardError>> + Send;
+    }
+
+    /// What every database runs alike, through the shared queries: implemented
+    /// once, for every sqlx connection, in `queries` (an `AnyConnection` only reads).
+    pub trait Shared {
         /// Every row of sqlx's migrations table: version, success, checksum.
         fn applied(
             &mut self,
@@ -245,35 +258,44 @@ pub(crate) mod private {
             latest: i64,
         ) -> impl Future<Output = Result<Vec<RecordRow>, GuardError>> + Send;
 
-        /// Tables with sqlx's six columns that this connection may read, by their
-        /// SQL names (quoted by the database): where migrations applied under
-        /// another table name are. A few at most.
-        fn candidates(&mut self) -> impl Future<Output = Result<Vec<String>, GuardError>> + Send;
+        /// Creates bookkeeping table `table` of [`existing`](Reader::existing)'s
+        /// three, as `spelling` spells the columns that differ per database.
+        fn create_table(
+            &mut self,
+            t: &Tables,
+            table: usize,
+            spelling: &Spelling,
+        ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
+        /// Records a failed migration (`outcome` `failed` or `failed_partial`), and
+        /// the attempt in the history, in one transaction.
+        fn record_failure(
+            &mut self,
+            migration: &ToApply<'_>,
+            outcome: &'static str,
+            message: &str,
+        ) -> impl Future<Output = Result<(), GuardError>> + Send;
+
+        /// Records what an operator verified after a partial failure, in one
+        /// transaction: `applied` (completed by hand: sqlx's row and the record say
+        /// applied) or not (undone by hand: a dirty sqlx row is removed and the
+        /// record says failed, so the next deploy runs the migration again).
+        fn repair(
+            &mut self,
+            migration: &ToApply<'_>,
+            applied: bool,
+            note: &str,
+        ) -> impl Future<Output = Result<(), GuardError>> + Send;
     }
 
     /// What differs per database when writing. Sealed like [`Reader`].
     pub trait Driver: Reader {
-        /// Which of the three bookkeeping tables exist: sqlx's, the guard's
-        /// records, the history.
-        fn existing(
-            &mut self,
-            t: &Tables,
-        ) -> impl Future<Output = Result<[bool; 3], GuardError>> + Send;
-
         /// Creates the schemas `t` lists that do not exist, as sqlx does
         /// (PostgreSQL); on SQLite, refuses one that is not attached.
         fn create_schemas(
             &mut self,
             t: &Tables,
         ) -> impl Future<Output = Result<(), GuardError>> + Send;
-
-        /// Creates bookkeeping table `table` of [`existing`](Driver::existing)'s
-        /// three, as this database spells its columns.
-        fn create_table(
-            &mut self,
-            t: &Tables,
-            table: usize,
-        ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
         /// Takes the migration lock for `lease`, waiting at most `timeout`
         /// (creating the schemas `t` lists first, where the lock is a table).
@@ -301,33 +323,13 @@ pub(crate) mod private {
             wait: TryWait<'_>,
         ) -> impl Future<Output = Result<bool, Failure>> + Send;
 
-        /// Records a failed migration (`outcome` `failed` or `failed_partial`), and
-        /// the attempt in the history.
-        fn record_failure(
-            &mut self,
-            migration: &ToApply<'_>,
-            outcome: &'static str,
-            message: &str,
-        ) -> impl Future<Output = Result<(), GuardError>> + Send;
-
         /// Whether a failure of `migration` may have left parts of it applied.
         fn may_be_partial(&self, migration: &ToApply<'_>) -> bool;
-
-        /// Records what an operator verified after a partial failure, in one
-        /// transaction: `applied` (completed by hand: sqlx's row and the record say
-        /// applied) or not (undone by hand: a dirty sqlx row is removed and the
-        /// record says failed, so the next deploy runs the migration again).
-        fn repair(
-            &mut self,
-            migration: &ToApply<'_>,
-            applied: bool,
-            note: &str,
-        ) -> impl Future<Output = Result<(), GuardError>> + Send;
     }
 }
 
 #[allow(unused_imports)] // used by the drivers' methods, behind database features
-use private::{Driver, Reader};
+use private::{Driver, Reader, Shared};
 
 /// The applied migrations and the records that matter, read-only, in at most four
 /// queries whatever the number of migrations: which tables exist; version, success
@@ -344,10 +346,10 @@ pub(crate) async fn read<C: StatusConnection + ?Sized>(
     t: &Tables,
     known: &[Known<'_>],
 ) -> Result<(Vec<AppliedRow>, Vec<RecordRow>), GuardError> {
-    let (mut has_sqlx, mut has_records) = conn.tables(t).await?;
+    let [mut has_sqlx, mut has_records, _] = conn.existing(t).await?;
     if !has_sqlx && !known.is_empty() && elsewhere::refuse(conn, t, known).await? {
         // Another replica created the table meanwhile: read it.
-        (has_sqlx, has_records) = conn.tables(t).await?;
+        [has_sqlx, has_records, _] = conn.existing(t).await?;
     }
     let mut applied = Vec::new();
     if has_sqlx {
@@ -384,16 +386,6 @@ pub(crate) async fn read<C: StatusConnection + ?Sized>(
     Ok((applied, records))
 }
 
-/// Whether sqlx's migrations table and the guard's records exist, of the three
-/// tables a [`Driver`] knows: [`Reader::tables`] where it writes too.
-async fn sqlx_and_records<C: Driver + ?Sized>(
-    conn: &mut C,
-    t: &Tables,
-) -> Result<(bool, bool), GuardError> {
-    let [sqlx, records, _] = conn.existing(t).await?;
-    Ok((sqlx, records))
-}
-
 /// Creates the bookkeeping tables that are missing (never issuing a `CREATE` for one
 /// that exists, so PostgreSQL logs no notice), and takes a concurrent creation by a
 /// tool without the lock as success.
@@ -409,7 +401,7 @@ pub(crate) async fn ensure_tables<C: GuardConnection + ?Sized>(
         if exists {
             continue;
         }
-        if let Err(err) = conn.create_table(t, i).await {
+        if let Err(err) = conn.create_table(t, i, Spelling::of(conn.dialect())).await {
             // Another process without the lock (sqlx-cli takes none) created it
             // meanwhile: that is what was wanted.
             if !conn.existing(t).await?[i] {

@@ -23,22 +23,15 @@ use super::postgres_wait::{
     reset_lock_timeout, set_lock_timeout, watched,
 };
 use super::private::{Driver, Reader};
-use super::queries::{Bookkeeping, db_error, simple};
-use super::tables::{Spelling, Tables, literal};
+use super::queries::{Bookkeeping, db_error};
+use super::tables::{Tables, literal};
 use super::{Failure, Lease, ToApply, TryWait, pg_error};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
 use crate::lock_wait::Blocker;
-use crate::status::RecordRow;
 
 /// The bookkeeping queries, on PostgreSQL.
 type Queries = Bookkeeping<Postgres>;
-
-/// How this database spells the bookkeeping columns that differ, as sqlx does.
-const SPELLING: Spelling = Spelling {
-    timestamp: "TIMESTAMPTZ NOT NULL DEFAULT now()",
-    bytes: "BYTEA",
-};
 
 /// Whether each of `names` (SQL names) exists, as one simple-protocol query.
 async fn exist<const N: usize>(
@@ -68,27 +61,9 @@ impl Reader for PgConnection {
         Dialect::Postgres
     }
 
-    async fn tables(&mut self, t: &Tables) -> Result<(bool, bool), GuardError> {
-        super::sqlx_and_records(self, t).await
-    }
-
-    async fn applied(&mut self, t: &Tables) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
-        let mut tx = begin(self, "reading the migrations table").await?;
-        let rows = Queries::applied(&mut tx, t).await?;
-        commit(tx, "reading the migrations table").await?;
-        Ok(rows)
-    }
-
-    async fn descriptions(
-        &mut self,
-        t: &Tables,
-        versions: &[i64],
-    ) -> Result<Vec<(i64, String)>, GuardError> {
-        simple::descriptions(self, t, versions).await
-    }
-
-    async fn records(&mut self, t: &Tables, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
-        simple::records(self, t, latest).await
+    /// Which of the three bookkeeping tables exist.
+    async fn existing(&mut self, t: &Tables) -> Result<[bool; 3], GuardError> {
+        exist(self, "to_regclass", t.bookkeeping()).await
     }
 
     async fn candidates(&mut self) -> Result<Vec<String>, GuardError> {
@@ -107,11 +82,6 @@ impl Reader for PgConnection {
 // The sealed trait speaks of crate types: nothing outside can call it.
 #[allow(private_interfaces)]
 impl Driver for PgConnection {
-    /// Which of the three bookkeeping tables exist.
-    async fn existing(&mut self, t: &Tables) -> Result<[bool; 3], GuardError> {
-        exist(self, "to_regclass", t.bookkeeping()).await
-    }
-
     /// `CREATE SCHEMA IF NOT EXISTS`, as sqlx runs it, for each listed schema that
     /// does not exist (so that PostgreSQL logs no notice for one that does).
     async fn create_schemas(&mut self, t: &Tables) -> Result<(), GuardError> {
@@ -126,10 +96,6 @@ impl Driver for PgConnection {
             }
         }
         Ok(())
-    }
-
-    async fn create_table(&mut self, t: &Tables, table: usize) -> Result<(), sqlx::Error> {
-        Queries::create_table(self, t, table, &SPELLING).await
     }
 
     /// Creates the listed schemas (refusing a migrations table in a schema that
@@ -178,42 +144,9 @@ impl Driver for PgConnection {
         }
     }
 
-    async fn record_failure(
-        &mut self,
-        m: &ToApply<'_>,
-        outcome: &'static str,
-        message: &str,
-    ) -> Result<(), GuardError> {
-        let mut tx = begin(self, "recording a failed migration").await?;
-        Queries::record_failure(&mut tx, m, outcome, message).await?;
-        commit(tx, "recording a failed migration").await
-    }
-
     fn may_be_partial(&self, m: &ToApply<'_>) -> bool {
         m.no_tx
     }
-
-    async fn repair(
-        &mut self,
-        m: &ToApply<'_>,
-        applied: bool,
-        note: &str,
-    ) -> Result<(), GuardError> {
-        Queries::record_repair(self, m, applied, note).await
-    }
-}
-
-/// Starts a transaction for a read or a write the guard does outside a migration.
-async fn begin<'c>(
-    conn: &'c mut PgConnection,
-    doing: &'static str,
-) -> Result<Transaction<'c, Postgres>, GuardError> {
-    conn.begin().await.map_err(unreachable(doing))
-}
-
-/// Commits what [`begin`] started.
-async fn commit(tx: Transaction<'_, Postgres>, doing: &'static str) -> Result<(), GuardError> {
-    tx.commit().await.map_err(unreachable(doing))
 }
 
 /// One try of a migration in a transaction with `SET LOCAL lock_timeout`, holding

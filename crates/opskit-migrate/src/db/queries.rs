@@ -1,15 +1,16 @@
 //! The bookkeeping queries every database runs alike, written once: generic over the
-//! sqlx database, as each driver (`postgres`, `sqlite`, `any`) calls them. What
-//! differs per database stays in the driver's file.
+//! sqlx database. The reads and the writes outside a migration are
+//! [`Shared`](super::private::Shared), which every sqlx connection implements here;
+//! the drivers (`postgres`, `sqlite`) call the rest inside a migration's
+//! transaction. What differs per database stays in the driver's file.
 
 use std::marker::PhantomData;
 use std::time::Instant;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, IntoArguments};
 
-use super::tables::Tables;
-#[cfg(any(feature = "postgres", feature = "_sqlite"))]
-use super::tables::{Spelling, create_table_sql};
+use super::private::Shared;
+use super::tables::{Spelling, Tables, create_table_sql};
 use super::{Failure, ToApply};
 use crate::error::{GuardError, unreachable};
 use crate::status::RecordRow;
@@ -51,7 +52,8 @@ impl<DB: sqlx::Database, T> Encodes<DB> for T where
 /// `Queries::insert_rows(...)`.
 pub(super) struct Bookkeeping<DB>(PhantomData<DB>);
 
-/// What the queries build: the values they bind, each database encodes.
+/// What the queries build (the values they bind, each database encodes) and what
+/// the drivers run inside a migration's transaction.
 impl<DB> Bookkeeping<DB>
 where
     DB: sqlx::Database + sqlx::database::HasStatementCache,
@@ -59,6 +61,8 @@ where
     String: Encodes<DB>,
     Option<String>: Encodes<DB>,
     Vec<u8>: Encodes<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
 {
     /// The guard's record of `m`, replacing an earlier one of the same version.
     fn record_upsert(m: &ToApply<'_>, outcome: &str, error: Option<&str>) -> Bound<DB> {
@@ -138,96 +142,6 @@ where
             Self::history_insert(m.tables, m.version, event, note),
         ]
     }
-}
-
-/// The query both databases run to read the guard's records of migrations newer
-/// than `latest` (a parameter, or a number written in), and of failures.
-fn records_query(t: &Tables, latest: &str) -> String {
-    format!(
-        "SELECT version, compat, summary, outcome, error FROM {} \
-         WHERE version > {latest} OR outcome <> 'applied' ORDER BY version",
-        t.records
-    )
-}
-
-/// The descriptions of `versions` from sqlx's table, in one query.
-fn descriptions_query(t: &Tables, versions: &[i64]) -> String {
-    // Integers formatted by us, and a table name `Tables` checked: nothing to inject.
-    let list: Vec<String> = versions.iter().map(i64::to_string).collect();
-    format!(
-        "SELECT version, description FROM {} WHERE version IN ({}) ORDER BY version",
-        t.sqlx,
-        list.join(",")
-    )
-}
-
-/// The query both databases run to read sqlx's table: version, success,
-/// checksum. (The `Any` driver reads `success` through a cast instead.)
-pub(super) fn applied_query(t: &Tables) -> String {
-    format!(
-        "SELECT version, success, checksum FROM {} ORDER BY version",
-        t.sqlx
-    )
-}
-
-/// What the drivers run: reads decode their rows, each database its own way.
-impl<DB> Bookkeeping<DB>
-where
-    DB: sqlx::Database + sqlx::database::HasStatementCache,
-    i64: Encodes<DB>,
-    String: Encodes<DB>,
-    Option<String>: Encodes<DB>,
-    Vec<u8>: Encodes<DB>,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-{
-    /// Every row of sqlx's table: version, success, checksum. (The `Any` driver
-    /// reads `success` through a cast instead.)
-    pub(super) async fn applied(
-        conn: &mut DB::Connection,
-        t: &Tables,
-    ) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError>
-    where
-        (i64, bool, Vec<u8>): for<'r> sqlx::FromRow<'r, DB::Row>,
-    {
-        sqlx::query_as(AssertSqlSafe(applied_query(t)))
-            .persistent(false)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(unreachable("reading the migrations table"))
-    }
-
-    /// Descriptions of the applied migrations of `versions`.
-    pub(super) async fn descriptions(
-        conn: &mut DB::Connection,
-        t: &Tables,
-        versions: &[i64],
-    ) -> Result<Vec<(i64, String)>, GuardError>
-    where
-        (i64, String): for<'r> sqlx::FromRow<'r, DB::Row>,
-    {
-        sqlx::query_as(AssertSqlSafe(descriptions_query(t, versions)))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(unreachable("reading the migrations table"))
-    }
-
-    /// The guard's records of migrations newer than `latest`, and of failures.
-    pub(super) async fn records(
-        conn: &mut DB::Connection,
-        t: &Tables,
-        latest: i64,
-    ) -> Result<Vec<RecordRow>, GuardError>
-    where
-        RecordTuple: for<'r> sqlx::FromRow<'r, DB::Row>,
-    {
-        let rows: Vec<RecordTuple> = sqlx::query_as(AssertSqlSafe(records_query(t, "$1")))
-            .bind(latest)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(unreachable("reading _opskit_migrations"))?;
-        Ok(rows.into_iter().map(record_row).collect())
-    }
 
     /// Whether `version` is applied: the re-check under the lock (or inside the
     /// migration's transaction), so a replica that waited for another applies
@@ -250,20 +164,6 @@ where
         Ok(done.is_some())
     }
 
-    /// Creates bookkeeping table `table` of the three, as `spelling` spells the
-    /// columns that differ per database.
-    #[cfg(any(feature = "postgres", feature = "_sqlite"))]
-    pub(super) async fn create_table(
-        conn: &mut DB::Connection,
-        t: &Tables,
-        table: usize,
-        spelling: &Spelling,
-    ) -> Result<(), sqlx::Error> {
-        conn.execute(AssertSqlSafe(create_table_sql(t, table, spelling)))
-            .await
-            .map(drop)
-    }
-
     /// Inserts sqlx's row and the guard's record, in the caller's
     /// transaction (or none, for a PostgreSQL `-- no-transaction` migration).
     pub(super) async fn insert_rows(
@@ -281,95 +181,145 @@ where
             .map_err(db_error("recording a migration in _opskit_migrations"))?;
         Ok(())
     }
+}
 
-    /// Records a failed migration (`outcome` `failed` or `failed_partial`), and the
-    /// attempt in the history.
-    pub(super) async fn record_failure(
-        conn: &mut DB::Connection,
+/// The guard's records of migrations newer than `latest`, and of failures.
+fn records_query(t: &Tables, latest: i64) -> String {
+    format!(
+        "SELECT version, compat, summary, outcome, error FROM {} \
+         WHERE version > {latest} OR outcome <> 'applied' ORDER BY version",
+        t.records
+    )
+}
+
+/// The descriptions of `versions` from sqlx's table, in one query.
+fn descriptions_query(t: &Tables, versions: &[i64]) -> String {
+    let list: Vec<String> = versions.iter().map(i64::to_string).collect();
+    format!(
+        "SELECT version, description FROM {} WHERE version IN ({}) ORDER BY version",
+        t.sqlx,
+        list.join(",")
+    )
+}
+
+/// Every row of sqlx's table: version, success, checksum. `success` is a boolean
+/// on PostgreSQL and an integer on SQLite: read as a BIGINT, it decodes alike
+/// from both, through `Any` too.
+fn applied_query(t: &Tables) -> String {
+    format!(
+        "SELECT version, CAST(CASE WHEN success THEN 1 ELSE 0 END AS BIGINT), checksum \
+         FROM {} ORDER BY version",
+        t.sqlx
+    )
+}
+
+/// Rows of a statement without parameters, decoded as `T`. Sent as a
+/// simple-protocol statement, it may reach any server connection of a transaction
+/// pooler. Only numbers of ours and names `Tables` checked are written into `sql`.
+async fn rows<C, T>(conn: &mut C, sql: String, doing: &'static str) -> Result<Vec<T>, GuardError>
+where
+    C: Connection,
+    for<'c> &'c mut C: Executor<'c, Database = C::Database>,
+    T: for<'r> sqlx::FromRow<'r, <C::Database as sqlx::Database>::Row>,
+{
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await
+        .and_then(|rows| rows.iter().map(T::from_row).collect())
+        .map_err(unreachable(doing))
+}
+
+/// The queries every connection runs alike (see [`Shared`]), once for all: the
+/// reads as simple-protocol statements, the writes in a transaction each.
+#[allow(private_interfaces)]
+impl<C, DB> Shared for C
+where
+    C: Connection<Database = DB> + Send,
+    DB: sqlx::Database<Connection = C> + sqlx::database::HasStatementCache,
+    i64: Encodes<DB>,
+    String: Encodes<DB>,
+    Option<String>: Encodes<DB>,
+    Vec<u8>: Encodes<DB>,
+    for<'c> &'c mut C: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    (i64, i64, Vec<u8>): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64, String): for<'r> sqlx::FromRow<'r, DB::Row>,
+    RecordTuple: for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    async fn applied(&mut self, t: &Tables) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
+        let found: Vec<(i64, i64, Vec<u8>)> =
+            rows(self, applied_query(t), "reading the migrations table").await?;
+        Ok(found
+            .into_iter()
+            .map(|(version, success, checksum)| (version, success != 0, checksum))
+            .collect())
+    }
+
+    async fn descriptions(
+        &mut self,
+        t: &Tables,
+        versions: &[i64],
+    ) -> Result<Vec<(i64, String)>, GuardError> {
+        let sql = descriptions_query(t, versions);
+        rows(self, sql, "reading the migrations table").await
+    }
+
+    async fn records(&mut self, t: &Tables, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
+        let sql = records_query(t, latest);
+        let found: Vec<RecordTuple> = rows(self, sql, "reading _opskit_migrations").await?;
+        Ok(found.into_iter().map(record_row).collect())
+    }
+
+    async fn create_table(
+        &mut self,
+        t: &Tables,
+        table: usize,
+        spelling: &Spelling,
+    ) -> Result<(), sqlx::Error> {
+        self.execute(AssertSqlSafe(create_table_sql(t, table, spelling)))
+            .await
+            .map(drop)
+    }
+
+    async fn record_failure(
+        &mut self,
         m: &ToApply<'_>,
         outcome: &'static str,
         message: &str,
     ) -> Result<(), GuardError> {
-        let doing = "recording a failed migration";
-        for query in [
-            Self::record_upsert(m, outcome, Some(message)),
-            Self::history_insert(m.tables, m.version, outcome, message),
-        ] {
-            query
-                .execute(&mut *conn)
-                .await
-                .map_err(unreachable(doing))?;
-        }
-        Ok(())
+        let queries = [
+            Bookkeeping::<DB>::record_upsert(m, outcome, Some(message)),
+            Bookkeeping::<DB>::history_insert(m.tables, m.version, outcome, message),
+        ];
+        in_transaction(self, queries, "recording a failed migration").await
     }
 
-    /// Records what an operator verified after a partial failure, in one transaction
-    /// (see [`Driver::repair`](super::private::Driver::repair)).
-    pub(super) async fn record_repair(
-        conn: &mut DB::Connection,
+    async fn repair(
+        &mut self,
         m: &ToApply<'_>,
         applied: bool,
         note: &str,
     ) -> Result<(), GuardError> {
-        let doing = "recording a repair";
-        let mut tx = conn.begin().await.map_err(unreachable(doing))?;
-        for query in Self::repair_queries(m, applied, note) {
-            query.execute(&mut *tx).await.map_err(unreachable(doing))?;
-        }
-        tx.commit().await.map_err(unreachable(doing))
+        let queries = Bookkeeping::<DB>::repair_queries(m, applied, note);
+        in_transaction(self, queries, "recording a repair").await
     }
 }
 
-/// The descriptions and records reads on PostgreSQL, as simple-protocol
-/// statements with the numbers written in: each may reach any server connection
-/// of a transaction pooler.
-#[cfg(feature = "postgres")]
-pub(super) mod simple {
-    use sqlx::{AssertSqlSafe, PgConnection};
-
-    use super::{RecordTuple, Tables, descriptions_query, record_row, records_query};
-    use crate::error::{GuardError, unreachable};
-    use crate::status::RecordRow;
-
-    /// Rows of a simple-protocol statement, decoded as `T`.
-    async fn rows<T>(
-        conn: &mut PgConnection,
-        sql: String,
-        doing: &'static str,
-    ) -> Result<Vec<T>, GuardError>
-    where
-        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
-    {
-        // Only numbers of ours are written into `sql`.
-        sqlx::raw_sql(AssertSqlSafe(sql))
-            .fetch_all(conn)
-            .await
-            .and_then(|rows| rows.iter().map(T::from_row).collect())
-            .map_err(unreachable(doing))
+/// Runs `queries` in one transaction.
+async fn in_transaction<C, DB, const N: usize>(
+    conn: &mut C,
+    queries: [Bound<DB>; N],
+    doing: &'static str,
+) -> Result<(), GuardError>
+where
+    C: Connection<Database = DB>,
+    DB: sqlx::Database<Connection = C>,
+    for<'c> &'c mut C: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let mut tx = conn.begin().await.map_err(unreachable(doing))?;
+    for query in queries {
+        query.execute(&mut *tx).await.map_err(unreachable(doing))?;
     }
-
-    /// Descriptions of the applied migrations of `versions`.
-    pub(in crate::db) async fn descriptions(
-        conn: &mut PgConnection,
-        t: &Tables,
-        versions: &[i64],
-    ) -> Result<Vec<(i64, String)>, GuardError> {
-        rows(
-            conn,
-            descriptions_query(t, versions),
-            "reading the migrations table",
-        )
-        .await
-    }
-
-    /// The guard's records of migrations newer than `latest`, and of failures.
-    pub(in crate::db) async fn records(
-        conn: &mut PgConnection,
-        t: &Tables,
-        latest: i64,
-    ) -> Result<Vec<RecordRow>, GuardError> {
-        let sql = records_query(t, &latest.to_string());
-        let found: Vec<RecordTuple> = rows(conn, sql, "reading _opskit_migrations").await?;
-        Ok(found.into_iter().map(record_row).collect())
-    }
+    tx.commit().await.map_err(unreachable(doing))
 }

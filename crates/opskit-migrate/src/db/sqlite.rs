@@ -8,20 +8,13 @@ use sqlx::{AssertSqlSafe, Executor, Sqlite, SqliteConnection};
 use super::elsewhere::{SQLITE_CANDIDATES, sqlite_quoted};
 use super::private::{Driver, Reader};
 use super::queries::{Bookkeeping, db_error};
-use super::tables::{Ident, Spelling, Tables, literal};
+use super::tables::{Ident, Tables, literal};
 use super::{Failure, Lease, ToApply, TryWait};
 use crate::error::{GuardError, unreachable};
 use crate::lint::Dialect;
-use crate::status::RecordRow;
 
 /// The bookkeeping queries, on SQLite.
 type Queries = Bookkeeping<Sqlite>;
-
-/// How this database spells the bookkeeping columns that differ, as sqlx does.
-const SPELLING: Spelling = Spelling {
-    timestamp: "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP",
-    bytes: "BLOB",
-};
 
 /// Whether `schema` is a schema of this connection (`main`, `temp`, or an
 /// attached database).
@@ -51,38 +44,6 @@ impl Reader for SqliteConnection {
         Dialect::Sqlite
     }
 
-    async fn tables(&mut self, t: &Tables) -> Result<(bool, bool), GuardError> {
-        super::sqlx_and_records(self, t).await
-    }
-
-    async fn applied(&mut self, t: &Tables) -> Result<Vec<(i64, bool, Vec<u8>)>, GuardError> {
-        Queries::applied(self, t).await
-    }
-
-    async fn descriptions(
-        &mut self,
-        t: &Tables,
-        versions: &[i64],
-    ) -> Result<Vec<(i64, String)>, GuardError> {
-        Queries::descriptions(self, t, versions).await
-    }
-
-    async fn records(&mut self, t: &Tables, latest: i64) -> Result<Vec<RecordRow>, GuardError> {
-        Queries::records(self, t, latest).await
-    }
-
-    async fn candidates(&mut self) -> Result<Vec<String>, GuardError> {
-        let names: Vec<String> = sqlx::query_scalar(SQLITE_CANDIDATES)
-            .fetch_all(&mut *self)
-            .await
-            .map_err(unreachable("reading the schema"))?;
-        Ok(names.iter().map(|name| sqlite_quoted(name)).collect())
-    }
-}
-
-// The sealed trait speaks of crate types: nothing outside can call it.
-#[allow(private_interfaces)]
-impl Driver for SqliteConnection {
     async fn existing(&mut self, t: &Tables) -> Result<[bool; 3], GuardError> {
         if let Some(schema) = &t.schema
             && !attached(self, schema).await?
@@ -107,6 +68,18 @@ impl Driver for SqliteConnection {
         Ok(bare.map(|table| names.iter().any(|n| n.eq_ignore_ascii_case(&table))))
     }
 
+    async fn candidates(&mut self) -> Result<Vec<String>, GuardError> {
+        let names: Vec<String> = sqlx::query_scalar(SQLITE_CANDIDATES)
+            .fetch_all(&mut *self)
+            .await
+            .map_err(unreachable("reading the schema"))?;
+        Ok(names.iter().map(|name| sqlite_quoted(name)).collect())
+    }
+}
+
+// The sealed trait speaks of crate types: nothing outside can call it.
+#[allow(private_interfaces)]
+impl Driver for SqliteConnection {
     /// sqlx's check: a listed schema must be attached already, since SQLite
     /// cannot create one.
     async fn create_schemas(&mut self, t: &Tables) -> Result<(), GuardError> {
@@ -116,10 +89,6 @@ impl Driver for SqliteConnection {
             }
         }
         Ok(())
-    }
-
-    async fn create_table(&mut self, t: &Tables, table: usize) -> Result<(), sqlx::Error> {
-        Queries::create_table(self, t, table, &SPELLING).await
     }
 
     /// SQLite locks per migration, in [`apply_one`](Driver::apply_one).
@@ -175,28 +144,10 @@ impl Driver for SqliteConnection {
         }
     }
 
-    async fn record_failure(
-        &mut self,
-        m: &ToApply<'_>,
-        outcome: &'static str,
-        message: &str,
-    ) -> Result<(), GuardError> {
-        Queries::record_failure(self, m, outcome, message).await
-    }
-
     /// Every migration runs inside `BEGIN EXCLUSIVE` on SQLite, `-- no-transaction`
     /// ones too: a failure leaves nothing behind.
     fn may_be_partial(&self, _m: &ToApply<'_>) -> bool {
         false
-    }
-
-    async fn repair(
-        &mut self,
-        m: &ToApply<'_>,
-        applied: bool,
-        note: &str,
-    ) -> Result<(), GuardError> {
-        Queries::record_repair(self, m, applied, note).await
     }
 }
 

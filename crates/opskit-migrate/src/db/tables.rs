@@ -15,6 +15,7 @@
 //! refused, naming it, before the database is reached.
 
 use crate::error::GuardError;
+use crate::lint::Dialect;
 
 /// sqlx's default migrations table.
 pub(crate) const DEFAULT_TABLE: &str = "_sqlx_migrations";
@@ -192,7 +193,7 @@ impl Tables {
 
     /// The three bookkeeping tables `existing` reports on, in its order: sqlx's,
     /// the records, the history.
-    #[cfg(feature = "postgres")]
+    #[cfg(any(feature = "postgres", feature = "any"))]
     pub(crate) fn bookkeeping(&self) -> [&str; 3] {
         [&self.sqlx, &self.records, &self.history]
     }
@@ -220,15 +221,29 @@ impl Tables {
 
 /// How a database spells the bookkeeping tables' columns that differ: a timestamp
 /// column with its default, and bytes.
-#[cfg(any(feature = "postgres", feature = "_sqlite"))]
-pub(super) struct Spelling {
-    pub(super) timestamp: &'static str,
-    pub(super) bytes: &'static str,
+pub(crate) struct Spelling {
+    timestamp: &'static str,
+    bytes: &'static str,
+}
+
+impl Spelling {
+    /// How `dialect` spells them, as sqlx does.
+    pub(super) fn of(dialect: Dialect) -> &'static Self {
+        match dialect {
+            Dialect::Postgres => &Self {
+                timestamp: "TIMESTAMPTZ NOT NULL DEFAULT now()",
+                bytes: "BYTEA",
+            },
+            Dialect::Sqlite => &Self {
+                timestamp: "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP",
+                bytes: "BLOB",
+            },
+        }
+    }
 }
 
 /// `CREATE TABLE` for bookkeeping table `table` (0: sqlx's, as sqlx creates it; 1:
 /// the guard's records; 2: the history) of `t`.
-#[cfg(any(feature = "postgres", feature = "_sqlite"))]
 pub(super) fn create_table_sql(t: &Tables, table: usize, spelling: &Spelling) -> String {
     let Spelling { timestamp, bytes } = spelling;
     match table {

@@ -7,10 +7,29 @@ use crate::status::{SchemaStatus, State};
 use super::TARGET;
 use super::policy::Policy;
 
+/// A `schema.status` event at `$level` about `$status`: the fields every such
+/// event has, then the `$rest` of this one.
+macro_rules! status_event {
+    ($level:ident, $policy:expr, $status:expr, $($rest:tt)*) => {
+        tracing::$level!(
+            target: TARGET,
+            event = "schema.status",
+            policy = $policy,
+            state = $status.state.as_str(),
+            binary_latest = $status.binary_latest,
+            database_latest = $status.database_latest,
+            $($rest)*
+        )
+    };
+}
+
 /// The `schema.status` event.
 pub(super) fn log_status(result: &Result<SchemaStatus, GuardError>, policy: Policy) {
     let policy = policy.as_str();
     match result {
+        Ok(status) if status.state == State::UpToDate => {
+            status_event!(info, policy, status, compatible = true, "{status}");
+        }
         Ok(status) => {
             let ahead: Vec<String> = status
                 .ahead
@@ -22,49 +41,18 @@ pub(super) fn log_status(result: &Result<SchemaStatus, GuardError>, policy: Poli
                 .iter()
                 .map(|p| p.version.to_string())
                 .collect();
-            let (state, binary, database) = (
-                status.state.as_str(),
-                status.binary_latest,
-                status.database_latest,
-            );
-            let (ahead, pending) = (ahead.join(","), pending.join(","));
-            if status.state == State::UpToDate {
-                tracing::info!(
-                    target: TARGET,
-                    event = "schema.status",
-                    policy,
-                    state,
-                    binary_latest = binary,
-                    database_latest = database,
-                    compatible = true,
-                    "{status}"
-                );
-            } else {
-                tracing::warn!(
-                    target: TARGET,
-                    event = "schema.status",
-                    policy,
-                    state,
-                    binary_latest = binary,
-                    database_latest = database,
-                    ahead,
-                    pending,
-                    compatible = status.is_compatible(),
-                    "{status}"
-                );
-            }
-        }
-        Err(GuardError::Incompatible(status)) => {
-            tracing::error!(
-                target: TARGET,
-                event = "schema.status",
+            status_event!(
+                warn,
                 policy,
-                state = status.state.as_str(),
-                binary_latest = status.binary_latest,
-                database_latest = status.database_latest,
-                compatible = false,
+                status,
+                ahead = ahead.join(","),
+                pending = pending.join(","),
+                compatible = status.is_compatible(),
                 "{status}"
             );
+        }
+        Err(GuardError::Incompatible(status)) => {
+            status_event!(error, policy, status, compatible = false, "{status}");
         }
         Err(err) => {
             let state = match err {

@@ -24,7 +24,7 @@ mod start;
 pub use lifecycle::Lifecycle;
 #[cfg(feature = "health")]
 #[cfg_attr(opskit_doc_cfg, doc(cfg(feature = "health")))]
-pub use serve::{HttpSettings, serve};
+pub use serve::{HttpService, HttpSettings, serve};
 pub use shutdown::{GracefulShutdown, ShutdownOutcome};
 pub use signal::{Signal, shutdown_signal};
 pub use start::{Started, start};

@@ -92,6 +92,50 @@ fn open_files_limit() -> Option<usize> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// A service [`serve`] can serve: a tower service of hyper's requests that never
+/// fails (errors are responses), whose futures and response bodies can move between
+/// threads. Every such service is one (axum's `Router`, a `ServiceBuilder` stack,
+/// a `service_fn`, ...): name it in a bound rather than spelling the bounds out.
+///
+/// ```
+/// use opskit_telemetry::HttpService;
+///
+/// fn runnable(_: impl HttpService) {}
+///
+/// runnable(tower::service_fn(|_request| async {
+///     let body = http_body_util::Full::new(bytes::Bytes::from("ok"));
+///     Ok::<_, std::convert::Infallible>(http::Response::new(body))
+/// }));
+/// ```
+pub trait HttpService:
+    Service<
+        Request<Incoming>,
+        Response = Response<Self::Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+    /// The response body: any `http_body::Body` of bytes.
+    type Body: http_body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static;
+}
+
+impl<S, B> HttpService for S
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Body = B;
+}
+
 /// Serves `service` on `listen` until SIGTERM or SIGINT, and returns the exit code,
 /// with everything between the settings and the last log line done in order:
 ///
@@ -153,22 +197,13 @@ fn open_files_limit() -> Option<usize> {
 /// opskit_telemetry::serve(&lifecycle, &health, &settings, "0.0.0.0:8080".parse().unwrap(), service).await
 /// # }
 /// ```
-pub async fn serve<S, B>(
+pub async fn serve<S: HttpService>(
     lifecycle: &Lifecycle,
     health: &Health,
     settings: &HttpSettings,
     listen: SocketAddr,
     service: S,
-) -> std::process::ExitCode
-where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+) -> std::process::ExitCode {
     // `/readyz` names the running build even when the registry was not told.
     let info = lifecycle.build_info();
     health.identify(info.name, info.version, &info.release_id());
@@ -279,20 +314,12 @@ fn out_of_descriptors(err: &std::io::Error) -> bool {
 /// Accepts until the shutdown stops accepting, then serves what the kernel had
 /// already queued, closes the listener and waits for the open connections to
 /// finish.
-async fn accept_loop<S, B>(
+async fn accept_loop<S: HttpService>(
     listener: TcpListener,
     service: S,
     settings: HttpSettings,
     shutdown: GracefulShutdown,
-) where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -376,16 +403,7 @@ struct Server<S> {
     ),
 }
 
-impl<S, B> Server<S>
-where
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+impl<S: HttpService> Server<S> {
     /// Admits `stream` (making room past the limit) and serves it on its own task.
     fn serve(&mut self, stream: tokio::net::TcpStream) {
         let (handle, shed) = self.connections.admit();
