@@ -28,6 +28,8 @@ pub(crate) use tables::Tables;
 mod any;
 mod elsewhere;
 #[cfg(feature = "postgres")]
+mod pg_advisory;
+#[cfg(feature = "postgres")]
 mod pg_error;
 #[cfg(feature = "postgres")]
 mod pg_lease;

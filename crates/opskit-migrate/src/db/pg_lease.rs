@@ -106,7 +106,7 @@ pub(super) async fn lock(
     lease: &Lease,
 ) -> Result<(), GuardError> {
     ensure_table(conn, &lease.table).await?;
-    let key = super::postgres::advisory_key(conn, "taking the migration lock").await?;
+    let key = super::pg_advisory::advisory_key(conn, "taking the migration lock").await?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(50);
     let mut leased = false;
@@ -120,7 +120,7 @@ pub(super) async fn lock(
         if start.elapsed() >= timeout {
             let holder = if leased {
                 unlock(conn, lease).await?;
-                super::postgres::lock_holder(conn, key).await
+                super::pg_advisory::lock_holder(conn, key).await
             } else {
                 lease_holder(conn, lease).await
             };

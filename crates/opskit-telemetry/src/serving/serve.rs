@@ -325,12 +325,11 @@ async fn accept_loop<S: HttpService>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout);
-    let limit = settings.connection_limit();
     let mut phase = shutdown.phase();
     let mut server = Server {
         builder,
         service,
-        connections: Connections::new(limit, phase.clone()),
+        connections: Connections::new(settings.connection_limit(), phase.clone()),
         last_shed_warning: None,
         open: tokio::sync::mpsc::channel(1),
     };
@@ -339,19 +338,7 @@ async fn accept_loop<S: HttpService>(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => server.serve(stream),
-                Err(err) => {
-                    // Out of file descriptors: let the oldest slow client go whatever
-                    // its age, and wait for its descriptor to free up rather than spin
-                    // or stop serving. Any other failure (a connection reset before it
-                    // was accepted) makes room only as admitting one would.
-                    if out_of_descriptors(&err) {
-                        server.connections.make_room_now();
-                    } else {
-                        server.connections.make_room(1);
-                    }
-                    tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
+                Err(err) => server.accept_failed(&err).await,
             },
             Ok(()) = phase.changed() => {
                 if matches!(*phase.borrow_and_update(), Phase::Draining(_)) {
@@ -362,32 +349,8 @@ async fn accept_loop<S: HttpService>(
         }
     }
     server.connections.drain();
-    // Connections the kernel completed before this point wait in the listen queue:
-    // serve them rather than reset them by closing the listener.
-    match listener.into_std() {
-        Ok(listener) => loop {
-            match listener.accept() {
-                Ok((stream, _)) => match stream
-                    .set_nonblocking(true)
-                    .and_then(|()| tokio::net::TcpStream::from_std(stream))
-                {
-                    Ok(stream) => server.serve(stream),
-                    Err(err) => {
-                        tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}")
-                    }
-                },
-                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => break,
-            }
-        },
-        Err(err) => {
-            tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}");
-        }
-    }
-    // Every connection task holds a sender: the channel closes with the last one.
-    let (sender, mut receiver) = server.open;
-    drop(sender);
-    let _ = receiver.recv().await;
+    server.serve_queued(listener);
+    server.wait_for_connections().await;
 }
 
 /// What [`accept_loop`] serves each connection with.
@@ -404,6 +367,56 @@ struct Server<S> {
 }
 
 impl<S: HttpService> Server<S> {
+    /// A failed accept. Out of file descriptors: let the oldest slow client go
+    /// whatever its age, and wait for its descriptor to free up rather than spin or
+    /// stop serving. Any other failure (a connection reset before it was accepted)
+    /// makes room only as admitting one would.
+    async fn accept_failed(&mut self, err: &std::io::Error) {
+        if out_of_descriptors(err) {
+            self.connections.make_room_now();
+        } else {
+            self.connections.make_room(1);
+        }
+        let limit = self.connections.limit();
+        tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    /// Serves the connections the kernel completed before accepting stopped, which
+    /// wait in the listen queue, rather than reset them by closing the listener;
+    /// then closes it.
+    fn serve_queued(&mut self, listener: TcpListener) {
+        let limit = self.connections.limit();
+        match listener.into_std() {
+            Ok(listener) => loop {
+                match listener.accept() {
+                    Ok((stream, _)) => match stream
+                        .set_nonblocking(true)
+                        .and_then(|()| tokio::net::TcpStream::from_std(stream))
+                    {
+                        Ok(stream) => self.serve(stream),
+                        Err(err) => {
+                            tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}")
+                        }
+                    },
+                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            },
+            Err(err) => {
+                tracing::warn!(event = "http.accept_failed", error = %err, limit, "accept failed: {err}");
+            }
+        }
+    }
+
+    /// Waits until every connection's task has ended: each holds a sender, and the
+    /// channel closes with the last one.
+    async fn wait_for_connections(self) {
+        let (sender, mut receiver) = self.open;
+        drop(sender);
+        let _ = receiver.recv().await;
+    }
+
     /// Admits `stream` (making room past the limit) and serves it on its own task.
     fn serve(&mut self, stream: tokio::net::TcpStream) {
         let (handle, shed) = self.connections.admit();
