@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opskit::secret::canary::Canary;
-use opskit_testkit::process::{Service, get, request};
+use opskit_testkit::process::{Service, get, post_json, request};
 use opskit_testkit::sweep::Sweep;
 
 /// Server connections PgBouncer keeps for the service's database and role.
@@ -54,11 +54,10 @@ fn round(address: SocketAddr, token: &str, failures: &Failures) {
     let body = failures.check(
         "POST /notes",
         201,
-        request(
+        post_json(
             address,
-            "POST",
             "/notes",
-            &[auth[0], ("content-type", "application/json")],
+            token,
             r#"{"title":"pooled","body":"through pgbouncer"}"#,
         ),
     );

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opskit::secret::canary::Canary;
-use opskit_testkit::process::{Service, get, request};
+use opskit_testkit::process::{Service, get, post_json};
 use opskit_testkit::sweep::Sweep;
 
 /// A Secret volume as the kubelet lays it out: `<dir>/<name>` is a symlink to
@@ -80,15 +80,11 @@ struct Seen {
 
 /// One write with the token in `token`, its outcome counted in `seen`.
 fn write(address: std::net::SocketAddr, token: &Mutex<String>, seen: &Mutex<Seen>) {
-    let bearer = format!("Bearer {}", token.lock().unwrap());
-    let answer = request(
+    let token = token.lock().unwrap().clone();
+    let answer = post_json(
         address,
-        "POST",
         "/notes",
-        &[
-            ("authorization", &bearer),
-            ("content-type", "application/json"),
-        ],
+        &token,
         r#"{"title":"t","body":"b","tags":"rotation"}"#,
     );
     let mut seen = seen.lock().unwrap();
@@ -248,16 +244,11 @@ fn database_password_and_api_token_rotate_under_load_without_a_restart() {
     // 2. The API token: the new one works at once; clients switch within the grace.
     token_file.swap(new_token.value());
     wait_for_rotations(&service, "NOTES_API_TOKEN", 1);
-    let bearer = |token: &Canary| format!("Bearer {}", token.value());
     let post = |token: &Canary| {
-        request(
+        post_json(
             address,
-            "POST",
             "/notes",
-            &[
-                ("authorization", &bearer(token)),
-                ("content-type", "application/json"),
-            ],
+            token.value(),
             r#"{"title":"t","body":"b","tags":"rotation"}"#,
         )
         .unwrap()
