@@ -10,6 +10,8 @@ use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
+use super::filter::LogFilter;
+
 use super::fields::JsonSpanFields;
 use super::nest::NestingWriter;
 use super::redact::RedactingWriter;
@@ -260,24 +262,20 @@ where
 
 /// The registry with opskit's filter: what [`format_layer`] and your own layers sit
 /// on in [`subscriber`].
-pub type Filtered = Layered<EnvFilter, Registry>;
+pub type Filtered = Layered<LogFilter, Registry>;
 
 /// opskit's logging (the filter, then the format), the subscriber your layers stack
 /// on in [`init_with_layer`]. It is a `tracing` subscriber itself.
 pub type Logging = Layered<Box<dyn Layer<Filtered> + Send + Sync>, Filtered>;
 
-/// The filter [`init`] uses: `RUST_LOG`'s directives, else `LOG_LEVEL`.
+/// The filter [`init`] uses: `RUST_LOG`'s directives, else `LOG_LEVEL`
+/// ([`LogFilter`]: no work per span unless a directive names one).
 ///
 /// # Errors
 ///
 /// [`InitError::Filter`] when `RUST_LOG` does not parse.
-pub fn filter(settings: &LogSettings) -> Result<EnvFilter, InitError> {
-    match &settings.filter {
-        Some(directives) => {
-            EnvFilter::try_new(directives).map_err(|e| InitError::Filter(e.to_string()))
-        }
-        None => Ok(EnvFilter::new(settings.level.as_str())),
-    }
+pub fn filter(settings: &LogSettings) -> Result<LogFilter, InitError> {
+    LogFilter::new(settings.effective_filter())
 }
 
 /// opskit's log lines as a layer, for a subscriber you assemble yourself (put

@@ -23,11 +23,13 @@
 //!
 
 pub(crate) mod fields;
+mod filter;
 mod init;
 mod nest;
 mod panic;
 mod redact;
 
+pub use filter::LogFilter;
 pub(crate) use init::effective_filter;
 pub use init::{
     Filtered, InitError, LogFormat, LogLevel, LogSettings, Logging, filter, format_layer, init,
