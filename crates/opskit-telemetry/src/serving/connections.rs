@@ -27,6 +27,20 @@
 //! When the registry tells a connection to close, its task reads once more before
 //! closing; a whole request that arrived in between is served after all.
 //!
+//! # The header-read timeout
+//!
+//! An HTTP/1 connection may wait for a request's head (from its opening, or from
+//! the end of its last response's body) at most the header-read timeout: a client
+//! trickling its headers a byte at a time is cut at the timeout, not reset by each
+//! byte, and an idle keep-alive connection is closed. A request in flight (its body
+//! being read, its handler running, its response being sent) is never cut. The
+//! registry checks every eighth of the timeout, against a clock it keeps itself, so
+//! a request costs two stores and a load: hyper's own header-read timeout arms a
+//! timer for every request (a boxed sleep, registered with the runtime's timer and
+//! removed again), about 1,400 instructions a request. A connection is cut between
+//! the timeout and a quarter past it. HTTP/2 connections are left to HTTP/2's own
+//! flow once their first request has arrived.
+//!
 //! The count of open connections leaves out the ones already told to close, so a
 //! connection that is being closed is never made room for twice.
 //!
@@ -45,11 +59,12 @@ use std::convert::Infallible;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Request, Response, Version, header};
+use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, watch};
@@ -76,6 +91,50 @@ struct State {
     closing: AtomicBool,
     /// Wakes its task to close it.
     close: Notify,
+    /// Since when (on `clock`) the server has been waiting for a request's head, or
+    /// [`BUSY`] while a request is in flight.
+    waiting_since: AtomicU64,
+    /// The `waiting_since` the registry saw when it cut the connection for taking
+    /// longer than the header-read timeout, or [`NOT_CUT`].
+    cut_at: AtomicU64,
+    /// The registry's clock, shared with every connection.
+    clock: Arc<Clock>,
+}
+
+/// `waiting_since` while a request is in flight.
+const BUSY: u64 = u64::MAX;
+
+/// `cut_at` of a connection not cut for its header-read timeout.
+const NOT_CUT: u64 = u64::MAX;
+
+/// Milliseconds since the registry started, as of its last check: what a
+/// connection reads when it starts waiting for a request, one load rather than a
+/// clock read per request.
+#[derive(Debug)]
+struct Clock {
+    start: Instant,
+    now: AtomicU64,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            now: AtomicU64::new(0),
+        }
+    }
+
+    /// The time of the last check.
+    fn now(&self) -> u64 {
+        self.now.load(Ordering::Relaxed)
+    }
+
+    /// Reads the time, for a check.
+    fn tick(&self) -> u64 {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(BUSY - 1);
+        self.now.store(now, Ordering::Relaxed);
+        now
+    }
 }
 
 impl State {
@@ -145,7 +204,14 @@ impl Handle {
     /// connection was read once more: whether a whole request arrived after all, in
     /// which case the connection stays open and counts again.
     pub(crate) fn reprieve(&self) -> bool {
-        if !self.state.served.load(Ordering::SeqCst) {
+        let cut_at = self.state.cut_at.swap(NOT_CUT, Ordering::SeqCst);
+        let keep = if cut_at == NOT_CUT {
+            self.state.served.load(Ordering::SeqCst)
+        } else {
+            // Cut for its header-read timeout: kept only if a request arrived since.
+            self.state.waiting_since.load(Ordering::SeqCst) != cut_at
+        };
+        if !keep {
             return false;
         }
         if self.state.closing.swap(false, Ordering::SeqCst) {
@@ -174,15 +240,28 @@ pub(crate) struct Connections {
     /// Set from SIGTERM on: responses say `Connection: close`.
     draining: Arc<AtomicBool>,
     phase: watch::Receiver<Phase>,
+    /// How long an HTTP/1 connection may wait for a request's head.
+    header_read_timeout: Duration,
+    clock: Arc<Clock>,
 }
 
 impl Connections {
-    /// Connections up to `limit`, following the server's shutdown `phase`.
-    pub(crate) fn new(limit: usize, phase: watch::Receiver<Phase>) -> Self {
-        Self::with_grace(limit, SHED_GRACE, phase)
+    /// Connections up to `limit`, each HTTP/1 one waiting for a request's head at
+    /// most `header_read_timeout`, following the server's shutdown `phase`.
+    pub(crate) fn new(
+        limit: usize,
+        header_read_timeout: Duration,
+        phase: watch::Receiver<Phase>,
+    ) -> Self {
+        Self::with_grace(limit, SHED_GRACE, header_read_timeout, phase)
     }
 
-    fn with_grace(limit: usize, grace: Duration, phase: watch::Receiver<Phase>) -> Self {
+    fn with_grace(
+        limit: usize,
+        grace: Duration,
+        header_read_timeout: Duration,
+        phase: watch::Receiver<Phase>,
+    ) -> Self {
         Self {
             limit,
             grace,
@@ -190,7 +269,44 @@ impl Connections {
             tracked: VecDeque::new(),
             draining: Arc::new(AtomicBool::new(false)),
             phase,
+            header_read_timeout,
+            clock: Arc::new(Clock::new()),
         }
+    }
+
+    /// How often [`cut_slow`](Self::cut_slow) should run: an eighth of the
+    /// header-read timeout, between 5 ms and a second.
+    pub(crate) fn check_interval(&self) -> Duration {
+        (self.header_read_timeout / 8).clamp(Duration::from_millis(5), Duration::from_secs(1))
+    }
+
+    /// Closes the HTTP/1 connections that have waited for a request's head longer
+    /// than the header-read timeout; returns how many.
+    pub(crate) fn cut_slow(&mut self) -> usize {
+        let now = self.clock.tick();
+        self.forget_closed();
+        // A connection's mark is up to one interval old: wait that much longer, so
+        // none is cut before its time.
+        let limit = u64::try_from((self.header_read_timeout + self.check_interval()).as_millis())
+            .unwrap_or(u64::MAX);
+        let mut cut = 0;
+        for state in &self.tracked {
+            let since = state.waiting_since.load(Ordering::SeqCst);
+            if since == BUSY
+                || now.saturating_sub(since) <= limit
+                || state.http2.load(Ordering::SeqCst)
+                || state.closing.load(Ordering::SeqCst)
+            {
+                continue;
+            }
+            state.cut_at.store(since, Ordering::SeqCst);
+            if !state.closing.swap(true, Ordering::SeqCst) {
+                self.open.fetch_sub(1, Ordering::SeqCst);
+                state.close.notify_one();
+                cut += 1;
+            }
+        }
+        cut
     }
 
     /// Open connections past which the oldest slow ones are closed.
@@ -214,6 +330,9 @@ impl Connections {
             waited: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             close: Notify::new(),
+            waiting_since: AtomicU64::new(self.clock.now()),
+            cut_at: AtomicU64::new(NOT_CUT),
+            clock: self.clock.clone(),
         });
         self.open.fetch_add(1, Ordering::SeqCst);
         self.tracked.push_back(state.clone());
@@ -302,7 +421,7 @@ impl<S, B, R> Service<Request<B>> for Marked<S>
 where
     S: Service<Request<B>, Response = Response<R>, Error = Infallible>,
 {
-    type Response = Response<R>;
+    type Response = Response<MarkedBody<R>>;
     type Error = Infallible;
     type Future = MarkedFuture<S::Future>;
 
@@ -318,8 +437,28 @@ where
         }
         MarkedFuture {
             inner: self.inner.call(request),
+            busy: http1.then(|| InFlight::start(&self.state)),
             draining: http1.then(|| self.draining.clone()),
         }
+    }
+}
+
+/// An HTTP/1 request in flight, from its head to the end of its response's body:
+/// the connection waits for the next head from when this drops.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<State>);
+
+impl InFlight {
+    fn start(state: &Arc<State>) -> Self {
+        state.waiting_since.store(BUSY, Ordering::SeqCst);
+        Self(state.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let now = self.0.clock.now();
+        self.0.waiting_since.store(now, Ordering::SeqCst);
     }
 }
 
@@ -328,6 +467,8 @@ pin_project! {
     pub(crate) struct MarkedFuture<F> {
         #[pin]
         inner: F,
+        // HTTP/1 only: the request in flight, handed to the response's body.
+        busy: Option<InFlight>,
         // HTTP/1 only: HTTP/2 has no Connection header (it gets a GOAWAY).
         draining: Option<Arc<AtomicBool>>,
     }
@@ -337,7 +478,7 @@ impl<F, R> std::future::Future for MarkedFuture<F>
 where
     F: std::future::Future<Output = Result<Response<R>, Infallible>>,
 {
-    type Output = Result<Response<R>, Infallible>;
+    type Output = Result<Response<MarkedBody<R>>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -351,7 +492,38 @@ where
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        Poll::Ready(Ok(response))
+        let busy = this.busy.take();
+        Poll::Ready(Ok(response.map(|inner| MarkedBody { inner, busy })))
+    }
+}
+
+pin_project! {
+    /// A response's body, the request in flight until hyper drops it (sent, or the
+    /// connection gone).
+    pub(crate) struct MarkedBody<B> {
+        #[pin]
+        inner: B,
+        busy: Option<InFlight>,
+    }
+}
+
+impl<B: Body> Body for MarkedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use opskit_config::Config;
@@ -321,15 +321,21 @@ async fn accept_loop<S: HttpService>(
     shutdown: GracefulShutdown,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout);
+    // The header-read timeout is the connection registry's (see `connections`):
+    // hyper's arms a timer for every request.
+    builder.http1().header_read_timeout(None);
     let mut phase = shutdown.phase();
+    let connections = Connections::new(
+        settings.connection_limit(),
+        settings.header_read_timeout,
+        phase.clone(),
+    );
+    let mut check = tokio::time::interval(connections.check_interval());
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut server = Server {
         builder,
         service,
-        connections: Connections::new(settings.connection_limit(), phase.clone()),
+        connections,
         last_shed_warning: None,
         open: tokio::sync::mpsc::channel(1),
     };
@@ -345,12 +351,15 @@ async fn accept_loop<S: HttpService>(
                     server.connections.drain();
                 }
             }
+            _ = check.tick() => {
+                server.connections.cut_slow();
+            }
             () = &mut stop => break,
         }
     }
     server.connections.drain();
     server.serve_queued(listener);
-    server.wait_for_connections().await;
+    server.wait_for_connections(check).await;
 }
 
 /// What [`accept_loop`] serves each connection with.
@@ -409,12 +418,21 @@ impl<S: HttpService> Server<S> {
         }
     }
 
-    /// Waits until every connection's task has ended: each holds a sender, and the
-    /// channel closes with the last one.
-    async fn wait_for_connections(self) {
+    /// Waits until every connection's task has ended (each holds a sender, and the
+    /// channel closes with the last one), still cutting slow clients: one whose
+    /// first request has not arrived is left to send it only until its header-read
+    /// timeout.
+    async fn wait_for_connections(mut self, mut check: tokio::time::Interval) {
         let (sender, mut receiver) = self.open;
         drop(sender);
-        let _ = receiver.recv().await;
+        loop {
+            tokio::select! {
+                _ = receiver.recv() => break,
+                _ = check.tick() => {
+                    self.connections.cut_slow();
+                }
+            }
+        }
     }
 
     /// Admits `stream` (making room past the limit) and serves it on its own task.
@@ -472,6 +490,9 @@ impl<S: HttpService> Server<S> {
         });
     }
 }
+
+#[cfg(test)]
+mod loopback;
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
