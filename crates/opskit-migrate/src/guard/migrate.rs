@@ -1,12 +1,16 @@
 //! Migrating: applying the pending migrations (or, with policy expand, those before
 //! the first contract one) under the migration lock, each with its record.
 
+use std::sync::OnceLock;
+
 use crate::classify::{Classification, Compat, classify};
 use crate::db::{self, GuardConnection, Tables, ToApply};
 use crate::error::GuardError;
+use crate::lint::Dialect;
 use crate::lock_wait::Bound;
 use crate::lock_wait::header::lock_timeout;
 use crate::status::{SchemaStatus, State};
+use sqlx::migrate::Migration;
 
 use super::inspect::refuse_incompatible;
 use super::{Guard, TARGET};
@@ -59,15 +63,20 @@ impl Guard {
     ) -> Result<SchemaStatus, GuardError> {
         crate::source::refuse_bad_versions(&self.migrations)?;
         let tables = self.tables()?;
-        let dialect = conn.dialect();
-        // Classification depends only on the files: done before the lock is taken,
-        // so a long file never holds other replicas up.
-        let classifications: Vec<Classification> = self
-            .migrations
-            .iter()
-            .map(|m| classify(m.sql.as_str(), dialect))
+        // Classification depends only on the files: the migrations the database
+        // has not applied are classified before the lock is taken, so a long file
+        // never holds other replicas up; those it has applied are never linted, so a
+        // replica that finds every migration applied spends nothing on it.
+        let classifications = Classifications::new(&self.migrations, conn.dialect());
+        let (applied, _) = db::read(&mut *conn, &tables, &self.known()).await?;
+        let not_applied: Vec<usize> = (0..self.migrations.len())
+            .filter(|&i| {
+                !applied
+                    .iter()
+                    .any(|row| row.version == self.migrations[i].version && row.success)
+            })
             .collect();
-        self.refuse_invalid(conn, &tables, &classifications).await?;
+        self.refuse_invalid(&classifications, &not_applied)?;
         let lease = db::Lease::new(self.lock_lease, &tables);
         conn.lock(self.lock_timeout, &lease, &tables).await?;
         let at = Locked {
@@ -89,7 +98,7 @@ impl Guard {
     async fn apply_locked(
         &self,
         conn: &mut impl GuardConnection,
-        classifications: &[Classification],
+        classifications: &Classifications<'_>,
         expand_only: bool,
         at: &Locked<'_>,
     ) -> Result<SchemaStatus, GuardError> {
@@ -107,7 +116,7 @@ impl Guard {
         }
         self.warn_retrying(&status, &to_apply);
         for index in to_apply {
-            self.apply_migration(&mut *conn, index, &classifications[index], at)
+            self.apply_migration(&mut *conn, index, classifications.get(index), at)
                 .await?;
         }
         let (applied, records) = db::read(&mut *conn, at.tables, &self.known()).await?;
@@ -128,7 +137,7 @@ impl Guard {
     fn to_apply(
         &self,
         status: &SchemaStatus,
-        classifications: &[Classification],
+        classifications: &Classifications<'_>,
         expand_only: bool,
     ) -> Vec<usize> {
         let mut to_apply = Vec::new();
@@ -140,7 +149,7 @@ impl Guard {
             else {
                 continue;
             };
-            if expand_only && classifications[index].compat == Compat::Contract {
+            if expand_only && classifications.get(index).compat == Compat::Contract {
                 break;
             }
             to_apply.push(index);
@@ -217,31 +226,23 @@ impl Guard {
     /// applied yet cannot be applied as written (such as a `COMMIT` inside the
     /// transaction it runs in). A migration already applied (by another tool) is
     /// history, not refused.
-    async fn refuse_invalid(
+    fn refuse_invalid(
         &self,
-        conn: &mut impl GuardConnection,
-        tables: &Tables,
-        classifications: &[Classification],
+        classifications: &Classifications<'_>,
+        not_applied: &[usize],
     ) -> Result<(), GuardError> {
-        let invalid: Vec<usize> = (0..self.migrations.len())
-            .filter(|&i| classifications[i].lint.errors().next().is_some())
-            .collect();
-        if invalid.is_empty() {
-            return Ok(());
-        }
-        let (applied, _) = db::read(conn, tables, &self.known()).await?;
-        let Some(&index) = invalid.iter().find(|&&i| {
-            !applied
-                .iter()
-                .any(|row| row.version == self.migrations[i].version && row.success)
-        }) else {
+        let Some(&index) = not_applied
+            .iter()
+            .find(|&&i| classifications.get(i).lint.errors().next().is_some())
+        else {
             return Ok(());
         };
         let m = &self.migrations[index];
         Err(GuardError::InvalidMigration {
             version: m.version,
             description: m.description.to_string(),
-            problems: classifications[index]
+            problems: classifications
+                .get(index)
                 .lint
                 .errors()
                 .map(|f| {
@@ -252,6 +253,28 @@ impl Guard {
                 })
                 .collect(),
         })
+    }
+}
+
+/// Each migration's classification, made the first time it is needed.
+struct Classifications<'a> {
+    migrations: &'a [Migration],
+    dialect: Dialect,
+    made: Vec<OnceLock<Classification>>,
+}
+
+impl<'a> Classifications<'a> {
+    fn new(migrations: &'a [Migration], dialect: Dialect) -> Self {
+        Self {
+            migrations,
+            dialect,
+            made: migrations.iter().map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// Migration `index`'s classification, linted now if it was not before.
+    fn get(&self, index: usize) -> &Classification {
+        self.made[index].get_or_init(|| classify(self.migrations[index].sql.as_str(), self.dialect))
     }
 }
 
