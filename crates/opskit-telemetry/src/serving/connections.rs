@@ -99,6 +99,8 @@ struct State {
     cut_at: AtomicU64,
     /// The registry's clock, shared with every connection.
     clock: Arc<Clock>,
+    /// Set from SIGTERM on, for every connection: responses say `Connection: close`.
+    draining: Arc<AtomicBool>,
 }
 
 /// `waiting_since` while a request is in flight.
@@ -152,7 +154,6 @@ impl State {
 pub(crate) struct Handle {
     state: Arc<State>,
     open: Arc<AtomicUsize>,
-    draining: Arc<AtomicBool>,
     phase: watch::Receiver<Phase>,
 }
 
@@ -172,7 +173,6 @@ impl Handle {
         Marked {
             inner,
             state: self.state.clone(),
-            draining: self.draining.clone(),
         }
     }
 
@@ -333,13 +333,13 @@ impl Connections {
             waiting_since: AtomicU64::new(self.clock.now()),
             cut_at: AtomicU64::new(NOT_CUT),
             clock: self.clock.clone(),
+            draining: self.draining.clone(),
         });
         self.open.fetch_add(1, Ordering::SeqCst);
         self.tracked.push_back(state.clone());
         let handle = Handle {
             state,
             open: self.open.clone(),
-            draining: self.draining.clone(),
             phase: self.phase.clone(),
         };
         (handle, shed)
@@ -413,8 +413,8 @@ impl Connections {
 #[derive(Debug, Clone)]
 pub(crate) struct Marked<S> {
     inner: S,
+    // One `Arc`: hyper clones the service for every request.
     state: Arc<State>,
-    draining: Arc<AtomicBool>,
 }
 
 impl<S, B, R> Service<Request<B>> for Marked<S>
@@ -438,7 +438,6 @@ where
         MarkedFuture {
             inner: self.inner.call(request),
             busy: http1.then(|| InFlight::start(&self.state)),
-            draining: http1.then(|| self.draining.clone()),
         }
     }
 }
@@ -467,10 +466,9 @@ pin_project! {
     pub(crate) struct MarkedFuture<F> {
         #[pin]
         inner: F,
-        // HTTP/1 only: the request in flight, handed to the response's body.
+        // HTTP/1 only (HTTP/2 has no Connection header; it gets a GOAWAY): the
+        // request in flight, handed to the response's body.
         busy: Option<InFlight>,
-        // HTTP/1 only: HTTP/2 has no Connection header (it gets a GOAWAY).
-        draining: Option<Arc<AtomicBool>>,
     }
 }
 
@@ -484,9 +482,9 @@ where
         let this = self.project();
         let Ok(mut response) = std::task::ready!(this.inner.poll(cx));
         if this
-            .draining
+            .busy
             .as_ref()
-            .is_some_and(|draining| draining.load(Ordering::Relaxed))
+            .is_some_and(|busy| busy.0.draining.load(Ordering::Relaxed))
         {
             response
                 .headers_mut()
