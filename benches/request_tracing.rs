@@ -4,6 +4,15 @@
 //! or none, all logging JSON through opskit's format into a sink. Allocations per
 //! request are counted for each, outside the timed loops.
 //!
+//! The baseline of opskit's own share of a sampled request, with no opskit code in
+//! the span's path: the same route with a span made by hand (an axum middleware,
+//! the same six fields at INFO, the caller's `traceparent` as its parent, the status
+//! code set at the end) on a bare `tracing_subscriber::Registry`, without and with
+//! `tracing-opentelemetry` over an SDK tracer provider set up as opskit's is
+//! (`always_on`, a batch processor with the same queue, OTLP/HTTP to the same
+//! receiver). What the second adds over the first is what tracing-opentelemetry
+//! and the SDK cost by themselves.
+//!
 //! Run with `cargo bench --bench request_tracing --features axum,otel`; results in
 //! `docs/benchmarks.md`.
 
@@ -18,15 +27,26 @@ use std::hint::black_box;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::MatchedPath;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::get;
 use criterion::{BatchSize, Criterion, criterion_group};
 use http::Request;
+use opentelemetry::propagation::TextMapPropagator as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig as _};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+};
 use opskit::telemetry::{
     HttpMetricsLayer, LogFormat, LogSettings, Logging, OtelSettings, PrometheusMetrics,
     RequestTracingLayer, SamplerName,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use tracing::Dispatch;
+use tracing::{Dispatch, Instrument as _};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::layer::SubscriberExt;
 
 #[global_allocator]
@@ -66,6 +86,67 @@ fn traced(endpoint: &str, sampler: SamplerName) -> Dispatch {
     Dispatch::new(logging().with(layer))
 }
 
+/// A bare registry under `tracing-opentelemetry`, over an SDK tracer provider set
+/// up as `opskit::telemetry::tracing_layer` sets up its own: every span sampled,
+/// batched with the same queue, exported over OTLP/HTTP to `endpoint`. No opskit
+/// code.
+fn bare_otel(endpoint: &str) -> Dispatch {
+    let settings = OtelSettings::default();
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(format!("{endpoint}/v1/traces"))
+        .build()
+        .unwrap();
+    let batch = BatchConfigBuilder::default()
+        .with_max_queue_size(settings.max_queue_size)
+        .with_max_export_batch_size(settings.max_export_batch_size)
+        .with_scheduled_delay(std::time::Duration::from_millis(settings.schedule_delay_ms))
+        .build();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(
+            BatchSpanProcessor::builder(exporter)
+                .with_batch_config(batch)
+                .build(),
+        )
+        .with_sampler(Sampler::AlwaysOn)
+        .build();
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("bench"))
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false);
+    Dispatch::new(tracing_subscriber::registry().with(layer))
+}
+
+/// The request span a user writes by hand: the six fields opskit's span carries,
+/// at INFO, the caller's `traceparent` as its parent, entered while the route
+/// runs, the status code on the OpenTelemetry span at the end.
+async fn hand_made_span(request: Request<Body>, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("", MatchedPath::as_str);
+    let method = request.method().clone();
+    let name = format!("{method} {route}");
+    let span = tracing::info_span!(
+        "request",
+        otel.name = name.as_str(),
+        otel.kind = "server",
+        http.request.method = method.as_str(),
+        http.route = route,
+        url.path = request.uri().path(),
+        request_id = "4bf92f3577b34da6a3ce929d0e0e4736",
+    );
+    let parent = TraceContextPropagator::new()
+        .extract(&opentelemetry_http::HeaderExtractor(request.headers()));
+    let _ = span.set_parent(parent);
+    let response = next.run(request).instrument(span.clone()).await;
+    span.set_attribute(
+        "http.response.status_code",
+        i64::from(response.status().as_u16()),
+    );
+    response
+}
+
 /// Heap allocations per request, over 1,000 requests.
 fn allocations(dispatch: &Dispatch, router: &mut Router) -> f64 {
     tracing::dispatcher::with_default(dispatch, || {
@@ -78,43 +159,56 @@ fn allocations(dispatch: &Dispatch, router: &mut Router) -> f64 {
     })
 }
 
-/// The four variants, each with the dispatch it runs under; the receiver must
-/// outlive them.
-fn variants(receiver: &opskit_testkit::otlp::Receiver) -> Vec<(&'static str, Dispatch, Router)> {
-    let routes = || {
-        Router::new()
-            .route("/notes/{id}", get(|| async { "note" }))
-            .layer(HttpMetricsLayer::new())
-    };
-    let off = Dispatch::new(logging());
-    let sampled = traced(&receiver.endpoint(), SamplerName::AlwaysOn);
-    let dropped = traced(&receiver.endpoint(), SamplerName::AlwaysOff);
-    vec![
-        ("tracing_off", off.clone(), routes()),
-        (
-            "request_span",
-            off,
-            routes().layer(RequestTracingLayer::new()),
+/// The variants, in the order they run. Sampled out before sampled: the allocation
+/// count counts every thread, and a sampled variant's exporter works on for
+/// seconds after it. The baseline (no opskit code in the span's path; the request
+/// metrics, in every variant alike, aside) last, exporting last.
+const VARIANTS: [&str; 6] = [
+    "tracing_off",
+    "request_span",
+    "otel_sampled_out",
+    "otel_sampled",
+    "bare_hand_span",
+    "bare_otel_sampled",
+];
+
+/// Variant `name` and the dispatch it runs under; the receiver must outlive it.
+/// Making an OpenTelemetry layer switches on, for the whole process, the reading
+/// of `traceparent` that only an exporter needs: the instruction counts make one
+/// variant alone per process.
+fn variant(name: &str, receiver: &opskit_testkit::otlp::Receiver) -> (Dispatch, Router) {
+    let routes = Router::new()
+        .route("/notes/{id}", get(|| async { "note" }))
+        .layer(HttpMetricsLayer::new());
+    let traced_routes = || routes.clone().layer(RequestTracingLayer::new());
+    let hand_made = || routes.clone().layer(middleware::from_fn(hand_made_span));
+    match name {
+        "tracing_off" => (Dispatch::new(logging()), routes.clone()),
+        "request_span" => (Dispatch::new(logging()), traced_routes()),
+        "otel_sampled_out" => (
+            traced(&receiver.endpoint(), SamplerName::AlwaysOff),
+            traced_routes(),
         ),
-        // Sampled out before sampled: the allocation count counts every thread, and
-        // the sampled variant's exporter works on for seconds after it.
-        (
-            "otel_sampled_out",
-            dropped,
-            routes().layer(RequestTracingLayer::new()),
+        "otel_sampled" => (
+            traced(&receiver.endpoint(), SamplerName::AlwaysOn),
+            traced_routes(),
         ),
-        (
-            "otel_sampled",
-            sampled,
-            routes().layer(RequestTracingLayer::new()),
-        ),
-    ]
+        "bare_hand_span" => (Dispatch::new(tracing_subscriber::registry()), hand_made()),
+        "bare_otel_sampled" => (bare_otel(&receiver.endpoint()), hand_made()),
+        other => panic!("no variant {other}: one of {VARIANTS:?}"),
+    }
 }
 
 fn request_tracing(c: &mut Criterion) {
     let _metrics = PrometheusMetrics::install(&opskit::telemetry::build_info!()).unwrap();
     let receiver = opskit_testkit::otlp::Receiver::start().unwrap();
-    let mut variants = variants(&receiver);
+    let mut variants: Vec<_> = VARIANTS
+        .iter()
+        .map(|name| {
+            let (dispatch, router) = variant(name, &receiver);
+            (*name, dispatch, router)
+        })
+        .collect();
     for (name, dispatch, router) in &mut variants {
         assert_eq!(
             tracing::dispatcher::with_default(dispatch, || call(router, request())).status(),
@@ -188,10 +282,23 @@ fn request_tracing(c: &mut Criterion) {
 
 criterion_group!(benches, request_tracing);
 
+/// Requests sent through a variant before `measured_requests`, in the
+/// `REQUEST_TRACING_ONLY` mode: every lazy static made, every cache warm.
+const WARM_UP: usize = 100;
+
+/// The requests callgrind counts with `--toggle-collect=*measured_requests*`.
+#[inline(never)]
+fn measured_requests(router: &mut Router, requests: Vec<Request<Body>>) {
+    for r in requests {
+        drop(black_box(call(router, r)));
+    }
+}
+
 /// `REQUEST_TRACING_ONLY=variant:count` sends `count` requests through one variant
-/// and nothing else, for counting instructions under callgrind (run it with 0 and
-/// with N; the difference over N is the cost of one request; `docs/benchmarks.md`
-/// has the commands).
+/// (after `WARM_UP` more) and nothing else, for counting instructions under
+/// callgrind: collect only inside `measured_requests`, or run it with 0 and with N
+/// (the difference over N is the cost of one request); `docs/benchmarks.md` has
+/// the commands.
 fn only(spec: &str) {
     let (name, count) = spec
         .split_once(':')
@@ -200,15 +307,13 @@ fn only(spec: &str) {
     // No recorder is installed: valgrind cannot run the process metrics' reader of
     // the auxiliary vector. The request metrics' layer is in every variant alike.
     let receiver = opskit_testkit::otlp::Receiver::start().unwrap();
-    let (_, dispatch, mut router) = variants(&receiver)
-        .into_iter()
-        .find(|(variant, ..)| *variant == name)
-        .expect("tracing_off, request_span, otel_sampled_out or otel_sampled");
-    let requests: Vec<_> = (0..count).map(|_| request()).collect();
+    let (dispatch, mut router) = variant(name, &receiver);
     tracing::dispatcher::with_default(&dispatch, || {
-        for r in requests {
-            drop(black_box(call(&mut router, r)));
+        for _ in 0..WARM_UP {
+            assert_eq!(call(&mut router, request()).status(), 200);
         }
+        let requests: Vec<_> = (0..count).map(|_| request()).collect();
+        measured_requests(&mut router, requests);
     });
 }
 

@@ -6,7 +6,11 @@
 //!   its default settings runs every opskit layer: a span per request, request
 //!   metrics, health, /metrics), alternating, five rounds (`LOAD_ROUNDS`);
 //! - time from process start to the first 200 (`/readyz` for notes, on SQLite,
-//!   `/hello` for the bare router), median of 7 starts;
+//!   `/hello` for the bare router), median of 7 starts, each server started both
+//!   unpinned (as a deploy starts it) and pinned to the CPU it is loaded on; and
+//!   where an unpinned notes start spends its time, from the timestamps of its own
+//!   log lines (`service.starting`, the migrations, `service.listening`, the first
+//!   health checks, readiness);
 //! - peak resident memory (VmHWM) at idle and after the load;
 //! - the notes service with a span per request (`LOG_LEVEL=info`): tracing off,
 //!   every request exported to an OTLP receiver on loopback, and the collector down
@@ -25,7 +29,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opskit_testkit::process::spawn_reading_first_line;
 
@@ -33,6 +38,10 @@ struct Server {
     child: Child,
     address: SocketAddr,
     started: Instant,
+    /// When the process was spawned, on the clock its log lines' timestamps use.
+    spawned_at: SystemTime,
+    /// Its log lines up to `service.ready` (notes only).
+    lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Server {
@@ -64,10 +73,13 @@ fn allowed_cpus() -> Vec<usize> {
 }
 
 /// Which role a pinned process plays.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Role {
     Server,
     Wrk,
+    /// A server left to the scheduler, on every CPU allowed: how a deploy starts
+    /// it (a container's CPU limit is a quota, not a CPU of its own).
+    Unpinned,
 }
 
 /// The command for a process pinned to a CPU of its own when two or more are
@@ -76,10 +88,10 @@ enum Role {
 fn pinned(role: Role, program: impl AsRef<std::ffi::OsStr>) -> Command {
     let cpus = allowed_cpus();
     let taskset = Command::new("taskset").arg("-V").output().is_ok();
-    if cpus.len() >= 2 && taskset {
+    if cpus.len() >= 2 && taskset && role != Role::Unpinned {
         let cpu = match role {
             Role::Wrk => cpus[0],
-            Role::Server => cpus[1],
+            Role::Server | Role::Unpinned => cpus[1],
         };
         let mut command = Command::new("taskset");
         command.arg("-c").arg(cpu.to_string()).arg(program);
@@ -91,15 +103,16 @@ fn pinned(role: Role, program: impl AsRef<std::ffi::OsStr>) -> Command {
 
 /// The notes service with its default settings: `LOG_LEVEL=info`, so each request
 /// has its span, and `request_log = errors`, so a 200 writes no line.
-fn start_notes(binary: &Path, dir: &Path) -> Server {
-    start_notes_with(binary, dir, &[])
+fn start_notes(binary: &Path, dir: &Path, role: Role) -> Server {
+    start_notes_with(binary, dir, &[], role)
 }
 
 /// The notes service with `env` added (at `LOG_LEVEL=info`, each request's span is
 /// on; at `warn`, off).
-fn start_notes_with(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Server {
+fn start_notes_with(binary: &Path, dir: &Path, env: &[(&str, &str)], role: Role) -> Server {
+    let spawned_at = SystemTime::now();
     let started = Instant::now();
-    let mut child = pinned(Role::Server, binary)
+    let mut child = pinned(role, binary)
         .current_dir(dir)
         .env_clear()
         .env("LOG_FORMAT", "json")
@@ -110,60 +123,51 @@ fn start_notes_with(binary: &Path, dir: &Path, env: &[(&str, &str)]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // The address comes from /proc: no line need be parsed for it.
-    let pid = child.id();
+    // The address comes from the `service.listening` line, read as it is written:
+    // looking for the socket in /proc every few milliseconds added up to that
+    // interval, and the scans' CPU, to every start measured.
     let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
-    let address = wait_for_listen_port(pid);
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let kept = lines.clone();
+    let (listening, address) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut keep = true;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains(r#""event":"service.listening""#)
+                && let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
+                && let Some(Ok(address)) = value["address"].as_str().map(str::parse)
+            {
+                let _ = listening.send(address);
+            }
+            if keep {
+                keep = !line.contains(r#""event":"service.ready""#);
+                kept.lock().unwrap().push(line);
+            }
+        }
+    });
+    let address: SocketAddr = address
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the service did not listen");
     Server {
         child,
         address,
         started,
+        spawned_at,
+        lines,
     }
 }
 
-fn start_bare(binary: &Path) -> Server {
+fn start_bare(binary: &Path, role: Role) -> Server {
+    let spawned_at = SystemTime::now();
     let started = Instant::now();
-    let (child, line) = spawn_reading_first_line(
-        &mut pinned(Role::Server, binary),
-        &[("BARE_LISTEN", "127.0.0.1:0")],
-    );
+    let (child, line) =
+        spawn_reading_first_line(&mut pinned(role, binary), &[("BARE_LISTEN", "127.0.0.1:0")]);
     Server {
         child,
         address: line.parse().unwrap(),
         started,
-    }
-}
-
-/// The TCP port a process listens on, from /proc/net/tcp and its socket inodes.
-fn wait_for_listen_port(pid: u32) -> SocketAddr {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .map(|fds| {
-                fds.filter_map(Result::ok)
-                    .filter_map(|fd| std::fs::read_link(fd.path()).ok())
-                    .filter_map(|target| {
-                        target
-                            .to_str()?
-                            .strip_prefix("socket:[")?
-                            .strip_suffix(']')
-                            .map(str::to_owned)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-        for row in table.lines().skip(1) {
-            let cells: Vec<&str> = row.split_whitespace().collect();
-            // state 0A = LISTEN
-            if cells.len() > 9 && cells[3] == "0A" && inodes.iter().any(|i| i == cells[9]) {
-                let port = u16::from_str_radix(cells[1].rsplit(':').next().unwrap(), 16).unwrap();
-                return SocketAddr::from(([127, 0, 0, 1], port));
-            }
-        }
-        assert!(Instant::now() < deadline, "the service did not listen");
-        std::thread::sleep(Duration::from_millis(2));
+        spawned_at,
+        lines: Arc::default(),
     }
 }
 
@@ -179,13 +183,15 @@ fn status(address: SocketAddr, path: &str) -> Option<u16> {
     response.get(9..12)?.parse().ok()
 }
 
-/// Time from process start to the first 200 on `path`.
+/// Time from process start to the first 200 on `path`, asking every 100 µs (a
+/// refused connection or a 503 costs the server microseconds; a coarser poll adds
+/// up to its interval to every start).
 fn time_to_200(server: &Server, path: &str) -> Duration {
     loop {
         if status(server.address, path) == Some(200) {
             return server.started.elapsed();
         }
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(Duration::from_micros(100));
     }
 }
 
@@ -222,7 +228,12 @@ fn wrk(address: SocketAddr, seconds: u64) -> (f64, f64) {
     let rps: f64 = text
         .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .unwrap()
+        .unwrap_or_else(|| {
+            panic!(
+                "wrk against {address} gave no rate: {text}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
         .trim()
         .parse()
         .unwrap();
@@ -259,29 +270,12 @@ fn main() {
     let notes = support::build("example-notes", "notes", "production", "");
     let bare = support::build("notes-drill", "bare-hello", "production", "");
 
-    // Start time, median of 7, a fresh database directory each time for notes.
-    let mut notes_starts = Vec::new();
-    let mut bare_starts = Vec::new();
-    for _ in 0..7 {
-        let dir = tempfile::tempdir().unwrap();
-        let server = start_notes(&notes, dir.path());
-        notes_starts.push(time_to_200(&server, "/readyz"));
-        drop(server);
-        let server = start_bare(&bare);
-        bare_starts.push(time_to_200(&server, "/hello"));
-    }
-    let (notes_start, bare_start) = (median(notes_starts), median(bare_starts));
-    println!(
-        "start to first 200: notes {:.1} ms (/readyz, SQLite, migrations applied), bare {:.1} ms, ratio {:.1}",
-        notes_start.as_secs_f64() * 1000.0,
-        bare_start.as_secs_f64() * 1000.0,
-        notes_start.as_secs_f64() / bare_start.as_secs_f64()
-    );
+    start_times(&notes, &bare);
 
     let dir = tempfile::tempdir().unwrap();
-    let notes_server = start_notes(&notes, dir.path());
+    let notes_server = start_notes(&notes, dir.path(), Role::Server);
     time_to_200(&notes_server, "/readyz");
-    let bare_server = start_bare(&bare);
+    let bare_server = start_bare(&bare, Role::Server);
     time_to_200(&bare_server, "/hello");
     std::thread::sleep(Duration::from_millis(500));
     let (notes_idle, bare_idle) = (
@@ -355,11 +349,12 @@ fn tracing_load(notes: &Path, seconds: u64, rounds: usize) {
     let info = ("LOG_LEVEL", "info");
     let sampled = ("OTEL_TRACES_SAMPLER", "always_on");
     let servers = [
-        start_notes_with(notes, dirs[0].path(), &[info]),
+        start_notes_with(notes, dirs[0].path(), &[info], Role::Server),
         start_notes_with(
             notes,
             dirs[1].path(),
             &[info, sampled, ("OTEL_EXPORTER_OTLP_ENDPOINT", up.as_str())],
+            Role::Server,
         ),
         start_notes_with(
             notes,
@@ -369,6 +364,7 @@ fn tracing_load(notes: &Path, seconds: u64, rounds: usize) {
                 sampled,
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", down.as_str()),
             ],
+            Role::Server,
         ),
     ];
     for server in &servers {
@@ -424,6 +420,156 @@ fn settle(receiver: &opskit_testkit::otlp::Receiver) {
         }
         seen = now;
     }
+}
+
+/// Start to the first 200, median of 7 starts of each server unpinned and pinned
+/// (the order turned each time, a fresh database directory for every notes start),
+/// and the phases of the notes starts from their log lines.
+fn start_times(notes: &Path, bare: &Path) {
+    const STARTS: usize = 7;
+    let kinds = [
+        ("notes", Role::Unpinned),
+        ("notes", Role::Server),
+        ("bare", Role::Unpinned),
+        ("bare", Role::Server),
+    ];
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
+    // The phases of the unpinned starts, then of the pinned.
+    let mut phases: [Vec<Vec<(&'static str, f64)>>; 2] = [Vec::new(), Vec::new()];
+    for start in 0..STARTS {
+        let mut order: Vec<usize> = (0..kinds.len()).collect();
+        order.rotate_left(start % kinds.len());
+        for i in order {
+            let (which, role) = kinds[i];
+            if which == "notes" {
+                let dir = tempfile::tempdir().unwrap();
+                let server = start_notes(notes, dir.path(), role);
+                let first_200 = time_to_200(&server, "/readyz");
+                times[i].push(first_200);
+                phases[usize::from(role != Role::Unpinned)].push(start_phases(&server, first_200));
+            } else {
+                let server = start_bare(bare, role);
+                times[i].push(time_to_200(&server, "/hello"));
+            }
+        }
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let medians: Vec<f64> = times.into_iter().map(|t| ms(median(t))).collect();
+    println!(
+        "start to first 200, median of {STARTS}: notes {:.1} ms unpinned, {:.1} ms pinned (/readyz, SQLite, migrations applied); bare {:.1} ms unpinned, {:.1} ms pinned; notes / bare unpinned {:.1}",
+        medians[0],
+        medians[1],
+        medians[2],
+        medians[3],
+        medians[0] / medians[2]
+    );
+    println!();
+    println!(
+        "| notes start, ms after spawn (median of {STARTS}) | unpinned: at | phase | pinned: at | phase |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut previous = [0.0, 0.0];
+    for (k, (mark, _)) in phases[0][0].iter().enumerate() {
+        let mut row = format!("| {mark} |");
+        for (pinning, starts) in phases.iter().enumerate() {
+            let mut at: Vec<f64> = starts.iter().map(|p| p[k].1).collect();
+            at.sort_by(f64::total_cmp);
+            let at = at[at.len() / 2];
+            row.push_str(&format!(" {at:.1} | {:.1} |", at - previous[pinning]));
+            previous[pinning] = at;
+        }
+        println!("{row}");
+    }
+    println!();
+}
+
+/// The moments of a notes start, in ms after its spawn: from its log lines'
+/// timestamps, and the first 200 its client saw.
+fn start_phases(server: &Server, first_200: Duration) -> Vec<(&'static str, f64)> {
+    // Wait for `service.ready`, the last line kept.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline
+        && !server
+            .lines
+            .lock()
+            .unwrap()
+            .last()
+            .is_some_and(|l| l.contains(r#""event":"service.ready""#))
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let spawned = server
+        .spawned_at
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        % 86_400.0;
+    let lines = server.lines.lock().unwrap();
+    let events: Vec<(String, String, f64)> = lines
+        .iter()
+        .filter_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            let at = seconds_of_day(value["timestamp"].as_str()?)?;
+            let event = value["event"].as_str()?.to_owned();
+            let detail = [&value["version"], &value["check"], &value["probe"]]
+                .iter()
+                .find_map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .or(v.as_u64().map(|n| n.to_string()))
+                })
+                .unwrap_or_default();
+            Some((event, detail, (at - spawned) * 1000.0))
+        })
+        .collect();
+    let at = |event: &str, detail: Option<&str>| {
+        events
+            .iter()
+            .find(|(e, d, _)| e == event && detail.is_none_or(|x| x == d))
+            .map_or(f64::NAN, |(.., at)| *at)
+    };
+    let last_migrated = events
+        .iter()
+        .rev()
+        .find(|(e, ..)| e == "schema.migrated")
+        .map_or(f64::NAN, |(.., at)| *at);
+    vec![
+        (
+            "`service.starting`: exec, loading, runtime, logging, settings",
+            at("service.starting", None),
+        ),
+        (
+            "first `schema.migrated`: recorder, SQLite file, pools, guard, migration 1",
+            at("schema.migrated", None),
+        ),
+        (
+            "last `schema.migrated`: the other migrations",
+            last_migrated,
+        ),
+        (
+            "`service.listening`: routes, bind",
+            at("service.listening", None),
+        ),
+        (
+            "readiness passes: the first round of health checks",
+            at("health.changed", Some("readiness")),
+        ),
+        (
+            "the client's first 200 on `/readyz`",
+            first_200.as_secs_f64() * 1000.0,
+        ),
+    ]
+}
+
+/// Seconds since midnight (UTC) of an RFC 3339 timestamp such as
+/// `2026-12-03T13:53:02.045628Z`.
+fn seconds_of_day(timestamp: &str) -> Option<f64> {
+    let time = timestamp.split_once('T')?.1.strip_suffix('Z')?;
+    let mut parts = time.splitn(3, ':');
+    let hours: f64 = parts.next()?.parse().ok()?;
+    let minutes: f64 = parts.next()?.parse().ok()?;
+    let seconds: f64 = parts.next()?.parse().ok()?;
+    Some(hours * 3600.0 + minutes * 60.0 + seconds)
 }
 
 /// One line of the memory report: (notes, bare) in KiB at idle and after the load.
