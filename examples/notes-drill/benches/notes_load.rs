@@ -11,7 +11,8 @@
 //!   where an unpinned notes start spends its time, from the timestamps of its own
 //!   log lines (`service.starting`, the migrations, `service.listening`, the first
 //!   health checks, readiness);
-//! - peak resident memory (VmHWM) at idle and after the load;
+//! - peak resident memory (VmHWM) at idle and after the load, and at idle for a
+//!   second notes process started on the file the first migrated;
 //! - the notes service with a span per request (`LOG_LEVEL=info`): tracing off,
 //!   every request exported to an OTLP receiver on loopback, and the collector down
 //!   (after the exported server's rounds the bench waits for the receiver, which
@@ -330,8 +331,26 @@ fn main() {
         (notes_anon_idle, bare_anon_idle),
         (notes_anon, bare_anon),
     );
+    restart_memory(&notes, dir.path(), bare_idle);
     drop((notes_server, bare_server));
     tracing_load(&notes, seconds, rounds);
+}
+
+/// Peak RSS at idle of a notes process started on the database file another has
+/// migrated: what every replica but the first of a rolling deploy starts as (the
+/// guard lints only migrations the database has not applied).
+fn restart_memory(notes: &Path, dir: &Path, bare_idle: u64) {
+    let restarted = start_notes(notes, dir, Role::Server);
+    time_to_200(&restarted, "/readyz");
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = peak_rss_kib(restarted.child.id());
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "peak RSS idle, started on a migrated file: notes {:.1} MiB, bare {:.1} MiB (+{:.1})",
+        mib(idle),
+        mib(bare_idle),
+        mib(idle) - mib(bare_idle)
+    );
 }
 
 /// The notes service at `LOG_LEVEL=info` (a span per request) with tracing off,
