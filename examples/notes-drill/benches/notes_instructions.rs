@@ -231,10 +231,7 @@ fn main() {
         println!("notes_instructions: valgrind is not installed; nothing measured");
         return;
     }
-    let count: usize = std::env::var("SERVED_REQUESTS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(2_000);
+    let count: usize = support::env_or("SERVED_REQUESTS", 2_000);
     let notes = support::build("example-notes", "notes", "production", "");
     let bare = support::build("notes-drill", "bare-hello", "production", "");
     let dir = tempfile::tempdir().unwrap();

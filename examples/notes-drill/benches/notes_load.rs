@@ -264,10 +264,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return;
     }
-    let seconds: u64 = std::env::var("LOAD_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+    let seconds: u64 = support::env_or("LOAD_SECONDS", 10);
     let notes = support::build("example-notes", "notes", "production", "");
     let bare = support::build("notes-drill", "bare-hello", "production", "");
 
@@ -288,10 +285,7 @@ fn main() {
         anon_rss_kib(bare_server.child.id()),
     );
 
-    let rounds: usize = std::env::var("LOAD_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+    let rounds: usize = support::env_or("LOAD_ROUNDS", 5);
     println!("| round | bare req/s | bare p99 | notes req/s | notes p99 | throughput ratio |");
     println!("|---|---|---|---|---|---|");
     let mut ratios = Vec::new();

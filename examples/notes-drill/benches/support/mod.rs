@@ -1,4 +1,5 @@
-//! What the benches share: the binaries they run, built by cargo.
+//! What the benches share: the binaries they run, built by cargo, and the numbers
+//! they read from the environment.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -32,4 +33,15 @@ pub fn build(package: &str, name: &str, profile: &str, features: &str) -> PathBu
         .filter(|m| m["target"]["name"] == name)
         .find_map(|m| m["executable"].as_str().map(PathBuf::from))
         .expect("an executable")
+}
+
+/// The number in environment variable `name`, or `default` when it is unset or not a
+/// number.
+// Each bench compiles this module apart; not every one reads a number.
+#[allow(dead_code)]
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
 }

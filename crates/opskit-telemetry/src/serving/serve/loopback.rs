@@ -65,8 +65,39 @@ async fn handle(
     Ok(Response::new(text.map_err(|never| match never {}).boxed()))
 }
 
-/// A server on loopback with the header-read timeout of these tests.
-fn start(runtime: &tokio::runtime::Runtime) -> SocketAddr {
+/// A server on loopback with the header-read timeout of these tests, on a runtime
+/// of its own (kept alive as long as the server is).
+struct Server {
+    _runtime: tokio::runtime::Runtime,
+    address: SocketAddr,
+}
+
+impl Server {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let address = listen(&runtime);
+        Self {
+            _runtime: runtime,
+            address,
+        }
+    }
+
+    /// A connection on which `head` was sent.
+    fn send(&self, head: &[u8]) -> TcpStream {
+        let mut stream = TcpStream::connect(self.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(head).unwrap();
+        stream
+    }
+}
+
+fn listen(runtime: &tokio::runtime::Runtime) -> SocketAddr {
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -79,22 +110,6 @@ fn start(runtime: &tokio::runtime::Runtime) -> SocketAddr {
         tokio::spawn(accept_loop(listener, service, settings, shutdown));
         address
     })
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn connect(address: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
 }
 
 /// Reads until the server closes the connection (failing after 10 s, long past
@@ -112,12 +127,8 @@ fn read_to_close(stream: &mut TcpStream) -> String {
 
 #[test]
 fn a_response_body_sent_for_longer_than_the_timeout_is_not_cut() {
-    let runtime = runtime();
-    let address = start(&runtime);
-    let mut stream = connect(address);
-    stream
-        .write_all(b"GET /slow HTTP/1.1\r\nhost: test\r\n\r\n")
-        .unwrap();
+    let server = Server::start();
+    let mut stream = server.send(b"GET /slow HTTP/1.1\r\nhost: test\r\n\r\n");
     // The whole body, then (idle past the timeout) the close.
     let text = read_to_close(&mut stream);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
@@ -126,12 +137,9 @@ fn a_response_body_sent_for_longer_than_the_timeout_is_not_cut() {
 
 #[test]
 fn a_request_body_sent_for_longer_than_the_timeout_is_read_whole() {
-    let runtime = runtime();
-    let address = start(&runtime);
-    let mut stream = connect(address);
-    stream
-        .write_all(b"POST /upload HTTP/1.1\r\nhost: test\r\ncontent-length: 6\r\n\r\n")
-        .unwrap();
+    let server = Server::start();
+    let mut stream =
+        server.send(b"POST /upload HTTP/1.1\r\nhost: test\r\ncontent-length: 6\r\n\r\n");
     for byte in b"abcdef" {
         std::thread::sleep(Duration::from_millis(200));
         stream.write_all(&[*byte]).unwrap();
@@ -146,14 +154,11 @@ fn a_request_body_sent_for_longer_than_the_timeout_is_read_whole() {
 
 #[test]
 fn a_client_that_sends_nothing_or_idles_after_a_response_is_cut() {
-    let runtime = runtime();
-    let address = start(&runtime);
-    let mut silent = connect(address);
+    let server = Server::start();
+    let mut silent = server.send(b"");
     assert_eq!(read_to_close(&mut silent), "", "closed without an answer");
 
-    let mut idle = connect(address);
-    idle.write_all(b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 0\r\n\r\n")
-        .unwrap();
+    let mut idle = server.send(b"POST / HTTP/1.1\r\nhost: test\r\ncontent-length: 0\r\n\r\n");
     let text = read_to_close(&mut idle);
     assert!(
         text.starts_with("HTTP/1.1 200"),
