@@ -10,8 +10,8 @@ use opskit::config::{Config, Invalid};
 use opskit::health::HealthSettings;
 use opskit::migrate::Policy;
 use opskit::secret::{ConnectionString, SQLX_POSTGRES_PARAMETERS, SecretString};
-use opskit::telemetry::HttpSettings;
 use opskit::telemetry::logs::LogSettings;
+use opskit::telemetry::{BuildInfo, HttpSettings, Started};
 use serde::Deserialize;
 
 /// Where the service runs. Production refuses what is only fine on a laptop.
@@ -245,14 +245,29 @@ fn human_readable_logs(logs: &LogSettings) -> Option<Invalid> {
     })
 }
 
+/// The service's first steps, [`opskit::telemetry::start`] under its name (logging,
+/// these settings with every problem at once and exit 78, `service.starting`,
+/// metrics), then in staging a warning for each thing production would refuse.
+pub fn start() -> Started<Settings> {
+    let started = opskit::telemetry::start::<Settings>(BuildInfo {
+        name: "notes",
+        ..opskit::telemetry::build_info!()
+    });
+    started.settings.warn_if_staging();
+    started
+}
+
 impl Settings {
     /// In staging, what production would refuse is logged as a warning.
-    pub fn warn_if_staging(&self) {
+    fn warn_if_staging(&self) {
         if self.deployment != Deployment::Staging {
             return;
         }
         let logs = human_readable_logs(&self.logs);
-        for rule in laptop_defaults(&self.api_token, &self.database_url).into_iter().chain(logs) {
+        for rule in laptop_defaults(&self.api_token, &self.database_url)
+            .into_iter()
+            .chain(logs)
+        {
             let variable = match rule.field {
                 "LOG_FORMAT" => "LOG_FORMAT".to_owned(),
                 field => format!("NOTES_{}", field.to_ascii_uppercase()),
