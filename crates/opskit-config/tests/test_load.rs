@@ -294,6 +294,11 @@ fn the_summary_says_where_each_value_came_from() {
     assert_eq!(summary.len(), Settings::describe().settings().len());
 }
 
+/// A setting's default, as the listing shows it.
+fn default(value: &'static str) -> Requirement {
+    Requirement::Default(Some(value.into()))
+}
+
 #[test]
 fn describe_lists_every_variable_with_requirement_and_secrecy() {
     let description = Settings::describe();
@@ -313,22 +318,12 @@ fn describe_lists_every_variable_with_requirement_and_secrecy() {
         rows,
         [
             ("APP_LISTEN", &Requirement::Required, false, "listen"),
-            (
-                "APP_LOG_FORMAT",
-                &Requirement::Default(Some("json".into())),
-                false,
-                "log_format"
-            ),
-            (
-                "APP_DEBUG",
-                &Requirement::Default(Some("false".into())),
-                false,
-                "debug"
-            ),
+            ("APP_LOG_FORMAT", &default("json"), false, "log_format"),
+            ("APP_DEBUG", &default("false"), false, "debug"),
             (
                 "APP_ORIGINS",
                 // Written as it is read: an empty list is an empty value.
-                &Requirement::Default(Some("".into())),
+                &default(""),
                 false,
                 "origins"
             ),
@@ -348,25 +343,25 @@ fn describe_lists_every_variable_with_requirement_and_secrecy() {
             ),
             (
                 "APP_POOL_MAX_CONNECTIONS",
-                &Requirement::Default(Some("10".into())),
+                &default("10"),
                 false,
                 "pool.max_connections"
             ),
             (
                 "APP_POOL_ACQUIRE_TIMEOUT",
-                &Requirement::Default(Some("5s".into())),
+                &default("5s"),
                 false,
                 "pool.acquire_timeout"
             ),
             (
                 "APP_REPLICA_MAX_CONNECTIONS",
-                &Requirement::Default(Some("10".into())),
+                &default("10"),
                 false,
                 "replica.max_connections"
             ),
             (
                 "APP_REPLICA_ACQUIRE_TIMEOUT",
-                &Requirement::Default(Some("5s".into())),
+                &default("5s"),
                 false,
                 "replica.acquire_timeout"
             ),
