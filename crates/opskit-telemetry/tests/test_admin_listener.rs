@@ -1,21 +1,7 @@
 //! `/metrics` on an admin listener of its own.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
 use opskit_telemetry::{PROMETHEUS_TEXT, PrometheusMetrics};
-
-fn get(address: std::net::SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
+use opskit_testkit::process::raw_get;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_listener_serves_metrics_and_nothing_else() {
@@ -29,10 +15,14 @@ async fn the_admin_listener_serves_metrics_and_nothing_else() {
     let server = metrics.clone();
     tokio::spawn(async move { server.serve(listener).await });
 
-    let response =
-        tokio::task::spawn_blocking(move || (get(address, "/metrics"), get(address, "/")))
-            .await
-            .unwrap();
+    let response = tokio::task::spawn_blocking(move || {
+        (
+            raw_get(address, "/metrics").unwrap(),
+            raw_get(address, "/").unwrap(),
+        )
+    })
+    .await
+    .unwrap();
     let (metrics_page, other) = response;
     assert!(
         metrics_page.starts_with("HTTP/1.1 200 OK"),

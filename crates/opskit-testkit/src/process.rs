@@ -352,6 +352,21 @@ pub fn exchange(
     read_full_response(stream)
 }
 
+/// `GET path` on a new connection: the response as it came, status line and
+/// headers included.
+///
+/// # Errors
+///
+/// When the connection or the response fails.
+pub fn raw_get(address: SocketAddr, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(&request_bytes("GET", path, &[], ""))?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
 /// `GET path` on a new connection: the status and the body.
 ///
 /// # Errors
@@ -359,6 +374,14 @@ pub fn exchange(
 /// When the connection or the response fails.
 pub fn get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     request(address, "GET", path, &[], "")
+}
+
+/// The text of a JSON value, such as an event's field (`text(&event["message"])`);
+/// a value that is not text fails the test, naming it.
+pub fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not text: {value}"))
 }
 
 /// Every stdout line of a service, parsed as JSON (a line that is not fails the test).

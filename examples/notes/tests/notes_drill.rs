@@ -326,12 +326,8 @@ fn without_a_token_writes_are_refused_and_the_log_says_why() {
 #[test]
 fn production_refuses_laptop_defaults_with_every_reason_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::spawn(
-        &support::notes(),
-        dir.path(),
-        &[("NOTES_DEPLOYMENT", "production"), ("LOG_FORMAT", "pretty")],
-    );
-    let (code, _, stderr) = service.finish();
+    let production = [("NOTES_DEPLOYMENT", "production"), ("LOG_FORMAT", "pretty")];
+    let (code, _, stderr) = support::run_in(dir.path(), &production);
     assert_eq!(code, 78, "{stderr}");
     for expected in [
         "invalid configuration: 3 problems",

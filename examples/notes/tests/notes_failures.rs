@@ -9,7 +9,7 @@ use std::net::TcpListener;
 
 use opskit_testkit::sweep::Sweep;
 use serde_json::Value;
-use support::process::{Service, event, events, get, request};
+use support::process::{Service, event, events, get, request, text};
 use support::start_local;
 
 fn notes() -> std::path::PathBuf {
@@ -20,7 +20,7 @@ fn notes() -> std::path::PathBuf {
 /// code, log lines and stderr.
 fn run_to_exit(env: &[(&str, &str)]) -> (i32, Vec<String>, String) {
     let dir = tempfile::tempdir().unwrap();
-    Service::spawn(&notes(), dir.path(), env).finish()
+    support::run_in(dir.path(), env)
 }
 
 /// [`run_to_exit`] as a production deployment with its API token, and `env`.
@@ -97,20 +97,14 @@ fn migration_not_applied_makes_the_service_not_ready_under_verify() {
         .find(|e| e["event"] == "health.changed" && e["check"] == "schema")
         .expect("a health.changed event for the schema check");
     assert!(
-        changed["output"]
-            .as_str()
-            .unwrap()
-            .contains("not applied yet"),
+        text(&changed["output"]).contains("not applied yet"),
         "{changed}"
     );
     let schema = event(&lines, "schema.status");
     assert_eq!(schema["state"], "pending");
     assert_eq!(schema["level"], "WARN");
     assert!(
-        schema["message"]
-            .as_str()
-            .unwrap()
-            .contains("3 migration(s) not applied yet"),
+        text(&schema["message"]).contains("3 migration(s) not applied yet"),
         "{schema}"
     );
 }
@@ -130,10 +124,7 @@ fn a_probe_on_the_wrong_path_is_reported_with_the_right_paths() {
     let warning = service.wait_for("health.probe_misconfigured");
     assert_eq!(warning["path"], "/healthz");
     assert!(
-        warning["probe_paths"]
-            .as_str()
-            .unwrap()
-            .contains("/readyz (readiness)"),
+        text(&warning["probe_paths"]).contains("/readyz (readiness)"),
         "{warning}"
     );
     service.terminate();

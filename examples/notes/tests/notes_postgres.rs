@@ -18,7 +18,7 @@ use opskit::secret::canary::Canary;
 use opskit_testkit::sweep::Sweep;
 use serde_json::Value;
 use support::postgres::{self, block_on};
-use support::process::{Service, event, events, get, post_json, request};
+use support::process::{Service, event, events, get, post_json, request, text};
 
 fn notes() -> std::path::PathBuf {
     support::notes()
@@ -216,10 +216,7 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
     let refusal = event(&lines, "schema.status");
     assert_eq!(refusal["level"], "ERROR");
     assert!(
-        refusal["message"]
-            .as_str()
-            .unwrap()
-            .contains("4 (rename body) is contract"),
+        text(&refusal["message"]).contains("4 (rename body) is contract"),
         "{refusal}"
     );
     seen.record("stdout", lines.join("\n"));

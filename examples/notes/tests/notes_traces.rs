@@ -280,8 +280,7 @@ fn a_collector_down_or_slow_costs_requests_nothing_and_shutdown_at_most_its_time
 #[test]
 fn otel_settings_join_the_one_report() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::spawn(
-        &support::notes(),
+    let (code, lines, stderr) = support::run_in(
         dir.path(),
         &[
             // A collector URL with credentials: reported, its password never shown.
@@ -298,7 +297,6 @@ fn otel_settings_join_the_one_report() {
             ("NOTES_DATA_DIR", dir.path().to_str().unwrap()),
         ],
     );
-    let (code, lines, stderr) = service.finish();
     assert_eq!(code, 78, "{stderr}");
     for variable in [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
