@@ -191,6 +191,17 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Stops it as an orchestrator does (SIGTERM) and asserts a clean exit (0,
+    /// stderr shown otherwise); returns stdout's lines and stderr.
+    pub fn stop(self) -> (Vec<String>, String) {
+        self.terminate();
+        let (code, lines, stderr) = self.finish();
+        assert_eq!(code, 0, "{stderr}");
+        (lines, stderr)
+    }
+}
+
 /// A test that ends early (a failed assertion) leaves no process behind: it is
 /// killed and reaped.
 impl Drop for Service {

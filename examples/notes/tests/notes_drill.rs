@@ -221,9 +221,7 @@ fn the_runbook_drill() {
     assert_eq!(status, 200, "ahead but compatible is ready (warn): {body}");
     assert!(body.contains(r#""status":"warn""#), "{body}");
     seen.record("GET /readyz of release N-1", &body);
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, stderr) = service.stop();
     let schema = events(&lines)
         .into_iter()
         .find(|e| e["event"] == "schema.status")

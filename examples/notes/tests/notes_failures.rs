@@ -411,9 +411,7 @@ fn log_settings_join_the_one_report_and_a_silencing_filter_is_called_out() {
     }
 
     let (_dir, service) = start_local(&[("RUST_LOG", "info,sqlx=warn")]);
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, stderr) = service.stop();
     assert_eq!(
         event(&lines, "service.starting")["log_filter"],
         "info,sqlx=warn"
@@ -444,9 +442,7 @@ fn log_settings_join_the_one_report_and_a_silencing_filter_is_called_out() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(service.is_running());
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, stderr) = service.stop();
     assert!(lines.is_empty(), "the filter hides everything: {lines:?}");
     assert!(
         stderr.contains("the log filter \"garbage\"")
