@@ -12,6 +12,7 @@ mod common;
 mod harness;
 
 use common::call;
+use opskit_testkit::assert_contains;
 
 use axum::Router;
 use axum::body::Body;
@@ -38,14 +39,8 @@ fn request_metrics(c: &mut Criterion) {
         assert_eq!(call(router, request()).status(), 200);
     }
     let rendered = metrics.render();
-    assert!(
-        rendered.contains("http_server_request_duration_seconds_count{"),
-        "{rendered}"
-    );
-    assert!(
-        rendered.contains("axum_http_requests_duration_seconds"),
-        "{rendered}"
-    );
+    assert_contains(&rendered, "http_server_request_duration_seconds_count{");
+    assert_contains(&rendered, "axum_http_requests_duration_seconds");
 
     harness::compare!(c, "http_metrics", request, call, {
         "bare" => bare,

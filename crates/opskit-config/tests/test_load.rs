@@ -1,5 +1,6 @@
 //! Loading through the public API: values, defaults, names, and every problem at once.
 
+use opskit_testkit::assert_contains;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -175,9 +176,9 @@ fn secret_values_never_appear_in_errors_or_the_summary() {
     for canary in [&token, &key, &password] {
         assert_no_leak(&report, canary.value(), "the error report");
     }
-    assert!(
-        report.contains("DATABASE_URL invalid value: the connection URL has no host"),
-        "{report}"
+    assert_contains(
+        &report,
+        "DATABASE_URL invalid value: the connection URL has no host",
     );
 
     let loaded = Settings::from_pairs([
@@ -224,14 +225,11 @@ fn third_party_parser_messages_that_quote_a_secret_are_withheld() {
     let err = S::from_pairs([("WEBHOOK", canary.value()), ("HOMEPAGE", "not-a-url")]).unwrap_err();
     let report = err.to_string();
     assert_no_leak(&report, canary.value(), "the report");
-    assert!(
-        report.contains("WEBHOOK invalid value: the value does not parse as this type"),
-        "{report}"
+    assert_contains(
+        &report,
+        "WEBHOOK invalid value: the value does not parse as this type",
     );
-    assert!(
-        report.contains("HOMEPAGE invalid value \"not-a-url\""),
-        "{report}"
-    );
+    assert_contains(&report, "HOMEPAGE invalid value \"not-a-url\"");
 }
 
 #[test]
@@ -269,9 +267,9 @@ fn a_typo_is_listed_beside_the_missing_variable_it_explains() {
     .unwrap_err();
     let report = err.to_string();
     assert!(report.contains("APP_API_TOKEN is not set"), "{report}");
-    assert!(
-        report.contains("warning: APP_API_TOKN is not a setting; did you mean APP_API_TOKEN?"),
-        "{report}"
+    assert_contains(
+        &report,
+        "warning: APP_API_TOKN is not a setting; did you mean APP_API_TOKEN?",
     );
 }
 

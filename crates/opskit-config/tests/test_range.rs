@@ -1,6 +1,7 @@
 //! `#[config(range = "...")]`: a duration or number outside its range is a problem
 //! of its variable that names both ends, reported with every other problem.
 
+use opskit_testkit::assert_contains;
 use std::time::Duration;
 
 use opskit_config::{Config, Invalid, ProblemKind};
@@ -56,10 +57,7 @@ fn a_value_outside_its_range_names_both_ends_with_every_other_problem() {
         ],
         "{report}"
     );
-    assert!(
-        report.contains("      Longest a request may take."),
-        "{report}"
-    );
+    assert_contains(&report, "      Longest a request may take.");
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 mod support;
 
+use opskit_testkit::assert_contains;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -133,10 +134,7 @@ async fn a_pool_wired_to_a_watched_password_opens_new_connections_with_the_new_p
     set_password(&mut admin, ROLE, new.value()).await;
     let refused = new_connection(&pool).await.unwrap_err();
     let refused = format!("{refused} {refused:?}");
-    assert!(
-        refused.contains("password authentication failed"),
-        "{refused}"
-    );
+    assert_contains(&refused, "password authentication failed");
 
     volume.update(&[("password", new.value())]);
     wait_until("the rotation", || password.rotations() == 1);
@@ -146,10 +144,7 @@ async fn a_pool_wired_to_a_watched_password_opens_new_connections_with_the_new_p
     let old_password = app_options.clone().password(old.value());
     let old_refused = PgConnection::connect_with(&old_password).await.unwrap_err();
     let old_refused = format!("{old_refused} {old_refused:?}");
-    assert!(
-        old_refused.contains("password authentication failed"),
-        "{old_refused}"
-    );
+    assert_contains(&old_refused, "password authentication failed");
 
     // The connection opened with the old password keeps working.
     let one: i32 = sqlx::query_scalar("SELECT 1")
@@ -204,10 +199,7 @@ async fn a_pool_wired_to_a_watched_url_follows_a_whole_new_url() {
 
     set_password(&mut admin, URL_ROLE, new.value()).await;
     let refused = new_connection(&pool).await.unwrap_err().to_string();
-    assert!(
-        refused.contains("password authentication failed"),
-        "{refused}"
-    );
+    assert_contains(&refused, "password authentication failed");
     volume.update(&[("database_url", &url_with(new.value()))]);
     wait_until("the rotation", || url.rotations() == 1);
     new_connection(&pool).await.unwrap();

@@ -1,6 +1,7 @@
 //! `/metrics` on an admin listener of its own.
 
 use opskit_telemetry::{PROMETHEUS_TEXT, PrometheusMetrics};
+use opskit_testkit::assert_contains;
 use opskit_testkit::process::raw_get;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,18 +29,9 @@ async fn the_admin_listener_serves_metrics_and_nothing_else() {
         metrics_page.starts_with("HTTP/1.1 200 OK"),
         "{metrics_page}"
     );
-    assert!(
-        metrics_page.contains(&format!("content-type: {PROMETHEUS_TEXT}")),
-        "{metrics_page}"
-    );
-    assert!(
-        metrics_page.contains("# TYPE process_start_time_seconds gauge"),
-        "{metrics_page}"
-    );
-    assert!(
-        metrics_page.contains("opskit_telemetry_build_info{"),
-        "{metrics_page}"
-    );
+    assert_contains(&metrics_page, format!("content-type: {PROMETHEUS_TEXT}"));
+    assert_contains(&metrics_page, "# TYPE process_start_time_seconds gauge");
+    assert_contains(&metrics_page, "opskit_telemetry_build_info{");
     assert!(other.starts_with("HTTP/1.1 404 Not Found"), "{other}");
     // No address-space limit reads -1, as Prometheus' own clients say it, never 0
     // ("no room at all").
@@ -48,9 +40,6 @@ async fn the_admin_listener_serves_metrics_and_nothing_else() {
         .lines()
         .any(|line| line.starts_with("Max address space") && line.contains("unlimited"));
     if unlimited {
-        assert!(
-            metrics_page.contains("\nprocess_virtual_memory_max_bytes -1\n"),
-            "{metrics_page}"
-        );
+        assert_contains(&metrics_page, "\nprocess_virtual_memory_max_bytes -1\n");
     }
 }

@@ -38,6 +38,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::Value;
 use tracing_subscriber::fmt::MakeWriter;
 
+/// Asserts that `text` (a report, a log, a response) contains `expected`, and
+/// shows the whole text when it does not.
+#[track_caller]
+pub fn assert_contains(text: impl AsRef<str>, expected: impl AsRef<str>) {
+    let (text, expected) = (text.as_ref(), expected.as_ref());
+    assert!(text.contains(expected), "{expected:?} is not in:\n{text}");
+}
+
 /// Everything written to it, kept in memory; clones share the buffer.
 ///
 /// It is a [`MakeWriter`], so it can be handed to any `tracing_subscriber` builder

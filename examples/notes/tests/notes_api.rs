@@ -3,6 +3,7 @@
 
 mod support;
 
+use opskit_testkit::assert_contains;
 use support::process::{Service, get, post_json, raw_get};
 
 const TOKEN: &str = "t0ken-for-the-api";
@@ -53,10 +54,7 @@ fn lists_come_in_pages_linked_to_the_next() {
         assert_eq!(status, 201, "{body}");
     }
     let first = raw_get(service.address(), "/notes?limit=2").unwrap();
-    assert!(
-        first.contains("link: </notes?after=2&limit=2>; rel=\"next\""),
-        "{first}"
-    );
+    assert_contains(&first, "link: </notes?after=2&limit=2>; rel=\"next\"");
     let (status, body) = get(service.address(), "/notes?after=2&limit=2").unwrap();
     assert_eq!(status, 200);
     let page: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();

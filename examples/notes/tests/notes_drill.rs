@@ -5,6 +5,7 @@
 
 mod support;
 
+use opskit_testkit::assert_contains;
 use std::fs;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -196,10 +197,7 @@ fn the_runbook_drill() {
     let service = Service::spawn(&notes, dir.path(), &broken);
     let (code, lines, stderr) = service.finish();
     assert_eq!(code, 78, "{stderr}");
-    assert!(
-        stderr.contains("NOTES_LISTEN invalid value \"localhost\""),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "NOTES_LISTEN invalid value \"localhost\"");
     let invalid = events(&lines)
         .into_iter()
         .find(|e| e["event"] == "config.invalid")
@@ -249,10 +247,7 @@ fn the_runbook_drill() {
     assert_eq!(refusal["level"], "ERROR");
     let message = refusal["message"].as_str().unwrap();
     assert!(message.contains("4 (rename body) is contract"), "{message}");
-    assert!(
-        message.contains("releases before it read \"body\""),
-        "{message}"
-    );
+    assert_contains(message, "releases before it read \"body\"");
     assert!(
         message
             .contains("Roll forward to a release that knows migration 4, or restore the database"),
@@ -307,10 +302,7 @@ fn without_a_token_writes_are_refused_and_the_log_says_why() {
     )
     .unwrap();
     assert_eq!(status, 403);
-    assert!(
-        body.contains("writes are disabled: the service has no API token"),
-        "{body}"
-    );
+    assert_contains(&body, "writes are disabled: the service has no API token");
     service.terminate();
     let (code, lines, _) = service.finish();
     assert_eq!(code, 0);

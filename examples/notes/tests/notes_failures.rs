@@ -5,6 +5,7 @@
 
 mod support;
 
+use opskit_testkit::assert_contains;
 use std::net::TcpListener;
 
 use opskit_testkit::sweep::Sweep;
@@ -295,14 +296,8 @@ fn human_logs_are_refused_in_production_so_the_collector_is_never_fed_text() {
         ("LOG_FORMAT", "pretty"),
     ]);
     assert_eq!(code, 78);
-    assert!(
-        stderr.contains("invalid configuration: 1 problem"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("LOG_FORMAT gives human-readable lines"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "invalid configuration: 1 problem");
+    assert_contains(&stderr, "LOG_FORMAT gives human-readable lines");
 }
 
 /// Starts the service with `variable=value` alone: it must exit 78 with a report
@@ -398,10 +393,7 @@ fn log_settings_join_the_one_report_and_a_silencing_filter_is_called_out() {
         let (code, lines, stderr) =
             run_to_exit(&[(log_variable, value), ("NOTES_LISTEN", "nowhere")]);
         assert_eq!(code, 78, "{stderr}");
-        assert!(
-            stderr.contains("invalid configuration: 2 problems"),
-            "{stderr}"
-        );
+        assert_contains(&stderr, "invalid configuration: 2 problems");
         let invalid = event(&lines, "config.invalid");
         assert_eq!(
             invalid["variables"],

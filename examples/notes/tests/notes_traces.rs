@@ -6,6 +6,7 @@
 
 mod support;
 
+use opskit_testkit::assert_contains;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -264,10 +265,7 @@ fn a_collector_down_or_slow_costs_requests_nothing_and_shutdown_at_most_its_time
             .expect("the spans lost at shutdown are reported");
         if queue == "4" {
             let message = flush["message"].as_str().unwrap();
-            assert!(
-                message.contains("sampled request trace(s) were not started"),
-                "{message}"
-            );
+            assert_contains(message, "sampled request trace(s) were not started");
         }
         println!(
             "collector at {endpoint}: median request {median:?}, slowest {slowest:?}, shutdown {shutdown:?}"
