@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
@@ -211,6 +211,34 @@ impl Drop for Service {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Runs `cargo build --quiet --message-format=json` with `args` in `dir` (a
+/// package's manifest directory) and returns the executable cargo built for the
+/// target `name`.
+///
+/// # Panics
+///
+/// When the build fails (with cargo's output) or builds no executable `name`.
+pub fn cargo_build(dir: &str, args: &[&str], name: &str) -> PathBuf {
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--message-format=json"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building {name} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["target"]["name"] == name)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo reported no executable {name}"))
 }
 
 /// A loopback TCP port free a moment ago, for a server a test starts on it. (The
