@@ -81,6 +81,18 @@ impl CapturedLogs {
             })
             .collect()
     }
+
+    /// The first line whose `event` field is `name`.
+    ///
+    /// # Panics
+    ///
+    /// When there is none, showing every line.
+    pub fn event(&self, name: &str) -> Value {
+        self.events()
+            .into_iter()
+            .find(|line| line["event"] == name)
+            .unwrap_or_else(|| panic!("no {name} event in:\n{}", self.text()))
+    }
 }
 
 /// Whether this process runs as root, whose reads ignore file modes: a test of
