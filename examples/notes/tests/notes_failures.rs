@@ -49,19 +49,15 @@ fn missing_environment_variable_in_production_exits_78_naming_it() {
 fn secret_not_mounted_exits_78_naming_the_variable_and_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("run/secrets/notes-api-token");
-    let service = Service::spawn(
-        &notes(),
-        dir.path(),
-        &[("NOTES_API_TOKEN_FILE", missing.to_str().unwrap())],
-    );
-    let (code, _, stderr) = service.finish();
+    let env = [("NOTES_API_TOKEN_FILE", missing.to_str().unwrap())];
+    let (code, _, stderr) = support::run_in(dir.path(), &env);
     assert_eq!(code, 78);
-    assert!(
-        stderr.contains(&format!(
+    assert_contains(
+        &stderr,
+        format!(
             "NOTES_API_TOKEN_FILE secret file {}: not found; mount the secret at this path or correct the path",
             missing.display()
-        )),
-        "{stderr}"
+        ),
     );
 }
 
