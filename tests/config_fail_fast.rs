@@ -5,12 +5,12 @@
 
 mod support;
 
-use opskit_testkit::assert_contains;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
 use opskit::secret::canary::Canary;
+use opskit_testkit::assert_contains;
 use opskit_testkit::sweep::Sweep;
 
 fn run(env: &[(&str, &str)]) -> Output {

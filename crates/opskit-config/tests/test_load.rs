@@ -1,6 +1,5 @@
 //! Loading through the public API: values, defaults, names, and every problem at once.
 
-use opskit_testkit::assert_contains;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,6 +7,7 @@ use std::time::Duration;
 use opskit_config::{Config, ProblemKind, Requirement, Source};
 use opskit_secret::canary::{Canary, assert_no_leak};
 use opskit_secret::{ConnectionString, ExposeSecret, SecretString};
+use opskit_testkit::assert_contains;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize, PartialEq)]

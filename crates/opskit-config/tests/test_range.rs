@@ -1,10 +1,10 @@
 //! `#[config(range = "...")]`: a duration or number outside its range is a problem
 //! of its variable that names both ends, reported with every other problem.
 
-use opskit_testkit::assert_contains;
 use std::time::Duration;
 
 use opskit_config::{Config, Invalid, ProblemKind};
+use opskit_testkit::assert_contains;
 
 /// Settings with ranges.
 #[derive(Config)]

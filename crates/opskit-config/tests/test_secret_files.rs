@@ -1,6 +1,5 @@
 //! Secrets from `VAR_FILE`: the Docker and Kubernetes secret-mount convention.
 
-use opskit_testkit::assert_contains;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -9,6 +8,7 @@ use opskit_config::{Config, ProblemKind, Source};
 use opskit_secret::canary::{Canary, assert_no_leak};
 use opskit_secret::{ConnectionString, ExposeSecret, SecretString};
 use opskit_testkit::CapturedLogs;
+use opskit_testkit::assert_contains;
 
 /// Settings with two secrets.
 #[derive(Config)]

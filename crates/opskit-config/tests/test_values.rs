@@ -2,13 +2,13 @@
 //! rules across fields through `#[config(validate = "...")]`, and load-time warnings
 //! that survive loading before logging.
 
-use opskit_testkit::assert_contains;
 use std::net::SocketAddr;
 
 use opskit_config::{Config, Invalid, Requirement, WarningKind};
 use opskit_secret::canary::{Canary, assert_no_leak};
 use opskit_secret::{ConnectionString, ExposeSecret, SecretString};
 use opskit_testkit::CapturedLogs;
+use opskit_testkit::assert_contains;
 
 /// Settings with a plain value, a list, and secrets.
 #[derive(Config)]

@@ -2,11 +2,11 @@
 
 mod common;
 
-use opskit_testkit::assert_contains;
 use std::time::Duration;
 
 use common::{execute, on_sqlite_and_postgres, scalar};
 use opskit_migrate::{Compat, Guard, GuardError, Policy, Repair, SchemaStatus, State};
+use opskit_testkit::assert_contains;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, SqliteConnection};
 
 async fn guard(set: &str) -> Guard {

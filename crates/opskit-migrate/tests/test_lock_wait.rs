@@ -5,7 +5,6 @@
 
 mod common;
 
-use opskit_testkit::assert_contains;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,6 +12,7 @@ use std::time::Duration;
 use common::scalar;
 use opskit_migrate::{Guard, GuardError, Policy, State};
 use opskit_testkit::CapturedLogs;
+use opskit_testkit::assert_contains;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 use tracing::instrument::WithSubscriber;

@@ -4,10 +4,10 @@
 
 mod common;
 
-use opskit_testkit::assert_contains;
 use std::path::Path;
 
 use opskit_migrate::{Guard, GuardError, Policy};
+use opskit_testkit::assert_contains;
 use sqlx::migrate::{Migration, MigrationType};
 
 /// The exit code of `opskit-migrate args`, and its stdout and stderr in one text.

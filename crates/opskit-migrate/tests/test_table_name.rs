@@ -13,13 +13,13 @@
 
 mod common;
 
-use opskit_testkit::assert_contains;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{cli_in, sqlx_run};
 use opskit_health::{Check, Status};
 use opskit_migrate::{Guard, GuardError, Policy, State, schema_check};
+use opskit_testkit::assert_contains;
 use sqlx::migrate::{Migrator, ResolveWith};
 
 /// A project directory: `sqlx.toml` and `migrations/` (the `v2` set: migration 2

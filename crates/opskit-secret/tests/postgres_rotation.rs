@@ -6,13 +6,13 @@
 
 mod support;
 
-use opskit_testkit::assert_contains;
 use std::str::FromStr;
 use std::time::Duration;
 
 use opskit_secret::canary::{Canary, assert_no_leak};
 use opskit_secret::rotation::{WatchOptions, WatchedSecret};
 use opskit_secret::{ConnectionString, ExposeSecret, SecretFile, SecretString};
+use opskit_testkit::assert_contains;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection};
 use support::{Capture, KubeletVolume, wait_until};

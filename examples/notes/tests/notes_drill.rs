@@ -5,7 +5,6 @@
 
 mod support;
 
-use opskit_testkit::assert_contains;
 use std::fs;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -13,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use opskit::migrate::Policy;
 use opskit::secret::canary::Canary;
+use opskit_testkit::assert_contains;
 use opskit_testkit::sweep::Sweep;
 use serde_json::Value;
 use support::load::{Load, SlowRequest};

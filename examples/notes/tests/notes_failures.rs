@@ -5,9 +5,9 @@
 
 mod support;
 
-use opskit_testkit::assert_contains;
 use std::net::TcpListener;
 
+use opskit_testkit::assert_contains;
 use opskit_testkit::sweep::Sweep;
 use serde_json::Value;
 use support::process::{Service, event, events, get, request, text};

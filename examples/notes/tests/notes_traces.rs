@@ -6,11 +6,11 @@
 
 mod support;
 
-use opskit_testkit::assert_contains;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use opskit_testkit::assert_contains;
 use opskit_testkit::otlp::Receiver;
 use support::process::{Service, event, events, post_json};
 
