@@ -7,10 +7,11 @@
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
 
-use std::hint::black_box;
-use std::time::Duration;
+mod harness;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use criterion::Criterion;
 use opskit::config::Config;
 use serde::Deserialize;
 
@@ -141,9 +142,4 @@ fn load_30_fields(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default().measurement_time(Duration::from_secs(3));
-    targets = load_30_fields
-}
-criterion_main!(benches);
+harness::main!(load_30_fields);

@@ -8,15 +8,15 @@
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
 
+mod harness;
+
 use std::convert::Infallible;
 use std::future::Future;
-use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use bytes::Bytes;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use http::{Request, Response};
 use http_body_util::Full;
 use opskit::health::Health;
@@ -44,10 +44,7 @@ fn request() -> Request<()> {
 }
 
 fn pass_through(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = harness::runtime();
     let health = runtime.block_on(async {
         Health::builder()
             .alias(opskit::health::Probe::Readiness, "/healthz")
@@ -68,34 +65,11 @@ fn pass_through(c: &mut Criterion) {
     let mut layered = health.layer().layer(inner);
     let mut layered_quiet = quiet.layer().layer(inner);
 
-    let mut group = c.benchmark_group("health_pass_through");
-    group.bench_function("bare", |b| {
-        b.iter_batched(
-            request,
-            |r| black_box(call(&mut bare, r)),
-            BatchSize::SmallInput,
-        )
+    harness::compare!(c, "health_pass_through", request, call, {
+        "bare" => bare,
+        "layered" => layered,
+        "layered_without_kubelet_watch" => layered_quiet,
     });
-    group.bench_function("layered", |b| {
-        b.iter_batched(
-            request,
-            |r| black_box(call(&mut layered, r)),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("layered_without_kubelet_watch", |b| {
-        b.iter_batched(
-            request,
-            |r| black_box(call(&mut layered_quiet, r)),
-            BatchSize::SmallInput,
-        )
-    });
-    group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default().measurement_time(Duration::from_secs(3));
-    targets = pass_through
-}
-criterion_main!(benches);
+harness::main!(pass_through);

@@ -9,16 +9,15 @@
 #![allow(missing_docs)]
 
 mod common;
+mod harness;
 
 use common::call;
-
-use std::hint::black_box;
-use std::time::Duration;
+use opskit_testkit::assert_contains;
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use http::Request;
 use opskit::telemetry::{HttpMetricsLayer, PrometheusMetrics};
 
@@ -40,43 +39,14 @@ fn request_metrics(c: &mut Criterion) {
         assert_eq!(call(router, request()).status(), 200);
     }
     let rendered = metrics.render();
-    assert!(
-        rendered.contains("http_server_request_duration_seconds_count{"),
-        "{rendered}"
-    );
-    assert!(
-        rendered.contains("axum_http_requests_duration_seconds"),
-        "{rendered}"
-    );
+    assert_contains(&rendered, "http_server_request_duration_seconds_count{");
+    assert_contains(&rendered, "axum_http_requests_duration_seconds");
 
-    let mut group = c.benchmark_group("http_metrics");
-    group.bench_function("bare", |b| {
-        b.iter_batched(
-            request,
-            |r| black_box(call(&mut bare, r)),
-            BatchSize::SmallInput,
-        )
+    harness::compare!(c, "http_metrics", request, call, {
+        "bare" => bare,
+        "opskit" => opskit,
+        "axum_prometheus" => peer,
     });
-    group.bench_function("opskit", |b| {
-        b.iter_batched(
-            request,
-            |r| black_box(call(&mut opskit, r)),
-            BatchSize::SmallInput,
-        )
-    });
-    group.bench_function("axum_prometheus", |b| {
-        b.iter_batched(
-            request,
-            |r| black_box(call(&mut peer, r)),
-            BatchSize::SmallInput,
-        )
-    });
-    group.finish();
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default().measurement_time(Duration::from_secs(3));
-    targets = request_metrics
-}
-criterion_main!(benches);
+harness::main!(request_metrics);

@@ -8,6 +8,8 @@
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
 
+mod harness;
+
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -32,10 +34,7 @@ fn migrations(n: i64) -> Vec<Migration> {
 }
 
 fn status(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = harness::runtime();
     let mut group = c.benchmark_group("migrate_status");
     for n in [10_i64, 100, 1_000] {
         let dir = tempfile::tempdir().unwrap();

@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
 use opskit::secret::canary::Canary;
+use opskit_testkit::assert_contains;
 use opskit_testkit::sweep::Sweep;
 
 fn run(env: &[(&str, &str)]) -> Output {
@@ -163,10 +164,7 @@ fn unreadable_and_oversized_secret_files_are_named_without_their_content() {
         .expect("the example runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(78), "{stderr}");
-    assert!(
-        stderr.contains("invalid configuration: 2 problems"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "invalid configuration: 2 problems");
     assert!(
         stderr.contains(&format!(
             "  APP_DATABASE_URL_FILE secret file {}: permission denied; make it readable by the user the service runs as",
@@ -214,10 +212,7 @@ fn a_clean_environment_starts_on_the_defaults_and_logs_a_redacted_summary() {
     ]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let stdout = String::from_utf8(output.stdout.clone()).unwrap();
-    assert!(
-        stdout.contains("postgres://notes:***@db:5432/notes"),
-        "{stdout}"
-    );
+    assert_contains(&stdout, "postgres://notes:***@db:5432/notes");
     assert!(stdout.contains("[REDACTED]"), "{stdout}");
     sweep(&output).assert_clean(&[token.value(), "hunter2-canary"]);
     assert!(

@@ -180,27 +180,27 @@ impl ser::SerializeSeq for Items {
     }
 }
 
-impl ser::SerializeTuple for Items {
-    type Ok = String;
-    type Error = NoForm;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NoForm> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<String, NoForm> {
-        Ok(self.text)
-    }
+/// Tuples and tuple structs are lists like any other: their items go through
+/// [`ser::SerializeSeq`].
+macro_rules! items_of_a_list {
+    ($($trait:ident::$method:ident),+) => {$(
+        impl ser::$trait for Items {
+            type Ok = String;
+            type Error = NoForm;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NoForm> {
+                ser::SerializeSeq::serialize_element(self, value)
+            }
+            fn end(self) -> Result<String, NoForm> {
+                Ok(self.text)
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeTupleStruct for Items {
-    type Ok = String;
-    type Error = NoForm;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NoForm> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    fn end(self) -> Result<String, NoForm> {
-        Ok(self.text)
-    }
-}
+items_of_a_list!(
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 impl ser::SerializeMap for Items {
     type Ok = String;

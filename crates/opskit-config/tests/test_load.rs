@@ -7,6 +7,7 @@ use std::time::Duration;
 use opskit_config::{Config, ProblemKind, Requirement, Source};
 use opskit_secret::canary::{Canary, assert_no_leak};
 use opskit_secret::{ConnectionString, ExposeSecret, SecretString};
+use opskit_testkit::assert_contains;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -175,9 +176,9 @@ fn secret_values_never_appear_in_errors_or_the_summary() {
     for canary in [&token, &key, &password] {
         assert_no_leak(&report, canary.value(), "the error report");
     }
-    assert!(
-        report.contains("DATABASE_URL invalid value: the connection URL has no host"),
-        "{report}"
+    assert_contains(
+        &report,
+        "DATABASE_URL invalid value: the connection URL has no host",
     );
 
     let loaded = Settings::from_pairs([
@@ -224,14 +225,11 @@ fn third_party_parser_messages_that_quote_a_secret_are_withheld() {
     let err = S::from_pairs([("WEBHOOK", canary.value()), ("HOMEPAGE", "not-a-url")]).unwrap_err();
     let report = err.to_string();
     assert_no_leak(&report, canary.value(), "the report");
-    assert!(
-        report.contains("WEBHOOK invalid value: the value does not parse as this type"),
-        "{report}"
+    assert_contains(
+        &report,
+        "WEBHOOK invalid value: the value does not parse as this type",
     );
-    assert!(
-        report.contains("HOMEPAGE invalid value \"not-a-url\""),
-        "{report}"
-    );
+    assert_contains(&report, "HOMEPAGE invalid value \"not-a-url\"");
 }
 
 #[test]
@@ -269,9 +267,9 @@ fn a_typo_is_listed_beside_the_missing_variable_it_explains() {
     .unwrap_err();
     let report = err.to_string();
     assert!(report.contains("APP_API_TOKEN is not set"), "{report}");
-    assert!(
-        report.contains("warning: APP_API_TOKN is not a setting; did you mean APP_API_TOKEN?"),
-        "{report}"
+    assert_contains(
+        &report,
+        "warning: APP_API_TOKN is not a setting; did you mean APP_API_TOKEN?",
     );
 }
 
@@ -294,6 +292,11 @@ fn the_summary_says_where_each_value_came_from() {
     assert_eq!(summary.len(), Settings::describe().settings().len());
 }
 
+/// A setting's default, as the listing shows it.
+fn default(value: &'static str) -> Requirement {
+    Requirement::Default(Some(value.into()))
+}
+
 #[test]
 fn describe_lists_every_variable_with_requirement_and_secrecy() {
     let description = Settings::describe();
@@ -313,22 +316,12 @@ fn describe_lists_every_variable_with_requirement_and_secrecy() {
         rows,
         [
             ("APP_LISTEN", &Requirement::Required, false, "listen"),
-            (
-                "APP_LOG_FORMAT",
-                &Requirement::Default(Some("json".into())),
-                false,
-                "log_format"
-            ),
-            (
-                "APP_DEBUG",
-                &Requirement::Default(Some("false".into())),
-                false,
-                "debug"
-            ),
+            ("APP_LOG_FORMAT", &default("json"), false, "log_format"),
+            ("APP_DEBUG", &default("false"), false, "debug"),
             (
                 "APP_ORIGINS",
                 // Written as it is read: an empty list is an empty value.
-                &Requirement::Default(Some("".into())),
+                &default(""),
                 false,
                 "origins"
             ),
@@ -348,25 +341,25 @@ fn describe_lists_every_variable_with_requirement_and_secrecy() {
             ),
             (
                 "APP_POOL_MAX_CONNECTIONS",
-                &Requirement::Default(Some("10".into())),
+                &default("10"),
                 false,
                 "pool.max_connections"
             ),
             (
                 "APP_POOL_ACQUIRE_TIMEOUT",
-                &Requirement::Default(Some("5s".into())),
+                &default("5s"),
                 false,
                 "pool.acquire_timeout"
             ),
             (
                 "APP_REPLICA_MAX_CONNECTIONS",
-                &Requirement::Default(Some("10".into())),
+                &default("10"),
                 false,
                 "replica.max_connections"
             ),
             (
                 "APP_REPLICA_ACQUIRE_TIMEOUT",
-                &Requirement::Default(Some("5s".into())),
+                &default("5s"),
                 false,
                 "replica.acquire_timeout"
             ),

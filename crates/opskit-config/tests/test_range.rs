@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use opskit_config::{Config, Invalid, ProblemKind};
+use opskit_testkit::assert_contains;
 
 /// Settings with ranges.
 #[derive(Config)]
@@ -56,10 +57,7 @@ fn a_value_outside_its_range_names_both_ends_with_every_other_problem() {
         ],
         "{report}"
     );
-    assert!(
-        report.contains("      Longest a request may take."),
-        "{report}"
-    );
+    assert_contains(&report, "      Longest a request may take.");
 }
 
 #[test]

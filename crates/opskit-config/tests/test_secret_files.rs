@@ -8,6 +8,7 @@ use opskit_config::{Config, ProblemKind, Source};
 use opskit_secret::canary::{Canary, assert_no_leak};
 use opskit_secret::{ConnectionString, ExposeSecret, SecretString};
 use opskit_testkit::CapturedLogs;
+use opskit_testkit::assert_contains;
 
 /// Settings with two secrets.
 #[derive(Config)]
@@ -136,10 +137,7 @@ fn reports_every_unreadable_file_at_once_naming_variable_and_path() {
         ]
     );
     let report = err.to_string();
-    assert!(
-        report.contains(&format!("  A_FILE secret file {empty}: is empty")),
-        "{report}"
-    );
+    assert_contains(&report, format!("  A_FILE secret file {empty}: is empty"));
 }
 
 #[test]
@@ -184,9 +182,9 @@ fn an_invalid_secret_from_a_file_is_reported_without_its_value() {
     .unwrap_err();
     let report = format!("{err}\n{err:?}");
     assert_no_leak(&report, canary.value(), "the report");
-    assert!(
-        report.contains("APP_DATABASE_URL invalid value: the connection URL has no host"),
-        "{report}"
+    assert_contains(
+        &report,
+        "APP_DATABASE_URL invalid value: the connection URL has no host",
     );
 }
 

@@ -8,6 +8,7 @@ use opskit_config::{Config, Invalid, Requirement, WarningKind};
 use opskit_secret::canary::{Canary, assert_no_leak};
 use opskit_secret::{ConnectionString, ExposeSecret, SecretString};
 use opskit_testkit::CapturedLogs;
+use opskit_testkit::assert_contains;
 
 /// Settings with a plain value, a list, and secrets.
 #[derive(Config)]
@@ -72,10 +73,7 @@ fn every_value_is_trimmed_the_same_way_secrets_included() {
     );
     assert_eq!(loaded.token.as_ref().unwrap().expose_secret(), "t0ken");
     let summary = loaded.summary().to_string();
-    assert!(
-        summary.contains("APP_DATABASE_URL=sqlite://data/other.db"),
-        "{summary}"
-    );
+    assert_contains(&summary, "APP_DATABASE_URL=sqlite://data/other.db");
 }
 
 #[test]
@@ -116,10 +114,7 @@ fn a_secret_default_with_a_password_is_masked_in_the_summary_and_the_listing() {
     let loaded = Defaulted::from_pairs::<_, &str, &str>([]).unwrap();
     assert!(loaded.database_url.expose_secret().ends_with("@db/app"));
     let summary = loaded.summary().to_string();
-    assert!(
-        summary.contains("APP_DATABASE_URL=postgres://app:***@db/app"),
-        "{summary}"
-    );
+    assert_contains(&summary, "APP_DATABASE_URL=postgres://app:***@db/app");
     let listing = Defaulted::describe().to_markdown() + &Defaulted::describe().to_env_example();
     assert!(listing.contains("postgres://app:***@db/app"), "{listing}");
     assert_no_leak(
@@ -138,9 +133,9 @@ fn rules_across_fields_are_problems_of_the_variable_reported_with_the_rest() {
     let variables: Vec<&str> = err.problems().iter().map(|p| p.variable.as_str()).collect();
     assert_eq!(variables, ["APP_WORKERS", "APP_DATABASE_URL"]);
     let report = err.to_string();
-    assert!(
-        report.contains("APP_WORKERS invalid value \"32\": is above APP_MAX_WORKERS (16)"),
-        "{report}"
+    assert_contains(
+        &report,
+        "APP_WORKERS invalid value \"32\": is above APP_MAX_WORKERS (16)",
     );
     assert!(report.contains("supported: sqlite"), "{report}");
     assert_no_leak(format!("{report}\n{err:?}"), canary.value(), "the report");

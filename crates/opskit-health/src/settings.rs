@@ -66,23 +66,45 @@ pub struct HealthSettings {
     pub readiness_aliases: Vec<String>,
 }
 
+/// The fields of the probe paths: liveness, readiness, startup, readiness aliases.
+const FIELDS: [&str; 4] = [
+    "liveness_path",
+    "readiness_path",
+    "startup_path",
+    "readiness_aliases",
+];
+
+/// [`FIELDS`] as a service's own rule names them, these settings nested as `health`.
+const NESTED_FIELDS: [&str; 4] = [
+    "health_liveness_path",
+    "health_readiness_path",
+    "health_startup_path",
+    "health_readiness_aliases",
+];
+
 impl HealthSettings {
-    /// The paths' problems, for the configuration report.
-    fn check(&self) -> Vec<Invalid> {
-        let paths = [
-            ("liveness_path", self.liveness_path.as_str()),
-            ("readiness_path", self.readiness_path.as_str()),
-            ("startup_path", self.startup_path.as_str()),
+    /// Every probe path with its field's name from `fields` ([`FIELDS`] or
+    /// [`NESTED_FIELDS`]): the three probes, then each readiness alias.
+    fn paths(&self, fields: [&'static str; 4]) -> impl Iterator<Item = (&'static str, &str)> {
+        let [liveness, readiness, startup, aliases] = fields;
+        [
+            (liveness, self.liveness_path.as_str()),
+            (readiness, self.readiness_path.as_str()),
+            (startup, self.startup_path.as_str()),
         ]
         .into_iter()
         .chain(
             self.readiness_aliases
                 .iter()
-                .map(|alias| ("readiness_aliases", alias.as_str())),
-        );
+                .map(move |alias| (aliases, alias.as_str())),
+        )
+    }
+
+    /// The paths' problems, for the configuration report.
+    fn check(&self) -> Vec<Invalid> {
         let mut seen: Vec<&str> = Vec::new();
         let mut invalid = Vec::new();
-        for (field, path) in paths {
+        for (field, path) in self.paths(FIELDS) {
             if let Some(reason) = crate::paths::path_problem(path, seen.iter().copied()) {
                 invalid.push(Invalid::new(
                     field,
@@ -132,19 +154,8 @@ impl HealthSettings {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn route_conflicts(&self, routes: &[&str]) -> Vec<Invalid> {
-        let paths = [
-            ("health_liveness_path", self.liveness_path.as_str()),
-            ("health_readiness_path", self.readiness_path.as_str()),
-            ("health_startup_path", self.startup_path.as_str()),
-        ]
-        .into_iter()
-        .chain(
-            self.readiness_aliases
-                .iter()
-                .map(|alias| ("health_readiness_aliases", alias.as_str())),
-        );
         let mut invalid = Vec::new();
-        for (field, path) in paths {
+        for (field, path) in self.paths(NESTED_FIELDS) {
             if let Some(route) = routes
                 .iter()
                 .find(|route| crate::paths::takes_over(path, route))

@@ -1,5 +1,7 @@
 //! The layer in front of real HTTP servers on loopback, probed over real TCP.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,17 +83,10 @@ async fn a_check_slower_than_the_kubelet_timeout_does_not_slow_the_probe() {
             }
         }
     };
-    let health = Health::builder()
-        .check(
-            "slow",
-            slow,
-            CheckOptions::new()
-                .interval(Duration::from_millis(100))
-                .timeout(Duration::from_secs(3600)),
-        )
-        .build()
-        .unwrap();
-    health.mark_started();
+    let options = CheckOptions::new()
+        .interval(Duration::from_millis(100))
+        .timeout(Duration::from_secs(3600));
+    let health = common::started("slow", slow, options);
     let addr = serve_axum(&health).await;
     let probe = || async {
         tokio::time::timeout(FENCE, get_path(addr, "/readyz"))

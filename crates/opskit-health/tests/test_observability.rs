@@ -1,11 +1,12 @@
 //! `health.changed` events on transitions only, and the check metrics.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
+
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use opskit_health::{CheckOptions, Health, Outcome};
+use opskit_health::{CheckOptions, Outcome};
 use opskit_testkit::CapturedLogs;
 
 /// One test per binary: the metrics recorder is process-global.
@@ -21,27 +22,15 @@ async fn transitions_are_logged_once_and_every_run_is_measured() {
 
     // pass, pass, fail, fail, pass, then pass for ever: two check transitions after
     // the first (unknown -> pass), and the probe follows.
-    let runs = Arc::new(AtomicU32::new(0));
-    let counter = runs.clone();
-    let check = move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if n == 2 || n == 3 {
-                Outcome::fail("database refused the connection")
-            } else {
-                Outcome::pass()
-            }
+    let (check, runs) = common::counted(|n| async move {
+        if n == 2 || n == 3 {
+            Outcome::fail("database refused the connection")
+        } else {
+            Outcome::pass()
         }
-    };
-    let health = Health::builder()
-        .check(
-            "database",
-            check,
-            CheckOptions::new().interval(Duration::from_secs(1)),
-        )
-        .build()
-        .unwrap();
-    health.mark_started();
+    });
+    let options = CheckOptions::new().interval(Duration::from_secs(1));
+    let health = common::started("database", check, options);
     tokio::time::sleep(Duration::from_millis(7_500)).await;
     assert_eq!(runs.load(Ordering::SeqCst), 8);
 

@@ -1,6 +1,8 @@
 //! Scheduling, timeouts, thresholds and panics, on Tokio's paused clock: time only
 //! moves when every task waits, so these run in milliseconds and exactly.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -38,21 +40,25 @@ async fn get(app: &App, path: &str) -> (StatusCode, serde_json::Value) {
     (status, serde_json::from_slice(&body).unwrap())
 }
 
+/// `path` answers 503 with `check`'s output `output`; returns the check's entry.
+async fn assert_fails_with(app: &App, path: &str, check: &str, output: &str) -> serde_json::Value {
+    let (status, body) = get(app, path).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let entry = body["checks"][format!("{check}:responseTime")][0].clone();
+    assert_eq!(entry["output"], output, "{body}");
+    entry
+}
+
 /// A check that counts its runs and answers from a script.
 fn scripted(script: Vec<Outcome>) -> (impl opskit_health::Check, Arc<AtomicU32>) {
-    let runs = Arc::new(AtomicU32::new(0));
-    let counter = runs.clone();
-    let script = Arc::new(script);
-    let check = move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst) as usize;
+    common::counted(move |n| {
         let outcome = script
-            .get(n)
+            .get(n as usize)
             .or(script.last())
             .cloned()
             .unwrap_or_else(Outcome::pass);
         async move { outcome }
-    };
-    (check, runs)
+    })
 }
 
 #[tokio::test(start_paused = true)]
@@ -91,23 +97,11 @@ async fn readiness_is_unknown_and_failing_until_every_check_has_run() {
         tokio::time::sleep(Duration::from_secs(5)).await;
         Outcome::pass()
     };
-    let health = Health::builder()
-        .check(
-            "slow",
-            slow,
-            CheckOptions::new().timeout(Duration::from_secs(30)),
-        )
-        .build()
-        .unwrap();
-    health.mark_started();
+    let options = CheckOptions::new().timeout(Duration::from_secs(30));
+    let health = common::started("slow", slow, options);
     let app = app(&health);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (status, body) = get(&app, "/readyz").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        body["checks"]["slow:responseTime"][0]["output"],
-        "not checked yet"
-    );
+    assert_fails_with(&app, "/readyz", "slow", "not checked yet").await;
     // Liveness does not count the readiness check and passes meanwhile.
     assert_eq!(get(&app, "/livez").await.0, StatusCode::OK);
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -122,57 +116,34 @@ async fn readiness_is_unknown_and_failing_until_every_check_has_run() {
 #[tokio::test(start_paused = true)]
 async fn a_check_that_never_returns_becomes_a_timeout_failure() {
     let hung = || std::future::pending::<Outcome>();
-    let health = Health::builder()
-        .details(true)
-        .check(
-            "hung",
-            hung,
-            CheckOptions::new().timeout(Duration::from_secs(2)),
-        )
-        .build()
-        .unwrap();
-    health.mark_started();
+    let options = CheckOptions::new().timeout(Duration::from_secs(2));
+    let health = common::started_showing_outputs("hung", hung, options);
     let app = app(&health);
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    let (status, body) = get(&app, "/readyz/hung").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    let entry = &body["checks"]["hung:responseTime"][0];
+    let entry = assert_fails_with(&app, "/readyz/hung", "hung", "timed out after 2s").await;
     assert_eq!(entry["status"], "fail");
-    assert_eq!(entry["output"], "timed out after 2s");
     assert_eq!(entry["observedValue"], 2000.0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_check_is_a_failure_and_the_next_run_goes_on() {
-    let runs = Arc::new(AtomicU32::new(0));
-    let counter = runs.clone();
-    let flaky = move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if n == 0 {
-                panic!("boom in check");
-            }
-            Outcome::pass()
+    let (flaky, runs) = common::counted(|n| async move {
+        if n == 0 {
+            panic!("boom in check");
         }
-    };
-    let health = Health::builder()
-        .details(true)
-        .check(
-            "flaky",
-            flaky,
-            CheckOptions::new().interval(Duration::from_secs(5)),
-        )
-        .build()
-        .unwrap();
-    health.mark_started();
+        Outcome::pass()
+    });
+    let options = CheckOptions::new().interval(Duration::from_secs(5));
+    let health = common::started_showing_outputs("flaky", flaky, options);
     let app = app(&health);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let (status, body) = get(&app, "/readyz").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        body["checks"]["flaky:responseTime"][0]["output"],
-        "the check panicked: boom in check"
-    );
+    assert_fails_with(
+        &app,
+        "/readyz",
+        "flaky",
+        "the check panicked: boom in check",
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
     assert_eq!(runs.load(Ordering::SeqCst), 2);
@@ -192,18 +163,11 @@ async fn thresholds_keep_a_flapping_check_from_flapping_readiness() {
         O::pass(),
         O::pass(),
     ]);
-    let health = Health::builder()
-        .check(
-            "db",
-            check,
-            CheckOptions::new()
-                .interval(Duration::from_secs(1))
-                .failure_threshold(3)
-                .success_threshold(2),
-        )
-        .build()
-        .unwrap();
-    health.mark_started();
+    let options = CheckOptions::new()
+        .interval(Duration::from_secs(1))
+        .failure_threshold(3)
+        .success_threshold(2);
+    let health = common::started("db", check, options);
     let mut seen = Vec::new();
     tokio::time::sleep(Duration::from_millis(500)).await;
     for _ in 0..9 {

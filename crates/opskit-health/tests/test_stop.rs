@@ -1,11 +1,12 @@
 //! A stopped registry runs no check and logs nothing: the service's last line stays
 //! its last.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
+
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use opskit_health::{CheckOptions, Health, Outcome};
+use opskit_health::{CheckOptions, Outcome};
 use opskit_testkit::CapturedLogs;
 
 #[tokio::test(start_paused = true)]
@@ -14,29 +15,17 @@ async fn after_stop_no_check_runs_and_no_event_is_logged() {
     let _guard = tracing::subscriber::set_default(captured.json_subscriber());
 
     // The first run passes at once; every later one takes 300 ms and fails.
-    let runs = Arc::new(AtomicU32::new(0));
-    let counter = runs.clone();
-    let check = move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        async move {
-            if n == 0 {
-                return Outcome::pass();
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            Outcome::fail("database refused the connection")
+    let (check, runs) = common::counted(|n| async move {
+        if n == 0 {
+            return Outcome::pass();
         }
-    };
-    let health = Health::builder()
-        .check(
-            "database",
-            check,
-            CheckOptions::new()
-                .interval(Duration::from_millis(100))
-                .failure_threshold(1),
-        )
-        .build()
-        .unwrap();
-    health.mark_started();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Outcome::fail("database refused the connection")
+    });
+    let options = CheckOptions::new()
+        .interval(Duration::from_millis(100))
+        .failure_threshold(1);
+    let health = common::started("database", check, options);
     // The second run is under way (until 400 ms) when the service stops.
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(runs.load(Ordering::SeqCst), 2);

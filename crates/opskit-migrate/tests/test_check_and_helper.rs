@@ -6,6 +6,7 @@ use opskit_health::{Check, Status};
 use opskit_migrate::lint::Dialect;
 use opskit_migrate::testing::unacknowledged_contract_migrations;
 use opskit_migrate::{Guard, Policy, schema_check};
+use opskit_testkit::assert_contains;
 
 /// The check's verdicts as the schema moves from pending to applied to an expand
 /// and then a contract migration of a newer release, on the pool `check_on` makes.
@@ -33,12 +34,7 @@ async fn the_check_follows_the_schema<C: Check>(url: &str, check_on: impl Fn(Gua
         .unwrap();
     let outcome = check.run().await;
     assert_eq!(outcome.status, Status::Fail);
-    assert!(
-        outcome
-            .output
-            .unwrap()
-            .contains("3 (drop body) is contract")
-    );
+    assert_contains(outcome.output.unwrap(), "3 (drop body) is contract");
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{cli, cli_on};
+use opskit_testkit::assert_contains;
 use opskit_testkit::sweep::Sweep;
 
 #[test]
@@ -10,19 +11,16 @@ fn lint_fails_on_an_unacknowledged_contract_migration() {
     let dir = common::migrations("unacknowledged");
     let (code, stdout, _) = cli(&["lint", dir.to_str().unwrap()]);
     assert_eq!(code, 1, "{stdout}");
-    assert!(
-        stdout.contains("2_rename.sql: contract (by linter)"),
-        "{stdout}"
-    );
+    assert_contains(&stdout, "2_rename.sql: contract (by linter)");
     assert!(
         stdout.contains(
             "line 1: OPS-C003 rename-column [contract] renames column title of notes to heading"
         ),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("line 2: OPS-L001 create-index-without-concurrently [lock risk]"),
-        "{stdout}"
+    assert_contains(
+        &stdout,
+        "line 2: OPS-L001 create-index-without-concurrently [lock risk]",
     );
 
     let (code, stdout, _) = cli(&[
@@ -48,10 +46,7 @@ fn lint_fails_on_an_unacknowledged_contract_migration() {
         code, 0,
         "a contract migration with its header is acknowledged:\n{stdout}"
     );
-    assert!(
-        stdout.contains("3_drop_body.sql: contract (by header)"),
-        "{stdout}"
-    );
+    assert_contains(&stdout, "3_drop_body.sql: contract (by header)");
 }
 
 #[test]
@@ -60,10 +55,7 @@ fn status_reports_pending_up_to_date_and_incompatible_with_exit_codes() {
     let v2 = common::migrations("v2");
     let (code, stdout, _) = cli_on("status", &v2, &db.url, &[]);
     assert_eq!(code, 75, "{stdout}");
-    assert!(
-        stdout.contains("2 migration(s) not applied yet"),
-        "{stdout}"
-    );
+    assert_contains(&stdout, "2 migration(s) not applied yet");
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -180,9 +172,9 @@ fn repair_needs_an_explicit_choice_and_a_partly_applied_migration() {
         &["--version", "2", "--as", "not-applied"],
     );
     assert_eq!(code, 64, "{stderr}");
-    assert!(
-        stderr.contains("cannot repair migration 2: it is not partly applied"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "cannot repair migration 2: it is not partly applied",
     );
 }
 
@@ -213,10 +205,7 @@ async fn a_partial_failure_is_repaired_through_the_command() {
     assert_eq!(code, 65, "{stdout}{stderr}");
     let (code, stdout, stderr) = run(&["status"]);
     assert_eq!(code, 65, "{stdout}");
-    assert!(
-        stderr.contains("opskit-migrate repair --version 2 --as applied"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "opskit-migrate repair --version 2 --as applied");
     let (code, stdout, stderr) = run(&[
         "repair",
         "--version",

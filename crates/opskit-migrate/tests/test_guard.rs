@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::{execute, on_sqlite_and_postgres, scalar};
 use opskit_migrate::{Compat, Guard, GuardError, Policy, Repair, SchemaStatus, State};
+use opskit_testkit::assert_contains;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, SqliteConnection};
 
 async fn guard(set: &str) -> Guard {
@@ -69,14 +70,8 @@ async fn rollback_drill(url: &str) {
         assert_eq!(status.state, State::AheadIncompatible);
         let message = err.to_string();
         assert!(message.contains("3 (drop body) is contract"), "{message}");
-        assert!(
-            message.contains("releases before it still read body"),
-            "{message}"
-        );
-        assert!(
-            message.contains("drops column body of notes (OPS-C002)"),
-            "{message}"
-        );
+        assert_contains(&message, "releases before it still read body");
+        assert_contains(&message, "drops column body of notes (OPS-C002)");
         assert!(
             message.contains(
                 "Roll forward to a release that knows migration 3, or restore the database"
@@ -124,10 +119,7 @@ async fn expand_before_contract_after(url: &str) {
         assert_eq!(pending, [3]);
         let message = status.to_string();
         assert!(message.contains("3 (drop body)"), "{message}");
-        assert!(
-            message.contains("once the previous release is gone"),
-            "{message}"
-        );
+        assert_contains(&message, "once the previous release is gone");
     }
     // What the previous release needs is still there, and both releases run.
     assert_eq!(
@@ -354,9 +346,9 @@ async fn failed_migration_is_recorded_and_explained(url: &str) {
         "{status:?}"
     );
     let message = status.to_string();
-    assert!(
-        message.contains("2 (half done) failed before and was rolled back, nothing of it is applied; it runs again (last error: "),
-        "{message}"
+    assert_contains(
+        &message,
+        "2 (half done) failed before and was rolled back, nothing of it is applied; it runs again (last error: ",
     );
 
     // The fixed file applies at the next deploy, with no hand edits; the history
@@ -608,10 +600,7 @@ async fn a_held_lock_times_out_naming_the_holder() {
     );
     assert_eq!(err.exit_code(), 69);
     let message = err.to_string();
-    assert!(
-        message.contains(&format!("PostgreSQL backend {pid}")),
-        "{message}"
-    );
+    assert_contains(&message, format!("PostgreSQL backend {pid}"));
     assert!(
         message.starts_with("the migration lock is held by"),
         "{message}"

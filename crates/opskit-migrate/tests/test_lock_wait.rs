@@ -12,6 +12,7 @@ use std::time::Duration;
 use common::scalar;
 use opskit_migrate::{Guard, GuardError, Policy, State};
 use opskit_testkit::CapturedLogs;
+use opskit_testkit::assert_contains;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 use tracing::instrument::WithSubscriber;
@@ -297,10 +298,7 @@ async fn a_bad_lock_timeout_header_is_refused_naming_the_migration_and_line() {
     assert_eq!(err.exit_code(), 65);
     let message = err.to_string();
     assert!(message.starts_with("migration 2 (add extra)"), "{message}");
-    assert!(
-        message.contains("line 1: `-- opskit: lock_timeout=10sec`"),
-        "{message}"
-    );
+    assert_contains(&message, "line 1: `-- opskit: lock_timeout=10sec`");
     assert!(message.contains("OPS-E004"), "{message}");
 }
 
@@ -329,14 +327,8 @@ async fn an_invalid_index_left_by_a_concurrent_build_is_named_with_the_fix() {
         .unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, GuardError::InvalidIndex { .. }), "{message}");
-    assert!(
-        message.contains("index t_body on t is INVALID"),
-        "{message}"
-    );
-    assert!(
-        message.contains("Run DROP INDEX CONCURRENTLY t_body;"),
-        "{message}"
-    );
+    assert_contains(&message, "index t_body on t is INVALID");
+    assert_contains(&message, "Run DROP INDEX CONCURRENTLY t_body;");
     assert_eq!(scalar(&db.url, ROWS_OF_2).await, 0);
 
     // Doing what it says (and removing the duplicate) lets the migration through.

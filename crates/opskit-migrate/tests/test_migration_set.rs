@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 
 use opskit_migrate::{Guard, GuardError, Policy};
+use opskit_testkit::assert_contains;
 use sqlx::migrate::{Migration, MigrationType};
 
 /// The exit code of `opskit-migrate args`, and its stdout and stderr in one text.
@@ -44,10 +45,7 @@ fn two_files_with_one_version_are_refused_by_every_command_naming_both() {
     write(dir.path(), "01_b.sql", "CREATE TABLE b (x INT);");
     for (code, text) in every_command(dir.path()) {
         assert_eq!(code, 65, "{text}");
-        assert!(
-            text.contains("version 1 is used by 01_b.sql and 1_a.sql"),
-            "{text}"
-        );
+        assert_contains(&text, "version 1 is used by 01_b.sql and 1_a.sql");
         assert!(text.contains("Nothing was run"), "{text}");
     }
 }
@@ -141,10 +139,7 @@ fn a_byte_order_mark_is_refused_at_line_1_and_the_rest_is_still_linted() {
     let db = common::sqlite();
     let (code, text) = cli_on("apply", dir.path(), &db.url);
     assert_eq!(code, 65, "{text}");
-    assert!(
-        text.contains("line 1: the file starts with a byte-order mark"),
-        "{text}"
-    );
+    assert_contains(&text, "line 1: the file starts with a byte-order mark");
 }
 
 #[tokio::test]
@@ -162,9 +157,9 @@ async fn a_postgres_error_names_the_line_of_the_migration_not_of_postgres_source
     )]);
     let err = guard.run(&db.url, Policy::Apply).await.unwrap_err();
     let message = err.to_string();
-    assert!(
-        message.contains("syntax error at or near \"INT\" (line 3, column 27 of the migration)"),
-        "{message}"
+    assert_contains(
+        &message,
+        "syntax error at or near \"INT\" (line 3, column 27 of the migration)",
     );
     assert!(!message.contains(" at line "), "{message}");
 }

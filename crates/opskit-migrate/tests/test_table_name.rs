@@ -19,6 +19,7 @@ use std::process::Command;
 use common::{cli_in, sqlx_run};
 use opskit_health::{Check, Status};
 use opskit_migrate::{Guard, GuardError, Policy, State, schema_check};
+use opskit_testkit::assert_contains;
 use sqlx::migrate::{Migrator, ResolveWith};
 
 /// A project directory: `sqlx.toml` and `migrations/` (the `v2` set: migration 2
@@ -196,10 +197,7 @@ async fn sqlx_then_guard(sqlx: &Sqlx) {
         // The command, run beside the sqlx.toml, reads it.
         let (code, stdout, stderr) = cli_in(dir.path(), &["status", "--database-url", url]);
         assert_eq!(code, 0, "{stdout}{stderr}");
-        assert!(
-            stdout.contains("schema up to date (migration 2)"),
-            "{stdout}"
-        );
+        assert_contains(&stdout, "schema up to date (migration 2)");
         assert!(
             stderr.contains(&format!(
                 "read sqlx.toml: migrations in migrations, recorded in {}",
@@ -303,10 +301,7 @@ async fn a_guard_given_the_default_name_refuses_rather_than_apply_again() {
             assert!(matches!(err, GuardError::TableElsewhere { .. }), "{err}");
             assert_eq!(err.exit_code(), 78);
             let message = err.to_string();
-            assert!(
-                message.contains(&format!("the migrations table _sqlx_migrations does not exist, but {table} records 2 of these migrations")),
-                "{message}"
-            );
+            assert_contains(&message, format!("the migrations table _sqlx_migrations does not exist, but {table} records 2 of these migrations"));
         }
         let (code, _, stderr) = cli_in(dir.path(), &["apply", "--database-url", url, "--config", "/dev/null"]);
         assert_eq!(code, 78, "{stderr}");
@@ -359,10 +354,7 @@ fn the_cli_reads_sqlx_toml_here_or_from_config_and_refuses_one_it_cannot_use() {
     let dir = project("[migrate]\ntable-name = '\"x\"; DROP TABLE notes; --'\n");
     let (code, _, stderr) = status(dir.path(), &[]);
     assert_eq!(code, 78, "{stderr}");
-    assert!(
-        stderr.contains("cannot use the migrations table name"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "cannot use the migrations table name");
     assert!(!Path::new(file).exists(), "no database was opened");
 
     // --config reads another file; a missing one is named.
@@ -407,9 +399,9 @@ async fn a_table_in_a_schema_that_does_not_exist_is_refused_naming_it() {
     );
     let (code, _, stderr) = cli_in(dir.path(), &["apply", "--database-url", &pg.url]);
     assert_eq!(code, 78, "{stderr}");
-    assert!(
-        stderr.contains("cannot use the migrations table name \"nowhere.schema_history\": schema nowhere does not exist; list it in create-schemas"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "cannot use the migrations table name \"nowhere.schema_history\": schema nowhere does not exist; list it in create-schemas",
     );
     assert!(!exists(&pg.url, "_opskit_migration_lock").await);
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use opskit_secret::canary::{Canary, assert_no_leak};
 use opskit_secret::rotation::{WatchOptions, WatchedSecret};
 use opskit_secret::{ConnectionString, ExposeSecret, SecretFile, SecretString};
+use opskit_testkit::assert_contains;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection};
 use support::{Capture, KubeletVolume, wait_until};
@@ -40,9 +41,39 @@ fn admin_options() -> Option<PgConnectOptions> {
     )
 }
 
-async fn set_password(admin: &mut PgConnection, role: &str, password: &str) {
+/// A connection of the server's admin (and its options, for URLs of the same
+/// server), with `role` created anew to log in with `password`; `None` (the test
+/// is skipped) without a server.
+async fn admin_with_role(role: &str, password: &str) -> Option<(PgConnectOptions, PgConnection)> {
+    let options = admin_options()?;
+    let mut admin = PgConnection::connect_with(&options).await.unwrap();
     // Canary values are letters, digits and `-`: safe inside a literal.
-    let sql = format!("ALTER ROLE {role} PASSWORD '{password}'");
+    let sql = format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN PASSWORD '{password}'");
+    execute(&mut admin, sql).await;
+    Some((options, admin))
+}
+
+/// Ends a test: neither canary is in `seen` (the logs, errors and Debug output),
+/// the pool is closed and the role dropped.
+async fn end(
+    seen: &str,
+    canaries: [&Canary; 2],
+    pool: PgPool,
+    mut admin: PgConnection,
+    role: &str,
+) {
+    for canary in canaries {
+        assert_no_leak(seen, canary.value(), "the logs, errors and Debug output");
+    }
+    pool.close().await;
+    execute(&mut admin, format!("DROP ROLE {role}")).await;
+}
+
+async fn set_password(admin: &mut PgConnection, role: &str, password: &str) {
+    execute(admin, format!("ALTER ROLE {role} PASSWORD '{password}'")).await;
+}
+
+async fn execute(admin: &mut PgConnection, sql: String) {
     sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(admin)
         .await
@@ -62,19 +93,11 @@ async fn new_connection(pool: &PgPool) -> Result<i32, sqlx::Error> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_wired_to_a_watched_password_opens_new_connections_with_the_new_password() {
-    let Some(admin_options) = admin_options() else {
+    let (old, new) = (Canary::new("pg-old"), Canary::new("pg-new"));
+    let Some((admin_options, mut admin)) = admin_with_role(ROLE, old.value()).await else {
         return;
     };
     let (logs, _guard) = Capture::start();
-    let (old, new) = (Canary::new("pg-old"), Canary::new("pg-new"));
-    let mut admin = PgConnection::connect_with(&admin_options).await.unwrap();
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "DROP ROLE IF EXISTS {ROLE}; CREATE ROLE {ROLE} LOGIN PASSWORD '{}'",
-        old.value()
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let mut volume = KubeletVolume::new(dir.path(), &[("password", old.value())]);
@@ -111,10 +134,7 @@ async fn a_pool_wired_to_a_watched_password_opens_new_connections_with_the_new_p
     set_password(&mut admin, ROLE, new.value()).await;
     let refused = new_connection(&pool).await.unwrap_err();
     let refused = format!("{refused} {refused:?}");
-    assert!(
-        refused.contains("password authentication failed"),
-        "{refused}"
-    );
+    assert_contains(&refused, "password authentication failed");
 
     volume.update(&[("password", new.value())]);
     wait_until("the rotation", || password.rotations() == 1);
@@ -124,10 +144,7 @@ async fn a_pool_wired_to_a_watched_password_opens_new_connections_with_the_new_p
     let old_password = app_options.clone().password(old.value());
     let old_refused = PgConnection::connect_with(&old_password).await.unwrap_err();
     let old_refused = format!("{old_refused} {old_refused:?}");
-    assert!(
-        old_refused.contains("password authentication failed"),
-        "{old_refused}"
-    );
+    assert_contains(&old_refused, "password authentication failed");
 
     // The connection opened with the old password keeps working.
     let one: i32 = sqlx::query_scalar("SELECT 1")
@@ -145,32 +162,16 @@ async fn a_pool_wired_to_a_watched_password_opens_new_connections_with_the_new_p
         logs.text(),
         password.current()
     );
-    for canary in [&old, &new] {
-        assert_no_leak(&seen, canary.value(), "the logs, errors and Debug output");
-    }
-
-    pool.close().await;
-    sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE {ROLE}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    end(&seen, [&old, &new], pool, admin, ROLE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pool_wired_to_a_watched_url_follows_a_whole_new_url() {
-    let Some(admin_options) = admin_options() else {
+    let (old, new) = (Canary::new("pg-url-old"), Canary::new("pg-url-new"));
+    let Some((admin_options, mut admin)) = admin_with_role(URL_ROLE, old.value()).await else {
         return;
     };
     let (logs, _guard) = Capture::start();
-    let (old, new) = (Canary::new("pg-url-old"), Canary::new("pg-url-new"));
-    let mut admin = PgConnection::connect_with(&admin_options).await.unwrap();
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "DROP ROLE IF EXISTS {URL_ROLE}; CREATE ROLE {URL_ROLE} LOGIN PASSWORD '{}'",
-        old.value()
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
     let url_with = |password: &str| {
         format!(
             "postgres://{URL_ROLE}:{password}@{}:{}/postgres",
@@ -198,10 +199,7 @@ async fn a_pool_wired_to_a_watched_url_follows_a_whole_new_url() {
 
     set_password(&mut admin, URL_ROLE, new.value()).await;
     let refused = new_connection(&pool).await.unwrap_err().to_string();
-    assert!(
-        refused.contains("password authentication failed"),
-        "{refused}"
-    );
+    assert_contains(&refused, "password authentication failed");
     volume.update(&[("database_url", &url_with(new.value()))]);
     wait_until("the rotation", || url.rotations() == 1);
     new_connection(&pool).await.unwrap();
@@ -212,12 +210,5 @@ async fn a_pool_wired_to_a_watched_url_follows_a_whole_new_url() {
         url.current(),
         url.current()
     );
-    for canary in [&old, &new] {
-        assert_no_leak(&seen, canary.value(), "the logs, errors and Debug output");
-    }
-    pool.close().await;
-    sqlx::raw_sql(AssertSqlSafe(format!("DROP ROLE {URL_ROLE}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    end(&seen, [&old, &new], pool, admin, URL_ROLE).await;
 }

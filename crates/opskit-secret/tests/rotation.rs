@@ -5,7 +5,7 @@ mod support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use opskit_secret::canary::{Canary, assert_no_leak};
@@ -25,11 +25,34 @@ fn watch_token(path: &Path) -> WatchedSecret<SecretString> {
         .unwrap()
 }
 
+/// A file `name` holding `content`, in a directory of its own (removed when the
+/// first value is dropped).
+fn secret_file(name: &str, content: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    fs::write(&path, content).unwrap();
+    (dir, path)
+}
+
 /// Writes `content` to a new file and renames it over `path`.
 fn replace(path: &Path, content: &str) {
     let staged = path.with_extension("tmp");
     fs::write(&staged, content).unwrap();
     fs::rename(&staged, path).unwrap();
+}
+
+/// None of `canaries` is in the logs, nor in the Debug output of `secret` and of
+/// its current value.
+fn assert_hidden<T>(logs: &Capture, secret: &WatchedSecret<T>, canaries: [&Canary; 2])
+where
+    WatchedSecret<T>: std::fmt::Debug,
+    opskit_secret::rotation::Current<T>: std::fmt::Debug,
+{
+    let debug = format!("{secret:?} {:?}", secret.current());
+    for canary in canaries {
+        assert_no_leak(logs.text(), canary.value(), "the logs");
+        assert_no_leak(&debug, canary.value(), "Debug");
+    }
 }
 
 fn wait_for_rotations(secret: &WatchedSecret<impl Sized>, n: u64) {
@@ -66,21 +89,12 @@ fn a_kubelet_symlink_swap_is_followed_and_registered_for_redaction_first() {
         "{}",
         logs.text()
     );
-    for canary in [&old, &new] {
-        assert_no_leak(logs.text(), canary.value(), "the logs");
-        assert_no_leak(
-            format!("{token:?} {:?}", token.current()),
-            canary.value(),
-            "Debug",
-        );
-    }
+    assert_hidden(&logs, &token, [&old, &new]);
 }
 
 #[test]
 fn a_rename_over_the_file_and_an_in_place_rewrite_are_followed() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("api_token");
-    fs::write(&path, "first-value").unwrap();
+    let (_dir, path) = secret_file("api_token", "first-value");
     let token = watch_token(&path);
 
     replace(&path, "second-value\r\n");
@@ -98,10 +112,11 @@ fn a_rename_over_the_file_and_an_in_place_rewrite_are_followed() {
 #[test]
 fn a_whole_connection_url_rotates_and_a_half_written_one_is_refused() {
     let (logs, _guard) = Capture::start();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("database_url");
     let (old, new) = (Canary::new("pw-old"), Canary::new("pw-new"));
-    fs::write(&path, format!("postgres://app:{}@db/notes", old.value())).unwrap();
+    let (_dir, path) = secret_file(
+        "database_url",
+        format!("postgres://app:{}@db/notes", old.value()),
+    );
     let url: WatchedSecret<ConnectionString> = SecretFile::new(&path)
         .watch_with("APP_DATABASE_URL", fast())
         .unwrap();
@@ -124,14 +139,7 @@ fn a_whole_connection_url_rotates_and_a_half_written_one_is_refused() {
     assert!(!url.is_failing());
     assert_eq!(url.current().to_string(), "postgres://app:***@db/notes");
     assert!(url.current().expose_secret().contains(new.value()));
-    for canary in [&old, &new] {
-        assert_no_leak(logs.text(), canary.value(), "the logs");
-        assert_no_leak(
-            format!("{url:?} {:?}", url.current()),
-            canary.value(),
-            "Debug",
-        );
-    }
+    assert_hidden(&logs, &url, [&old, &new]);
 }
 
 /// Makes `path` one broken thing after another; the old value must hold through
@@ -215,9 +223,7 @@ fn broken_rotations_keep_the_old_value_say_why_and_the_next_good_value_is_taken(
 #[test]
 fn a_file_still_being_written_is_refused_until_it_holds_still() {
     let (logs, _guard) = Capture::start();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("api_token");
-    fs::write(&path, "before-the-writer").unwrap();
+    let (_dir, path) = secret_file("api_token", "before-the-writer");
     let options = WatchOptions::default()
         .interval(Duration::from_millis(10))
         .settle(Duration::from_millis(200));
@@ -258,9 +264,7 @@ fn a_file_still_being_written_is_refused_until_it_holds_still() {
 #[test]
 fn a_file_restored_to_the_value_in_use_ends_the_failure_without_a_rotation() {
     let (logs, _guard) = Capture::start();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("api_token");
-    fs::write(&path, "same-token").unwrap();
+    let (_dir, path) = secret_file("api_token", "same-token");
     let token = watch_token(&path);
     fs::write(&path, "").unwrap();
     wait_until("the failure", || token.is_failing());
@@ -280,9 +284,7 @@ fn an_unreadable_file_keeps_the_old_value_and_the_next_readable_one_is_taken() {
         return run_as_nobody(CHILD, "an_unreadable_file_keeps_the_old_value");
     }
     let (logs, _guard) = Capture::start();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("api_token");
-    fs::write(&path, "readable-token").unwrap();
+    let (_dir, path) = secret_file("api_token", "readable-token");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
     let token = watch_token(&path);
 
@@ -327,9 +329,7 @@ fn a_rotation_is_counted_in_metrics() {
     let recorder = metrics_util::debugging::DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     recorder.install().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("metrics_token");
-    fs::write(&path, "metrics-first").unwrap();
+    let (_dir, path) = secret_file("metrics_token", "metrics-first");
     let token: WatchedSecret<SecretString> = SecretFile::new(&path)
         .watch_with("APP_METRICS_TOKEN", fast())
         .unwrap();
@@ -361,9 +361,7 @@ fn a_rotation_is_counted_in_metrics() {
 #[test]
 fn a_subscriber_that_panics_is_logged_and_the_others_still_hear_of_the_rotation() {
     let (logs, _guard) = Capture::start();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("api_token");
-    fs::write(&path, "before-panic").unwrap();
+    let (_dir, path) = secret_file("api_token", "before-panic");
     let token = watch_token(&path);
     token.on_rotate(|_: &SecretString| panic!("subscriber bug"));
     let (tx, rx) = std::sync::mpsc::channel();
@@ -380,9 +378,7 @@ fn a_subscriber_that_panics_is_logged_and_the_others_still_hear_of_the_rotation(
 
 #[test]
 fn the_first_read_is_checked_as_every_later_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("api_token");
-    fs::write(&path, "  \n").unwrap();
+    let (dir, path) = secret_file("api_token", "  \n");
     let err = SecretFile::new(&path)
         .watch::<SecretString>("APP_API_TOKEN")
         .unwrap_err();

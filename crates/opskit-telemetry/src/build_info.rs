@@ -111,31 +111,31 @@ macro_rules! build_info {
         $crate::BuildInfo {
             name: ::core::env!("CARGO_PKG_NAME"),
             version: ::core::env!("CARGO_PKG_VERSION"),
-            commit: match ::core::option_env!("OPSKIT_GIT_COMMIT") {
-                ::core::option::Option::Some(commit) => commit,
-                ::core::option::Option::None => match ::core::option_env!("GIT_COMMIT") {
-                    ::core::option::Option::Some(commit) => commit,
-                    ::core::option::Option::None => "unknown",
-                },
-            },
-            dirty: match ::core::option_env!("OPSKIT_GIT_DIRTY") {
-                ::core::option::Option::Some(dirty) => dirty,
-                ::core::option::Option::None => "unknown",
-            },
-            profile: match ::core::option_env!("OPSKIT_BUILD_PROFILE") {
-                ::core::option::Option::Some(profile) => profile,
-                ::core::option::Option::None => "unknown",
-            },
-            rustc_version: match ::core::option_env!("OPSKIT_RUSTC_VERSION") {
-                ::core::option::Option::Some(version) => version,
-                ::core::option::Option::None => "unknown",
-            },
-            target: match ::core::option_env!("OPSKIT_TARGET") {
-                ::core::option::Option::Some(target) => target,
-                ::core::option::Option::None => "unknown",
-            },
+            commit: $crate::__first_set(&[
+                ::core::option_env!("OPSKIT_GIT_COMMIT"),
+                ::core::option_env!("GIT_COMMIT"),
+            ]),
+            dirty: $crate::__first_set(&[::core::option_env!("OPSKIT_GIT_DIRTY")]),
+            profile: $crate::__first_set(&[::core::option_env!("OPSKIT_BUILD_PROFILE")]),
+            rustc_version: $crate::__first_set(&[::core::option_env!("OPSKIT_RUSTC_VERSION")]),
+            target: $crate::__first_set(&[::core::option_env!("OPSKIT_TARGET")]),
         }
     };
+}
+
+/// The first of `values` that is set, else `"unknown"`: how [`build_info!`] reads
+/// each variable of the compiler's environment. Called by the macro's expansion
+/// only.
+#[doc(hidden)]
+pub const fn __first_set(values: &[Option<&'static str>]) -> &'static str {
+    let mut i = 0;
+    while i < values.len() {
+        if let Some(value) = values[i] {
+            return value;
+        }
+        i += 1;
+    }
+    "unknown"
 }
 
 #[cfg(test)]

@@ -96,6 +96,10 @@ pub use build_info::BuildInfo;
 pub use serving::{HttpService, HttpSettings, serve};
 pub use serving::{Started, start};
 
+// What `build_info!`'s expansion calls.
+#[doc(hidden)]
+pub use build_info::__first_set;
+
 // The crate root's paths from before the modules: kept, out of the docs.
 #[doc(hidden)]
 pub use logs::*;

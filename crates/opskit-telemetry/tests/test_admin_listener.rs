@@ -1,21 +1,8 @@
 //! `/metrics` on an admin listener of its own.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
 use opskit_telemetry::{PROMETHEUS_TEXT, PrometheusMetrics};
-
-fn get(address: std::net::SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
+use opskit_testkit::assert_contains;
+use opskit_testkit::process::raw_get;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_listener_serves_metrics_and_nothing_else() {
@@ -29,27 +16,22 @@ async fn the_admin_listener_serves_metrics_and_nothing_else() {
     let server = metrics.clone();
     tokio::spawn(async move { server.serve(listener).await });
 
-    let response =
-        tokio::task::spawn_blocking(move || (get(address, "/metrics"), get(address, "/")))
-            .await
-            .unwrap();
+    let response = tokio::task::spawn_blocking(move || {
+        (
+            raw_get(address, "/metrics").unwrap(),
+            raw_get(address, "/").unwrap(),
+        )
+    })
+    .await
+    .unwrap();
     let (metrics_page, other) = response;
     assert!(
         metrics_page.starts_with("HTTP/1.1 200 OK"),
         "{metrics_page}"
     );
-    assert!(
-        metrics_page.contains(&format!("content-type: {PROMETHEUS_TEXT}")),
-        "{metrics_page}"
-    );
-    assert!(
-        metrics_page.contains("# TYPE process_start_time_seconds gauge"),
-        "{metrics_page}"
-    );
-    assert!(
-        metrics_page.contains("opskit_telemetry_build_info{"),
-        "{metrics_page}"
-    );
+    assert_contains(&metrics_page, format!("content-type: {PROMETHEUS_TEXT}"));
+    assert_contains(&metrics_page, "# TYPE process_start_time_seconds gauge");
+    assert_contains(&metrics_page, "opskit_telemetry_build_info{");
     assert!(other.starts_with("HTTP/1.1 404 Not Found"), "{other}");
     // No address-space limit reads -1, as Prometheus' own clients say it, never 0
     // ("no room at all").
@@ -58,9 +40,6 @@ async fn the_admin_listener_serves_metrics_and_nothing_else() {
         .lines()
         .any(|line| line.starts_with("Max address space") && line.contains("unlimited"));
     if unlimited {
-        assert!(
-            metrics_page.contains("\nprocess_virtual_memory_max_bytes -1\n"),
-            "{metrics_page}"
-        );
+        assert_contains(&metrics_page, "\nprocess_virtual_memory_max_bytes -1\n");
     }
 }

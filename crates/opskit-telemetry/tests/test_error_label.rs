@@ -6,15 +6,13 @@ mod common;
 use std::borrow::Cow;
 
 use http::{Request, Response};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::debugging::DebugValue;
 use opskit_telemetry::HttpMetricsLayer;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 #[tokio::test]
 async fn a_failed_request_is_recorded_with_the_error_status_and_the_named_route() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::set_global_recorder(recorder).unwrap();
+    let snapshotter = common::install_recorder();
 
     let service = ServiceBuilder::new()
         .layer(HttpMetricsLayer::new().route_fn(|_, uri| {

@@ -5,6 +5,7 @@ use opskit_telemetry::{
     InitError, LogFormat, LogLevel, LogSettings, install_panic_hook, subscriber,
 };
 use opskit_testkit::CapturedLogs;
+use opskit_testkit::assert_contains;
 use serde_json::Value;
 
 fn json() -> LogSettings {
@@ -138,14 +139,11 @@ fn rust_log_wins_over_log_level_and_bad_directives_are_an_error() {
 fn invalid_log_settings_are_reported_like_any_configuration() {
     let err = LogSettings::from_pairs([("LOG_FORMAT", "xml"), ("LOG_LEVEL", "loud")]).unwrap_err();
     let report = InitError::from(err).to_string();
-    assert!(
-        report.contains("LOG_FORMAT invalid value \"xml\": expected one of: json, pretty, auto"),
-        "{report}"
+    assert_contains(
+        &report,
+        "LOG_FORMAT invalid value \"xml\": expected one of: json, pretty, auto",
     );
-    assert!(
-        report.contains("LOG_LEVEL invalid value \"loud\""),
-        "{report}"
-    );
+    assert_contains(&report, "LOG_LEVEL invalid value \"loud\"");
 }
 
 #[test]

@@ -113,11 +113,7 @@ async fn a_handler_passes_the_requests_trace_on_to_the_service_it_calls() {
     assert_eq!(server.parent_span_id, CALLER_SPAN_ID);
     assert_eq!(server.name, "GET /call");
 
-    let line = captured
-        .events()
-        .into_iter()
-        .find(|l| l["event"] == "calling.next")
-        .unwrap();
+    let line = captured.event("calling.next");
     assert_eq!(line["trace_id"], TRACE_ID, "{line}");
     assert_eq!(line["span_id"], server.span_id.as_str(), "{line}");
 }
@@ -232,11 +228,7 @@ async fn a_request_the_caller_did_not_sample_exports_nothing_and_passes_the_deci
     );
     assert_eq!(parts[1], dropped, "the same trace goes on: {sent}");
     assert_eq!(parts[3], "00", "not sampled, as the caller decided: {sent}");
-    let line = captured
-        .events()
-        .into_iter()
-        .find(|l| l["event"] == "calling.next")
-        .unwrap();
+    let line = captured.event("calling.next");
     assert_eq!(line["trace_id"], dropped, "{line}");
     assert_eq!(line["span_id"], parts[2], "{line}");
 

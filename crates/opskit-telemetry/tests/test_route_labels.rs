@@ -7,15 +7,12 @@ use axum::extract::Path;
 use axum::routing::get;
 use http::Request;
 use http::StatusCode;
-use metrics_util::debugging::DebuggingRecorder;
 use opskit_telemetry::HttpMetricsLayer;
 use tower::ServiceExt;
 
 #[tokio::test]
 async fn route_labels_are_templates_and_each_method_and_status_is_its_own_series() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    metrics::set_global_recorder(recorder).unwrap();
+    let snapshotter = common::install_recorder();
 
     let app = Router::new()
         .route(

@@ -38,6 +38,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::Value;
 use tracing_subscriber::fmt::MakeWriter;
 
+/// Asserts that `text` (a report, a log, a response) contains `expected`, and
+/// shows the whole text when it does not.
+#[track_caller]
+pub fn assert_contains(text: impl AsRef<str>, expected: impl AsRef<str>) {
+    let (text, expected) = (text.as_ref(), expected.as_ref());
+    assert!(text.contains(expected), "{expected:?} is not in:\n{text}");
+}
+
 /// Everything written to it, kept in memory; clones share the buffer.
 ///
 /// It is a [`MakeWriter`], so it can be handed to any `tracing_subscriber` builder
@@ -72,6 +80,18 @@ impl CapturedLogs {
                     .unwrap_or_else(|err| panic!("a log line is not JSON ({err}): {line}"))
             })
             .collect()
+    }
+
+    /// The first line whose `event` field is `name`.
+    ///
+    /// # Panics
+    ///
+    /// When there is none, showing every line.
+    pub fn event(&self, name: &str) -> Value {
+        self.events()
+            .into_iter()
+            .find(|line| line["event"] == name)
+            .unwrap_or_else(|| panic!("no {name} event in:\n{}", self.text()))
     }
 }
 

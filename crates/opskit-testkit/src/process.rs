@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
@@ -191,6 +191,17 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Stops it as an orchestrator does (SIGTERM) and asserts a clean exit (0,
+    /// stderr shown otherwise); returns stdout's lines and stderr.
+    pub fn stop(self) -> (Vec<String>, String) {
+        self.terminate();
+        let (code, lines, stderr) = self.finish();
+        assert_eq!(code, 0, "{stderr}");
+        (lines, stderr)
+    }
+}
+
 /// A test that ends early (a failed assertion) leaves no process behind: it is
 /// killed and reaped.
 impl Drop for Service {
@@ -200,6 +211,34 @@ impl Drop for Service {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Runs `cargo build --quiet --message-format=json` with `args` in `dir` (a
+/// package's manifest directory) and returns the executable cargo built for the
+/// target `name`.
+///
+/// # Panics
+///
+/// When the build fails (with cargo's output) or builds no executable `name`.
+pub fn cargo_build(dir: &str, args: &[&str], name: &str) -> PathBuf {
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--message-format=json"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building {name} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["target"]["name"] == name)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo reported no executable {name}"))
 }
 
 /// A loopback TCP port free a moment ago, for a server a test starts on it. (The
@@ -352,6 +391,21 @@ pub fn exchange(
     read_full_response(stream)
 }
 
+/// `GET path` on a new connection: the response as it came, status line and
+/// headers included.
+///
+/// # Errors
+///
+/// When the connection or the response fails.
+pub fn raw_get(address: SocketAddr, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(&request_bytes("GET", path, &[], ""))?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
 /// `GET path` on a new connection: the status and the body.
 ///
 /// # Errors
@@ -359,6 +413,14 @@ pub fn exchange(
 /// When the connection or the response fails.
 pub fn get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     request(address, "GET", path, &[], "")
+}
+
+/// The text of a JSON value, such as an event's field (`text(&event["message"])`);
+/// a value that is not text fails the test, naming it.
+pub fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not text: {value}"))
 }
 
 /// Every stdout line of a service, parsed as JSON (a line that is not fails the test).

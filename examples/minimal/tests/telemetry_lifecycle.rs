@@ -149,9 +149,7 @@ fn json_logs_lifecycle_order_metrics_and_no_secret() {
     );
     assert_eq!(family("health_check_status").kind, "gauge");
 
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, stderr) = service.stop();
 
     let events: Vec<Value> = lines
         .iter()

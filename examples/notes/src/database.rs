@@ -20,9 +20,23 @@ use crate::settings::Settings;
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 
+/// The database this release runs against: its URL, the guard of its migrations,
+/// and the pools, the schema brought to what this release needs (see [`start`]).
+/// With `--migrate-only` the process is the migration job and ends there
+/// ([`migrate_only`]).
+pub async fn open(settings: &Settings, lifecycle: &Lifecycle) -> (ConnectionString, Guard, Pools) {
+    let url = url(settings, lifecycle);
+    let guard = guard(&url);
+    if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
+        migrate_only(&url, &guard, settings.migrate, lifecycle).await;
+    }
+    let pools = start(settings, &url, &guard, lifecycle).await;
+    (url, guard, pools)
+}
+
 /// The database URL: the setting, or the embedded SQLite file (its directory
 /// created on first run).
-pub fn url(settings: &Settings, lifecycle: &Lifecycle) -> ConnectionString {
+fn url(settings: &Settings, lifecycle: &Lifecycle) -> ConnectionString {
     if let Some(url) = &settings.database_url {
         return url.clone();
     }
@@ -48,7 +62,7 @@ pub fn url(settings: &Settings, lifecycle: &Lifecycle) -> ConnectionString {
 }
 
 /// The guard of this release's migrations for the database `url` names.
-pub fn guard(url: &ConnectionString) -> Guard {
+fn guard(url: &ConnectionString) -> Guard {
     if url.expose_secret().starts_with("sqlite:") {
         Guard::new(&SQLITE)
     } else {
@@ -66,7 +80,7 @@ pub struct Pools {
 /// Opens the pools without connecting (they connect on first use) and brings the
 /// schema to what this release needs: at once when the database answers, else in
 /// the background while the service is alive and not ready (see [`migrate`]).
-pub async fn start(
+async fn start(
     settings: &Settings,
     url: &ConnectionString,
     guard: &Guard,
@@ -140,7 +154,7 @@ async fn migrate(
 /// `NOTES_MIGRATE`'s policy: `expand` before a rolling deploy (the contract
 /// migrations wait), `apply` after it, `verify` to check without writing.
 /// Ends the process: 0 once done, else the guard's exit code.
-pub async fn migrate_only(
+async fn migrate_only(
     url: &ConnectionString,
     guard: &Guard,
     policy: Policy,

@@ -16,10 +16,7 @@ mod settings;
 
 use std::process::ExitCode;
 
-use opskit::telemetry::{BuildInfo, Started};
-use tower::ServiceBuilder;
-
-use crate::settings::Settings;
+use opskit::telemetry::Started;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,20 +25,11 @@ async fn main() -> ExitCode {
         settings,
         lifecycle,
         metrics,
-    } = opskit::telemetry::start::<Settings>(BuildInfo {
-        name: "notes",
-        ..opskit::telemetry::build_info!()
-    });
-    settings.warn_if_staging();
-
+    } = settings::start();
     // The schema this release needs (65 if the database holds one it cannot run
-    // against; while unreachable the service is alive, not ready), and the pools.
-    let url = database::url(&settings, &lifecycle);
-    let guard = database::guard(&url);
-    if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
-        database::migrate_only(&url, &guard, settings.migrate, &lifecycle).await;
-    }
-    let pools = database::start(&settings, &url, &guard, &lifecycle).await;
+    // against; while unreachable the service is alive, not ready), and the pools;
+    // `--migrate-only` migrates and exits.
+    let (url, guard, pools) = database::open(&settings, &lifecycle).await;
     let _watch = secrets::follow_database_url(&settings, &pools, &lifecycle);
     let health = health::registry(&settings, &url, &pools.checks, guard, &lifecycle);
     let app = routes::router(
@@ -51,20 +39,7 @@ async fn main() -> ExitCode {
         },
         settings.http.request_tracing(),
     );
-    // Probes and /metrics answer first, outside the application's layers; /metrics
-    // on a port of its own when NOTES_METRICS_LISTEN is set.
-    let metrics_here = admin::serve_metrics(&metrics, settings.metrics_listen, &lifecycle).await;
-    let service = ServiceBuilder::new()
-        .layer(metrics.layer_if(metrics_here))
-        .layer(health.layer())
-        .service(app);
-    // Bind, ready after the first checks, drain on SIGTERM, service.stopped last.
-    opskit::telemetry::serve(
-        &lifecycle,
-        &health,
-        &settings.http,
-        settings.listen,
-        service,
-    )
-    .await
+    // Probes and /metrics answer first; bind, ready after the first checks, drain
+    // on SIGTERM, service.stopped last.
+    admin::serve(app, &metrics, &health, &settings, &lifecycle).await
 }

@@ -10,8 +10,8 @@ use opskit::config::{Config, Invalid};
 use opskit::health::HealthSettings;
 use opskit::migrate::Policy;
 use opskit::secret::{ConnectionString, SQLX_POSTGRES_PARAMETERS, SecretString};
-use opskit::telemetry::HttpSettings;
 use opskit::telemetry::logs::LogSettings;
+use opskit::telemetry::{BuildInfo, HttpSettings, Started};
 use serde::Deserialize;
 
 /// Where the service runs. Production refuses what is only fine on a laptop.
@@ -62,6 +62,7 @@ const MIN_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(100);
 #[config(rule(pool_is_usable(database_max_connections, database_acquire_timeout)))]
 #[config(rule(probes_leave_routes_alone(health)))]
 #[config(rule(production_refuses_laptop_defaults(deployment, api_token, database_url)))]
+#[config(rule(production_refuses_human_logs(deployment, logs)))]
 pub struct Settings {
     /// Address the HTTP server binds; port 0 picks a free port (service.listening says which).
     #[config(default = "127.0.0.1:8080")]
@@ -105,6 +106,10 @@ pub struct Settings {
     /// Health endpoints.
     #[config(nested)]
     pub health: HealthSettings,
+    /// Logging (`LOG_FORMAT`, `LOG_LEVEL`, `RUST_LOG`: no `NOTES_` prefix), read here
+    /// for the production rule; `telemetry::start` sets logging up from the same.
+    #[config(nested)]
+    pub logs: LogSettings,
 }
 
 /// The one database this service connects to by URL, with parameters its driver reads.
@@ -201,6 +206,14 @@ fn production_refuses_laptop_defaults(
     }
 }
 
+/// Production refuses logs a collector cannot parse. A rule of its own, so that a
+/// bad `LOG_LEVEL` does not hide the other laptop defaults.
+fn production_refuses_human_logs(deployment: &Deployment, logs: &LogSettings) -> Option<Invalid> {
+    (*deployment == Deployment::Production)
+        .then(|| human_readable_logs(logs))
+        .flatten()
+}
+
 /// What is fine on a laptop but not in production.
 fn laptop_defaults(
     api_token: &Option<SecretString>,
@@ -219,25 +232,42 @@ fn laptop_defaults(
             "is not set, so notes would live in an SQLite file inside one container; production needs a PostgreSQL URL",
         ));
     }
-    let logs = LogSettings::from_env()
-        .map(|l| l.into_inner())
-        .unwrap_or_default();
-    if !logs.is_json(std::io::stdout().is_terminal()) {
-        found.push(Invalid::new(
+    found
+}
+
+/// Logs a collector cannot parse: `LOG_FORMAT=pretty`, or `auto` on a terminal.
+fn human_readable_logs(logs: &LogSettings) -> Option<Invalid> {
+    (!logs.is_json(std::io::stdout().is_terminal())).then(|| {
+        Invalid::new(
             "LOG_FORMAT",
             "gives human-readable lines, which a log collector cannot parse; production needs LOG_FORMAT=json (or auto off a terminal)",
-        ));
-    }
-    found
+        )
+    })
+}
+
+/// The service's first steps, [`opskit::telemetry::start`] under its name (logging,
+/// these settings with every problem at once and exit 78, `service.starting`,
+/// metrics), then in staging a warning for each thing production would refuse.
+pub fn start() -> Started<Settings> {
+    let started = opskit::telemetry::start::<Settings>(BuildInfo {
+        name: "notes",
+        ..opskit::telemetry::build_info!()
+    });
+    started.settings.warn_if_staging();
+    started
 }
 
 impl Settings {
     /// In staging, what production would refuse is logged as a warning.
-    pub fn warn_if_staging(&self) {
+    fn warn_if_staging(&self) {
         if self.deployment != Deployment::Staging {
             return;
         }
-        for rule in laptop_defaults(&self.api_token, &self.database_url) {
+        let logs = human_readable_logs(&self.logs);
+        for rule in laptop_defaults(&self.api_token, &self.database_url)
+            .into_iter()
+            .chain(logs)
+        {
             let variable = match rule.field {
                 "LOG_FORMAT" => "LOG_FORMAT".to_owned(),
                 field => format!("NOTES_{}", field.to_ascii_uppercase()),

@@ -11,6 +11,7 @@ use std::process::Command;
 use opskit::config::parse_duration;
 use serde::Deserialize;
 use serde_json::Value;
+use support::process::text;
 
 const DOCKERFILE: &str = include_str!("../deploy/Dockerfile");
 const MANIFESTS: &str = include_str!("../deploy/kubernetes/notes.yaml");
@@ -220,10 +221,7 @@ fn the_deployment_probes_ports_settings_and_secrets_match_the_code() {
     // Re-appliable with the next release's image: a new name per commit, removed
     // after it finished.
     assert!(
-        job["metadata"]["name"]
-            .as_str()
-            .unwrap()
-            .ends_with("-COMMIT"),
+        text(&job["metadata"]["name"]).ends_with("-COMMIT"),
         "the Job's name carries the commit"
     );
     assert!(job["spec"]["ttlSecondsAfterFinished"].as_u64().is_some());
@@ -454,10 +452,7 @@ fn the_migration_job_command_applies_and_exits() {
     let last = events.last().unwrap();
     assert_eq!(last["event"], "service.stopped");
     assert!(
-        last["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("migration job done (NOTES_MIGRATE=apply)"),
+        text(&last["reason"]).starts_with("migration job done (NOTES_MIGRATE=apply)"),
         "{last}"
     );
 }

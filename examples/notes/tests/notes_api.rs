@@ -3,9 +3,8 @@
 
 mod support;
 
-use std::io::{Read, Write};
-
-use support::process::{Service, get, post_json};
+use opskit_testkit::assert_contains;
+use support::process::{Service, get, post_json, raw_get};
 
 const TOKEN: &str = "t0ken-for-the-api";
 
@@ -15,19 +14,6 @@ fn start() -> (tempfile::TempDir, Service) {
 
 fn post(service: &Service, token: &str, body: &str) -> (u16, String) {
     post_json(service.address(), "/notes", token, body).unwrap()
-}
-
-/// The raw response to `GET path`, headers included.
-fn raw_get(service: &Service, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(service.address()).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: notes\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 #[test]
@@ -67,18 +53,15 @@ fn lists_come_in_pages_linked_to_the_next() {
         );
         assert_eq!(status, 201, "{body}");
     }
-    let first = raw_get(&service, "/notes?limit=2");
-    assert!(
-        first.contains("link: </notes?after=2&limit=2>; rel=\"next\""),
-        "{first}"
-    );
+    let first = raw_get(service.address(), "/notes?limit=2").unwrap();
+    assert_contains(&first, "link: </notes?after=2&limit=2>; rel=\"next\"");
     let (status, body) = get(service.address(), "/notes?after=2&limit=2").unwrap();
     assert_eq!(status, 200);
     let page: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
     let ids: Vec<i64> = page.iter().map(|n| n["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [3, 4]);
     // The last page is short and has no link; a huge limit is clamped, not obeyed.
-    let last = raw_get(&service, "/notes?after=4&limit=1000000");
+    let last = raw_get(service.address(), "/notes?after=4&limit=1000000").unwrap();
     assert!(!last.contains("link:"), "{last}");
     assert!(last.contains("\"id\":5"), "{last}");
     service.terminate();

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use opskit::migrate::Policy;
 use opskit::secret::canary::Canary;
+use opskit_testkit::assert_contains;
 use opskit_testkit::sweep::Sweep;
 use serde_json::Value;
 use support::load::{Load, SlowRequest};
@@ -196,10 +197,7 @@ fn the_runbook_drill() {
     let service = Service::spawn(&notes, dir.path(), &broken);
     let (code, lines, stderr) = service.finish();
     assert_eq!(code, 78, "{stderr}");
-    assert!(
-        stderr.contains("NOTES_LISTEN invalid value \"localhost\""),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "NOTES_LISTEN invalid value \"localhost\"");
     let invalid = events(&lines)
         .into_iter()
         .find(|e| e["event"] == "config.invalid")
@@ -221,9 +219,7 @@ fn the_runbook_drill() {
     assert_eq!(status, 200, "ahead but compatible is ready (warn): {body}");
     assert!(body.contains(r#""status":"warn""#), "{body}");
     seen.record("GET /readyz of release N-1", &body);
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, stderr) = service.stop();
     let schema = events(&lines)
         .into_iter()
         .find(|e| e["event"] == "schema.status")
@@ -251,10 +247,7 @@ fn the_runbook_drill() {
     assert_eq!(refusal["level"], "ERROR");
     let message = refusal["message"].as_str().unwrap();
     assert!(message.contains("4 (rename body) is contract"), "{message}");
-    assert!(
-        message.contains("releases before it read \"body\""),
-        "{message}"
-    );
+    assert_contains(message, "releases before it read \"body\"");
     assert!(
         message
             .contains("Roll forward to a release that knows migration 4, or restore the database"),
@@ -309,10 +302,7 @@ fn without_a_token_writes_are_refused_and_the_log_says_why() {
     )
     .unwrap();
     assert_eq!(status, 403);
-    assert!(
-        body.contains("writes are disabled: the service has no API token"),
-        "{body}"
-    );
+    assert_contains(&body, "writes are disabled: the service has no API token");
     service.terminate();
     let (code, lines, _) = service.finish();
     assert_eq!(code, 0);
@@ -326,12 +316,8 @@ fn without_a_token_writes_are_refused_and_the_log_says_why() {
 #[test]
 fn production_refuses_laptop_defaults_with_every_reason_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::spawn(
-        &support::notes(),
-        dir.path(),
-        &[("NOTES_DEPLOYMENT", "production"), ("LOG_FORMAT", "pretty")],
-    );
-    let (code, _, stderr) = service.finish();
+    let production = [("NOTES_DEPLOYMENT", "production"), ("LOG_FORMAT", "pretty")];
+    let (code, _, stderr) = support::run_in(dir.path(), &production);
     assert_eq!(code, 78, "{stderr}");
     for expected in [
         "invalid configuration: 3 problems",

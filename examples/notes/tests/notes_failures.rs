@@ -7,9 +7,10 @@ mod support;
 
 use std::net::TcpListener;
 
+use opskit_testkit::assert_contains;
 use opskit_testkit::sweep::Sweep;
 use serde_json::Value;
-use support::process::{Service, event, events, get, request};
+use support::process::{Service, event, events, get, request, text};
 use support::start_local;
 
 fn notes() -> std::path::PathBuf {
@@ -20,7 +21,7 @@ fn notes() -> std::path::PathBuf {
 /// code, log lines and stderr.
 fn run_to_exit(env: &[(&str, &str)]) -> (i32, Vec<String>, String) {
     let dir = tempfile::tempdir().unwrap();
-    Service::spawn(&notes(), dir.path(), env).finish()
+    support::run_in(dir.path(), env)
 }
 
 /// [`run_to_exit`] as a production deployment with its API token, and `env`.
@@ -48,19 +49,15 @@ fn missing_environment_variable_in_production_exits_78_naming_it() {
 fn secret_not_mounted_exits_78_naming_the_variable_and_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("run/secrets/notes-api-token");
-    let service = Service::spawn(
-        &notes(),
-        dir.path(),
-        &[("NOTES_API_TOKEN_FILE", missing.to_str().unwrap())],
-    );
-    let (code, _, stderr) = service.finish();
+    let env = [("NOTES_API_TOKEN_FILE", missing.to_str().unwrap())];
+    let (code, _, stderr) = support::run_in(dir.path(), &env);
     assert_eq!(code, 78);
-    assert!(
-        stderr.contains(&format!(
+    assert_contains(
+        &stderr,
+        format!(
             "NOTES_API_TOKEN_FILE secret file {}: not found; mount the secret at this path or correct the path",
             missing.display()
-        )),
-        "{stderr}"
+        ),
     );
 }
 
@@ -97,20 +94,14 @@ fn migration_not_applied_makes_the_service_not_ready_under_verify() {
         .find(|e| e["event"] == "health.changed" && e["check"] == "schema")
         .expect("a health.changed event for the schema check");
     assert!(
-        changed["output"]
-            .as_str()
-            .unwrap()
-            .contains("not applied yet"),
+        text(&changed["output"]).contains("not applied yet"),
         "{changed}"
     );
     let schema = event(&lines, "schema.status");
     assert_eq!(schema["state"], "pending");
     assert_eq!(schema["level"], "WARN");
     assert!(
-        schema["message"]
-            .as_str()
-            .unwrap()
-            .contains("3 migration(s) not applied yet"),
+        text(&schema["message"]).contains("3 migration(s) not applied yet"),
         "{schema}"
     );
 }
@@ -130,10 +121,7 @@ fn a_probe_on_the_wrong_path_is_reported_with_the_right_paths() {
     let warning = service.wait_for("health.probe_misconfigured");
     assert_eq!(warning["path"], "/healthz");
     assert!(
-        warning["probe_paths"]
-            .as_str()
-            .unwrap()
-            .contains("/readyz (readiness)"),
+        text(&warning["probe_paths"]).contains("/readyz (readiness)"),
         "{warning}"
     );
     service.terminate();
@@ -304,14 +292,8 @@ fn human_logs_are_refused_in_production_so_the_collector_is_never_fed_text() {
         ("LOG_FORMAT", "pretty"),
     ]);
     assert_eq!(code, 78);
-    assert!(
-        stderr.contains("invalid configuration: 1 problem"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("LOG_FORMAT gives human-readable lines"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "invalid configuration: 1 problem");
+    assert_contains(&stderr, "LOG_FORMAT gives human-readable lines");
 }
 
 /// Starts the service with `variable=value` alone: it must exit 78 with a report
@@ -407,10 +389,7 @@ fn log_settings_join_the_one_report_and_a_silencing_filter_is_called_out() {
         let (code, lines, stderr) =
             run_to_exit(&[(log_variable, value), ("NOTES_LISTEN", "nowhere")]);
         assert_eq!(code, 78, "{stderr}");
-        assert!(
-            stderr.contains("invalid configuration: 2 problems"),
-            "{stderr}"
-        );
+        assert_contains(&stderr, "invalid configuration: 2 problems");
         let invalid = event(&lines, "config.invalid");
         assert_eq!(
             invalid["variables"],
@@ -420,9 +399,7 @@ fn log_settings_join_the_one_report_and_a_silencing_filter_is_called_out() {
     }
 
     let (_dir, service) = start_local(&[("RUST_LOG", "info,sqlx=warn")]);
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, stderr) = service.stop();
     assert_eq!(
         event(&lines, "service.starting")["log_filter"],
         "info,sqlx=warn"
@@ -453,9 +430,7 @@ fn log_settings_join_the_one_report_and_a_silencing_filter_is_called_out() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(service.is_running());
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, stderr) = service.stop();
     assert!(lines.is_empty(), "the filter hides everything: {lines:?}");
     assert!(
         stderr.contains("the log filter \"garbage\"")

@@ -18,7 +18,7 @@ use opskit::secret::canary::Canary;
 use opskit_testkit::sweep::Sweep;
 use serde_json::Value;
 use support::postgres::{self, block_on};
-use support::process::{Service, event, events, get, post_json, request};
+use support::process::{Service, event, events, get, post_json, request, text};
 
 fn notes() -> std::path::PathBuf {
     support::notes()
@@ -162,9 +162,7 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
         status, 200,
         "ready again once the password is right: {body}"
     );
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, stderr) = service.stop();
     // The operator sees which database, never its password.
     let starting = event(&lines, "service.starting");
     let config = starting["config"].to_string();
@@ -196,9 +194,7 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""status":"warn""#), "{body}");
     seen.record("a response body", &body);
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, stderr) = service.stop();
     assert_eq!(event(&lines, "schema.status")["state"], "ahead_compatible");
     seen.record("stdout", lines.join("\n"));
     seen.record("stderr", &stderr);
@@ -216,10 +212,7 @@ fn notes_on_postgresql_through_the_rollback_drill_without_showing_the_password()
     let refusal = event(&lines, "schema.status");
     assert_eq!(refusal["level"], "ERROR");
     assert!(
-        refusal["message"]
-            .as_str()
-            .unwrap()
-            .contains("4 (rename body) is contract"),
+        text(&refusal["message"]).contains("4 (rename body) is contract"),
         "{refusal}"
     );
     seen.record("stdout", lines.join("\n"));
@@ -353,9 +346,7 @@ fn verify_replicas_on_postgresql_wait_for_the_migration_job() {
     let (status, body) = post_note(address, token.value(), "after the job");
     assert_eq!(status, 201, "{body}");
     seen.record("POST /notes", &body);
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, stderr) = service.stop();
     seen.process("the replica", &lines, &stderr);
     seen.assert_clean(&[pg.password.value(), token.value()]);
 }

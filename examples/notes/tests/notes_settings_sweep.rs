@@ -40,10 +40,13 @@ fn values() -> Vec<(String, String)> {
 }
 
 /// The variables `notes --describe` lists, with whether each is a secret (which
-/// also reads `<VAR>_FILE`).
+/// also reads `<VAR>_FILE`). `RUST_LOG` is left out: a filter such as `0` (off)
+/// silences the events this sweep waits for, by design, and its bad values are
+/// `notes_failures`' `log_settings_join_the_one_report_and_a_silencing_filter_is_called_out`.
 fn settings() -> Vec<(String, bool)> {
     support::describe_rows()
         .into_iter()
+        .filter(|cells| cells[1] != "`RUST_LOG`")
         .map(|cells| {
             (
                 cells[1].trim_matches('`').to_owned(),

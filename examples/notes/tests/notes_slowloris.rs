@@ -133,9 +133,7 @@ fn probes_answer_within_a_second_under_a_slowloris_attack() {
         reconnects.load(Ordering::Relaxed)
     );
 
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, _) = service.stop();
     assert!(
         lines.iter().any(|l| l.contains("http.connections_shed")),
         "the shedding is logged"
@@ -191,9 +189,7 @@ fn probes_that_arrive_while_the_process_waits_are_queued_not_dropped() {
         stream.read_exact(&mut head).unwrap();
         assert_eq!(&head[9..12], b"200", "probe {i}");
     }
-    service.terminate();
-    let (code, _, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    service.stop();
 }
 
 /// 2,000 clients at once, each sending a whole request as it connects, against a
@@ -233,9 +229,7 @@ fn a_burst_past_the_connection_limit_answers_every_request_sent() {
             "round {round}: {statuses:?}"
         );
     }
-    service.terminate();
-    let (code, _, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    service.stop();
 }
 
 /// Connects and sends one whole `GET /livez` on each of `count` connections, one
@@ -292,9 +286,7 @@ fn requests_that_arrived_are_answered_past_the_connection_limit() {
             unanswered.iter().take(5).collect::<Vec<_>>()
         );
     }
-    service.terminate();
-    let (code, _, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    service.stop();
 }
 
 /// Waits for the service to close `stream` (end of stream or reset), writing
@@ -364,7 +356,5 @@ fn the_header_read_timeout_cuts_slow_and_idle_clients() {
         took < Duration::from_secs(2),
         "an idle keep-alive connection stayed open {took:?} past its last response"
     );
-    service.terminate();
-    let (code, _, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    service.stop();
 }

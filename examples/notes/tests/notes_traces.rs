@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use opskit_testkit::assert_contains;
 use opskit_testkit::otlp::Receiver;
 use support::process::{Service, event, events, post_json};
 
@@ -119,9 +120,7 @@ fn a_request_is_one_trace_from_the_callers_traceparent_to_the_log_lines() {
     assert!(made.bytes().all(|b| b.is_ascii_hexdigit()), "{made}");
 
     assert!(receiver.spans().is_empty(), "exported before the flush");
-    service.terminate();
-    let (code, lines, stderr) = service.finish();
-    assert_eq!(code, 0, "{stderr}");
+    let (lines, stderr) = service.stop();
 
     // The flush at shutdown exported the queue, with the configured headers; the
     // key is on no line.
@@ -266,10 +265,7 @@ fn a_collector_down_or_slow_costs_requests_nothing_and_shutdown_at_most_its_time
             .expect("the spans lost at shutdown are reported");
         if queue == "4" {
             let message = flush["message"].as_str().unwrap();
-            assert!(
-                message.contains("sampled request trace(s) were not started"),
-                "{message}"
-            );
+            assert_contains(message, "sampled request trace(s) were not started");
         }
         println!(
             "collector at {endpoint}: median request {median:?}, slowest {slowest:?}, shutdown {shutdown:?}"
@@ -280,8 +276,7 @@ fn a_collector_down_or_slow_costs_requests_nothing_and_shutdown_at_most_its_time
 #[test]
 fn otel_settings_join_the_one_report() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::spawn(
-        &support::notes(),
+    let (code, lines, stderr) = support::run_in(
         dir.path(),
         &[
             // A collector URL with credentials: reported, its password never shown.
@@ -298,7 +293,6 @@ fn otel_settings_join_the_one_report() {
             ("NOTES_DATA_DIR", dir.path().to_str().unwrap()),
         ],
     );
-    let (code, lines, stderr) = service.finish();
     assert_eq!(code, 78, "{stderr}");
     for variable in [
         "OTEL_EXPORTER_OTLP_ENDPOINT",

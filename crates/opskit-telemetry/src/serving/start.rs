@@ -37,6 +37,12 @@ pub struct Started<S> {
 ///    runs to its end; SIGINT still stops a start at once);
 /// 5. the Prometheus recorder (70 when another recorder is installed).
 ///
+/// A service whose rules read the log settings (production refuses human-readable
+/// logs) nests them in `S` (a field `#[config(nested)] logs:`
+/// [`LogSettings`](crate::logs::LogSettings), whose variables keep their names:
+/// `LOG_FORMAT`, not `APP_LOG_FORMAT`) rather than reading the environment in a
+/// rule: `--describe` then lists them, and a bad `LOG_LEVEL` is reported once.
+///
 /// Each step stays usable on its own (`init`, `Config::from_env`,
 /// [`Lifecycle::starting`], [`PrometheusMetrics::install`]) for a service that needs
 /// another order.
@@ -115,8 +121,14 @@ pub fn start<S: Config>(info: BuildInfo) -> Started<S> {
             if let Err(err) = &otel {
                 problems.extend_from_slice(err.problems());
             }
+            // A service that nests `LogSettings` (to read them in its rules) has
+            // its log problems reported by `S` too: each once.
             if let Err(err) = settings {
-                problems.extend_from_slice(err.problems());
+                for problem in err.problems() {
+                    if !problems.contains(problem) {
+                        problems.push(problem.clone());
+                    }
+                }
             }
             match opskit_config::ConfigError::from_problems(problems) {
                 Some(err) => err.exit(),

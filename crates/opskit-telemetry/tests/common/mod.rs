@@ -1,6 +1,15 @@
 //! Reading request-metric series back from a `DebuggingRecorder`.
 
-use metrics_util::debugging::{DebugValue, Snapshotter};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+
+/// Installs a `DebuggingRecorder` as the process's recorder (one per test binary)
+/// and returns what reads it back.
+pub(crate) fn install_recorder() -> Snapshotter {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::set_global_recorder(recorder).unwrap();
+    snapshotter
+}
 
 /// Every `http_server_request_duration_seconds` series: the values of `labels` (in
 /// that order) and its number of samples, sorted.

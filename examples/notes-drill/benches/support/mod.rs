@@ -2,7 +2,6 @@
 //! they read from the environment.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 /// Builds binary `name` of `package` with `profile` (and `features`, comma-separated,
 /// or none) and returns its path.
@@ -11,28 +10,11 @@ use std::process::Command;
 ///
 /// When the build fails, with cargo's output.
 pub fn build(package: &str, name: &str, profile: &str, features: &str) -> PathBuf {
-    let mut args = vec!["build", "--quiet", "--message-format=json"];
-    args.extend(["--profile", profile, "-p", package, "--bin", name]);
+    let mut args = vec!["--profile", profile, "-p", package, "--bin", name];
     if !features.is_empty() {
         args.extend(["--features", features]);
     }
-    let output = Command::new(env!("CARGO"))
-        .args(&args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("an executable")
+    opskit_testkit::process::cargo_build(env!("CARGO_MANIFEST_DIR"), &args, name)
 }
 
 /// The number in environment variable `name`, or `default` when it is unset or not a

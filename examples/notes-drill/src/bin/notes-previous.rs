@@ -25,12 +25,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use opskit::secret::TokenCheck;
+use opskit::telemetry::Started;
 use opskit::telemetry::metrics::HttpMetricsLayer;
-use opskit::telemetry::{BuildInfo, Started};
 use serde::Serialize;
 use sqlx::AnyPool;
-
-use crate::settings::Settings;
 
 /// A note as release N-1 knew it.
 #[derive(Serialize, sqlx::FromRow)]
@@ -129,11 +127,7 @@ async fn main() -> ExitCode {
         settings,
         lifecycle,
         metrics,
-    } = opskit::telemetry::start::<Settings>(BuildInfo {
-        name: "notes",
-        ..opskit::telemetry::build_info!()
-    });
-    settings.warn_if_staging();
+    } = settings::start();
     // This release's queries predate transaction pooling: they keep named statements.
     if settings.database_pooling == settings::Pooling::Transaction {
         lifecycle.exit(
@@ -142,12 +136,7 @@ async fn main() -> ExitCode {
             opskit::telemetry::exit::CONFIG,
         );
     }
-    let url = database::url(&settings, &lifecycle);
-    let guard = database::guard(&url);
-    if std::env::args().nth(1).as_deref() == Some("--migrate-only") {
-        database::migrate_only(&url, &guard, settings.migrate, &lifecycle).await;
-    }
-    let pools = database::start(&settings, &url, &guard, &lifecycle).await;
+    let (url, guard, pools) = database::open(&settings, &lifecycle).await;
     let _watch = secrets::follow_database_url(&settings, &pools, &lifecycle);
     let health = health::registry(&settings, &url, &pools.checks, guard, &lifecycle);
     let app = Router::new()
@@ -158,17 +147,5 @@ async fn main() -> ExitCode {
             token: secrets::api_token(&settings, &lifecycle),
         })
         .layer(HttpMetricsLayer::new());
-    let metrics_here = admin::serve_metrics(&metrics, settings.metrics_listen, &lifecycle).await;
-    let service = tower::ServiceBuilder::new()
-        .layer(metrics.layer_if(metrics_here))
-        .layer(health.layer())
-        .service(app);
-    opskit::telemetry::serve(
-        &lifecycle,
-        &health,
-        &settings.http,
-        settings.listen,
-        service,
-    )
-    .await
+    admin::serve(app, &metrics, &health, &settings, &lifecycle).await
 }

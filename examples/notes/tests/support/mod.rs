@@ -82,6 +82,12 @@ pub async fn next_release(database: &str) -> opskit::migrate::Guard {
     opskit::migrate::Guard::from_migrations(migrations)
 }
 
+/// Release N run in `dir` with `env` until it exits (a start it refuses, a job):
+/// its exit code, stdout lines and stderr.
+pub fn run_in(dir: &std::path::Path, env: &[(&str, &str)]) -> (i32, Vec<String>, String) {
+    process::Service::spawn(&notes(), dir, env).finish()
+}
+
 /// Release N on a free port and a fresh SQLite file, with `extra` settings; ready.
 pub fn start_local(extra: &[(&str, &str)]) -> (tempfile::TempDir, process::Service) {
     let dir = tempfile::tempdir().unwrap();

@@ -16,16 +16,20 @@ fn silent(connections: &mut Connections) -> Handle {
     handle
 }
 
+/// A registry of at most 3 connections, full: three silent ones, oldest first.
+fn full_of_silent_ones() -> (Connections, [Handle; 3]) {
+    let mut connections = Connections::with_grace(3, Duration::ZERO, HOUR, running());
+    let handles = [(); 3].map(|()| silent(&mut connections));
+    (connections, handles)
+}
+
 fn closing(handle: &Handle) -> bool {
     handle.state.closing.load(Ordering::SeqCst)
 }
 
 #[test]
 fn past_the_limit_the_oldest_connections_without_a_request_are_closed() {
-    let mut connections = Connections::with_grace(3, Duration::ZERO, HOUR, running());
-    let first = silent(&mut connections);
-    let second = silent(&mut connections);
-    let third = silent(&mut connections);
+    let (mut connections, [first, second, third]) = full_of_silent_ones();
     // The first sent a request: it stays.
     first.state.served.store(true, Ordering::SeqCst);
     let (_fourth, shed) = connections.admit();
@@ -43,10 +47,7 @@ fn past_the_limit_the_oldest_connections_without_a_request_are_closed() {
 
 #[test]
 fn a_connection_being_closed_is_not_made_room_for_twice() {
-    let mut connections = Connections::with_grace(3, Duration::ZERO, HOUR, running());
-    let first = silent(&mut connections);
-    let second = silent(&mut connections);
-    let third = silent(&mut connections);
+    let (mut connections, [first, second, third]) = full_of_silent_ones();
     let (_fourth, shed) = connections.admit();
     assert_eq!(shed, 1);
     assert!(closing(&first));
