@@ -64,39 +64,11 @@ fn handler() -> impl tower::Service<
 
 /// Requests per second and p99 latency in milliseconds, from `wrk --latency`.
 fn wrk(addr: SocketAddr, seconds: u64) -> (f64, f64) {
-    let output = Command::new("wrk")
-        .args(["-t1", "-c32", &format!("-d{seconds}s"), "--latency"])
-        .arg(format!("http://{addr}/readyz"))
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("wrk could not run ({e}); install it with `apt-get install wrk`")
-        });
-    let text = String::from_utf8_lossy(&output.stdout);
-    let rps = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in wrk output:\n{text}"));
-    let p99 = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))
-        .map(|v| millis(v.trim()))
-        .unwrap_or_else(|| panic!("no 99% latency in wrk output:\n{text}"));
-    (rps, p99)
-}
-
-fn millis(value: &str) -> f64 {
-    let split = value
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(value.len());
-    let (number, unit) = value.split_at(split);
-    let number: f64 = number.parse().unwrap_or(f64::NAN);
-    match unit {
-        "us" => number / 1000.0,
-        "ms" => number,
-        "s" => number * 1000.0,
-        _ => f64::NAN,
-    }
+    opskit_testkit::load::wrk(
+        Command::new("wrk"),
+        &format!("http://{addr}/readyz"),
+        seconds,
+    )
 }
 
 fn main() {

@@ -257,15 +257,9 @@ fn request_tracing(c: &mut Criterion) {
         tracing::dispatcher::with_default(&dispatch, || {
             spans.bench_function(name, |b| {
                 b.iter(|| {
-                    let span = tracing::info_span!(
-                        target: "opskit::http",
-                        "request",
-                        otel.name = "GET /notes/{id}",
-                        otel.kind = "server",
-                        http.request.method = "GET",
-                        http.route = "/notes/{id}",
-                        url.path = "/notes/42",
-                        request_id = "4bf92f3577b34da6a3ce929d0e0e4736",
+                    let span = opskit_testkit::request_span_by_hand(
+                        "/notes/42",
+                        "4bf92f3577b34da6a3ce929d0e0e4736",
                     );
                     let _entered = black_box(&span).enter();
                 })

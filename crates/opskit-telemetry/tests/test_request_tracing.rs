@@ -217,16 +217,7 @@ where
         )
         .layer(RequestTracingLayer::new());
     call(&app, path, Some("edge-9")).await;
-    let by_hand = tracing::info_span!(
-        target: "opskit::http",
-        "request",
-        otel.name = "GET /notes/{id}",
-        otel.kind = "server",
-        http.request.method = "GET",
-        http.route = "/notes/{id}",
-        url.path = path,
-        request_id = "edge-9",
-    );
+    let by_hand = opskit_testkit::request_span_by_hand(path, "edge-9");
     by_hand.in_scope(handler_lines);
     let shown: Vec<Value> = captured
         .events()

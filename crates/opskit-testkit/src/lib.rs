@@ -159,6 +159,23 @@ pub fn postgres_tls() -> Option<(String, std::path::PathBuf)> {
     None
 }
 
+/// The span opskit's `RequestTracingLayer` makes for `GET /notes/{id}`, made by
+/// hand with the same target, name and fields (`url.path` = `path`, `request_id`):
+/// what a test compares opskit's log lines with, and what a bench measures a span
+/// alone with.
+pub fn request_span_by_hand(path: &str, request_id: &str) -> tracing::Span {
+    tracing::info_span!(
+        target: "opskit::http",
+        "request",
+        otel.name = "GET /notes/{id}",
+        otel.kind = "server",
+        http.request.method = "GET",
+        http.route = "/notes/{id}",
+        url.path = path,
+        request_id = request_id,
+    )
+}
+
 impl std::io::Write for CapturedLogs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0

@@ -107,3 +107,47 @@ impl Load {
         all
     }
 }
+
+/// Runs `wrk` (the `command`, which may wrap it, as `taskset` does) with one thread
+/// and 32 connections for `seconds` against `url`, and returns its requests per
+/// second and its p99 latency in milliseconds.
+///
+/// # Panics
+///
+/// When `wrk` cannot run (with how to install it) or prints no rate or p99 (with
+/// what it printed).
+pub fn wrk(mut command: std::process::Command, url: &str, seconds: u64) -> (f64, f64) {
+    let output = command
+        .args(["-t1", "-c32", &format!("-d{seconds}s"), "--latency", url])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("wrk could not run ({e}); install it with `apt-get install wrk`")
+        });
+    let text = String::from_utf8_lossy(&output.stdout);
+    let said = || format!("{text}{}", String::from_utf8_lossy(&output.stderr));
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("wrk against {url} gave no rate:\n{}", said()));
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .and_then(|v| millis(v.trim()))
+        .unwrap_or_else(|| panic!("wrk against {url} gave no p99:\n{}", said()));
+    (rps, p99)
+}
+
+/// A `wrk` latency (`812.00us`, `1.52ms`, `2.01s`) in milliseconds.
+fn millis(value: &str) -> Option<f64> {
+    let split = value.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    match unit {
+        "us" => Some(number / 1000.0),
+        "ms" => Some(number),
+        "s" => Some(number * 1000.0),
+        "m" => Some(number * 60_000.0),
+        _ => None,
+    }
+}

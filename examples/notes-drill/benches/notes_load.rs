@@ -218,41 +218,11 @@ fn anon_rss_kib(pid: u32) -> u64 {
 }
 
 fn wrk(address: SocketAddr, seconds: u64) -> (f64, f64) {
-    let output = pinned(Role::Wrk, "wrk")
-        .args(["-t1", "-c32", &format!("-d{seconds}s"), "--latency"])
-        .arg(format!("http://{address}/hello"))
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("wrk could not run ({e}); install it with `apt-get install wrk`")
-        });
-    let text = String::from_utf8_lossy(&output.stdout);
-    let rps: f64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .unwrap_or_else(|| {
-            panic!(
-                "wrk against {address} gave no rate: {text}{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        })
-        .trim()
-        .parse()
-        .unwrap();
-    let p99 = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let split = p99.find(|c: char| c.is_ascii_alphabetic()).unwrap();
-    let (n, unit) = p99.split_at(split);
-    let n: f64 = n.parse().unwrap();
-    let ms = match unit {
-        "us" => n / 1000.0,
-        "ms" => n,
-        _ => n * 1000.0,
-    };
-    (rps, ms)
+    opskit_testkit::load::wrk(
+        pinned(Role::Wrk, "wrk"),
+        &format!("http://{address}/hello"),
+        seconds,
+    )
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
@@ -276,14 +246,7 @@ fn main() {
     let bare_server = start_bare(&bare, Role::Server);
     time_to_200(&bare_server, "/hello");
     std::thread::sleep(Duration::from_millis(500));
-    let (notes_idle, bare_idle) = (
-        peak_rss_kib(notes_server.child.id()),
-        peak_rss_kib(bare_server.child.id()),
-    );
-    let (notes_anon_idle, bare_anon_idle) = (
-        anon_rss_kib(notes_server.child.id()),
-        anon_rss_kib(bare_server.child.id()),
-    );
+    let (peak_idle, anon_idle) = memory(&notes_server, &bare_server);
 
     let rounds: usize = support::env_or("LOAD_ROUNDS", 5);
     println!("| round | bare req/s | bare p99 | notes req/s | notes p99 | throughput ratio |");
@@ -311,21 +274,10 @@ fn main() {
         ratios[0],
         ratios[ratios.len() - 1]
     );
-    let (notes_peak, bare_peak) = (
-        peak_rss_kib(notes_server.child.id()),
-        peak_rss_kib(bare_server.child.id()),
-    );
-    let (notes_anon, bare_anon) = (
-        anon_rss_kib(notes_server.child.id()),
-        anon_rss_kib(bare_server.child.id()),
-    );
-    memory_line("peak RSS", (notes_idle, bare_idle), (notes_peak, bare_peak));
-    memory_line(
-        "anonymous RSS",
-        (notes_anon_idle, bare_anon_idle),
-        (notes_anon, bare_anon),
-    );
-    restart_memory(&notes, dir.path(), bare_idle);
+    let (peak_loaded, anon_loaded) = memory(&notes_server, &bare_server);
+    memory_line("peak RSS", peak_idle, peak_loaded);
+    memory_line("anonymous RSS", anon_idle, anon_loaded);
+    restart_memory(&notes, dir.path(), peak_idle.1);
     drop((notes_server, bare_server));
     tracing_load(&notes, seconds, rounds);
 }
@@ -586,6 +538,15 @@ fn seconds_of_day(timestamp: &str) -> Option<f64> {
 }
 
 /// One line of the memory report: (notes, bare) in KiB at idle and after the load.
+/// Peak and anonymous RSS in KiB, each as (notes, bare).
+fn memory(notes: &Server, bare: &Server) -> ((u64, u64), (u64, u64)) {
+    let (notes, bare) = (notes.child.id(), bare.child.id());
+    (
+        (peak_rss_kib(notes), peak_rss_kib(bare)),
+        (anon_rss_kib(notes), anon_rss_kib(bare)),
+    )
+}
+
 fn memory_line(what: &str, idle: (u64, u64), loaded: (u64, u64)) {
     let mib = |kib: u64| kib as f64 / 1024.0;
     let part = |(notes, bare): (u64, u64)| {
