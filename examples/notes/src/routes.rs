@@ -135,13 +135,23 @@ fn is_transient(err: &sqlx::Error) -> bool {
         // response from SSLRequest: 0x00", a protocol error.
         sqlx::Error::Protocol(_) => true,
         // SQLite: SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_FULL (13).
-        // PostgreSQL: connection exceptions (08), serialization failure and
+        // PostgreSQL: connection exceptions (08), a password refused (28P01, 28000:
+        // rotated on the server before the service read the new one, which it does
+        // within a second of the file's change), serialization failure and
         // deadlock (40001, 40P01), insufficient resources (53), the server
         // shutting down or starting up (57P01, 57P02, 57P03).
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             matches!(
                 code.as_ref(),
-                "5" | "6" | "13" | "40001" | "40P01" | "57P01" | "57P02" | "57P03"
+                "5" | "6"
+                    | "13"
+                    | "28P01"
+                    | "28000"
+                    | "40001"
+                    | "40P01"
+                    | "57P01"
+                    | "57P02"
+                    | "57P03"
             ) || code.starts_with("08")
                 || code.starts_with("53")
         }),
