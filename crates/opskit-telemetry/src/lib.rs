@@ -57,7 +57,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`logs`] | logging init (JSON off a terminal), the log line format, secret redaction, panic events; the list of log events |
+//! | [`logs`] | logging init (JSON off a terminal), the log filter, the log line format, secret redaction, panic events; the list of log events |
 //! | [`metrics`] | Prometheus exposition (`/metrics`), request metrics, build info and process metrics; the list of metrics |
 //! | [`traces`] | a span and a request id per request, the ids on every log line; with `otel`, OpenTelemetry traces |
 //! | [`serving`] | [`start`], the lifecycle events, graceful shutdown, and with `health`, `serve` |
