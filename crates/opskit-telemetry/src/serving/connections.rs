@@ -55,20 +55,11 @@
 //! left to send it, and is answered with `Connection: close`.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use http::{HeaderValue, Request, Response, Version, header};
-use http_body::{Body, Frame, SizeHint};
-use pin_project_lite::pin_project;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, watch};
-use tower_service::Service;
 
 use super::shutdown::Phase;
 
@@ -161,19 +152,13 @@ impl Handle {
     /// The connection's stream, watched so the registry knows when the server is
     /// waiting for its client.
     pub(crate) fn watch<T>(&self, inner: T) -> Watched<T> {
-        Watched {
-            inner,
-            state: self.state.clone(),
-        }
+        Watched::new(inner, self.state.clone())
     }
 
     /// The service of this connection, marking it served when a whole request
     /// arrives.
     pub(crate) fn mark<S>(&self, inner: S) -> Marked<S> {
-        Marked {
-            inner,
-            state: self.state.clone(),
-        }
+        Marked::new(inner, self.state.clone())
     }
 
     /// The server's shutdown phase, seen as changed once at first so that a
@@ -408,173 +393,13 @@ impl Connections {
     }
 }
 
-/// The service of one connection: marks it served when a whole request arrives,
-/// and from SIGTERM on tells HTTP/1 clients the connection closes after the answer.
-#[derive(Debug, Clone)]
-pub(crate) struct Marked<S> {
-    inner: S,
-    // One `Arc`: hyper clones the service for every request.
-    state: Arc<State>,
-}
+mod marked;
+mod watched;
 
-impl<S, B, R> Service<Request<B>> for Marked<S>
-where
-    S: Service<Request<B>, Response = Response<R>, Error = Infallible>,
-{
-    type Response = Response<MarkedBody<R>>;
-    type Error = Infallible;
-    type Future = MarkedFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        self.state.served.store(true, Ordering::SeqCst);
-        let http1 = request.version() < Version::HTTP_2;
-        if !http1 {
-            self.state.http2.store(true, Ordering::SeqCst);
-        }
-        MarkedFuture {
-            inner: self.inner.call(request),
-            busy: http1.then(|| InFlight::start(&self.state)),
-        }
-    }
-}
-
-/// An HTTP/1 request in flight, from its head to the end of its response's body:
-/// the connection waits for the next head from when this drops.
-#[derive(Debug)]
-pub(crate) struct InFlight(Arc<State>);
-
-impl InFlight {
-    fn start(state: &Arc<State>) -> Self {
-        state.waiting_since.store(BUSY, Ordering::SeqCst);
-        Self(state.clone())
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        let now = self.0.clock.now();
-        self.0.waiting_since.store(now, Ordering::SeqCst);
-    }
-}
-
-pin_project! {
-    /// The response future of [`Marked`].
-    pub(crate) struct MarkedFuture<F> {
-        #[pin]
-        inner: F,
-        // HTTP/1 only (HTTP/2 has no Connection header; it gets a GOAWAY): the
-        // request in flight, handed to the response's body.
-        busy: Option<InFlight>,
-    }
-}
-
-impl<F, R> std::future::Future for MarkedFuture<F>
-where
-    F: std::future::Future<Output = Result<Response<R>, Infallible>>,
-{
-    type Output = Result<Response<MarkedBody<R>>, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let Ok(mut response) = std::task::ready!(this.inner.poll(cx));
-        if this
-            .busy
-            .as_ref()
-            .is_some_and(|busy| busy.0.draining.load(Ordering::Relaxed))
-        {
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        let busy = this.busy.take();
-        Poll::Ready(Ok(response.map(|inner| MarkedBody { inner, busy })))
-    }
-}
-
-pin_project! {
-    /// A response's body, the request in flight until hyper drops it (sent, or the
-    /// connection gone).
-    pub(crate) struct MarkedBody<B> {
-        #[pin]
-        inner: B,
-        busy: Option<InFlight>,
-    }
-}
-
-impl<B: Body> Body for MarkedBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        self.project().inner.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// A connection's stream, noting when the server has read all its client sent.
-#[derive(Debug)]
-pub(crate) struct Watched<T> {
-    inner: T,
-    state: Arc<State>,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if polled.is_pending() {
-            self.state.waited.store(true, Ordering::Relaxed);
-        }
-        polled
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
+#[cfg(test)]
+use marked::InFlight;
+pub(crate) use marked::Marked;
+pub(crate) use watched::Watched;
 
 #[cfg(test)]
 mod tests;
