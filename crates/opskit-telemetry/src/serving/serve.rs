@@ -34,7 +34,9 @@ pub struct HttpSettings {
     #[config(default = "30s")]
     pub shutdown_timeout: Duration,
     /// Longest a client may take to send a request's headers (slow clients are cut
-    /// off); also how long an idle keep-alive connection stays open.
+    /// off, between the timeout and a quarter past it); also how long an idle
+    /// keep-alive connection stays open. A request whose body or response takes
+    /// longer is not cut.
     #[config(default = "10s")]
     pub header_read_timeout: Duration,
     /// Open connections past which the oldest that have not sent a request are closed
