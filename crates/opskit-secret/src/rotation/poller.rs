@@ -193,7 +193,6 @@ impl Poller {
         if self.last_failure.take().is_none() {
             return;
         }
-        shared.failing.store(false, Ordering::Release);
         metrics::gauge!("secret_rotation_failing", "secret" => shared.name.clone()).set(0.0);
         tracing::info!(
             event = "secret.rotation_recovered",
@@ -203,6 +202,9 @@ impl Poller {
             shared.name,
             self.file.path().display()
         );
+        // After the event, as in `failed`: whoever sees the failure over has its
+        // event to read.
+        shared.failing.store(false, Ordering::Release);
     }
 }
 
